@@ -1,0 +1,50 @@
+/* buf.h — byte slices and a growable byte/string buffer.
+ *
+ * struct scry_str points into bytes someone else owns (h2o's h2o_iovec_t):
+ * parsers hand out slices of their input instead of copies.
+ * struct scry_buf owns a heap buffer that grows by doubling; its contents are
+ * always NUL-terminated so .p can be used as a C string. */
+#ifndef SCRY_CORE_BUF_H
+#define SCRY_CORE_BUF_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct scry_str {
+    const char *p;
+    size_t len;
+};
+
+#define SCRY_STR(lit) ((struct scry_str){ (lit), sizeof(lit) - 1 })
+struct scry_str scry_str_c(const char *z); /* slice of a C string (NULL → empty) */
+bool scry_str_eq(struct scry_str a, struct scry_str b);
+bool scry_str_eqz(struct scry_str a, const char *z);
+int scry_str_cmp(struct scry_str a, struct scry_str b); /* memcmp order, then length */
+
+struct scry_buf {
+    char *p;    /* NUL-terminated when cap > 0; NULL before the first write */
+    size_t len; /* bytes used, excluding the terminator */
+    size_t cap; /* bytes allocated */
+};
+
+/* init/fini: the struct is caller-owned; fini frees the bytes. A zeroed
+ * struct is a valid empty buffer. */
+void scry_buf_init(struct scry_buf *b);
+void scry_buf_fini(struct scry_buf *b);
+void scry_buf_reset(struct scry_buf *b);            /* len = 0, keeps memory */
+void scry_buf_reserve(struct scry_buf *b, size_t extra); /* room for extra more bytes */
+void scry_buf_put(struct scry_buf *b, const void *p, size_t len);
+void scry_buf_putc(struct scry_buf *b, char c);
+void scry_buf_puts(struct scry_buf *b, const char *z);
+void scry_buf_printf(struct scry_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void scry_buf_vprintf(struct scry_buf *b, const char *fmt, va_list ap);
+/* Appends a float the way Prometheus prints it: shortest round-trip repr,
+ * "NaN", "+Inf", "-Inf". */
+void scry_buf_put_double(struct scry_buf *b, double v);
+/* Hands the bytes to the caller (free() them) and leaves b empty. */
+char *scry_buf_take(struct scry_buf *b);
+
+#endif

@@ -1,0 +1,112 @@
+/* querier.h — the seam through which everything leaves a store.
+ *
+ * select(matchers, mint, maxt) returns a series set sorted by label set;
+ * each series gives a sample iterator that streams across chunk boundaries
+ * and can seek. Nothing is materialised unless the query needs it. Sets and
+ * iterators keep the first error (sticky): loop with next(), then check
+ * err() once. Timestamps are milliseconds for samples and nanoseconds for
+ * log entries. A querier is a snapshot over [mint, maxt] and is used by one
+ * query (one thread); close releases what it pinned. */
+#ifndef SCRY_CORE_QUERIER_H
+#define SCRY_CORE_QUERIER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/appender.h"
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/labels.h"
+#include "core/matcher.h"
+
+/* ---- samples ---- */
+
+struct scry_sample_iter;
+struct scry_sample_iter_ops {
+    bool (*next)(struct scry_sample_iter *it);
+    /* Advances to the first sample with t >= t_ms (never backwards). */
+    bool (*seek)(struct scry_sample_iter *it, int64_t t_ms);
+    void (*at)(const struct scry_sample_iter *it, int64_t *t_ms, double *v);
+    int (*err)(const struct scry_sample_iter *it, struct scry_err *err);
+};
+struct scry_sample_iter {
+    const struct scry_sample_iter_ops *ops;
+};
+
+struct scry_series_set;
+struct scry_series_set_ops {
+    bool (*next)(struct scry_series_set *ss);
+    const struct scry_labels *(*labels)(const struct scry_series_set *ss);
+    /* The samples of the current series; valid until the next call to next(). */
+    struct scry_sample_iter *(*samples)(struct scry_series_set *ss);
+    int (*err)(const struct scry_series_set *ss, struct scry_err *err);
+    void (*close)(struct scry_series_set *ss);
+};
+struct scry_series_set {
+    const struct scry_series_set_ops *ops;
+};
+
+/* ---- log entries ---- */
+
+struct scry_entry_iter;
+struct scry_entry_iter_ops {
+    bool (*next)(struct scry_entry_iter *it);
+    void (*at)(const struct scry_entry_iter *it, struct scry_log_entry *out);
+    int (*err)(const struct scry_entry_iter *it, struct scry_err *err);
+};
+struct scry_entry_iter {
+    const struct scry_entry_iter_ops *ops;
+};
+
+struct scry_stream_set;
+struct scry_stream_set_ops {
+    bool (*next)(struct scry_stream_set *ss);
+    const struct scry_labels *(*labels)(const struct scry_stream_set *ss);
+    struct scry_entry_iter *(*entries)(struct scry_stream_set *ss);
+    int (*err)(const struct scry_stream_set *ss, struct scry_err *err);
+    void (*close)(struct scry_stream_set *ss);
+};
+struct scry_stream_set {
+    const struct scry_stream_set_ops *ops;
+};
+
+/* ---- the querier ---- */
+
+struct scry_select_hints {
+    int64_t mint, maxt;   /* inclusive bounds; ms for samples, ns for logs */
+    bool backward;        /* logs: newest first */
+    /* Words every returned log line must contain (lower-case): a store with
+     * a token index may use them to skip chunks. Advisory: callers still filter. */
+    const struct scry_str *required_tokens;
+    size_t n_required_tokens;
+};
+
+struct scry_querier;
+struct scry_querier_ops {
+    int (*select_series)(struct scry_querier *q, const struct scry_matcher *ms, size_t n_ms,
+                         const struct scry_select_hints *h, struct scry_series_set **out,
+                         struct scry_err *err);
+    int (*select_streams)(struct scry_querier *q, const struct scry_matcher *ms, size_t n_ms,
+                          const struct scry_select_hints *h, struct scry_stream_set **out,
+                          struct scry_err *err);
+    /* Sorted, unique; strings live in a. */
+    int (*label_names)(struct scry_querier *q, const struct scry_matcher *ms, size_t n_ms,
+                       int64_t mint, int64_t maxt, struct scry_arena *a, const char ***out,
+                       size_t *n_out, struct scry_err *err);
+    int (*label_values)(struct scry_querier *q, const char *name, const struct scry_matcher *ms,
+                        size_t n_ms, int64_t mint, int64_t maxt, struct scry_arena *a,
+                        const char ***out, size_t *n_out, struct scry_err *err);
+    void (*close)(struct scry_querier *q);
+};
+struct scry_querier {
+    const struct scry_querier_ops *ops;
+};
+
+/* Hands out queriers; a store embeds this. */
+struct scry_queryable {
+    int (*querier)(struct scry_queryable *store, const char *tenant, int64_t mint, int64_t maxt,
+                   struct scry_querier **out, struct scry_err *err);
+};
+
+#endif
