@@ -1,0 +1,39 @@
+/* cmd.h — the roles of the scry binary and what they share.
+ *
+ * Each role is a function taking the arguments after its name and
+ * returning the process exit code: 0 success, 1 runtime failure (port in
+ * use, data dir unusable, query error), 2 usage or config error. */
+#ifndef SCRY_CMD_H
+#define SCRY_CMD_H
+
+#include <stdio.h>
+
+#define SCRY_EXIT_OK 0
+#define SCRY_EXIT_FAIL 1
+#define SCRY_EXIT_USAGE 2
+
+int scry_cmd_server(int argc, char **argv);
+int scry_cmd_agent(int argc, char **argv);
+int scry_cmd_query(int argc, char **argv);
+int scry_cmd_check(int argc, char **argv);
+
+/* "scry 0.1.0 (revision abc, built 2026...)" */
+void scry_cmd_print_version(FILE *f);
+
+/* Prints "scry <role>: <msg>" and the role's usage to stderr; returns 2. */
+int scry_cmd_usage_error(const char *usage, const char *role, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Server-side pieces (cmd/server*.c). */
+struct scry_server;
+struct scry_http_server;
+void scry__server_routes(struct scry_server *s, struct scry_http_server *api,
+                         struct scry_http_server *otlp);
+int scry__server_reload(struct scry_server *s, char *errbuf, size_t errlen);
+
+/* Data directory lock (cmd/datadir.c): creates dir if missing, takes an
+ * exclusive flock on dir/LOCK and writes our pid into it. Returns the fd,
+ * or -1 with a one-line reason in errbuf. */
+int scry__datadir_lock(const char *dir, char *errbuf, size_t errlen);
+
+#endif

@@ -1,0 +1,40 @@
+/* server.h — the state of a running `scry server`, shared by cmd/server*.c. */
+#ifndef SCRY_CMD_SERVER_H
+#define SCRY_CMD_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+struct scry_server {
+    /* From the command line; NULL when not given. */
+    const char *config_path; /* NULL: the embedded default config */
+    const char *data_dir;
+    const char *listen_flag, *otlp_listen_flag;
+    const char *log_format, *log_level;
+
+    char api_addr[96], otlp_addr[96]; /* resolved HOST:PORT */
+    struct scry_log *log;
+    struct scry_metrics *metrics;
+    int lock_fd;
+    int64_t start_ms;
+
+    /* The config in force. Readers hold mu while they use it: a reload
+     * swaps the pointer and frees the old config under the lock. */
+    pthread_mutex_t mu;
+    struct scry_config *cfg;
+    bool last_reload_ok;
+    int64_t last_reload_ms;
+
+    atomic_bool ready; /* /-/ready: false until start-up (WAL replay) is done */
+
+    struct scry_metric_family *http_requests, *http_duration;
+    struct scry_metric *reload_ok_metric, *reload_ts_metric, *ready_metric;
+};
+
+#endif

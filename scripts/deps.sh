@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# deps.sh — install what scry needs to build and test on Debian 12, and
+# nothing when it is already there (idempotent). Needs root for apt-get.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  gcc libc6-dev meson ninja-build pkg-config git ca-certificates
+  # libraries (ARCHITECTURE.md "Libraries")
+  libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler liblz4-dev libsqlite3-dev
+  libyaml-dev libcurl4-openssl-dev zlib1g-dev libsnappy-dev libpcre2-dev
+  # tests: unit tests, the integration harness (Python 3 stdlib), curl
+  libcmocka-dev python3 curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps.sh: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
