@@ -21,6 +21,7 @@ struct scry_matcher {
     const char *value; /* borrowed: the literal or the regex source */
     void *re;          /* pcre2_code*, owned, for RE/NRE */
     void *md;          /* pcre2_match_data*, owned */
+    int fast;          /* set by init: a shortcut for a literal-like regex, or 0 */
 };
 
 /* Compiles the regex for RE/NRE. SCRY_EPARSE with PCRE2's message and offset
