@@ -6,8 +6,10 @@
  * | PCRE2_DOTALL rather than by wrapping it in "^(?:" ... ")$": a wrapper lets
  * an unbalanced pattern such as "a)|(b" compile into something else, PCRE2's
  * `$` also matches before a trailing newline, and error offsets would need
- * shifting. PCRE2_MATCH_INVALID_UTF lets us match label values that are not
- * valid UTF-8 (log lines, untrusted input) without a validation error.
+ * shifting. A subject that is not valid UTF-8 (a log line) is matched as Go
+ * matches it: each bad byte reads as U+FFFD, which `.` and [^x] match. We
+ * copy such a subject with the replacement made; valid subjects, the common
+ * case, are matched in place.
  *
  * Most regex matchers in dashboards are literals or alternations of literals
  * ({job=~"api|web"}) or ".*" / ".+"; init recognises those and matches them
@@ -21,6 +23,8 @@
 
 #include <assert.h>
 #include <pcre2.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef PCRE2_MATCH_INVALID_UTF
@@ -100,6 +104,34 @@ void scry_matcher_fini(struct scry_matcher *m)
     m->md = m->re = NULL;
 }
 
+static bool re_match(const struct scry_matcher *m, const char *v, size_t len);
+
+/* The rare path: rewrite each byte that starts no valid sequence as U+FFFD
+ * (3 bytes), then match the copy. */
+static bool match_invalid_utf8(const struct scry_matcher *m, const char *v, size_t len)
+{
+    SCRY_ASSERT(len <= SIZE_MAX / 3);
+    char *copy = scry_malloc(len * 3 + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)v[i];
+        size_t k = c < 0x80 ? 1 : c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+        if (k <= len - i && scry_utf8_valid(v + i, k)) {
+            memcpy(copy + n, v + i, k);
+            n += k;
+            i += k;
+        } else {
+            memcpy(copy + n, "\xef\xbf\xbd", 3);
+            n += 3;
+            i++;
+        }
+    }
+    assert(scry_utf8_valid(copy, n));
+    bool ok = re_match(m, copy, n);
+    free(copy);
+    return ok;
+}
+
 static bool re_match(const struct scry_matcher *m, const char *v, size_t len)
 {
     switch (m->fast) {
@@ -109,6 +141,8 @@ static bool re_match(const struct scry_matcher *m, const char *v, size_t len)
     default: break;
     }
     assert(m->re && m->md);
+    if (!scry_utf8_valid(v, len))
+        return match_invalid_utf8(m, v, len);
     int rc = pcre2_match(m->re, (PCRE2_SPTR)v, len, 0, 0, m->md, NULL);
     if (rc < 0 && rc != PCRE2_ERROR_NOMATCH) /* e.g. JIT stack limit: retry without JIT */
         rc = pcre2_match(m->re, (PCRE2_SPTR)v, len, 0, PCRE2_NO_JIT, m->md, NULL);
