@@ -1,9 +1,10 @@
 /* matcher.h — label matchers as PromQL and LogQL selectors write them:
  * name="v", name!="v", name=~"re", name!~"re".
  *
- * Regexes are PCRE2, fully anchored like Prometheus (^(?:re)$), compiled
- * once at init and JIT-compiled where available. A matcher on a label that
- * is absent sees the empty string, so {foo=""} matches series without foo. */
+ * Regexes are PCRE2, fully anchored like Prometheus (^(?s:re)$: `.` also
+ * matches a newline), compiled once at init and JIT-compiled where
+ * available. A matcher on a label that is absent sees the empty string, so
+ * {foo=""} matches series without foo. */
 #ifndef SCRY_CORE_MATCHER_H
 #define SCRY_CORE_MATCHER_H
 

@@ -81,14 +81,13 @@ static double u2d(uint64_t u)
     return v;
 }
 
-/* Grows *arr (elements of size len) so that index n fits. */
-static void grow(void *arr, size_t *cap, size_t n, size_t len)
+/* Returns p (an array of elements of size len) grown so that index n fits. */
+static void *grow(void *p, size_t *cap, size_t n, size_t len)
 {
-    void **p = arr;
     if (n < *cap)
-        return;
+        return p;
     *cap = *cap ? *cap * 2 : 8;
-    *p = scry_realloc(*p, *cap * len);
+    return scry_realloc(p, *cap * len);
 }
 
 /* ------------------------------------------------------------------------
@@ -199,7 +198,7 @@ struct scry_metric_family *scry_metrics_family(struct scry_metrics *m, enum scry
     }
     struct scry_metric_family *f =
         family_new(type, name, help, label_names, n_labels, buckets, n_buckets);
-    grow(&m->fams, &m->cap_fams, m->n_fams, sizeof *m->fams);
+    m->fams = grow(m->fams, &m->cap_fams, m->n_fams, sizeof *m->fams);
     memmove(m->fams + lo + 1, m->fams + lo, (m->n_fams - lo) * sizeof *m->fams);
     m->fams[lo] = f;
     m->n_fams++;
@@ -256,7 +255,7 @@ struct scry_metric *scry_metric_with(struct scry_metric_family *f, const char *c
             hi = mid;
     }
     struct scry_metric *c = metric_new(f, values);
-    grow(&f->children, &f->cap_children, f->n_children, sizeof *f->children);
+    f->children = grow(f->children, &f->cap_children, f->n_children, sizeof *f->children);
     memmove(f->children + lo + 1, f->children + lo, (f->n_children - lo) * sizeof *f->children);
     f->children[lo] = c;
     f->n_children++;
@@ -447,7 +446,7 @@ void scry_metrics_add_collector(struct scry_metrics *m, scry_metrics_collect_fn 
 {
     SCRY_ASSERT(m && fn);
     pthread_mutex_lock(&m->mu);
-    grow(&m->colls, &m->cap_colls, m->n_colls, sizeof *m->colls);
+    m->colls = grow(m->colls, &m->cap_colls, m->n_colls, sizeof *m->colls);
     m->colls[m->n_colls++] = (struct collector){ fn, ud };
     pthread_mutex_unlock(&m->mu);
 }
