@@ -122,6 +122,10 @@ char *scry_arena_strdup(struct scry_arena *a, const char *s)
 
 char *scry_arena_printf(struct scry_arena *a, const char *fmt, ...)
 {
+    /* UBSan's nonnull check on vsnprintf leaves a path with fmt == NULL
+     * that GCC's -Wformat-truncation then reports; close it first. */
+    if (!fmt)
+        return scry_arena_strdup(a, "");
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);

@@ -55,7 +55,10 @@ int scry_err_prefix(struct scry_err *err, const char *fmt, ...)
     vsnprintf(pre, sizeof pre, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old);
+    /* A long chain of prefixes is cut at SCRY_ERR_MSG_MAX; using the result
+     * tells -Wformat-truncation that this is intended. */
+    if (snprintf(err->msg, sizeof err->msg, "%s: %s", pre, old) >= (int)sizeof err->msg)
+        err->msg[sizeof err->msg - 1] = 0;
     return err->code;
 }
 

@@ -28,8 +28,10 @@ struct scry_labels {
 
 #define SCRY_METRIC_NAME "__name__"
 
-/* 64-bit hash of a sorted set (xxHash64 over name\xff value\xff ...). */
+/* 64-bit hash of a sorted set (xxHash64, seed 0, over name\xff value\xff ...). */
 uint64_t scry_labels_hash(const struct scry_labels *ls);
+/* xxHash64 of len bytes (the reference XXH64; stable, may be stored). */
+uint64_t scry_xxh64(const void *p, size_t len, uint64_t seed);
 /* Orders sets by name, then value, pair by pair (Prometheus labels.Compare). */
 int scry_labels_cmp(const struct scry_labels *a, const struct scry_labels *b);
 bool scry_labels_equal(const struct scry_labels *a, const struct scry_labels *b);

@@ -9,8 +9,10 @@
 #ifndef SCRY_CORE_LOG_H
 #define SCRY_CORE_LOG_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum scry_log_level { SCRY_LOG_DEBUG, SCRY_LOG_INFO, SCRY_LOG_WARN, SCRY_LOG_ERROR };
 enum scry_log_format { SCRY_LOG_LOGFMT, SCRY_LOG_JSON };
@@ -27,6 +29,11 @@ int scry_log_level_parse(const char *s);
 /* "logfmt" "json" → format; returns -1 for anything else. */
 int scry_log_format_parse(const char *s);
 
+/* Replaces the wall clock (ms since the epoch) used for ts=, for tests.
+ * Call before sharing the logger between threads; NULL restores the clock. */
+typedef int64_t (*scry_log_clock_fn)(void *ud);
+void scry_log_set_clock(struct scry_log *l, scry_log_clock_fn fn, void *ud);
+
 /* One line: level, ts, component, msg, then n_kv key/value string pairs
  * (kv[0]=key0, kv[1]=value0, ...). Values are quoted/escaped as needed. */
 void scry_log_write(struct scry_log *l, enum scry_log_level level, const char *component,
@@ -42,5 +49,39 @@ void scry_log_write(struct scry_log *l, enum scry_log_level level, const char *c
                            (sizeof scry_kv_ / sizeof scry_kv_[0] - 1) / 2);                 \
         }                                                                                   \
     } while (0)
+
+/* Rate limiting of repeats (STYLE.md §10): a dead scrape target should log
+ * once per interval with a count, not once per attempt.
+ *
+ *   uint64_t n;
+ *   if (scry_log_limit_allow(&lim, target, now_ms, &n))
+ *       SCRY_LOG(log, SCRY_LOG_WARN, "scrape", "scrape failed", "target", target,
+ *                "suppressed", n_str);   // n_str formatted from n
+ *
+ * Keys hash into a fixed table of SCRY_LOG_LIMIT_SLOTS slots: no allocation,
+ * bounded memory however many keys there are. Two keys that share a slot
+ * evict each other (each is then let through, and the evicted key's count is
+ * lost), which errs on the side of logging. Thread-safe. */
+#define SCRY_LOG_LIMIT_SLOTS 64
+
+struct scry_log_limit {
+    int64_t interval_ms;
+    pthread_mutex_t mu;
+    struct scry_log_limit_slot {
+        uint64_t key_hash; /* 0: empty slot */
+        int64_t last_ms;   /* when this key was last let through */
+        uint64_t suppressed;
+    } slot[SCRY_LOG_LIMIT_SLOTS];
+};
+
+/* init/fini: caller-owned storage; interval_ms > 0. */
+void scry_log_limit_init(struct scry_log_limit *ll, int64_t interval_ms);
+void scry_log_limit_fini(struct scry_log_limit *ll);
+/* True when key was not let through in the last interval_ms (then
+ * *suppressed, if not NULL, gets the number of calls refused since the last
+ * one let through, and the count restarts). False otherwise, and the call
+ * is counted. */
+bool scry_log_limit_allow(struct scry_log_limit *ll, const char *key, int64_t now_ms,
+                          uint64_t *suppressed);
 
 #endif

@@ -1,9 +1,10 @@
 /* matcher.h — label matchers as PromQL and LogQL selectors write them:
  * name="v", name!="v", name=~"re", name!~"re".
  *
- * Regexes are PCRE2, fully anchored like Prometheus (^(?:re)$), compiled
- * once at init and JIT-compiled where available. A matcher on a label that
- * is absent sees the empty string, so {foo=""} matches series without foo. */
+ * Regexes are PCRE2, fully anchored like Prometheus (^(?s:re)$: `.` also
+ * matches a newline), compiled once at init and JIT-compiled where
+ * available. A matcher on a label that is absent sees the empty string, so
+ * {foo=""} matches series without foo. */
 #ifndef SCRY_CORE_MATCHER_H
 #define SCRY_CORE_MATCHER_H
 
@@ -21,6 +22,7 @@ struct scry_matcher {
     const char *value; /* borrowed: the literal or the regex source */
     void *re;          /* pcre2_code*, owned, for RE/NRE */
     void *md;          /* pcre2_match_data*, owned */
+    int fast;          /* set by init: a shortcut for a literal-like regex, or 0 */
 };
 
 /* Compiles the regex for RE/NRE. SCRY_EPARSE with PCRE2's message and offset
