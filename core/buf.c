@@ -5,6 +5,7 @@
 #include "core/mem.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,25 +95,68 @@ void scry_buf_printf(struct scry_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-void scry_buf_put_double(struct scry_buf *b, double v)
+/* Shortest "%.*e" that reads back as v: the digit count and exponent Go's
+ * strconv picks with precision -1. Returns the number of significant digits. */
+static int shortest_digits(double v, int *exp10)
 {
-    if (isnan(v)) {
-        scry_buf_puts(b, "NaN");
-        return;
-    }
-    if (isinf(v)) {
-        scry_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-        return;
-    }
-    /* Shortest representation that reads back to the same double, as Go's
-     * strconv.FormatFloat(v, 'g', -1, 64) gives Prometheus. */
-    char tmp[32];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    char tmp[40];
+    int prec;
+    for (prec = 1; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
         if (strtod(tmp, NULL) == v)
             break;
     }
-    scry_buf_puts(b, tmp);
+    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
+    *exp10 = atoi(strchr(tmp, 'e') + 1);
+    return prec;
+}
+
+static bool put_special(struct scry_buf *b, double v)
+{
+    if (isnan(v))
+        scry_buf_puts(b, "NaN");
+    else if (isinf(v))
+        scry_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
+    else
+        return false;
+    return true;
+}
+
+static void put_fixed_or_exp(struct scry_buf *b, double v, bool exp_form, int digits, int e)
+{
+    if (exp_form)
+        scry_buf_printf(b, "%.*e", digits - 1, v);
+    else
+        scry_buf_printf(b, "%.*f", digits - 1 - e > 0 ? digits - 1 - e : 0, v);
+}
+
+void scry_buf_put_double(struct scry_buf *b, double v)
+{
+    if (put_special(b, v))
+        return;
+    if (v == 0) {
+        scry_buf_puts(b, signbit(v) ? "-0" : "0");
+        return;
+    }
+    /* Go's FormatFloat(v, 'g', -1, 64): exponent form when the decimal
+     * exponent is < -4 or >= 6 (Go's rule for the shortest precision). */
+    int e, digits = shortest_digits(v, &e);
+    put_fixed_or_exp(b, v, e < -4 || e >= 6, digits, e);
+}
+
+void scry_buf_put_double_api(struct scry_buf *b, double v)
+{
+    if (put_special(b, v))
+        return;
+    if (v == 0) {
+        scry_buf_puts(b, signbit(v) ? "-0" : "0");
+        return;
+    }
+    /* Prometheus's API (jsoniter): 'f' -1, but 'e' -1 when |v| < 1e-6 or
+     * |v| >= 1e21. */
+    int e, digits = shortest_digits(v, &e);
+    double a = fabs(v);
+    put_fixed_or_exp(b, v, a < 1e-6 || a >= 1e21, digits, e);
 }
 
 char *scry_buf_take(struct scry_buf *b)

@@ -41,9 +41,14 @@ void scry_buf_puts(struct scry_buf *b, const char *z);
 void scry_buf_printf(struct scry_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void scry_buf_vprintf(struct scry_buf *b, const char *fmt, va_list ap);
-/* Appends a float the way Prometheus prints it: shortest round-trip repr,
- * "NaN", "+Inf", "-Inf". */
+/* Appends a float as Go's strconv.FormatFloat(v, 'g', -1, 64) does — the
+ * text exposition format and PromQL's printing: shortest round-trip digits,
+ * exponent form below 1e-4 or from 1e6 ("1e+06"), and "NaN", "+Inf", "-Inf". */
 void scry_buf_put_double(struct scry_buf *b, double v);
+/* Appends a sample value as Prometheus's HTTP API writes it: shortest digits
+ * in fixed notation ("123456789012", "0.1"), exponent form only below 1e-6
+ * or from 1e21, and "NaN", "+Inf", "-Inf". */
+void scry_buf_put_double_api(struct scry_buf *b, double v);
 /* Hands the bytes to the caller (free() them) and leaves b empty. */
 char *scry_buf_take(struct scry_buf *b);
 

@@ -332,30 +332,6 @@ void scry_histogram_observe(struct scry_metric *h, double v)
  * prints 10 as "1e+01"; the exposition must match Go's 'g' with shortest
  * precision, which uses the exponent form only for exponents < -4 or >= 6
  * whatever the number of digits. */
-void scry_metrics_render_value(struct scry_buf *out, double v)
-{
-    if (isnan(v) || isinf(v) || v == 0) {
-        scry_buf_put_double(out, v);
-        return;
-    }
-    char tmp[40];
-    int p = 1;
-    for (; p <= 17; p++) {
-        snprintf(tmp, sizeof tmp, "%.*e", p - 1, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    const char *e = strchr(tmp, 'e');
-    assert(e);
-    int x = atoi(e + 1);
-    if (x < -4 || x >= 6) {
-        scry_buf_puts(out, tmp); /* C's %e also writes at least two exponent digits */
-        return;
-    }
-    int decimals = p - 1 - x;
-    scry_buf_printf(out, "%.*f", decimals > 0 ? decimals : 0, v);
-}
-
 static void put_escaped(struct scry_buf *out, const char *z, bool quote)
 {
     for (; *z; z++) {
@@ -409,14 +385,14 @@ static void render_histogram(struct scry_buf *out, const struct scry_metric *c)
     for (size_t i = 0; i <= f->n_bounds; i++) {
         cum += atomic_load_explicit(&c->buckets[i], memory_order_relaxed);
         scry_buf_reset(&le);
-        scry_metrics_render_value(&le, i < f->n_bounds ? f->bounds[i] : INFINITY);
+        scry_buf_put_double(&le, i < f->n_bounds ? f->bounds[i] : INFINITY);
         put_series(out, c, "_bucket", le.p);
         scry_buf_printf(out, " %llu\n", (unsigned long long)cum);
     }
     scry_buf_fini(&le);
     put_series(out, c, "_sum", NULL);
     scry_buf_putc(out, ' ');
-    scry_metrics_render_value(out, scry_metric_value(c));
+    scry_buf_put_double(out, scry_metric_value(c));
     scry_buf_putc(out, '\n');
     put_series(out, c, "_count", NULL);
     scry_buf_printf(out, " %llu\n", (unsigned long long)cum);
@@ -435,7 +411,7 @@ static void render_family(struct scry_buf *out, struct scry_metric_family *f)
             }
             put_series(out, c, "", NULL);
             scry_buf_putc(out, ' ');
-            scry_metrics_render_value(out, scry_metric_value(c));
+            scry_buf_put_double(out, scry_metric_value(c));
             scry_buf_putc(out, '\n');
         }
     }

@@ -55,10 +55,7 @@ void scry_metrics_add_collector(struct scry_metrics *m, scry_metrics_collect_fn 
 void scry_metrics_render_header(struct scry_buf *out, const char *name, const char *help,
                                 enum scry_metric_type type);
 
-/* For collectors: appends v as client_golang writes sample values and le
- * bounds (Go's FormatFloat(v, 'g', -1, 64)): "0.005", "10", "1.6289792e+07",
- * "NaN", "+Inf". Exponent form from 1e6 up and below 1e-4. */
-void scry_metrics_render_value(struct scry_buf *out, double v);
+/* Collectors write sample values with scry_buf_put_double (core/buf.h). */
 
 /* Appends every family that has children, sorted by name, with HELP and
  * TYPE lines, then the output of each collector in the order added. */

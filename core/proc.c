@@ -102,7 +102,7 @@ static void put_one(struct scry_buf *out, const char *name, const char *help,
     scry_metrics_render_header(out, name, help, type);
     scry_buf_puts(out, name);
     scry_buf_putc(out, ' ');
-    scry_metrics_render_value(out, v);
+    scry_buf_put_double(out, v);
     scry_buf_putc(out, '\n');
 }
 

@@ -77,7 +77,7 @@ class Server:
         for line in self.proc.stderr:
             with self._seen:
                 self.lines.append(line.rstrip("\n"))
-                m = re.search(r'msg=listening listener=(\w+) addr=(\S+)', line)
+                m = re.search(r'msg="?listening"? listener=(\w+) addr=(\S+)', line)
                 if m:
                     setattr(self, m.group(1), "http://" + m.group(2))
                 self._seen.notify_all()
@@ -98,7 +98,7 @@ class Server:
                 self._seen.wait(min(left, 0.2))
 
     def wait_listening(self, timeout=20):
-        self.wait_log(r"msg=listening listener=otlp", timeout)
+        self.wait_log(r'msg="?listening"? listener=otlp', timeout)
 
     def wait_ready(self, timeout=60):
         deadline = time.time() + timeout

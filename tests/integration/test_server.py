@@ -155,7 +155,7 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(s.get("/-/ready").status, 200)
             lines = s.lines
             self.assertEqual(s.stop(sig), 0)
-            self.assertTrue(any("msg=stopped" in l for l in lines), lines)
+            self.assertTrue(any(re.search(r"msg=\"?stopped", l) for l in lines), lines)
 
     def test_second_server_on_same_data_dir_is_refused(self):
         with tempfile.TemporaryDirectory() as d:

@@ -54,11 +54,38 @@ static void test_buf_put_double_like_prometheus(void **state)
     expect_double(1, "1");
     expect_double(0.1, "0.1");
     expect_double(1.5e-7, "1.5e-07");
-    expect_double(123456789012.0, "123456789012");
+    expect_double(10, "10");
+    expect_double(400000, "400000");
+    expect_double(1e6, "1e+06");
+    expect_double(0.0001, "0.0001");
+    expect_double(0.00001, "1e-05");
+    expect_double(-2.5, "-2.5");
+    expect_double(123456789012.0, "1.23456789012e+11");
     expect_double(NAN, "NaN");
     expect_double(INFINITY, "+Inf");
     expect_double(-INFINITY, "-Inf");
     expect_double(0.30000000000000004, "0.30000000000000004");
+}
+
+static void expect_api(double v, const char *want)
+{
+    struct scry_buf b = { 0 };
+    scry_buf_put_double_api(&b, v);
+    assert_string_equal(b.p, want);
+    scry_buf_fini(&b);
+}
+
+static void test_buf_put_double_api_like_prometheus_json(void **state)
+{
+    expect_api(123456789012.0, "123456789012");
+    expect_api(1e6, "1000000");
+    expect_api(0.1, "0.1");
+    expect_api(1e-6, "0.000001");
+    expect_api(1.5e-7, "1.5e-07");
+    expect_api(1e21, "1e+21");
+    expect_api(-3, "-3");
+    expect_api(NAN, "NaN");
+    expect_api(-INFINITY, "-Inf");
 }
 
 static void test_str_compare(void **state)
@@ -76,6 +103,7 @@ int main(void)
         cmocka_unit_test(test_buf_grows_and_stays_terminated),
         cmocka_unit_test(test_buf_printf_long_output),
         cmocka_unit_test(test_buf_put_double_like_prometheus),
+        cmocka_unit_test(test_buf_put_double_api_like_prometheus_json),
         cmocka_unit_test(test_str_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -119,7 +119,7 @@ static void test_metrics_default_buckets(void **state)
 static void expect_rendered(double v, const char *want)
 {
     struct scry_buf b = { 0 };
-    scry_metrics_render_value(&b, v);
+    scry_buf_put_double(&b, v);
     assert_string_equal(b.p, want);
     scry_buf_fini(&b);
 }
