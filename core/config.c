@@ -61,13 +61,19 @@ int scry__cfg_fail(struct cfg_ctx *c, const struct scry_yaml_node *n, const char
 
 const char *scry__cfg_path(char *buf, size_t cap, const char *path, const char *key)
 {
-    snprintf(buf, cap, "%s%s%s", path, *path ? "." : "", key);
+    /* A path longer than the buffer is cut; it only ever appears in a
+     * message, and the position still points at the node. */
+    int n = snprintf(buf, cap, "%s%s%s", path, *path ? "." : "", key);
+    assert(n >= 0);
+    (void)n;
     return buf;
 }
 
 const char *scry__cfg_index(char *buf, size_t cap, const char *path, size_t i)
 {
-    snprintf(buf, cap, "%s[%zu]", path, i);
+    int n = snprintf(buf, cap, "%s[%zu]", path, i);
+    assert(n >= 0);
+    (void)n;
     return buf;
 }
 

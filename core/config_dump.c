@@ -13,6 +13,7 @@
 
 #include <assert.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 static void indent(struct scry_buf *out, int n)
@@ -59,10 +60,11 @@ static void put_bytes(struct scry_buf *out, int64_t v)
 }
 
 static void dump_section(struct scry_buf *out, const struct cfg_section *sec, const char *base,
-                         int ind);
+                         int ind, bool redact);
 
 /* Writes "key:" then a list of objects, each "- " + its first key. */
-static void dump_list(struct scry_buf *out, const struct cfg_opt *o, const char *base, int ind)
+static void dump_list(struct scry_buf *out, const struct cfg_opt *o, const char *base, int ind,
+                      bool redact)
 {
     const char *v = *(char *const *)(base + o->off);
     size_t n = *(const size_t *)(base + o->off_n);
@@ -72,7 +74,7 @@ static void dump_list(struct scry_buf *out, const struct cfg_opt *o, const char 
     scry_buf_printf(out, "%s:\n", o->key);
     for (size_t i = 0; i < n; i++) {
         struct scry_buf item = { 0 };
-        dump_section(&item, o->sub, v + i * o->sub->size, ind + 4);
+        dump_section(&item, o->sub, v + i * o->sub->size, ind + 4, redact);
         indent(out, ind + 2);
         if (item.len == 0) {
             scry_buf_puts(out, "- {}\n");
@@ -85,7 +87,8 @@ static void dump_list(struct scry_buf *out, const struct cfg_opt *o, const char 
     }
 }
 
-static void dump_opt(struct scry_buf *out, const struct cfg_opt *o, const char *base, int ind)
+static void dump_opt(struct scry_buf *out, const struct cfg_opt *o, const char *base, int ind,
+                     bool redact)
 {
     const void *p = base + o->off;
     switch (o->type) {
@@ -96,7 +99,7 @@ static void dump_opt(struct scry_buf *out, const struct cfg_opt *o, const char *
             return;
         indent(out, ind);
         scry_buf_printf(out, "%s: ", o->key);
-        put_quoted(out, s);
+        put_quoted(out, redact && (o->flags & CFG_SECRET) ? "<secret>" : s);
         break;
     }
     case CFG_BOOL:
@@ -178,7 +181,7 @@ static void dump_opt(struct scry_buf *out, const struct cfg_opt *o, const char *
     }
     case CFG_OBJECT: {
         struct scry_buf sub = { 0 };
-        dump_section(&sub, o->sub, (const char *)p, ind + 2);
+        dump_section(&sub, o->sub, (const char *)p, ind + 2, redact);
         if (sub.len) {
             indent(out, ind);
             scry_buf_printf(out, "%s:\n", o->key);
@@ -188,7 +191,7 @@ static void dump_opt(struct scry_buf *out, const struct cfg_opt *o, const char *
         return; /* sub already ends with a newline */
     }
     case CFG_LIST:
-        dump_list(out, o, base, ind);
+        dump_list(out, o, base, ind, redact);
         return;
     case CFG_IGNORED:
         return;
@@ -197,15 +200,59 @@ static void dump_opt(struct scry_buf *out, const struct cfg_opt *o, const char *
 }
 
 static void dump_section(struct scry_buf *out, const struct cfg_section *sec, const char *base,
-                         int ind)
+                         int ind, bool redact)
 {
     for (size_t i = 0; i < sec->n_opts; i++)
         if (!(sec->opts[i].flags & CFG_NODUMP))
-            dump_opt(out, &sec->opts[i], base, ind);
+            dump_opt(out, &sec->opts[i], base, ind, redact);
 }
 
 void scry_config_dump(const struct scry_config *cfg, struct scry_buf *out)
 {
     assert(cfg && out);
-    dump_section(out, &scry__cfg_root, (const char *)cfg, 0);
+    dump_section(out, &scry__cfg_root, (const char *)cfg, 0, false);
+}
+
+void scry_config_dump_redacted(const struct scry_config *cfg, struct scry_buf *out)
+{
+    assert(cfg && out);
+    dump_section(out, &scry__cfg_root, (const char *)cfg, 0, true);
+}
+
+/* ---- key reference ----------------------------------------------------- */
+
+static const char *const type_names[] = {
+    [CFG_STRING] = "string",     [CFG_BOOL] = "bool",         [CFG_INT] = "int",
+    [CFG_UINT] = "uint",         [CFG_DURATION] = "duration", [CFG_BYTES] = "bytes",
+    [CFG_ENUM] = "enum",         [CFG_STRINGS] = "[string]",  [CFG_LABELS] = "labels",
+    [CFG_PARAMS] = "{string: [string]}", [CFG_OBJECT] = "object", [CFG_LIST] = "[object]",
+    [CFG_REGEX] = "regex",       [CFG_IGNORED] = "ignored",
+};
+
+static void describe_section(struct scry_buf *out, const struct cfg_section *sec,
+                             const char *prefix)
+{
+    for (size_t i = 0; i < sec->n_opts; i++) {
+        const struct cfg_opt *o = &sec->opts[i];
+        char key[256];
+        int n = snprintf(key, sizeof key, "%s%s%s%s", prefix, *prefix ? "." : "", o->key,
+                         o->type == CFG_LIST ? "[]" : "");
+        assert(n > 0 && (size_t)n < sizeof key); /* table keys are short */
+        scry_buf_printf(out, "%s\t%s\t", key, type_names[o->type]);
+        if (o->names) {
+            for (int j = 0; o->names[j]; j++)
+                scry_buf_printf(out, "%s%s", j ? "|" : "", o->names[j]);
+            scry_buf_putc(out, ' ');
+        }
+        scry_buf_printf(out, "%s%s\t%s\n", o->flags & CFG_REQUIRED ? "required" : "default ",
+                        o->flags & CFG_REQUIRED ? "" : o->def ? o->def : "none", o->help);
+        if (o->type == CFG_OBJECT || o->type == CFG_LIST)
+            describe_section(out, o->sub, key);
+    }
+}
+
+void scry_config_describe(struct scry_buf *out)
+{
+    assert(out);
+    describe_section(out, &scry__cfg_root, "");
 }

@@ -38,6 +38,7 @@ enum {
     CFG_REQUIRED = 1 << 0, /* the key must be present and not null */
     CFG_NODUMP = 1 << 1,   /* a legacy alias: decoded, never written back */
     CFG_ICASE = 1 << 2,    /* ENUM: match names case-insensitively */
+    CFG_SECRET = 1 << 3,   /* written as "<secret>" by scry_config_dump_redacted */
 };
 
 struct cfg_ctx;

@@ -203,7 +203,8 @@ static const struct cfg_section file_sd_section = {
 
 static const struct cfg_opt basic_auth_opts[] = {
     { "username", CFG_STRING, SOFF(basic_auth_username), .help = "user name" },
-    { "password", CFG_STRING, SOFF(basic_auth_password), .help = "password" },
+    { "password", CFG_STRING, SOFF(basic_auth_password), .flags = CFG_SECRET,
+      .help = "password" },
     { "password_file", CFG_STRING, SOFF(basic_auth_password_file),
       .help = "file holding the password" },
 };
@@ -214,7 +215,8 @@ static const struct cfg_section basic_auth_section = {
 
 static const struct cfg_opt authorization_opts[] = {
     { "type", CFG_STRING, SOFF(authorization_type), .help = "scheme, default Bearer" },
-    { "credentials", CFG_STRING, SOFF(authorization_credentials), .help = "the secret" },
+    { "credentials", CFG_STRING, SOFF(authorization_credentials), .flags = CFG_SECRET,
+      .help = "the secret" },
     { "credentials_file", CFG_STRING, SOFF(authorization_credentials_file),
       .help = "file holding the secret" },
 };

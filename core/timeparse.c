@@ -151,6 +151,8 @@ static bool parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
 
 int scry_time_parse(const char *s, size_t len, int64_t *out_ms, struct scry_err *err)
 {
+    if (!s)
+        s = "", len = 0;
     double v;
     if (parse_float(s, len, &v)) {
         /* Prometheus: math.Modf, then the fraction rounded to ms. The bound
@@ -246,6 +248,8 @@ static bool parse_duration(const char *s, size_t len, int64_t *out_ms, bool *ran
 
 int scry_duration_parse(const char *s, size_t len, int64_t *out_ms, struct scry_err *err)
 {
+    if (!s)
+        s = "", len = 0;
     bool range_err;
     int64_t v;
     if (parse_duration(s, len, &v, &range_err)) {
@@ -262,6 +266,8 @@ int scry_duration_parse(const char *s, size_t len, int64_t *out_ms, struct scry_
 int scry_duration_or_seconds_parse(const char *s, size_t len, int64_t *out_ms,
                                    struct scry_err *err)
 {
+    if (!s)
+        s = "", len = 0;
     double v;
     int n = (int)(len > 128 ? 128 : len);
     if (parse_float(s, len, &v)) {
@@ -343,6 +349,8 @@ static int64_t bytes_unit(const char *s, size_t len, size_t *ulen)
 
 int scry_bytes_parse(const char *s, size_t len, int64_t *out_bytes, struct scry_err *err)
 {
+    if (!s)
+        s = "", len = 0;
     int n = (int)(len > 128 ? 128 : len);
     if (len == 1 && s[0] == '0') {
         *out_bytes = 0;

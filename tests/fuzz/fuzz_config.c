@@ -30,6 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct scry_buf b2 = { 0 };
     scry_config_dump(again, &b2);
     SCRY_ASSERT(b.len == b2.len && memcmp(b.p, b2.p, b.len) == 0);
+    scry_buf_reset(&b2);
+    scry_config_dump_redacted(cfg, &b2);
     scry_buf_fini(&b);
     scry_buf_fini(&b2);
     scry_config_destroy(again);

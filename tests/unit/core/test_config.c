@@ -531,6 +531,50 @@ static void test_config_dump_round_trip_rich(void **state)
     scry_config_destroy(cfg);
 }
 
+
+/* ---- key reference and redaction --------------------------------------- */
+
+static void test_config_describe_lists_every_key_with_help(void **state)
+{
+    struct scry_buf b = { 0 };
+    scry_config_describe(&b);
+    assert_non_null(strstr(b.p, "scrape_configs[].relabel_configs[].action\tenum\t"));
+    assert_non_null(strstr(b.p, "storage.wal_fsync_interval\tduration\tdefault 1s\t"));
+    assert_non_null(strstr(b.p, "scrape_configs[].job_name\tstring\trequired\t"));
+    assert_non_null(strstr(b.p, "logs[].multiline.firstline\tregex\t"));
+    size_t lines = 0;
+    for (char *line = b.p, *nl; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
+        *nl = 0;
+        char *help = strrchr(line, '\t');
+        int tabs = 0;
+        for (char *q = line; *q; q++)
+            tabs += *q == '\t';
+        if (tabs != 3 || !help || strlen(help + 1) < 3)
+            fail_msg("key without type, default or help: %s", line);
+    }
+    assert_true(lines > 80);
+    scry_buf_fini(&b);
+}
+
+static void test_config_dump_redacted_hides_secrets(void **state)
+{
+    struct scry_config *cfg = load_ok(SC "    basic_auth: {username: u, password: hunter2}\n"
+                                         "  - job_name: b\n"
+                                         "    bearer_token: tok3n\n");
+    struct scry_buf b = { 0 };
+    scry_config_dump_redacted(cfg, &b);
+    assert_null(strstr(b.p, "hunter2"));
+    assert_null(strstr(b.p, "tok3n"));
+    assert_non_null(strstr(b.p, "password: \"<secret>\""));
+    assert_non_null(strstr(b.p, "credentials: \"<secret>\""));
+    assert_non_null(strstr(b.p, "username: \"u\""));
+    scry_buf_reset(&b);
+    scry_config_dump(cfg, &b);
+    assert_non_null(strstr(b.p, "hunter2"));
+    scry_buf_fini(&b);
+    scry_config_destroy(cfg);
+}
+
 /* ---- files ------------------------------------------------------------- */
 
 static void test_config_load_file(void **state)
@@ -580,6 +624,8 @@ int main(void)
         cmocka_unit_test(test_config_error_format_names_file_and_key_path),
         cmocka_unit_test(test_config_dump_round_trip_default),
         cmocka_unit_test(test_config_dump_round_trip_rich),
+        cmocka_unit_test(test_config_describe_lists_every_key_with_help),
+        cmocka_unit_test(test_config_dump_redacted_hides_secrets),
         cmocka_unit_test(test_config_load_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
