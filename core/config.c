@@ -360,7 +360,7 @@ static int decode_labels(struct cfg_ctx *c, const struct cfg_opt *o, char *base,
     for (size_t i = 0; rc == 0 && i < n->n; i++) {
         const struct scry_yaml_node *key = n->kids[2 * i], *val = n->kids[2 * i + 1];
         scry__cfg_path(kpath, sizeof kpath, path, key->s);
-        if (!scry__cfg_label_name_ok(key->s))
+        if (strlen(key->s) != key->len || !scry__cfg_label_name_ok(key->s))
             return scry__cfg_fail(c, key, path, "\"%s\" is not a valid label name", key->s);
         if (scry__yaml_is_null(val))
             continue;
@@ -475,7 +475,7 @@ static int decode_section(struct cfg_ctx *c, const struct cfg_section *sec, char
     assert(!map || map->kind == SCRY_YAML_MAP);
     for (size_t i = 0; map && i < map->n; i++) {
         const struct scry_yaml_node *key = map->kids[2 * i];
-        if (!find_opt(sec, key->s))
+        if (strlen(key->s) != key->len || !find_opt(sec, key->s)) /* "job_name\0x" too */
             return scry__cfg_fail(c, key, scry__cfg_path(kpath, sizeof kpath, path, key->s),
                                   "unknown key");
     }

@@ -420,6 +420,10 @@ static const struct bad_case bad_cases[] = {
     { "duplicate tenant id", "tenants:\n  overrides:\n    - id: a\n    - id: a\n", SCRY_EINVAL, 4,
       11, "tenants.overrides[1].id: duplicate tenant id \"a\"" },
     { "top level is a list", "- a\n- b\n", SCRY_EINVAL, 1, 1, "the config must be a mapping" },
+    { "NUL inside a key", "\"global\\0x\": {}\n", SCRY_EINVAL, 1, 1, "unknown key" },
+    { "non-scalar key", "? [a]\n: 1\n", SCRY_EPARSE, 1, 3, "mapping keys must be scalars" },
+    { "nesting too deep", "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+      SCRY_EPARSE, 1, 67, "nesting deeper than 64" },
     { "two documents", "a: 1\n---\nb: 2\n", SCRY_EPARSE, 2, 1, "more than one document" },
 };
 
