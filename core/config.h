@@ -8,6 +8,13 @@
  * Keys are declared in tables (key, type, default, offset, limits, help) in
  * config*.c, so validation and docs come from one place.
  *
+ * A null value (`key:` or `key: ~`) means the default. YAML anchors and
+ * aliases are rejected (no expansion bombs); duplicate keys are errors.
+ * Prometheus scrape keys that change nothing here (follow_redirects,
+ * enable_http2, scrape_protocols, enable_compression,
+ * track_timestamps_staleness, fallback_scrape_protocol) are accepted and
+ * ignored; bearer_token(_file) are read into authorization.
+ *
  * A loaded config owns all its memory (one arena); destroy frees it. It is
  * immutable after load: a reload builds a new one and swaps pointers, so a
  * bad new file leaves the old config in force. */
@@ -43,14 +50,14 @@ struct scry_relabel_config {
     const char *separator;   /* default ";" */
     const char *regex;       /* source, default "(.*)" */
     void *re;                /* pcre2_code*, anchored ^(?:regex)$, owned by the config */
-    uint64_t modulus;
-    const char *target_label;
+    uint64_t modulus;        /* default 0; hashmod needs > 0 */
+    const char *target_label; /* default NULL (none) */
     const char *replacement; /* default "$1" */
     enum scry_relabel_action action; /* default replace */
 };
 
 struct scry_static_config {
-    const char **targets;
+    const char **targets; /* HOST:PORT, no scheme or path */
     size_t n_targets;
     struct scry_labels labels;
 };
@@ -62,8 +69,8 @@ struct scry_file_sd_config {
 };
 
 struct scry_tls_config {
-    const char *ca_file, *cert_file, *key_file, *server_name;
-    bool insecure_skip_verify;
+    const char *ca_file, *cert_file, *key_file, *server_name; /* default NULL */
+    bool insecure_skip_verify;                                /* default false */
 };
 
 struct scry_scrape_config {
@@ -75,6 +82,7 @@ struct scry_scrape_config {
     size_t n_params;
     bool honor_labels;        /* default false */
     bool honor_timestamps;    /* default true */
+    /* default 0 = no limit */
     uint64_t sample_limit, label_limit, label_name_length_limit, label_value_length_limit;
     int64_t body_size_limit_bytes; /* 0 = none */
     const char *basic_auth_username, *basic_auth_password, *basic_auth_password_file;
@@ -159,14 +167,26 @@ struct scry_config {
 extern const char scry_config_default_yaml[];
 
 /* Loads and validates. On failure *out is untouched and err has the
- * position and message. name is used in messages (the file path). */
+ * position and message. name is used in messages (the file path); err->file
+ * points at the caller's name/path, which must outlive err. An empty file
+ * is the all-defaults config. Files over 16 MiB fail with SCRY_ELIMIT. */
 int scry_config_load_file(const char *path, struct scry_config **out, struct scry_err *err);
 int scry_config_load_string(const char *name, const char *yaml, size_t len,
                             struct scry_config **out, struct scry_err *err);
 void scry_config_destroy(struct scry_config *cfg); /* NULL is a no-op */
 
-/* Writes the effective config back as YAML (for /api/v1/status/config). */
+/* Writes the effective config back as YAML. Loading the dump gives an equal
+ * config, so secrets (passwords, credentials) are written as loaded. */
 struct scry_buf;
 void scry_config_dump(const struct scry_config *cfg, struct scry_buf *out);
+/* The same with secrets written as "<secret>", as Prometheus shows them:
+ * use this one for /api/v1/status/config. */
+void scry_config_dump_redacted(const struct scry_config *cfg, struct scry_buf *out);
+
+/* Appends one line per key, from the same tables the loader uses:
+ * "path<TAB>type<TAB>default<TAB>help", e.g.
+ * "scrape_configs[].scrape_interval	duration	default 0	...". For
+ * `scry check --keys` and generated docs. */
+void scry_config_describe(struct scry_buf *out);
 
 #endif
