@@ -94,7 +94,7 @@ static void status_config(struct scry_http_req *req, struct scry_http_resp *resp
     struct scry_server *s = ud;
     struct scry_buf y = { 0 };
     pthread_mutex_lock(&s->mu);
-    scry_config_dump(s->cfg, &y);
+    scry_config_dump_redacted(s->cfg, &y);
     pthread_mutex_unlock(&s->mu);
     struct scry_json j;
     success_begin(&j, resp);
