@@ -110,6 +110,27 @@ static void h_fail(struct scry_http_req *req, struct scry_http_resp *resp, void 
     scry_http_error(resp, 422, "execution", "bad \"%s\"\n", "thing");
 }
 
+/* The observer runs when MHD completes the request, which may be just after
+ * the client has read the response: wait for the nth observation, then copy
+ * it out (asserting with the lock held would leave it held on failure). */
+static void last_observed(struct fixture *f, int n, char *route, size_t cap, int *status)
+{
+    for (int i = 0; i < 500; i++) {
+        pthread_mutex_lock(&f->mu);
+        bool ok = f->n_observed >= n;
+        if (ok) {
+            snprintf(route, cap, "%s", f->last_route);
+            *status = f->last_status;
+        }
+        pthread_mutex_unlock(&f->mu);
+        if (ok)
+            return;
+        struct timespec ts = { 0, 10 * 1000000L };
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("no observation %d", n);
+}
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -288,10 +309,11 @@ static void test_http_not_found_and_method_not_allowed(void **state)
     assert_contains(r.body.p, "bad_data");
     reply_fini(&r);
 
-    pthread_mutex_lock(&f->mu);
-    assert_string_equal(f->last_route, "GET ");
-    assert_int_equal(f->last_status, 400);
-    pthread_mutex_unlock(&f->mu);
+    char route[128];
+    int status;
+    last_observed(f, 4, route, sizeof route, &status);
+    assert_string_equal(route, "GET ");
+    assert_int_equal(status, 400);
 
     r = get(f->port, "/fail");
     assert_int_equal(r.status, 422);
@@ -569,10 +591,11 @@ static void test_http_stop_waits_for_in_flight(void **state)
     assert_int_equal(c.r.status, 200);
     assert_string_equal(c.r.body.p, "slow done");
     reply_fini(&c.r);
-    pthread_mutex_lock(&f->mu);
-    assert_string_equal(f->last_route, "GET /slow");
-    assert_int_equal(f->last_status, 200);
-    pthread_mutex_unlock(&f->mu);
+    char route[128];
+    int status;
+    last_observed(f, 1, route, sizeof route, &status);
+    assert_string_equal(route, "GET /slow");
+    assert_int_equal(status, 200);
     /* Stopped: new connections are refused. */
     struct reply r = get(f->port, "/echo");
     assert_int_not_equal(r.rc, CURLE_OK);
