@@ -14,13 +14,16 @@
  * Request lifecycle (MHD calls the access handler several times):
  *   1st call   headers are in. Create the request state and its arena, match
  *              the route (404/405 answered at once), check Content-Length
- *              against the route's body limit (413 at once, before reading a
- *              byte; a client that sent "Expect: 100-continue" never uploads).
+ *              against the route's body limit: over it, nothing is stored.
+ *              With "Expect: 100-continue", or an excess over 4 MiB, the 413
+ *              goes out at once and the body is never read; otherwise the
+ *              body is drained and the 413 sent after it, because a client
+ *              still writing often misses an answer sent before the reset.
  *   next calls body bytes: appended to a heap buffer until the limit. A
  *              chunked body has no Content-Length, so the limit can only trip
  *              mid-upload; MHD cannot queue a response then, so we stop
- *              storing, drain what still comes (bounded: past 4x the limit
- *              plus 1 MiB we drop the connection) and answer 413 at the end.
+ *              storing, drain what still comes (past 4 MiB more we drop the
+ *              connection) and answer 413 at the end.
  *   last call  (upload_data_size 0) decode the body by Content-Encoding,
  *              parse parameters, run the handler, queue its response.
  *   completed  MHD_OPTION_NOTIFY_COMPLETED: observe callback, free the body,
@@ -67,6 +70,7 @@
 #define CONNECTION_TIMEOUT_S 60u
 #define GZIP_MIN_BYTES 1024u
 #define MAX_SEGMENTS 32
+#define DRAIN_MAX_BYTES (4u << 20) /* read past the body limit before hanging up */
 
 struct route {
     char *method;  /* NULL: any */
@@ -606,10 +610,21 @@ static enum MHD_Result begin(struct request *r, struct MHD_Connection *conn, con
         unsigned long long n = strtoull(cl, &end, 10);
         if (errno || end == cl || *end)
             return send_error(r, conn, 400, "bad_data", NULL, "invalid Content-Length");
-        if (n > r->limit)
-            return send_error(r, conn, 413, "bad_data",
-                              NULL, "request body of %llu bytes exceeds the limit of %zu bytes",
-                              n, r->limit);
+        if (n > r->limit) {
+            /* Answer now if the client waits for "100 Continue" (it then
+             * never sends the body) or the excess is too big to drain. A
+             * client already sending would see its connection closed under
+             * it, often before it reads our answer, so a moderate excess is
+             * drained and answered at the end, as Go's server does. */
+            const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+            if ((expect && strcasecmp(expect, "100-continue") == 0) ||
+                n - r->limit > DRAIN_MAX_BYTES)
+                return send_error(r, conn, 413, "bad_data", NULL,
+                                  "request body of %llu bytes exceeds the limit of %zu bytes",
+                                  n, r->limit);
+            r->too_large = true;
+            return MHD_YES;
+        }
         scry_buf_reserve(&r->raw, (size_t)n);
     }
     return MHD_YES;
@@ -620,11 +635,11 @@ static enum MHD_Result absorb(struct request *r, const char *data, size_t n)
 {
     if (r->too_large || r->responded) {
         r->drained += n;
-        return r->drained > 4 * r->limit + (1u << 20) ? MHD_NO : MHD_YES;
+        return r->drained > DRAIN_MAX_BYTES ? MHD_NO : MHD_YES;
     }
     if (n > r->limit - r->raw.len) {
         r->too_large = true;
-        r->drained = r->raw.len + n;
+        r->drained = n;
         scry_buf_fini(&r->raw);
         return MHD_YES;
     }
