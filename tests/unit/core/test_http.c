@@ -337,6 +337,12 @@ static void test_http_params_merge_body_first(void **state)
     assert_contains(r.body.p, "\"ua\":\"scry-test\"");
     reply_fini(&r);
 
+    /* GET: repeated keys, encoded or not, all come through in order. */
+    r = get(f->port, "/echo?match%5B%5D=a&match[]=b&match%5b%5d=c%2Bd&match[]=");
+    assert_int_equal(r.status, 200);
+    assert_contains(r.body.p, "\"match\":[\"a\",\"b\",\"c+d\",\"\"]");
+    reply_fini(&r);
+
     /* Bad escapes in the form or the URL are 400. */
     r = request(f->port, "POST", "/echo", "a=%zz", 5, false, hdrs, NULL);
     assert_int_equal(r.status, 400);
