@@ -4,6 +4,7 @@
 #include "core/buf.h"
 #include "core/mem.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -95,20 +96,37 @@ void scry_buf_printf(struct scry_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Shortest "%.*e" that reads back as v: the digit count and exponent Go's
- * strconv picks with precision -1. Returns the number of significant digits. */
-static int shortest_digits(double v, int *exp10)
+/* Shortest "%.*e" text of a finite v that reads back as v: the digits Go's
+ * strconv picks with precision -1. Returns the precision used. */
+static int shortest_e(double v, char *tmp, size_t cap)
+{
+    int prec;
+    for (prec = 0; prec < 17; prec++) {
+        snprintf(tmp, cap, "%.*e", prec, v);
+        if (strtod(tmp, NULL) == v)
+            return prec;
+    }
+    snprintf(tmp, cap, "%.*e", prec, v);
+    return prec;
+}
+
+/* The significant digits of a finite v without sign or dot; returns the
+ * decimal exponent. */
+static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
 {
     char tmp[40];
-    int prec;
-    for (prec = 1; prec < 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-    *exp10 = atoi(strchr(tmp, 'e') + 1);
-    return prec;
+    shortest_e(v, tmp, sizeof tmp);
+    const char *p = tmp;
+    *neg = *p == '-';
+    if (*neg)
+        p++;
+    size_t n = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.' && n + 1 < cap)
+            digits[n++] = *p;
+    digits[n] = 0;
+    assert(*p == 'e');
+    return atoi(p + 1);
 }
 
 static bool put_special(struct scry_buf *b, double v)
@@ -122,41 +140,67 @@ static bool put_special(struct scry_buf *b, double v)
     return true;
 }
 
-static void put_fixed_or_exp(struct scry_buf *b, double v, bool exp_form, int digits, int e)
+/* Go's AppendFloat(v, 'f', -1, 64) for finite v: shortest digits, padded
+ * with zeros, never the libc's exact binary expansion of large values. */
+static void put_fixed(struct scry_buf *b, double v)
 {
-    if (exp_form)
-        scry_buf_printf(b, "%.*e", digits - 1, v);
-    else
-        scry_buf_printf(b, "%.*f", digits - 1 - e > 0 ? digits - 1 - e : 0, v);
+    char d[24];
+    bool neg;
+    int e = shortest_digits(v, d, sizeof d, &neg);
+    int n = (int)strlen(d);
+    if (neg)
+        scry_buf_putc(b, '-');
+    if (e < 0) {
+        scry_buf_puts(b, "0.");
+        for (int i = 0; i < -e - 1; i++)
+            scry_buf_putc(b, '0');
+        scry_buf_put(b, d, (size_t)n);
+    } else if (e >= n - 1) {
+        scry_buf_put(b, d, (size_t)n);
+        for (int i = 0; i < e - (n - 1); i++)
+            scry_buf_putc(b, '0');
+    } else {
+        scry_buf_put(b, d, (size_t)e + 1);
+        scry_buf_putc(b, '.');
+        scry_buf_put(b, d + e + 1, (size_t)(n - e - 1));
+    }
+}
+
+/* Go's AppendFloat(v, 'e', -1, 64): "1e-07", "1.5e+21". C's %e writes the
+ * same two-digit minimum exponent. */
+static void put_exp(struct scry_buf *b, double v)
+{
+    char tmp[40];
+    shortest_e(v, tmp, sizeof tmp);
+    scry_buf_puts(b, tmp);
 }
 
 void scry_buf_put_double(struct scry_buf *b, double v)
 {
     if (put_special(b, v))
         return;
-    if (v == 0) {
-        scry_buf_puts(b, signbit(v) ? "-0" : "0");
-        return;
-    }
     /* Go's FormatFloat(v, 'g', -1, 64): exponent form when the decimal
-     * exponent is < -4 or >= 6 (Go's rule for the shortest precision). */
-    int e, digits = shortest_digits(v, &e);
-    put_fixed_or_exp(b, v, e < -4 || e >= 6, digits, e);
+     * exponent is < -4 or >= 6 (Go's eprec for the shortest precision). */
+    char d[24];
+    bool neg;
+    int e = v == 0 ? 0 : shortest_digits(v, d, sizeof d, &neg);
+    if (e < -4 || e >= 6)
+        put_exp(b, v);
+    else
+        put_fixed(b, v);
 }
 
 void scry_buf_put_double_api(struct scry_buf *b, double v)
 {
     if (put_special(b, v))
         return;
-    if (v == 0) {
-        scry_buf_puts(b, signbit(v) ? "-0" : "0");
-        return;
-    }
-    /* Prometheus's API (jsoniter): 'f' -1, but 'e' -1 when |v| < 1e-6 or
-     * |v| >= 1e21. */
-    int e, digits = shortest_digits(v, &e);
+    /* Prometheus's API (jsoniter MarshalFloat): Go's 'f' -1, but 'e' -1 when
+     * |v| < 1e-6 or |v| >= 1e21. */
     double a = fabs(v);
-    put_fixed_or_exp(b, v, a < 1e-6 || a >= 1e21, digits, e);
+    if (a != 0 && (a < 1e-6 || a >= 1e21))
+        put_exp(b, v);
+    else
+        put_fixed(b, v);
 }
 
 char *scry_buf_take(struct scry_buf *b)

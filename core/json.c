@@ -17,9 +17,10 @@
  *   - <, > and & are NOT escaped: Prometheus encodes with jsoniter, which
  *     leaves them alone, and byte-level comparisons with it must hold.
  *
- * Numbers: scry_json_double prints the shortest round-trip form (Go's
- * strconv 'g', -1, via scry_buf_put_double) and null for NaN/Inf, which JSON
- * cannot represent. scry_json_double_str prints a Prometheus sample value
+ * Numbers: scry_json_double prints what jsoniter prints for a float64 (the
+ * shortest round-trip digits, 'f' notation, 'e' below 1e-6 and from 1e21,
+ * via scry_buf_put_double_api) and null for NaN/Inf, which JSON cannot
+ * represent. scry_json_double_str prints a Prometheus sample value
  * exactly as Prometheus's jsonutil.MarshalFloat does: shortest round-trip
  * digits in 'f' notation, switching to 'e' when |v| < 1e-6 or |v| >= 1e21,
  * and "NaN", "+Inf", "-Inf" — always as a JSON string. */
@@ -123,83 +124,14 @@ void scry_json_double(struct scry_json *j, double v)
     if (!isfinite(v))
         scry_buf_puts(j->b, "null");
     else
-        scry_buf_put_double(j->b, v);
-}
-
-/* Shortest round-trip digits of a finite v as "%.*e" text: *digits gets the
- * significant digits without the dot, the return value the decimal exponent. */
-static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
-{
-    char tmp[40];
-    for (int prec = 0; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    const char *p = tmp;
-    *neg = *p == '-';
-    if (*neg)
-        p++;
-    size_t n = 0;
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.' && n + 1 < cap)
-            digits[n++] = *p;
-    digits[n] = 0;
-    assert(*p == 'e');
-    return atoi(p + 1);
-}
-
-/* Go's AppendFloat(v, 'f', -1, 64) for finite v. */
-static void put_fixed(struct scry_buf *b, double v)
-{
-    char d[24];
-    bool neg;
-    int e = shortest_digits(v, d, sizeof d, &neg);
-    int n = (int)strlen(d);
-    if (neg)
-        scry_buf_putc(b, '-');
-    if (e < 0) {
-        scry_buf_puts(b, "0.");
-        for (int i = 0; i < -e - 1; i++)
-            scry_buf_putc(b, '0');
-        scry_buf_put(b, d, (size_t)n);
-    } else if (e >= n - 1) {
-        scry_buf_put(b, d, (size_t)n);
-        for (int i = 0; i < e - (n - 1); i++)
-            scry_buf_putc(b, '0');
-    } else {
-        scry_buf_put(b, d, (size_t)e + 1);
-        scry_buf_putc(b, '.');
-        scry_buf_put(b, d + e + 1, (size_t)(n - e - 1));
-    }
-}
-
-/* Go's AppendFloat(v, 'e', -1, 64): "1e-07", "1.5e+21". C's %e writes the
- * same two-digit minimum exponent. */
-static void put_exp(struct scry_buf *b, double v)
-{
-    char tmp[40];
-    for (int prec = 0; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    scry_buf_puts(b, tmp);
+        scry_buf_put_double_api(j->b, v); /* jsoniter's float64 encoding */
 }
 
 void scry_json_double_str(struct scry_json *j, double v)
 {
     pre_value(j);
     scry_buf_putc(j->b, '"');
-    if (!isfinite(v)) {
-        scry_buf_put_double(j->b, v); /* "NaN", "+Inf", "-Inf" */
-    } else {
-        double abs = fabs(v);
-        if (abs != 0 && (abs < 1e-6 || abs >= 1e21))
-            put_exp(j->b, v);
-        else
-            put_fixed(j->b, v);
-    }
+    scry_buf_put_double_api(j->b, v);
     scry_buf_putc(j->b, '"');
 }
 

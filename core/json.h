@@ -34,7 +34,8 @@ void scry_json_str(struct scry_json *j, const char *s);        /* NULL → null 
 void scry_json_strn(struct scry_json *j, const char *s, size_t len);
 void scry_json_int(struct scry_json *j, int64_t v);
 void scry_json_uint(struct scry_json *j, uint64_t v);
-/* A finite number; NaN and ±Inf are written as null (JSON has none). For
+/* A finite number as jsoniter writes float64s (1435781451.781, 1e-07);
+ * NaN and ±Inf are written as null (JSON has none). For
  * Prometheus sample values use scry_json_double_str, which quotes them. */
 void scry_json_double(struct scry_json *j, double v);
 /* "1.5", "NaN", "+Inf", "-Inf" as a JSON string (Prometheus sample values). */

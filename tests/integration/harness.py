@@ -122,7 +122,7 @@ class Server:
         return http("POST", self.api + path, body=body,
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
 
-    def signal(self, sig):
+    def send_signal(self, sig):
         self.proc.send_signal(sig)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

@@ -102,7 +102,7 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(doc["status"], "success")
         # The embedded default scrapes scry itself, at the port we really got.
         port = self.s.api.rsplit(":", 1)[1]
-        self.assertIn("job_name: scry", doc["data"]["yaml"])
+        self.assertIn('job_name: "scry"', doc["data"]["yaml"])
         self.assertIn("127.0.0.1:" + port, doc["data"]["yaml"])
 
     def test_runtimeinfo_and_flags(self):
@@ -119,31 +119,31 @@ class ReloadTest(unittest.TestCase):
             cfg = os.path.join(d, "scry.yml")
             write(cfg, GOOD)
             with Server(config=cfg) as s:
-                self.assertIn("job_name: one", s.get("/api/v1/status/config").json()["data"]["yaml"])
+                self.assertIn('job_name: "one"', s.get("/api/v1/status/config").json()["data"]["yaml"])
                 write(cfg, BAD)
                 r = s.post("/-/reload")
                 self.assertEqual(r.status, 500)
                 self.assertIn("scry.yml:3:20", r.text())
                 self.assertIn("global.scrape_interval", r.text())
                 y = s.get("/api/v1/status/config").json()["data"]["yaml"]
-                self.assertIn("job_name: one", y)
+                self.assertIn('job_name: "one"', y)
                 self.assertRegex(s.get("/metrics").text(), r"(?m)^scry_config_last_reload_successful 0$")
                 self.assertFalse(s.get("/api/v1/status/runtimeinfo").json()["data"]["reloadConfigSuccess"])
                 # A good file through POST /-/reload.
                 write(cfg, GOOD2)
                 self.assertEqual(s.post("/-/reload").status, 200)
-                self.assertIn("job_name: two", s.get("/api/v1/status/config").json()["data"]["yaml"])
+                self.assertIn('job_name: "two"', s.get("/api/v1/status/config").json()["data"]["yaml"])
                 self.assertRegex(s.get("/metrics").text(), r"(?m)^scry_config_last_reload_successful 1$")
                 # SIGHUP with a bad file: logged, old config kept.
                 write(cfg, BAD)
-                s.signal(signal.SIGHUP)
+                s.send_signal(signal.SIGHUP)
                 s.wait_log(r"level=error.*reload failed")
-                self.assertIn("job_name: two", s.get("/api/v1/status/config").json()["data"]["yaml"])
+                self.assertIn('job_name: "two"', s.get("/api/v1/status/config").json()["data"]["yaml"])
                 # SIGHUP with a good file.
                 write(cfg, GOOD)
-                s.signal(signal.SIGHUP)
+                s.send_signal(signal.SIGHUP)
                 deadline = time.time() + 10
-                while "job_name: two" in s.get("/api/v1/status/config").json()["data"]["yaml"]:
+                while 'job_name: "two"' in s.get("/api/v1/status/config").json()["data"]["yaml"]:
                     self.assertLess(time.time(), deadline, "SIGHUP reload did not apply")
                     time.sleep(0.05)
 
