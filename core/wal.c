@@ -12,8 +12,8 @@
  * is one comparison and needs no per-thread state.
  *
  * The INTERVAL fsync thread fsyncs a dup() of the current segment's fd, so
- * it never holds `mu` or the leader role during the fsync and commits are
- * not delayed by it. Segments closed by rotation are fsynced by the leader
+ * it never holds `mu` or the leader role during the fsync: commits are not
+ * delayed by it, and a busy leader cannot starve it past the interval. Segments closed by rotation are fsynced by the leader
  * before the next is created, so "everything before the current segment is
  * synced" holds for ALWAYS and INTERVAL.
  *
@@ -53,7 +53,9 @@ struct scry_wal {
     int failed;               /* sticky SCRY_E* code, 0 when healthy */
     struct scry_err fail;
 
-    /* Owned by the I/O leader (io_busy), read by others only under mu. */
+    /* Owned by the I/O leader (io_busy). fd and seg change only under
+     * fd_mu, so the syncer can dup() fd while a leader writes. */
+    pthread_mutex_t fd_mu;
     int fd;
     uint32_t seg, first_seg;
     uint64_t seg_bytes;
@@ -113,18 +115,22 @@ static int start_segment(struct scry_wal *w, uint32_t no, struct scry_err *err)
     uint64_t old_bytes = w->seg_bytes;
     uint8_t h[SCRY_WAL_SEGMENT_HEADER_BYTES];
     scry__wal_segment_header(h);
+    pthread_mutex_lock(&w->fd_mu);
     w->fd = fd;
     w->seg = no;
+    pthread_mutex_unlock(&w->fd_mu);
     w->seg_bytes = 0;
     rc = write_all(w, h, sizeof h, err);
     if (rc == 0 && w->o.fsync != SCRY_WAL_FSYNC_NEVER)
         rc = scry__wal_fsync_dir(w->dir, err); /* the new name must survive power loss */
     if (rc) {
-        close(fd);
-        unlink(path);
+        pthread_mutex_lock(&w->fd_mu);
         w->fd = old_fd;
         w->seg = old_seg;
+        pthread_mutex_unlock(&w->fd_mu);
         w->seg_bytes = old_bytes;
+        close(fd);
+        unlink(path);
         return rc;
     }
     if (old_fd >= 0)
@@ -146,14 +152,18 @@ static void rollback(struct scry_wal *w, uint32_t seg0, uint64_t bytes0)
 {
     char path[SCRY__WAL_NAME_MAX];
     if (w->seg != seg0) {
-        close(w->fd);
-        w->fd = -1;
+        int fd = -1;
         for (uint32_t s = w->seg; s > seg0; s--)
             if (scry__wal_segment_path(path, w->dir, s, NULL) == 0)
                 unlink(path);
         if (scry__wal_segment_path(path, w->dir, seg0, NULL) == 0)
-            w->fd = open(path, O_WRONLY | O_CLOEXEC);
+            fd = open(path, O_WRONLY | O_CLOEXEC);
+        pthread_mutex_lock(&w->fd_mu);
+        int old = w->fd;
+        w->fd = fd;
         w->seg = seg0;
+        pthread_mutex_unlock(&w->fd_mu);
+        close(old);
     }
     if (w->fd >= 0 && ftruncate(w->fd, (off_t)bytes0) == 0 &&
         lseek(w->fd, (off_t)bytes0, SEEK_SET) >= 0)
@@ -309,22 +319,34 @@ int scry_wal_commit(struct scry_wal *w, struct scry_err *err)
 static void *syncer_main(void *arg)
 {
     struct scry_wal *w = arg;
+    /* Ticks on a fixed cadence, not "interval after the last fsync", so a
+     * record waits at most one interval plus one fsync to be synced. */
+    struct timespec next;
+    clock_gettime(CLOCK_REALTIME, &next);
     pthread_mutex_lock(&w->mu);
     while (!w->stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t ns = ts.tv_nsec + w->o.fsync_interval_ms * 1000000;
-        ts.tv_sec += (time_t)(ns / 1000000000);
-        ts.tv_nsec = (long)(ns % 1000000000);
-        pthread_cond_timedwait(&w->syncer_wake, &w->mu, &ts);
-        while (w->io_busy && !w->stopping) /* fd may be changing hands */
-            pthread_cond_wait(&w->io_done, &w->mu);
+        int64_t ns = next.tv_nsec + w->o.fsync_interval_ms * 1000000;
+        next.tv_sec += (time_t)(ns / 1000000000);
+        next.tv_nsec = (long)(ns % 1000000000);
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (now.tv_sec > next.tv_sec + 1)
+            next = now; /* the clock jumped or we fell far behind: resync */
+        while (!w->stopping &&
+               pthread_cond_timedwait(&w->syncer_wake, &w->mu, &next) != ETIMEDOUT)
+            ;
         if (w->stopping || w->failed || w->synced_lsn >= w->written_lsn)
             continue;
+        /* Records up to `upto` are in the segment we dup below or in an
+         * older one, which rotation fsynced before starting the next. We
+         * do not wait for the leader: under steady load it is always busy
+         * and waiting would starve this thread past the 1 s promise. */
         uint64_t upto = w->written_lsn;
-        uint32_t seg = w->seg;
-        int fd = dup(w->fd);
         pthread_mutex_unlock(&w->mu);
+        pthread_mutex_lock(&w->fd_mu);
+        uint32_t seg = w->seg;
+        int fd = w->fd >= 0 ? dup(w->fd) : -1;
+        pthread_mutex_unlock(&w->fd_mu);
         struct scry_err e = { 0 };
         int rc = 0;
         if (fd < 0 || do_fsync(w, fd) != 0)
@@ -427,6 +449,7 @@ int scry_wal_open(struct scry_wal **out, const char *dir, const struct scry_wal_
     w->fd = -1;
     w->lock_fd = -1;
     pthread_mutex_init(&w->mu, NULL);
+    pthread_mutex_init(&w->fd_mu, NULL);
     pthread_cond_init(&w->io_done, NULL);
     pthread_cond_init(&w->syncer_wake, NULL);
     rc = take_lock(w, err);
@@ -473,6 +496,7 @@ int scry_wal_close(struct scry_wal *w, struct scry_err *err)
     pthread_cond_destroy(&w->syncer_wake);
     pthread_cond_destroy(&w->io_done);
     pthread_mutex_destroy(&w->mu);
+    pthread_mutex_destroy(&w->fd_mu);
     scry_buf_fini(&w->buf);
     scry_buf_fini(&w->spare);
     free(w->dir);
@@ -521,9 +545,9 @@ int scry_wal_truncate_before(struct scry_wal *w, uint32_t segment, struct scry_e
     int rc = scry_wal_segments(w->dir, &segs, &n, err);
     if (rc)
         return rc;
-    pthread_mutex_lock(&w->mu);
+    pthread_mutex_lock(&w->fd_mu);
     uint32_t cur = w->seg;
-    pthread_mutex_unlock(&w->mu);
+    pthread_mutex_unlock(&w->fd_mu);
     uint32_t first = cur;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[SCRY__WAL_NAME_MAX];
@@ -547,10 +571,15 @@ void scry_wal_stats(struct scry_wal *w, struct scry_wal_stats *out)
 {
     assert(w && out);
     pthread_mutex_lock(&w->mu);
-    *out = w->st;
+    out->records = w->st.records;
+    out->record_bytes = w->st.record_bytes;
+    out->commits = w->st.commits;
+    /* Counted outside mu by the leader and the syncer. */
     out->fsyncs = __atomic_load_n(&w->st.fsyncs, __ATOMIC_RELAXED);
     out->writes = __atomic_load_n(&w->st.writes, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&w->fd_mu);
     out->segment = w->seg;
+    pthread_mutex_unlock(&w->fd_mu);
     out->first_segment = w->first_seg;
     pthread_mutex_unlock(&w->mu);
 }
