@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -751,6 +753,61 @@ static void test_wal_failed_write_or_fsync_keeps_exactly_the_acked_records(void 
     assert_true(hits > 60); /* the loop did reach the failures it meant to */
 }
 
+/* ---- kill -9 ---- */
+
+/* The 2xx promise: a child appends and commits as fast as it can and
+ * reports each acknowledged record on a pipe; the parent kills it with
+ * SIGKILL mid-stream. Every reported record must replay, in order. */
+static void test_wal_acknowledged_records_survive_kill_9(void **state)
+{
+    char *root = tmpdir(), *dir = waldir(root);
+    for (int round = 0; round < 5; round++) {
+        rm_rf(dir);
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            struct scry_wal_opts o = { .segment_bytes = 64 << 10, .fsync = SCRY_WAL_FSYNC_NEVER };
+            struct scry_wal *w;
+            if (scry_wal_open(&w, dir, &o, NULL) != 0)
+                _exit(1);
+            for (uint32_t i = 0;; i++) {
+                uint8_t buf[160], type;
+                size_t len = make_rec(i, buf, &type);
+                if (scry_wal_append(w, type, buf, len, NULL) || scry_wal_commit(w, NULL))
+                    _exit(1);
+                if (write(fds[1], &i, sizeof i) != sizeof i)
+                    _exit(1);
+            }
+        }
+        close(fds[1]);
+        usleep(20000 + round * 15000);
+        kill(pid, SIGKILL);
+        int status;
+        waitpid(pid, &status, 0);
+        assert_true(WIFSIGNALED(status));
+        uint32_t i, acked = 0;
+        while (read(fds[0], &i, sizeof i) == sizeof i)
+            acked = i + 1;
+        close(fds[0]);
+        assert_true(acked > 0);
+
+        struct got g = { 0 };
+        struct scry_err err = { 0 };
+        if (replay(dir, &g, NULL, &err) != 0)
+            fail_msg("replay after kill -9: %s", err.msg);
+        assert_true(g.n >= acked); /* one more may have landed unacknowledged */
+        for (uint32_t k = 0; k < g.n; k++)
+            check_rec(&g.v[k], k);
+        got_free(&g);
+    }
+    rm_rf(root);
+    free(dir);
+    free(root);
+}
+
 /* ---- arguments and locking ---- */
 
 static void test_wal_rejects_bad_arguments_and_second_writer(void **state)
@@ -799,6 +856,7 @@ int main(void)
         cmocka_unit_test(test_wal_interval_policy_fsyncs_in_background),
         cmocka_unit_test(test_wal_checkpoint_then_truncate_replays_checkpoint_first),
         cmocka_unit_test(test_wal_failed_write_or_fsync_keeps_exactly_the_acked_records),
+        cmocka_unit_test(test_wal_acknowledged_records_survive_kill_9),
         cmocka_unit_test(test_wal_rejects_bad_arguments_and_second_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
