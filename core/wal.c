@@ -82,6 +82,7 @@ static int do_fsync(struct scry_wal *w, int fd)
 
 static int write_all(struct scry_wal *w, const uint8_t *p, size_t len, struct scry_err *err)
 {
+    assert(w->fd >= 0);
     while (len > 0) {
         ssize_t n = do_write(w, p, len);
         if (n < 0 && errno == EINTR)
@@ -103,6 +104,7 @@ static int write_all(struct scry_wal *w, const uint8_t *p, size_t len, struct sc
  * old segment (if any) has been fsynced and is closed here. */
 static int start_segment(struct scry_wal *w, uint32_t no, struct scry_err *err)
 {
+    assert(no > w->seg); /* numbers only grow; replay relies on it */
     char path[SCRY__WAL_NAME_MAX];
     int rc = scry__wal_segment_path(path, w->dir, no, err);
     if (rc)
@@ -140,7 +142,7 @@ static int start_segment(struct scry_wal *w, uint32_t no, struct scry_err *err)
 
 static int rotate(struct scry_wal *w, struct scry_err *err)
 {
-    assert(w->fd >= 0);
+    assert(w->fd >= 0 && w->seg_bytes >= SCRY_WAL_SEGMENT_HEADER_BYTES);
     if (w->o.fsync != SCRY_WAL_FSYNC_NEVER && do_fsync(w, w->fd) != 0)
         return scry_err_sys(err, SCRY_EIO, "wal %s: fsync segment %08u", w->dir, w->seg);
     return start_segment(w, w->seg + 1, err);
@@ -247,6 +249,7 @@ static void lead_io(struct scry_wal *w)
     if (rc) {
         set_failed(w, &e);
     } else {
+        assert(end >= w->written_lsn);
         w->written_lsn = end;
         if (w->o.fsync == SCRY_WAL_FSYNC_ALWAYS)
             w->synced_lsn = end;
@@ -260,6 +263,7 @@ static int commit_locked(struct scry_wal *w, struct scry_err *err)
 {
     uint64_t target = w->appended_lsn;
     for (;;) {
+        assert(w->synced_lsn <= w->written_lsn && w->written_lsn <= w->appended_lsn);
         if (w->failed)
             return report_failed(w, err);
         uint64_t have = w->o.fsync == SCRY_WAL_FSYNC_ALWAYS ? w->synced_lsn : w->written_lsn;

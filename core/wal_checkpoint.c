@@ -37,6 +37,7 @@ struct scry_wal_checkpoint {
 
 static int flush(struct scry_wal_checkpoint *cp, struct scry_err *err)
 {
+    assert(cp->fd >= 0);
     const char *p = cp->buf.p;
     size_t len = cp->buf.len;
     while (len > 0) {
@@ -137,6 +138,7 @@ int scry_wal_checkpoint_append(struct scry_wal_checkpoint *cp, uint8_t type, con
         rc = next_segment(cp, err);
     if (rc)
         return rc;
+    assert(cp->fd >= 0 && cp->upto > 0);
     uint8_t h[SCRY_WAL_RECORD_HEADER_BYTES];
     scry__wal_record_header(h, type, payload, (uint32_t)len);
     scry_buf_put(&cp->buf, h, sizeof h);

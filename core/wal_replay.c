@@ -177,6 +177,7 @@ static bool all_zero(const uint8_t *p, size_t n)
 /* Judges the record at off; *why names the problem for messages. */
 static enum verdict classify(const uint8_t *p, size_t size, size_t off, const char **why)
 {
+    assert(off < size);
     size_t rem = size - off;
     if (rem < SCRY_WAL_RECORD_HEADER_BYTES) {
         *why = "record header cut short";
@@ -262,6 +263,7 @@ static int walk(struct scan *s, const uint8_t *p, size_t size, size_t *torn_at,
         if (v != REC_OK)
             return corrupt(s, off, why, err);
         uint32_t len = get32(p + off + 1);
+        assert(off + SCRY_WAL_RECORD_HEADER_BYTES + len <= size); /* classify checked it */
         struct scry_wal_pos pos = { .segment = s->no, .offset = off, .checkpoint = s->checkpoint };
         if (s->checkpoint)
             s->st->checkpoint_records++;
@@ -379,6 +381,7 @@ static int run(const char *dir, const uint32_t *segs, size_t n, uint32_t first, 
     int first_rc = 0;
     char path[SCRY__WAL_NAME_MAX];
     for (size_t i = 0; i < n; i++) {
+        assert(i == 0 || segs[i] > segs[i - 1]); /* sorted, names unique */
         uint32_t want = i ? segs[i - 1] + 1 : first;
         if ((i || first || checkpoint) && segs[i] != want) {
             struct scan gap = { .path = path, .no = want, .o = o, .st = st };

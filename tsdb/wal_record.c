@@ -59,6 +59,7 @@ struct rd {
 
 static uint64_t get_uvarint(struct rd *r)
 {
+    assert(r->off <= r->len);
     uint64_t v = 0;
     for (int shift = 0; shift < 70; shift += 7) {
         if (r->off >= r->len) {
@@ -126,6 +127,7 @@ static size_t sym_id(struct symtab *t, const char *z)
 {
     size_t len = strlen(z);
     size_t mask = t->cap - 1;
+    assert(t->n < t->cap); /* load <= 1/2: the probe below ends */
     for (size_t i = hash_str(z, len) & mask;; i = (i + 1) & mask) {
         if (t->slots[i] == 0) {
             t->slots[i] = (uint32_t)(t->n + 1);
@@ -371,6 +373,7 @@ int tsdb_wal_samples_decode(const void *p, size_t len, struct scry_arena *a,
         s[i].t_ms = (int64_t)t;
         s[i].v = get_value(&r);
     }
+    assert(r.bad || r.off <= r.len);
     int rc = finish(&r, "samples", err);
     if (rc)
         return rc;
