@@ -25,7 +25,7 @@
 #include "core/mem.h"
 #include "tsdb/chunk.h"
 
-#define CUT 120
+static uint32_t CUT = 120; /* CHUNKBENCH_CUT overrides */
 #define PAGE_BYTES 65536
 
 struct series {
@@ -167,9 +167,9 @@ static void parse_timeseries(struct dataset *d, struct pb ts)
     const uint8_t *lab0 = NULL, *lab1 = NULL;
     struct series *s = NULL;
     uint32_t f, wt;
+    const uint8_t *start = ts.p;
     while (pb_key(&ts, &f, &wt)) {
         if (f == 1 && wt == 2) {
-            const uint8_t *start = ts.p;
             pb_sub(&ts);
             if (!lab0)
                 lab0 = start;
@@ -200,7 +200,16 @@ static void parse_timeseries(struct dataset *d, struct pb ts)
         } else {
             pb_skip(&ts, wt);
         }
+        start = ts.p;
     }
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+    const struct series *x = a, *y = b;
+    size_t n = x->labels_len < y->labels_len ? x->labels_len : y->labels_len;
+    int c = memcmp(x->labels, y->labels, n);
+    return c ? c : (x->labels_len > y->labels_len) - (x->labels_len < y->labels_len);
 }
 
 static void load(struct dataset *d, const char *path)
@@ -240,6 +249,10 @@ static void load(struct dataset *d, const char *path)
     free(comp);
     free(raw);
     fclose(f);
+    /* A block writes series in label order (__name__ first), so chunks of one
+     * metric sit next to each other in its pages; do the same. */
+    if (!getenv("CHUNKBENCH_ARRIVAL_ORDER"))
+        qsort(d->s, d->n_series, sizeof *d->s, cmp_series);
 }
 
 /* ---- chunks ----------------------------------------------------------------- */
@@ -376,6 +389,65 @@ static size_t paged(const struct chunks *c, int algo)
 
 static const char *venc_name[] = {"const", "xor", "dec"};
 
+/* The __name__ value of a series (labels are encoded Label messages). */
+static void metric_name(const struct series *s, char *out, size_t cap)
+{
+    struct pb b = {(const uint8_t *)s->labels, (const uint8_t *)s->labels + s->labels_len};
+    uint32_t f, wt;
+    snprintf(out, cap, "?");
+    while (pb_key(&b, &f, &wt)) {
+        struct pb l = pb_sub(&b);
+        struct pb nm = {0}, val = {0};
+        while (pb_key(&l, &f, &wt)) {
+            struct pb x = pb_sub(&l);
+            if (f == 1)
+                nm = x;
+            else
+                val = x;
+        }
+        if (nm.p && nm.end - nm.p == 8 && memcmp(nm.p, "__name__", 8) == 0) {
+            snprintf(out, cap, "%.*s", (int)(val.end - val.p), (const char *)val.p);
+            return;
+        }
+    }
+}
+
+/* Bytes per metric name, largest first (set CHUNKBENCH_BY_METRIC=1). */
+static void by_metric(const struct dataset *d, const struct chunks *c)
+{
+    struct row { char name[64]; size_t bytes, samples, chunks[TSDB_VENC_N_]; } *rows = NULL;
+    size_t n_rows = 0, ci = 0;
+    for (size_t si = 0; si < d->n_series; si++) {
+        char name[64];
+        metric_name(&d->s[si], name, sizeof name);
+        size_t r = 0;
+        while (r < n_rows && strcmp(rows[r].name, name) != 0)
+            r++;
+        if (r == n_rows) {
+            rows = scry_realloc(rows, ++n_rows * sizeof *rows);
+            memset(&rows[r], 0, sizeof *rows);
+            snprintf(rows[r].name, sizeof rows[r].name, "%s", name);
+        }
+        for (uint32_t i = 0; i < d->s[si].n; i += CUT, ci++) {
+            rows[r].bytes += c->off[ci + 1] - c->off[ci];
+            rows[r].samples += c->n_samples[ci];
+            rows[r].chunks[c->venc[ci]]++;
+        }
+    }
+    for (size_t a = 0; a < n_rows; a++)
+        for (size_t b = a + 1; b < n_rows; b++)
+            if (rows[b].bytes > rows[a].bytes) {
+                struct row t = rows[a];
+                rows[a] = rows[b];
+                rows[b] = t;
+            }
+    printf("  %-44s %8s %7s %7s  chunks const/xor/dec\n", "metric", "bytes", "share", "B/smp");
+    for (size_t r = 0; r < n_rows && r < 40; r++)
+        printf("  %-44s %8zu %6.2f%% %7.3f  %zu/%zu/%zu\n", rows[r].name, rows[r].bytes, 100.0 * rows[r].bytes / c->len,
+               (double)rows[r].bytes / rows[r].samples, rows[r].chunks[0], rows[r].chunks[1], rows[r].chunks[2]);
+    free(rows);
+}
+
 static void report(const struct dataset *d, const char *title, int venc)
 {
     struct chunks c = {0};
@@ -401,6 +473,8 @@ static void report(const struct dataset *d, const char *title, int venc)
     }
     printf("  pages of 64 KiB: lz4 %.4f  lz4hc %.4f  zstd-3 %.4f  zstd-9 %.4f  zstd-19 %.4f bytes/sample\n",
            paged(&c, 0) / ns, paged(&c, 1) / ns, paged(&c, 13) / ns, paged(&c, 19) / ns, paged(&c, 29) / ns);
+    if (getenv("CHUNKBENCH_BY_METRIC") && venc == TSDB_VENC_AUTO)
+        by_metric(d, &c);
     free(c.bytes);
     free(c.off);
     free(c.venc);
@@ -432,6 +506,10 @@ int main(int argc, char **argv)
     if (argc < 2)
         die("usage: chunkbench FILE [--decode-only N]");
     struct dataset d = {0};
+    if (getenv("CHUNKBENCH_CUT"))
+        CUT = (uint32_t)atoi(getenv("CHUNKBENCH_CUT"));
+    if (CUT < 1 || CUT > TSDB_CHUNK_MAX_SAMPLES)
+        die("CHUNKBENCH_CUT out of range");
     load(&d, argv[1]);
     if (argc >= 4 && strcmp(argv[2], "--decode-only") == 0) {
         struct chunks c = {0};
@@ -443,7 +521,7 @@ int main(int argc, char **argv)
         printf("decoded %" PRIu64 " samples (checksum %g)\n", n, sum);
         return 0;
     }
-    printf("file %s: %zu series, %" PRIu64 " samples, chunks of %d samples\n", argv[1], d.n_series,
+    printf("file %s: %zu series, %" PRIu64 " samples, chunks of %u samples\n", argv[1], d.n_series,
            d.n_samples, CUT);
     report(&d, "auto (smallest per chunk)", TSDB_VENC_AUTO);
     report(&d, "xor only (Prometheus-like)", TSDB_VENC_XOR);
