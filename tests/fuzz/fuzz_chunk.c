@@ -40,7 +40,8 @@ static void decode(const uint8_t *data, size_t size)
     for (int k = 0; k < 4 && tsdb_chunk_iter_seek(&it, target); k++) {
         tsdb_chunk_iter_at(&it, &t, &v);
         CHECK(t >= target);
-        target = t + (t < INT64_MAX ? 1 : 0) + (int64_t)(k * 1000);
+        int64_t step = 1 + k * 1000;
+        target = t > INT64_MAX - step ? INT64_MAX : t + step;
     }
 }
 
