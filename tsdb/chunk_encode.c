@@ -74,7 +74,7 @@ struct dec_plan {
 
 static size_t exc_bytes(const struct dec_plan *d)
 {
-    size_t len = tsdb__uvarint_len(d->n_exc);
+    size_t len = d->n_exc ? tsdb__uvarint_len(d->n_exc) : 0;
     for (uint32_t j = 0; j < d->n_exc; j++)
         len += 8 + tsdb__uvarint_len(d->exc[j] - (j ? d->exc[j - 1] + 1 : 0));
     return len;
@@ -215,9 +215,11 @@ static void put_compact_double(struct tsdb__bw *w, double v)
 
 static void put_dec_params(struct tsdb__bw *w, const struct dec_plan *d, const double *v)
 {
-    uint8_t k = (uint8_t)d->k;
+    assert(d->k <= TSDB__DEC_KMAX);
+    uint8_t k = (uint8_t)(d->k | (d->n_exc ? TSDB__DEC_ESC : 0));
     tsdb__bw_bytes(w, &k, 1);
-    tsdb__bw_uvarint(w, d->n_exc);
+    if (d->n_exc)
+        tsdb__bw_uvarint(w, d->n_exc);
     for (uint32_t j = 0; j < d->n_exc; j++) {
         tsdb__bw_uvarint(w, d->exc[j] - (j ? d->exc[j - 1] + 1 : 0));
         put_le64(w, tsdb__dbits(v[d->exc[j]]));

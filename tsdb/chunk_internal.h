@@ -20,12 +20,19 @@
 #define TSDB__DEC_KMAX 15            /* largest decimal exponent k */
 #define TSDB__CONST_RAW 0xffu        /* compact double tag: 8 raw bytes follow */
 
-/* iseq mode byte: bits 1-0 order, 3-2 buckets-1, 4 FOR, 5 gcd, 7-6 zero. */
+/* iseq mode byte: bits 1-0 order, 3-2 buckets-1, 4 FOR, 5 gcd, 6 flat (one
+ * bucket of width 0, no width byte), 7 zero. */
 #define TSDB__ISEQ_ORDER_MASK 0x03u
 #define TSDB__ISEQ_NB_SHIFT 2
 #define TSDB__ISEQ_FOR 0x10u
 #define TSDB__ISEQ_GCD 0x20u
-#define TSDB__ISEQ_RESERVED 0xc0u
+#define TSDB__ISEQ_FLAT 0x40u
+#define TSDB__ISEQ_RESERVED 0x80u
+
+/* DEC parameter byte: bits 3-0 k, bit 4 escapes follow, 7-5 zero. */
+#define TSDB__DEC_K_MASK 0x0fu
+#define TSDB__DEC_ESC 0x10u
+#define TSDB__DEC_RESERVED 0xe0u
 
 _Static_assert(TSDB_VENC_N_ <= (int)TSDB__VENC_MASK + 1, "venc fits in 3 bits");
 _Static_assert(TSDB_CHUNK_FLOAT_HISTOGRAM < 8, "kind fits in 3 bits");

@@ -103,7 +103,8 @@ static size_t choose_buckets(const uint32_t *hist, uint8_t *nb_out, uint8_t *w)
 
 static size_t header_bytes(const struct tsdb__iseq *s)
 {
-    size_t len = 1 + tsdb__uvarint_len(tsdb__zz(s->x0)) + s->nb;
+    bool flat = s->nb == 1 && s->w[0] == 0;
+    size_t len = 1 + tsdb__uvarint_len(tsdb__zz(s->x0)) + (flat ? 0 : s->nb);
     if (s->order == 2 && s->n >= 2)
         len += tsdb__uvarint_len(tsdb__zz(s->d1));
     if (s->g > 1)
@@ -200,6 +201,9 @@ void tsdb__iseq_put_header(const struct tsdb__iseq *s, struct tsdb__bw *w)
         mode |= TSDB__ISEQ_FOR;
     if (s->g > 1)
         mode |= TSDB__ISEQ_GCD;
+    bool flat = s->nb == 1 && s->w[0] == 0;
+    if (flat)
+        mode |= TSDB__ISEQ_FLAT;
     tsdb__bw_bytes(w, &mode, 1);
     tsdb__bw_uvarint(w, tsdb__zz(s->x0));
     if (s->order == 2 && s->n >= 2)
@@ -208,7 +212,8 @@ void tsdb__iseq_put_header(const struct tsdb__iseq *s, struct tsdb__bw *w)
         tsdb__bw_uvarint(w, s->g);
     if (s->use_for)
         tsdb__bw_uvarint(w, tsdb__zz(s->min));
-    tsdb__bw_bytes(w, s->w, s->nb);
+    if (!flat)
+        tsdb__bw_bytes(w, s->w, s->nb);
 }
 
 void tsdb__iseq_put(const struct tsdb__iseq *s, uint32_t i, struct tsdb__bw *w)
@@ -262,12 +267,18 @@ int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **
             return -1;
         d->min = tsdb__unzz(u);
     }
-    if ((size_t)(end - *p) < d->nb)
-        return -1;
-    for (unsigned b = 0; b < d->nb; b++) {
-        d->w[b] = *(*p)++;
-        if (d->w[b] > 64)
+    if (mode & TSDB__ISEQ_FLAT) {
+        if (d->nb != 1) /* flat means one bucket */
             return -1;
+        d->w[0] = 0;
+    } else {
+        if ((size_t)(end - *p) < d->nb)
+            return -1;
+        for (unsigned b = 0; b < d->nb; b++) {
+            d->w[b] = *(*p)++;
+            if (d->w[b] > 64)
+                return -1;
+        }
     }
     d->x = d->x0;
     d->d = 0;

@@ -76,10 +76,12 @@ static int parse_values(struct tsdb_chunk_iter *it, const uint8_t **q, const uin
     case TSDB_VENC_XOR:
         return get_le64(q, end, &it->vbits);
     case TSDB_VENC_DEC: {
-        if (*q >= end || **q > TSDB__DEC_KMAX)
+        if (*q >= end || (**q & TSDB__DEC_RESERVED))
             return -1;
-        it->scale = tsdb__pow10[*(*q)++];
-        if (tsdb__get_uvarint(q, end, &u) || u > it->n)
+        uint8_t kb = *(*q)++;
+        it->scale = tsdb__pow10[kb & TSDB__DEC_K_MASK];
+        u = 0;
+        if ((kb & TSDB__DEC_ESC) && (tsdb__get_uvarint(q, end, &u) || u == 0 || u > it->n))
             return -1;
         it->exc_left = (uint32_t)u;
         it->exc = *q;
