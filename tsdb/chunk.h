@@ -99,7 +99,8 @@ int tsdb_chunk_appender_cut(struct tsdb_chunk_appender *app, uint8_t *out, size_
  * (sticky), never a crash. The bytes must outlive the iterator. Fields are
  * private. */
 struct tsdb__iseq_dec {
-    uint8_t order, nb, use_for, w[4];
+    uint8_t order, nb, use_for, flat, w[4];
+    uint64_t flat_r;             /* the residual when flat */
     int64_t x, d, min, x0, d1;
     uint64_t g;
 };

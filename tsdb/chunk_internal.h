@@ -225,13 +225,19 @@ void tsdb__iseq_put(const struct tsdb__iseq *s, uint32_t i, struct tsdb__bw *w);
 int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **p, const uint8_t *end);
 
 /* Steps the decoder to sample i (i >= 1). Inline: the iterator's hot path. */
-static inline int tsdb__iseq_next(struct tsdb__iseq_dec *d, struct tsdb_chunk_iter *it, uint32_t i)
+static inline __attribute__((always_inline)) int tsdb__iseq_next(struct tsdb__iseq_dec *d,
+                                                                  struct tsdb_chunk_iter *it, uint32_t i)
 {
     if (i < d->order) { /* only order 2, sample 1: the header's d1 */
         assert(i == 1 && d->order == 2);
         d->d = d->d1;
         d->x = (int64_t)((uint64_t)d->x + (uint64_t)d->d);
         return 0;
+    }
+    uint64_t r;
+    if (d->flat) { /* regular scrapes: no bits to read */
+        r = d->flat_r;
+        goto apply;
     }
     unsigned b = 0;
     uint64_t bit, u;
@@ -244,8 +250,9 @@ static inline int tsdb__iseq_next(struct tsdb__iseq_dec *d, struct tsdb_chunk_it
     }
     if (tsdb__br_get64(it, d->w[b], &u))
         return -1;
-    uint64_t r = d->use_for ? (uint64_t)d->min + u : (uint64_t)tsdb__unzz(u);
+    r = d->use_for ? (uint64_t)d->min + u : (uint64_t)tsdb__unzz(u);
     r *= d->g;
+apply:
     switch (d->order) {
     case 0:
         d->x = (int64_t)r;

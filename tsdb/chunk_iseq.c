@@ -280,6 +280,8 @@ int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **
                 return -1;
         }
     }
+    d->flat = d->nb == 1 && d->w[0] == 0;
+    d->flat_r = (d->use_for ? (uint64_t)d->min : 0) * d->g;
     d->x = d->x0;
     d->d = 0;
     return 0;
