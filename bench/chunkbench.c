@@ -1,0 +1,584 @@
+/* chunkbench.c — bytes per sample and speed of tsdb chunks on rwgen data.
+ *
+ * Reads a file written by `rwgen gen` (shared/bench/peers/rwgen.c: a header,
+ * then records of snappy-compressed remote_write WriteRequests), decodes the
+ * protobuf by hand, groups samples per series, cuts chunks of 120 samples and
+ * encodes them. Prints bytes per sample per value encoding and overall, the
+ * same with an XOR-only encoder (Prometheus-like), and with all chunks packed
+ * into 64 KiB pages compressed by lz4 and zstd. Times encode and decode
+ * (median of 5 runs).
+ *
+ *   chunkbench FILE                 the report
+ *   chunkbench FILE --decode-only N decode all chunks N times (for callgrind)
+ *
+ * Figures and commands: bench/README.md. */
+#include <inttypes.h>
+#include <lz4.h>
+#include <lz4hc.h>
+#include <snappy-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zstd.h>
+
+#include "core/mem.h"
+#include "tsdb/chunk.h"
+
+static uint32_t CUT = 120; /* CHUNKBENCH_CUT overrides */
+#define PAGE_BYTES 65536
+
+struct series {
+    uint64_t hash;
+    char *labels; /* encoded label bytes, the identity */
+    size_t labels_len;
+    uint32_t n, cap;
+    int64_t *t;
+    double *v;
+};
+
+struct dataset {
+    struct series *s;
+    size_t n_series, cap;
+    uint32_t *table; /* open addressing: series index + 1 */
+    size_t table_cap;
+    uint64_t n_samples;
+};
+
+static _Noreturn void die(const char *what)
+{
+    fprintf(stderr, "chunkbench: %s\n", what);
+    exit(2);
+}
+
+static uint64_t fnv(const uint8_t *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* ---- protobuf wire format: just what WriteRequest needs ------------------ */
+
+struct pb {
+    const uint8_t *p, *end;
+};
+
+static uint64_t pb_varint(struct pb *b)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (b->p >= b->end)
+            die("protobuf: truncated varint");
+        uint8_t c = *b->p++;
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (c < 0x80)
+            return x;
+    }
+    die("protobuf: varint too long");
+}
+
+/* Reads a field key; returns false at the end. */
+static bool pb_key(struct pb *b, uint32_t *field, uint32_t *wt)
+{
+    if (b->p >= b->end)
+        return false;
+    uint64_t k = pb_varint(b);
+    *field = (uint32_t)(k >> 3);
+    *wt = (uint32_t)(k & 7);
+    return true;
+}
+
+static struct pb pb_sub(struct pb *b)
+{
+    uint64_t len = pb_varint(b);
+    if (len > (uint64_t)(b->end - b->p))
+        die("protobuf: truncated field");
+    struct pb s = {b->p, b->p + len};
+    b->p += len;
+    return s;
+}
+
+static void pb_skip(struct pb *b, uint32_t wt)
+{
+    switch (wt) {
+    case 0: pb_varint(b); break;
+    case 1: if (b->end - b->p < 8) die("protobuf: short fixed64"); b->p += 8; break;
+    case 2: pb_sub(b); break;
+    case 5: if (b->end - b->p < 4) die("protobuf: short fixed32"); b->p += 4; break;
+    default: die("protobuf: bad wire type");
+    }
+}
+
+static struct series *series_get(struct dataset *d, const uint8_t *lab, size_t len)
+{
+    if (d->n_series * 2 >= d->table_cap) {
+        size_t cap = d->table_cap ? d->table_cap * 2 : 1 << 16;
+        uint32_t *t = scry_calloc(cap, sizeof *t);
+        for (size_t i = 0; i < d->n_series; i++) {
+            size_t j = d->s[i].hash & (cap - 1);
+            while (t[j])
+                j = (j + 1) & (cap - 1);
+            t[j] = (uint32_t)i + 1;
+        }
+        free(d->table);
+        d->table = t;
+        d->table_cap = cap;
+    }
+    uint64_t h = fnv(lab, len);
+    size_t j = h & (d->table_cap - 1);
+    while (d->table[j]) {
+        struct series *s = &d->s[d->table[j] - 1];
+        if (s->hash == h && s->labels_len == len && memcmp(s->labels, lab, len) == 0)
+            return s;
+        j = (j + 1) & (d->table_cap - 1);
+    }
+    if (d->n_series == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 1024;
+        d->s = scry_realloc(d->s, d->cap * sizeof *d->s);
+    }
+    struct series *s = &d->s[d->n_series];
+    memset(s, 0, sizeof *s);
+    s->hash = h;
+    s->labels = scry_malloc(len);
+    memcpy(s->labels, lab, len);
+    s->labels_len = len;
+    d->table[j] = (uint32_t)++d->n_series;
+    return s;
+}
+
+static void add_sample(struct dataset *d, struct series *s, int64_t t, double v)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->t = scry_realloc(s->t, s->cap * sizeof *s->t);
+        s->v = scry_realloc(s->v, s->cap * sizeof *s->v);
+    }
+    s->t[s->n] = t;
+    s->v[s->n++] = v;
+    d->n_samples++;
+}
+
+static void parse_timeseries(struct dataset *d, struct pb ts)
+{
+    /* Labels come first in rwgen and in Prometheus; the label block is the
+     * concatenation of the encoded Label fields. */
+    const uint8_t *lab0 = NULL, *lab1 = NULL;
+    struct series *s = NULL;
+    uint32_t f, wt;
+    const uint8_t *start = ts.p;
+    while (pb_key(&ts, &f, &wt)) {
+        if (f == 1 && wt == 2) {
+            pb_sub(&ts);
+            if (!lab0)
+                lab0 = start;
+            lab1 = ts.p;
+        } else if (f == 2 && wt == 2) {
+            if (!s) {
+                if (!lab0)
+                    die("series without labels");
+                s = series_get(d, lab0, (size_t)(lab1 - lab0));
+            }
+            struct pb smp = pb_sub(&ts);
+            double v = 0;
+            int64_t t = 0;
+            while (pb_key(&smp, &f, &wt)) {
+                if (f == 1 && wt == 1) {
+                    uint64_t u = 0;
+                    for (int i = 0; i < 8; i++)
+                        u |= (uint64_t)smp.p[i] << (8 * i);
+                    memcpy(&v, &u, 8);
+                    smp.p += 8;
+                } else if (f == 2 && wt == 0) {
+                    t = (int64_t)pb_varint(&smp);
+                } else {
+                    pb_skip(&smp, wt);
+                }
+            }
+            add_sample(d, s, t, v);
+        } else {
+            pb_skip(&ts, wt);
+        }
+        start = ts.p;
+    }
+}
+
+static int cmp_series(const void *a, const void *b)
+{
+    const struct series *x = a, *y = b;
+    size_t n = x->labels_len < y->labels_len ? x->labels_len : y->labels_len;
+    int c = memcmp(x->labels, y->labels, n);
+    return c ? c : (x->labels_len > y->labels_len) - (x->labels_len < y->labels_len);
+}
+
+static void load(struct dataset *d, const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        die("cannot open input");
+    /* rwgen's fhdr_t is 112 bytes; records are {u32 chunk, nseries, nsamples,
+     * raw_len, comp_len, pad} then comp_len bytes of snappy. */
+    uint8_t hdr[112];
+    if (fread(hdr, 1, sizeof hdr, f) != sizeof hdr || memcmp(hdr, "RWBENCH1", 8) != 0)
+        die("not an rwgen file");
+    uint32_t rh[6];
+    char *comp = NULL, *raw = NULL;
+    size_t comp_cap = 0, raw_cap = 0;
+    while (fread(rh, sizeof rh, 1, f) == 1) {
+        if (rh[4] > comp_cap)
+            comp = scry_realloc(comp, comp_cap = rh[4]);
+        if (fread(comp, 1, rh[4], f) != rh[4])
+            die("truncated record");
+        size_t ul;
+        if (snappy_uncompressed_length(comp, rh[4], &ul) != SNAPPY_OK)
+            die("bad snappy");
+        if (ul > raw_cap)
+            raw = scry_realloc(raw, raw_cap = ul);
+        if (snappy_uncompress(comp, rh[4], raw, &ul) != SNAPPY_OK)
+            die("bad snappy");
+        struct pb req = {(const uint8_t *)raw, (const uint8_t *)raw + ul};
+        uint32_t fld, wt;
+        while (pb_key(&req, &fld, &wt)) {
+            if (fld == 1 && wt == 2)
+                parse_timeseries(d, pb_sub(&req));
+            else
+                pb_skip(&req, wt);
+        }
+    }
+    free(comp);
+    free(raw);
+    fclose(f);
+    /* A block writes series in label order (__name__ first), so chunks of one
+     * metric sit next to each other in its pages; do the same. */
+    if (!getenv("CHUNKBENCH_ARRIVAL_ORDER"))
+        qsort(d->s, d->n_series, sizeof *d->s, cmp_series);
+}
+
+/* ---- chunks ----------------------------------------------------------------- */
+
+struct chunks {
+    uint8_t *bytes;
+    size_t len, cap;
+    size_t *off; /* n + 1 */
+    int *venc;
+    uint32_t *n_samples;
+    size_t n, n_cap;
+    size_t hdr_bytes; /* bytes before the bit streams */
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Encodes every series in cuts of CUT samples with encoding venc. */
+static void encode_all(const struct dataset *d, int venc, struct chunks *c)
+{
+    c->len = 0;
+    c->n = 0;
+    c->hdr_bytes = 0;
+    for (size_t si = 0; si < d->n_series; si++) {
+        const struct series *s = &d->s[si];
+        for (uint32_t i = 0; i < s->n; i += CUT) {
+            uint32_t m = s->n - i < CUT ? s->n - i : CUT;
+            size_t need = tsdb_chunk_max_len(m);
+            if (c->len + need > c->cap) {
+                c->cap = (c->len + need) * 2;
+                c->bytes = scry_realloc(c->bytes, c->cap);
+            }
+            if (c->n + 2 > c->n_cap) {
+                c->n_cap = c->n_cap ? c->n_cap * 2 : 1024;
+                c->off = scry_realloc(c->off, c->n_cap * sizeof *c->off);
+                c->venc = scry_realloc(c->venc, c->n_cap * sizeof *c->venc);
+                c->n_samples = scry_realloc(c->n_samples, c->n_cap * sizeof *c->n_samples);
+            }
+            size_t len;
+            struct scry_err err;
+            int v = venc;
+            int rc = tsdb_chunk_encode(s->t + i, s->v + i, m, v, c->bytes + c->len, need, &len, &err);
+            if (rc && venc != TSDB_VENC_AUTO) /* forced encoding does not fit: XOR */
+                rc = tsdb_chunk_encode(s->t + i, s->v + i, m, v = TSDB_VENC_XOR, c->bytes + c->len, need, &len, &err);
+            if (rc)
+                die(err.msg);
+            struct tsdb_chunk_info info;
+            if (tsdb_chunk_info(c->bytes + c->len, len, &info))
+                die("info failed");
+            struct tsdb_chunk_iter it; /* peeks at a private field: header size */
+            tsdb_chunk_iter_init(&it, c->bytes + c->len, len);
+            c->hdr_bytes += (size_t)(it.p - (c->bytes + c->len));
+            c->off[c->n] = c->len;
+            c->venc[c->n] = info.venc;
+            c->n_samples[c->n] = m;
+            c->n++;
+            c->len += len;
+            c->off[c->n] = c->len;
+        }
+    }
+}
+
+/* Decodes every chunk; returns the samples seen. With d, checks each sample
+ * bit for bit against the input (chunks are in series order). */
+static uint64_t decode_all(const struct chunks *c, const struct dataset *d, double *sum)
+{
+    uint64_t n = 0;
+    double acc = 0;
+    size_t si = 0;
+    uint32_t pos = 0;
+    for (size_t ci = 0; ci < c->n; ci++) {
+        const struct series *s = NULL;
+        if (d) {
+            while (pos >= d->s[si].n) {
+                si++;
+                pos = 0;
+            }
+            s = &d->s[si];
+        }
+        struct tsdb_chunk_iter it;
+        tsdb_chunk_iter_init(&it, c->bytes + c->off[ci], c->off[ci + 1] - c->off[ci]);
+        uint32_t j = 0;
+        while (tsdb_chunk_iter_next(&it)) {
+            int64_t t;
+            double v;
+            tsdb_chunk_iter_at(&it, &t, &v);
+            if (s && (t != s->t[pos + j] || memcmp(&v, &s->v[pos + j], 8) != 0))
+                die("round trip mismatch");
+            acc += v;
+            j++;
+        }
+        if (tsdb_chunk_iter_err(&it) || j != c->n_samples[ci])
+            die("decode error");
+        pos += j;
+        n += j;
+    }
+    *sum = acc;
+    return n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median5(double *t)
+{
+    qsort(t, 5, sizeof *t, cmp_double);
+    return t[2];
+}
+
+/* Concatenates all chunks and compresses them in PAGE_BYTES pages. */
+static size_t paged(const struct chunks *c, int algo)
+{
+    size_t total = 0;
+    size_t bound = algo == 0 ? (size_t)LZ4_compressBound(PAGE_BYTES) : ZSTD_compressBound(PAGE_BYTES);
+    char *dst = scry_malloc(bound);
+    for (size_t o = 0; o < c->len; o += PAGE_BYTES) {
+        size_t m = c->len - o < PAGE_BYTES ? c->len - o : PAGE_BYTES;
+        size_t z;
+        if (algo == 0)
+            z = (size_t)LZ4_compress_default((const char *)c->bytes + o, dst, (int)m, (int)bound);
+        else if (algo == 1)
+            z = (size_t)LZ4_compress_HC((const char *)c->bytes + o, dst, (int)m, (int)bound, LZ4HC_CLEVEL_MAX);
+        else
+            z = ZSTD_compress(dst, bound, c->bytes + o, m, algo - 10);
+        if (z == 0 || (algo >= 10 && ZSTD_isError(z)))
+            die("compress failed");
+        total += z < m ? z : m; /* a page that does not shrink is stored raw */
+    }
+    free(dst);
+    return total;
+}
+
+/* Like paged(), but each page lays out the headers of its chunks first and
+ * their bit streams after: headers of neighbouring series (same timestamps,
+ * same modes) then sit together where the compressor can find them. */
+static size_t paged_split(const struct chunks *c, int level)
+{
+    size_t total = 0, bound = ZSTD_compressBound(2 * PAGE_BYTES);
+    uint8_t *page = scry_malloc(2 * PAGE_BYTES + 1);
+    char *dst = scry_malloc(bound);
+    for (size_t ci = 0; ci < c->n;) {
+        size_t cj = ci, bytes = 0, m = 0;
+        while (cj < c->n && (bytes == 0 || bytes + (c->off[cj + 1] - c->off[cj]) <= PAGE_BYTES)) {
+            bytes += c->off[cj + 1] - c->off[cj];
+            cj++;
+        }
+        for (size_t k = ci; k < cj; k++) {
+            struct tsdb_chunk_iter it;
+            tsdb_chunk_iter_init(&it, c->bytes + c->off[k], c->off[k + 1] - c->off[k]);
+            size_t h = (size_t)(it.p - (c->bytes + c->off[k]));
+            memcpy(page + m, c->bytes + c->off[k], h);
+            m += h;
+        }
+        for (size_t k = ci; k < cj; k++) {
+            struct tsdb_chunk_iter it;
+            tsdb_chunk_iter_init(&it, c->bytes + c->off[k], c->off[k + 1] - c->off[k]);
+            size_t h = (size_t)(it.p - (c->bytes + c->off[k]));
+            memcpy(page + m, c->bytes + c->off[k] + h, c->off[k + 1] - c->off[k] - h);
+            m += c->off[k + 1] - c->off[k] - h;
+        }
+        size_t z = ZSTD_compress(dst, bound, page, m, level);
+        if (ZSTD_isError(z))
+            die("zstd failed");
+        total += z < m ? z : m;
+        ci = cj;
+    }
+    free(page);
+    free(dst);
+    return total;
+}
+
+static const char *venc_name[] = {"const", "xor", "dec"};
+
+/* The __name__ value of a series (labels are encoded Label messages). */
+static void metric_name(const struct series *s, char *out, size_t cap)
+{
+    struct pb b = {(const uint8_t *)s->labels, (const uint8_t *)s->labels + s->labels_len};
+    uint32_t f, wt;
+    snprintf(out, cap, "?");
+    while (pb_key(&b, &f, &wt)) {
+        struct pb l = pb_sub(&b);
+        struct pb nm = {0}, val = {0};
+        while (pb_key(&l, &f, &wt)) {
+            struct pb x = pb_sub(&l);
+            if (f == 1)
+                nm = x;
+            else
+                val = x;
+        }
+        if (nm.p && nm.end - nm.p == 8 && memcmp(nm.p, "__name__", 8) == 0) {
+            snprintf(out, cap, "%.*s", (int)(val.end - val.p), (const char *)val.p);
+            return;
+        }
+    }
+}
+
+/* Bytes per metric name, largest first (set CHUNKBENCH_BY_METRIC=1). */
+static void by_metric(const struct dataset *d, const struct chunks *c)
+{
+    struct row { char name[64]; size_t bytes, samples, chunks[TSDB_VENC_N_]; } *rows = NULL;
+    size_t n_rows = 0, ci = 0;
+    for (size_t si = 0; si < d->n_series; si++) {
+        char name[64];
+        metric_name(&d->s[si], name, sizeof name);
+        size_t r = 0;
+        while (r < n_rows && strcmp(rows[r].name, name) != 0)
+            r++;
+        if (r == n_rows) {
+            rows = scry_realloc(rows, ++n_rows * sizeof *rows);
+            memset(&rows[r], 0, sizeof *rows);
+            snprintf(rows[r].name, sizeof rows[r].name, "%s", name);
+        }
+        for (uint32_t i = 0; i < d->s[si].n; i += CUT, ci++) {
+            rows[r].bytes += c->off[ci + 1] - c->off[ci];
+            rows[r].samples += c->n_samples[ci];
+            rows[r].chunks[c->venc[ci]]++;
+        }
+    }
+    for (size_t a = 0; a < n_rows; a++)
+        for (size_t b = a + 1; b < n_rows; b++)
+            if (rows[b].bytes > rows[a].bytes) {
+                struct row t = rows[a];
+                rows[a] = rows[b];
+                rows[b] = t;
+            }
+    printf("  %-44s %8s %7s %7s  chunks const/xor/dec\n", "metric", "bytes", "share", "B/smp");
+    for (size_t r = 0; r < n_rows && r < 40; r++)
+        printf("  %-44s %8zu %6.2f%% %7.3f  %zu/%zu/%zu\n", rows[r].name, rows[r].bytes, 100.0 * rows[r].bytes / c->len,
+               (double)rows[r].bytes / rows[r].samples, rows[r].chunks[0], rows[r].chunks[1], rows[r].chunks[2]);
+    free(rows);
+}
+
+static void report(const struct dataset *d, const char *title, int venc)
+{
+    struct chunks c = {0};
+    encode_all(d, venc, &c);
+    double sum;
+    if (decode_all(&c, d, &sum) != d->n_samples)
+        die("sample count mismatch");
+    double ns = (double)d->n_samples;
+    printf("\n== %s: %zu chunks, %.4f bytes/sample (headers %.4f, bit streams %.4f)\n", title, c.n, c.len / ns,
+           c.hdr_bytes / ns, (c.len - c.hdr_bytes) / ns);
+    for (int k = 0; k < TSDB_VENC_N_; k++) {
+        size_t bytes = 0, chunks = 0, samples = 0;
+        for (size_t i = 0; i < c.n; i++) {
+            if (c.venc[i] != k)
+                continue;
+            bytes += c.off[i + 1] - c.off[i];
+            chunks++;
+            samples += c.n_samples[i];
+        }
+        if (chunks)
+            printf("  %-5s %6.2f%% of chunks  %6.2f%% of samples  %7.4f bytes/sample in kind  %6.2f%% of bytes\n",
+                   venc_name[k], 100.0 * chunks / c.n, 100.0 * samples / ns, (double)bytes / samples,
+                   100.0 * bytes / c.len);
+    }
+    printf("  pages of 64 KiB: lz4 %.4f  lz4hc %.4f  zstd-3 %.4f  zstd-9 %.4f  zstd-19 %.4f bytes/sample\n",
+           paged(&c, 0) / ns, paged(&c, 1) / ns, paged(&c, 13) / ns, paged(&c, 19) / ns, paged(&c, 29) / ns);
+    printf("  pages, headers before streams: zstd-3 %.4f  zstd-19 %.4f bytes/sample\n", paged_split(&c, 3) / ns,
+           paged_split(&c, 19) / ns);
+    if (getenv("CHUNKBENCH_BY_METRIC") && venc == TSDB_VENC_AUTO)
+        by_metric(d, &c);
+    free(c.bytes);
+    free(c.off);
+    free(c.venc);
+    free(c.n_samples);
+}
+
+static void speed(const struct dataset *d)
+{
+    struct chunks c = {0};
+    double te[5], td[5], sum = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_s();
+        encode_all(d, TSDB_VENC_AUTO, &c);
+        te[r] = now_s() - t0;
+        t0 = now_s();
+        decode_all(&c, NULL, &sum);
+        td[r] = now_s() - t0;
+    }
+    printf("\nspeed (median of 5): encode %.1f M samples/s, decode %.1f M samples/s (checksum %g)\n",
+           d->n_samples / median5(te) / 1e6, d->n_samples / median5(td) / 1e6, sum);
+    free(c.bytes);
+    free(c.off);
+    free(c.venc);
+    free(c.n_samples);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        die("usage: chunkbench FILE [--decode-only N]");
+    struct dataset d = {0};
+    if (getenv("CHUNKBENCH_CUT"))
+        CUT = (uint32_t)atoi(getenv("CHUNKBENCH_CUT"));
+    if (CUT < 1 || CUT > TSDB_CHUNK_MAX_SAMPLES)
+        die("CHUNKBENCH_CUT out of range");
+    load(&d, argv[1]);
+    if (argc >= 4 && strcmp(argv[2], "--decode-only") == 0) {
+        struct chunks c = {0};
+        encode_all(&d, TSDB_VENC_AUTO, &c);
+        double sum = 0;
+        uint64_t n = 0;
+        for (int r = atoi(argv[3]); r > 0; r--)
+            n += decode_all(&c, NULL, &sum);
+        printf("decoded %" PRIu64 " samples (checksum %g)\n", n, sum);
+        return 0;
+    }
+    printf("file %s: %zu series, %" PRIu64 " samples, chunks of %u samples\n", argv[1], d.n_series,
+           d.n_samples, CUT);
+    report(&d, "auto (smallest per chunk)", TSDB_VENC_AUTO);
+    report(&d, "xor only (Prometheus-like)", TSDB_VENC_XOR);
+    speed(&d);
+    for (size_t i = 0; i < d.n_series; i++) {
+        free(d.s[i].labels);
+        free(d.s[i].t);
+        free(d.s[i].v);
+    }
+    free(d.s);
+    free(d.table);
+    return 0;
+}

@@ -1,0 +1,239 @@
+/* chunk_iter.c — the chunk decoder: a forward iterator in caller storage.
+ *
+ * init parses and validates the whole header (widths, gcd, escape list), so
+ * next() only reads the interleaved bit stream: per sample, a timestamp
+ * residual and a value residual. Every byte read is checked against the end
+ * of the chunk; any inconsistency (a short stream, a timestamp that does not
+ * increase, a reserved bit, trailing bytes) ends the iteration with
+ * SCRY_ECORRUPT, which stays set. Decoding a 120-sample chunk touches only
+ * the iterator and the chunk bytes: no allocation, no random access.
+ * Speeds are in bench/README.md. */
+#include "tsdb/chunk_internal.h"
+
+static bool fail(struct tsdb_chunk_iter *it)
+{
+    it->err = SCRY_ECORRUPT;
+    it->i = it->n; /* nothing more comes out */
+    return false;
+}
+
+static int get_le64(const uint8_t **p, const uint8_t *end, uint64_t *u)
+{
+    if (end - *p < 8)
+        return -1;
+    uint64_t x = 0;
+    for (unsigned i = 0; i < 8; i++)
+        x |= (uint64_t)(*p)[i] << (8 * i);
+    *p += 8;
+    *u = x;
+    return 0;
+}
+
+/* Escape entries: uvarint gap, 8 raw bytes. Reads the next one's index. */
+static int exc_peek(struct tsdb_chunk_iter *it, uint32_t after, const uint8_t *end)
+{
+    if (it->exc_left == 0) {
+        it->exc_next = UINT32_MAX;
+        return 0;
+    }
+    const uint8_t *q = it->exc;
+    uint64_t gap;
+    if (tsdb__get_uvarint(&q, end, &gap) || gap >= it->n || (uint64_t)after + gap >= it->n || end - q < 8)
+        return -1;
+    it->exc_next = (uint32_t)(after + gap);
+    return 0;
+}
+
+/* Takes the next escape's raw bits and moves to the one after. */
+static int exc_take(struct tsdb_chunk_iter *it, const uint8_t *end)
+{
+    assert(it->exc_left > 0 && it->exc_next == it->i);
+    uint64_t gap;
+    int rc = tsdb__get_uvarint(&it->exc, end, &gap);
+    assert(rc == 0); /* validated by init */
+    (void)rc;
+    if (get_le64(&it->exc, end, &it->vbits))
+        return -1;
+    it->exc_left--;
+    return exc_peek(it, it->i + 1, end);
+}
+
+static int parse_values(struct tsdb_chunk_iter *it, const uint8_t **q, const uint8_t *end)
+{
+    uint64_t u;
+    switch (it->venc) {
+    case TSDB_VENC_CONST: {
+        if (*q >= end)
+            return -1;
+        uint8_t tag = *(*q)++;
+        if (tag == TSDB__CONST_RAW)
+            return get_le64(q, end, &it->vbits);
+        if (tag > TSDB__DEC_KMAX || tsdb__get_uvarint(q, end, &u))
+            return -1;
+        it->vbits = tsdb__dbits((double)tsdb__unzz(u) / tsdb__pow10[tag]);
+        return 0;
+    }
+    case TSDB_VENC_XOR:
+        return get_le64(q, end, &it->vbits);
+    case TSDB_VENC_DEC: {
+        if (*q >= end || (**q & TSDB__DEC_RESERVED))
+            return -1;
+        uint8_t kb = *(*q)++;
+        it->scale = tsdb__pow10[kb & TSDB__DEC_K_MASK];
+        u = 0;
+        if ((kb & TSDB__DEC_ESC) && (tsdb__get_uvarint(q, end, &u) || u == 0 || u > it->n))
+            return -1;
+        it->exc_left = (uint32_t)u;
+        it->exc = *q;
+        /* Walk the escape list once so next() can trust it. */
+        uint32_t idx = 0;
+        for (uint64_t j = 0; j < u; j++) {
+            uint64_t gap;
+            if (tsdb__get_uvarint(q, end, &gap) || gap >= it->n || idx + gap >= it->n || end - *q < 8)
+                return -1;
+            idx += (uint32_t)gap + 1;
+            *q += 8;
+        }
+        if (exc_peek(it, 0, end))
+            return -1;
+        return tsdb__iseq_get_header(&it->val, it->n, q, end);
+    }
+    default:
+        return -1;
+    }
+}
+
+void tsdb_chunk_iter_init(struct tsdb_chunk_iter *it, const uint8_t *p, size_t len)
+{
+    memset(it, 0, sizeof *it);
+    if (!p) {
+        fail(it);
+        return;
+    }
+    const uint8_t *q = p, *end = p + len;
+    uint64_t n;
+    if (len < 1 || (p[0] & TSDB__KIND_RESERVED) || (p[0] >> TSDB__KIND_SHIFT) != TSDB_CHUNK_FLOAT) {
+        fail(it);
+        return;
+    }
+    it->venc = p[0] & TSDB__VENC_MASK;
+    q++;
+    if (tsdb__get_uvarint(&q, end, &n) || n == 0 || n > TSDB_CHUNK_MAX_SAMPLES) {
+        fail(it);
+        return;
+    }
+    it->n = (uint32_t)n;
+    it->exc_next = UINT32_MAX;
+    if (tsdb__iseq_get_header(&it->ts, it->n, &q, end) || it->ts.order == 0 ||
+        parse_values(it, &q, end)) {
+        fail(it);
+        return;
+    }
+    it->p = q;
+    it->end = end;
+}
+
+static bool step_value(struct tsdb_chunk_iter *it)
+{
+    const uint8_t *end = it->end;
+    switch (it->venc) {
+    case TSDB_VENC_CONST:
+        return true;
+    case TSDB_VENC_XOR: {
+        uint64_t b, x;
+        if (tsdb__br_get(it, 1, &b))
+            return false;
+        if (!b)
+            return true;
+        if (tsdb__br_get(it, 1, &b))
+            return false;
+        if (b) {
+            uint64_t lead, sig;
+            if (tsdb__br_get(it, 5, &lead) || tsdb__br_get(it, 6, &sig))
+                return false;
+            if (sig == 0)
+                sig = 64;
+            if (lead + sig > 64)
+                return false;
+            it->lead = (uint8_t)lead;
+            it->sig = (uint8_t)sig;
+            it->have_win = 1;
+        } else if (!it->have_win) {
+            return false;
+        }
+        if (tsdb__br_get64(it, it->sig, &x))
+            return false;
+        it->vbits ^= x << (64 - it->lead - it->sig);
+        return true;
+    }
+    default: /* DEC */
+        if (tsdb__iseq_next(&it->val, it, it->i))
+            return false;
+        if (it->i == it->exc_next)
+            return exc_take(it, end) == 0;
+        it->vbits = tsdb__dbits((double)it->val.x / it->scale);
+        return true;
+    }
+}
+
+/* After the last sample only the zero padding of the last byte may remain. */
+static bool at_clean_end(const struct tsdb_chunk_iter *it)
+{
+    return it->p == it->end && it->nacc < 8 && (it->acc & tsdb__mask(it->nacc)) == 0;
+}
+
+bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it)
+{
+    if (it->err || it->i >= it->n)
+        return false;
+    if (it->i == 0) {
+        it->t_ms = it->ts.x0;
+        if (it->venc == TSDB_VENC_DEC) {
+            if (it->exc_next == 0) {
+                if (exc_take(it, it->end))
+                    return fail(it);
+            } else {
+                it->vbits = tsdb__dbits((double)it->val.x0 / it->scale);
+            }
+        }
+    } else {
+        int64_t prev = it->t_ms;
+        if (tsdb__iseq_next(&it->ts, it, it->i) || it->ts.x <= prev)
+            return fail(it);
+        it->t_ms = it->ts.x;
+        if (!step_value(it))
+            return fail(it);
+    }
+    it->v = tsdb__bitsd(it->vbits);
+    it->i++;
+    if (it->i == it->n && !at_clean_end(it)) {
+        /* The last sample is fine, but the bytes say more was meant. */
+        it->err = SCRY_ECORRUPT;
+        return false;
+    }
+    return true;
+}
+
+bool tsdb_chunk_iter_seek(struct tsdb_chunk_iter *it, int64_t t_ms)
+{
+    if (it->err)
+        return false;
+    if (it->i > 0 && it->t_ms >= t_ms)
+        return true;
+    while (tsdb_chunk_iter_next(it))
+        if (it->t_ms >= t_ms)
+            return true;
+    return false;
+}
+
+void tsdb_chunk_iter_at(const struct tsdb_chunk_iter *it, int64_t *t_ms, double *v)
+{
+    assert(it->i > 0 && !it->err);
+    *t_ms = it->t_ms;
+    *v = it->v;
+}
+
+int tsdb_chunk_iter_err(const struct tsdb_chunk_iter *it)
+{
+    return it->err;
+}
