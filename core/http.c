@@ -157,7 +157,10 @@ static int bind_listen(const char *addr, int *fd_out, int *port_out, struct scry
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     hints.ai_family = host[0] ? AF_UNSPEC : AF_INET6;
-    int gai = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    /* "localhost" means loopback even where /etc/hosts is missing (minimal
+     * containers and chroots), as it does for Go's resolver. */
+    const char *h = !strcasecmp(host, "localhost") ? "127.0.0.1" : host;
+    int gai = getaddrinfo(h[0] ? h : NULL, port, &hints, &res);
     if (gai != 0 && !host[0]) {
         hints.ai_family = AF_INET;
         gai = getaddrinfo(NULL, port, &hints, &res);

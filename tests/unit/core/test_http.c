@@ -26,17 +26,19 @@ struct fixture {
     int port;
     pthread_mutex_t mu;
     int n_observed;
-    char last_route[128];
-    int last_status;
+    char seen_route[32][128]; /* every observation, in completion order */
+    int seen_status[32];
 };
 
 static void observe(void *ud, const char *method, const char *route, int status, double s)
 {
     struct fixture *f = ud;
     pthread_mutex_lock(&f->mu);
+    if (f->n_observed < 32) {
+        snprintf(f->seen_route[f->n_observed], sizeof f->seen_route[0], "%s %s", method, route);
+        f->seen_status[f->n_observed] = status;
+    }
     f->n_observed++;
-    snprintf(f->last_route, sizeof f->last_route, "%s %s", method, route);
-    f->last_status = status;
     pthread_mutex_unlock(&f->mu);
 }
 
@@ -110,25 +112,24 @@ static void h_fail(struct scry_http_req *req, struct scry_http_resp *resp, void 
     scry_http_error(resp, 422, "execution", "bad \"%s\"\n", "thing");
 }
 
-/* The observer runs when MHD completes the request, which may be just after
- * the client has read the response: wait for the nth observation, then copy
- * it out (asserting with the lock held would leave it held on failure). */
-static void last_observed(struct fixture *f, int n, char *route, size_t cap, int *status)
+/* The observer runs when MHD completes a request, which may be just after
+ * the client has read the response, and requests on different connections
+ * complete in any order: wait for n observations, then look for the wanted
+ * one among them (asserting with the lock held would leave it held). */
+static bool observed(struct fixture *f, int n, const char *route, int status)
 {
     for (int i = 0; i < 500; i++) {
         pthread_mutex_lock(&f->mu);
-        bool ok = f->n_observed >= n;
-        if (ok) {
-            snprintf(route, cap, "%s", f->last_route);
-            *status = f->last_status;
-        }
+        bool enough = f->n_observed >= n, found = false;
+        for (int k = 0; enough && k < f->n_observed && k < 32; k++)
+            found |= !strcmp(f->seen_route[k], route) && f->seen_status[k] == status;
         pthread_mutex_unlock(&f->mu);
-        if (ok)
-            return;
+        if (enough)
+            return found;
         struct timespec ts = { 0, 10 * 1000000L };
         nanosleep(&ts, NULL);
     }
-    fail_msg("no observation %d", n);
+    return false;
 }
 
 static int setup(void **state)
@@ -309,11 +310,7 @@ static void test_http_not_found_and_method_not_allowed(void **state)
     assert_contains(r.body.p, "bad_data");
     reply_fini(&r);
 
-    char route[128];
-    int status;
-    last_observed(f, 4, route, sizeof route, &status);
-    assert_string_equal(route, "GET ");
-    assert_int_equal(status, 400);
+    assert_true(observed(f, 4, "GET ", 400));
 
     r = get(f->port, "/fail");
     assert_int_equal(r.status, 422);
@@ -610,11 +607,7 @@ static void test_http_stop_waits_for_in_flight(void **state)
     assert_int_equal(c.r.status, 200);
     assert_string_equal(c.r.body.p, "slow done");
     reply_fini(&c.r);
-    char route[128];
-    int status;
-    last_observed(f, 1, route, sizeof route, &status);
-    assert_string_equal(route, "GET /slow");
-    assert_int_equal(status, 200);
+    assert_true(observed(f, 1, "GET /slow", 200));
     /* Stopped: new connections are refused. */
     struct reply r = get(f->port, "/echo");
     assert_int_not_equal(r.rc, CURLE_OK);
