@@ -431,7 +431,7 @@ static size_t paged_split(const struct chunks *c, int level)
     return total;
 }
 
-static const char *venc_name[] = {"const", "xor", "dec"};
+static const char *venc_name[] = {"const", "xor", "dec", "bits"};
 
 /* The __name__ value of a series (labels are encoded Label messages). */
 static void metric_name(const struct series *s, char *out, size_t cap)
@@ -460,6 +460,7 @@ static void metric_name(const struct series *s, char *out, size_t cap)
 static void by_metric(const struct dataset *d, const struct chunks *c)
 {
     struct row { char name[64]; size_t bytes, samples, chunks[TSDB_VENC_N_]; } *rows = NULL;
+    _Static_assert(TSDB_VENC_N_ == 4, "one column per encoding");
     size_t n_rows = 0, ci = 0;
     for (size_t si = 0; si < d->n_series; si++) {
         char name[64];
@@ -485,10 +486,10 @@ static void by_metric(const struct dataset *d, const struct chunks *c)
                 rows[a] = rows[b];
                 rows[b] = t;
             }
-    printf("  %-44s %8s %7s %7s  chunks const/xor/dec\n", "metric", "bytes", "share", "B/smp");
+    printf("  %-44s %8s %7s %7s  chunks const/xor/dec/bits\n", "metric", "bytes", "share", "B/smp");
     for (size_t r = 0; r < n_rows && r < 40; r++)
-        printf("  %-44s %8zu %6.2f%% %7.3f  %zu/%zu/%zu\n", rows[r].name, rows[r].bytes, 100.0 * rows[r].bytes / c->len,
-               (double)rows[r].bytes / rows[r].samples, rows[r].chunks[0], rows[r].chunks[1], rows[r].chunks[2]);
+        printf("  %-44s %8zu %6.2f%% %7.3f  %zu/%zu/%zu/%zu\n", rows[r].name, rows[r].bytes, 100.0 * rows[r].bytes / c->len,
+               (double)rows[r].bytes / rows[r].samples, rows[r].chunks[0], rows[r].chunks[1], rows[r].chunks[2], rows[r].chunks[3]);
     free(rows);
 }
 

@@ -39,7 +39,8 @@ enum tsdb_chunk_venc {
     TSDB_VENC_CONST = 0, /* every value bit-identical: stored once */
     TSDB_VENC_XOR = 1,   /* Gorilla XOR against the previous value */
     TSDB_VENC_DEC = 2,   /* value = N / 10^k, N an integer sequence; escapes */
-    TSDB_VENC_N_ = 3,
+    TSDB_VENC_BITS = 3,  /* the value's bit pattern as an integer sequence */
+    TSDB_VENC_N_ = 4,
     TSDB_VENC_AUTO = -1, /* encoder input only: choose the smallest */
 };
 

@@ -238,7 +238,7 @@ static bool all_same(const double *v, uint32_t n)
 /* Scratch too big for comfort on small thread stacks; the encoder is called
  * by one flusher at a time per series, so it lives in the caller's frame. */
 struct enc_scratch {
-    struct tsdb__iseq ts;
+    struct tsdb__iseq ts, bits;
     struct dec_plan dec, tmp;
     int64_t tsx[TSDB_CHUNK_MAX_SAMPLES];
 };
@@ -279,11 +279,19 @@ int tsdb_chunk_encode(const int64_t *t_ms, const double *v, size_t n_, int venc,
         if (!have_dec && venc == TSDB_VENC_DEC)
             return scry_err_set(err, SCRY_EINVAL, "chunk encode: no value is decimal");
     }
+    if (venc == TSDB_VENC_BITS || (venc == TSDB_VENC_AUTO && !same)) {
+        for (uint32_t i = 0; i < n; i++)
+            s.tsx[i] = (int64_t)tsdb__dbits(v[i]); /* ts is chosen: reuse */
+        tsdb__iseq_choose(&s.bits, s.tsx, n, 7);
+    }
     if (venc == TSDB_VENC_AUTO) {
+        size_t xb = xor_bits(v, n);
         if (same)
             venc = TSDB_VENC_CONST;
-        else if (have_dec && s.dec.bits < xor_bits(v, n))
+        else if (have_dec && s.dec.bits < xb && s.dec.bits <= s.bits.bits)
             venc = TSDB_VENC_DEC;
+        else if (s.bits.bits < xb)
+            venc = TSDB_VENC_BITS;
         else
             venc = TSDB_VENC_XOR;
     }
@@ -298,6 +306,8 @@ int tsdb_chunk_encode(const int64_t *t_ms, const double *v, size_t n_, int venc,
         put_compact_double(&w, v[0]);
     else if (venc == TSDB_VENC_XOR)
         put_le64(&w, xs.prev);
+    else if (venc == TSDB_VENC_BITS)
+        tsdb__iseq_put_header(&s.bits, &w);
     else
         put_dec_params(&w, &s.dec, v);
     for (uint32_t i = 1; i < n; i++) {
@@ -307,6 +317,8 @@ int tsdb_chunk_encode(const int64_t *t_ms, const double *v, size_t n_, int venc,
             xor_put(&xs, v[i], &w);
         else if (venc == TSDB_VENC_DEC && i >= s.dec.seq.start)
             tsdb__iseq_put(&s.dec.seq, i, &w);
+        else if (venc == TSDB_VENC_BITS && i >= s.bits.start)
+            tsdb__iseq_put(&s.bits, i, &w);
     }
     tsdb__bw_flush(&w);
     assert(w.len <= tsdb_chunk_max_len(n));
