@@ -3,9 +3,10 @@
  * A chunk holds 1..TSDB_CHUNK_MAX_SAMPLES samples of one series, each an
  * (int64 milliseconds, float64) pair with strictly increasing timestamps.
  * The byte format is specified in tsdb/FORMAT.md ("Chunks"). The encoder
- * sees the whole chunk and picks, per chunk, the smallest of three value
- * encodings (constant, Gorilla XOR, decimal-scaled integers); timestamps are
- * delta or delta-of-delta with per-chunk variable-width buckets. Every value
+ * sees the whole chunk and picks, per chunk, the smallest of four value
+ * encodings (constant, Gorilla XOR, decimal-scaled integers, bit patterns as
+ * integers); timestamps are delta or delta-of-delta with per-chunk
+ * variable-width buckets. Design and numbers: tsdb/README.md. Every value
  * comes back bit for bit, NaN payloads (the staleness marker
  * 0x7ff0000000000002) and -0.0 included.
  *
@@ -69,8 +70,9 @@ int tsdb_chunk_info(const uint8_t *p, size_t len, struct tsdb_chunk_info *info);
  *
  * The head appends one sample at a time. Choosing the best value encoding
  * needs the whole chunk, so the appender keeps the raw samples (16 bytes
- * each, 1.9 KiB per open chunk) and encodes once at the cut. Caller-owned;
- * init, append..., cut, and the appender is empty again. No allocation. */
+ * each, 1.9 KiB per open chunk) and encodes once at the cut; the trade-off
+ * is in tsdb/README.md. Caller-owned; init, append..., cut, and the
+ * appender is empty again. No allocation. */
 struct tsdb_chunk_appender {
     uint32_t n;
     int64_t t_ms[TSDB_CHUNK_APPEND_CAP];
