@@ -63,7 +63,9 @@ struct tsdb_chunk_info {
     uint32_t n;   /* samples */
     int64_t mint_ms;
 };
-/* Returns 0 or SCRY_ECORRUPT. */
+/* Reads the kind byte, n and the first timestamp. Returns 0, or SCRY_ECORRUPT
+ * when they are malformed or the kind is not a float chunk. The rest of the
+ * chunk is not validated: the iterator does that. */
 int tsdb_chunk_info(const uint8_t *p, size_t len, struct tsdb_chunk_info *info);
 
 /* ---- appender: buffers the open chunk, encodes it when cut ---------------

@@ -336,7 +336,9 @@ int tsdb_chunk_info(const uint8_t *p, size_t len, struct tsdb_chunk_info *info)
 {
     const uint8_t *q = p, *end = p + len;
     uint64_t n;
-    if (len < 1 || (p[0] & TSDB__KIND_RESERVED))
+    /* Only float chunks exist; a histogram kind's header is not defined yet. */
+    if (!p || len < 1 || (p[0] & TSDB__KIND_RESERVED) || (p[0] >> TSDB__KIND_SHIFT) != TSDB_CHUNK_FLOAT ||
+        (p[0] & TSDB__VENC_MASK) >= TSDB_VENC_N_)
         return SCRY_ECORRUPT;
     q++;
     if (tsdb__get_uvarint(&q, end, &n) || n == 0 || n > TSDB_CHUNK_MAX_SAMPLES)

@@ -427,6 +427,15 @@ static void test_chunk_corrupt_input_is_an_error(void **state)
             assert_true(got < 120);
             free(p);
         }
+        /* Reserved bits: kind byte bits 4-3, iseq mode bit 7 (byte 2 is the
+         * timestamp mode since n < 128). */
+        const uint8_t flips[][2] = {{0, 0x08}, {0, 0x10}, {2, 0x80}};
+        for (size_t f = 0; f < 3; f++) {
+            buf[flips[f][0]] ^= flips[f][1];
+            assert_int_equal(drain(buf, len, &rc), 0);
+            assert_int_equal(rc, SCRY_ECORRUPT);
+            buf[flips[f][0]] ^= flips[f][1];
+        }
         /* A trailing byte is an error too. */
         buf[len] = 0;
         drain(buf, len + 1, &rc);
@@ -444,6 +453,13 @@ static void test_chunk_corrupt_input_is_an_error(void **state)
     const uint8_t hist[] = {TSDB_CHUNK_HISTOGRAM << 5, 1, 0, 0, 0};
     assert_int_equal(drain(hist, sizeof hist, &rc), 0); /* reserved kind */
     assert_int_equal(rc, SCRY_ECORRUPT);
+    struct tsdb_chunk_info info;
+    assert_int_equal(tsdb_chunk_info(hist, sizeof hist, &info), SCRY_ECORRUPT);
+    const uint8_t bad_venc[] = {0x05, 1, 0, 0, 0}; /* value encoding 5 */
+    assert_int_equal(tsdb_chunk_info(bad_venc, sizeof bad_venc, &info), SCRY_ECORRUPT);
+    drain(bad_venc, sizeof bad_venc, &rc);
+    assert_int_equal(rc, SCRY_ECORRUPT);
+
     const uint8_t big_n[] = {0x01, 0x81, 0x08}; /* n = 1025 */
     drain(big_n, sizeof big_n, &rc);
     assert_int_equal(rc, SCRY_ECORRUPT);
