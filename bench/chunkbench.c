@@ -370,26 +370,59 @@ static double median5(double *t)
 }
 
 /* Concatenates all chunks and compresses them in PAGE_BYTES pages. */
-static size_t paged(const struct chunks *c, int algo)
+static int cmp_double(const void *a, const void *b);
+static double median5(double *t);
+static double now_s(void);
+
+/* Concatenates all chunks and compresses them in PAGE_BYTES pages; returns
+ * the compressed bytes and, when dec_s != NULL, the median time of 5 runs
+ * that decompress every page. */
+static size_t paged_timed(const struct chunks *c, int algo, double *dec_s)
 {
-    size_t total = 0;
-    size_t bound = algo == 0 ? (size_t)LZ4_compressBound(PAGE_BYTES) : ZSTD_compressBound(PAGE_BYTES);
-    char *dst = scry_malloc(bound);
-    for (size_t o = 0; o < c->len; o += PAGE_BYTES) {
+    size_t total = 0, n_pages = (c->len + PAGE_BYTES - 1) / PAGE_BYTES;
+    size_t bound = algo <= 1 ? (size_t)LZ4_compressBound(PAGE_BYTES) : ZSTD_compressBound(PAGE_BYTES);
+    char *dst = scry_malloc(bound * n_pages), *out = scry_malloc(PAGE_BYTES);
+    size_t *zl = scry_malloc(n_pages * sizeof *zl);
+    for (size_t o = 0, pg = 0; o < c->len; o += PAGE_BYTES, pg++) {
         size_t m = c->len - o < PAGE_BYTES ? c->len - o : PAGE_BYTES;
+        char *d = dst + pg * bound;
         size_t z;
         if (algo == 0)
-            z = (size_t)LZ4_compress_default((const char *)c->bytes + o, dst, (int)m, (int)bound);
+            z = (size_t)LZ4_compress_default((const char *)c->bytes + o, d, (int)m, (int)bound);
         else if (algo == 1)
-            z = (size_t)LZ4_compress_HC((const char *)c->bytes + o, dst, (int)m, (int)bound, LZ4HC_CLEVEL_MAX);
+            z = (size_t)LZ4_compress_HC((const char *)c->bytes + o, d, (int)m, (int)bound, LZ4HC_CLEVEL_MAX);
         else
-            z = ZSTD_compress(dst, bound, c->bytes + o, m, algo - 10);
+            z = ZSTD_compress(d, bound, c->bytes + o, m, algo - 10);
         if (z == 0 || (algo >= 10 && ZSTD_isError(z)))
             die("compress failed");
+        zl[pg] = z;
         total += z < m ? z : m; /* a page that does not shrink is stored raw */
     }
+    if (dec_s) {
+        double t[5];
+        ZSTD_DCtx *dctx = ZSTD_createDCtx();
+        for (int r = 0; r < 5; r++) {
+            double t0 = now_s();
+            for (size_t pg = 0; pg < n_pages; pg++) {
+                size_t got = algo <= 1 ? (size_t)LZ4_decompress_safe(dst + pg * bound, out, (int)zl[pg], PAGE_BYTES)
+                                       : ZSTD_decompressDCtx(dctx, out, PAGE_BYTES, dst + pg * bound, zl[pg]);
+                if (got == 0 || got > PAGE_BYTES)
+                    die("decompress failed");
+            }
+            t[r] = now_s() - t0;
+        }
+        ZSTD_freeDCtx(dctx);
+        *dec_s = median5(t);
+    }
     free(dst);
+    free(out);
+    free(zl);
     return total;
+}
+
+static size_t paged(const struct chunks *c, int algo)
+{
+    return paged_timed(c, algo, NULL);
 }
 
 /* Like paged(), but each page lays out the headers of its chunks first and
@@ -431,7 +464,7 @@ static size_t paged_split(const struct chunks *c, int level)
     return total;
 }
 
-static const char *venc_name[] = {"const", "xor", "dec"};
+static const char *venc_name[] = {"const", "xor", "dec", "bits"};
 
 /* The __name__ value of a series (labels are encoded Label messages). */
 static void metric_name(const struct series *s, char *out, size_t cap)
@@ -460,6 +493,7 @@ static void metric_name(const struct series *s, char *out, size_t cap)
 static void by_metric(const struct dataset *d, const struct chunks *c)
 {
     struct row { char name[64]; size_t bytes, samples, chunks[TSDB_VENC_N_]; } *rows = NULL;
+    _Static_assert(TSDB_VENC_N_ == 4, "one column per encoding");
     size_t n_rows = 0, ci = 0;
     for (size_t si = 0; si < d->n_series; si++) {
         char name[64];
@@ -485,10 +519,10 @@ static void by_metric(const struct dataset *d, const struct chunks *c)
                 rows[a] = rows[b];
                 rows[b] = t;
             }
-    printf("  %-44s %8s %7s %7s  chunks const/xor/dec\n", "metric", "bytes", "share", "B/smp");
+    printf("  %-44s %8s %7s %7s  chunks const/xor/dec/bits\n", "metric", "bytes", "share", "B/smp");
     for (size_t r = 0; r < n_rows && r < 40; r++)
-        printf("  %-44s %8zu %6.2f%% %7.3f  %zu/%zu/%zu\n", rows[r].name, rows[r].bytes, 100.0 * rows[r].bytes / c->len,
-               (double)rows[r].bytes / rows[r].samples, rows[r].chunks[0], rows[r].chunks[1], rows[r].chunks[2]);
+        printf("  %-44s %8zu %6.2f%% %7.3f  %zu/%zu/%zu/%zu\n", rows[r].name, rows[r].bytes, 100.0 * rows[r].bytes / c->len,
+               (double)rows[r].bytes / rows[r].samples, rows[r].chunks[0], rows[r].chunks[1], rows[r].chunks[2], rows[r].chunks[3]);
     free(rows);
 }
 
@@ -520,6 +554,15 @@ static void report(const struct dataset *d, const char *title, int venc)
            paged(&c, 0) / ns, paged(&c, 1) / ns, paged(&c, 13) / ns, paged(&c, 19) / ns, paged(&c, 29) / ns);
     printf("  pages, headers before streams: zstd-3 %.4f  zstd-19 %.4f bytes/sample\n", paged_split(&c, 3) / ns,
            paged_split(&c, 19) / ns);
+    if (venc == TSDB_VENC_AUTO) {
+        double tl, tz3, tz19;
+        paged_timed(&c, 0, &tl);
+        paged_timed(&c, 13, &tz3);
+        paged_timed(&c, 29, &tz19);
+        printf("  page decompression (median of 5): lz4 %.0f MB/s (%.1f M samples/s), zstd-3 %.0f MB/s (%.1f M), "
+               "zstd-19 %.0f MB/s (%.1f M)\n", c.len / tl / 1e6, ns / tl / 1e6, c.len / tz3 / 1e6, ns / tz3 / 1e6,
+               c.len / tz19 / 1e6, ns / tz19 / 1e6);
+    }
     if (getenv("CHUNKBENCH_BY_METRIC") && venc == TSDB_VENC_AUTO)
         by_metric(d, &c);
     free(c.bytes);

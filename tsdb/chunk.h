@@ -3,9 +3,10 @@
  * A chunk holds 1..TSDB_CHUNK_MAX_SAMPLES samples of one series, each an
  * (int64 milliseconds, float64) pair with strictly increasing timestamps.
  * The byte format is specified in tsdb/FORMAT.md ("Chunks"). The encoder
- * sees the whole chunk and picks, per chunk, the smallest of three value
- * encodings (constant, Gorilla XOR, decimal-scaled integers); timestamps are
- * delta or delta-of-delta with per-chunk variable-width buckets. Every value
+ * sees the whole chunk and picks, per chunk, the smallest of four value
+ * encodings (constant, Gorilla XOR, decimal-scaled integers, bit patterns as
+ * integers); timestamps are delta or delta-of-delta with per-chunk
+ * variable-width buckets. Design and numbers: tsdb/README.md. Every value
  * comes back bit for bit, NaN payloads (the staleness marker
  * 0x7ff0000000000002) and -0.0 included.
  *
@@ -39,7 +40,8 @@ enum tsdb_chunk_venc {
     TSDB_VENC_CONST = 0, /* every value bit-identical: stored once */
     TSDB_VENC_XOR = 1,   /* Gorilla XOR against the previous value */
     TSDB_VENC_DEC = 2,   /* value = N / 10^k, N an integer sequence; escapes */
-    TSDB_VENC_N_ = 3,
+    TSDB_VENC_BITS = 3,  /* the value's bit pattern as an integer sequence */
+    TSDB_VENC_N_ = 4,
     TSDB_VENC_AUTO = -1, /* encoder input only: choose the smallest */
 };
 
@@ -50,7 +52,8 @@ size_t tsdb_chunk_max_len(size_t n);
  * into out[0..cap), cap >= tsdb_chunk_max_len(n), and sets *len. venc is
  * TSDB_VENC_AUTO (smallest) or a forced encoding, which fails with
  * SCRY_EINVAL when it cannot represent the data exactly (tests, bench).
- * Returns 0 or SCRY_EINVAL with err filled in; never allocates. */
+ * Returns 0 or SCRY_EINVAL with err filled in; never allocates (uses ~40 KiB
+ * of stack). */
 int tsdb_chunk_encode(const int64_t *t_ms, const double *v, size_t n, int venc,
                       uint8_t *out, size_t cap, size_t *len, struct scry_err *err);
 
@@ -61,15 +64,18 @@ struct tsdb_chunk_info {
     uint32_t n;   /* samples */
     int64_t mint_ms;
 };
-/* Returns 0 or SCRY_ECORRUPT. */
+/* Reads the kind byte, n and the first timestamp. Returns 0, or SCRY_ECORRUPT
+ * when they are malformed or the kind is not a float chunk. The rest of the
+ * chunk is not validated: the iterator does that. */
 int tsdb_chunk_info(const uint8_t *p, size_t len, struct tsdb_chunk_info *info);
 
 /* ---- appender: buffers the open chunk, encodes it when cut ---------------
  *
  * The head appends one sample at a time. Choosing the best value encoding
  * needs the whole chunk, so the appender keeps the raw samples (16 bytes
- * each, 1.9 KiB per open chunk) and encodes once at the cut. Caller-owned;
- * init, append..., cut, and the appender is empty again. No allocation. */
+ * each, 1.9 KiB per open chunk) and encodes once at the cut; the trade-off
+ * is in tsdb/README.md. Caller-owned; init, append..., cut, and the
+ * appender is empty again. No allocation. */
 struct tsdb_chunk_appender {
     uint32_t n;
     int64_t t_ms[TSDB_CHUNK_APPEND_CAP];

@@ -75,6 +75,11 @@ static int parse_values(struct tsdb_chunk_iter *it, const uint8_t **q, const uin
     }
     case TSDB_VENC_XOR:
         return get_le64(q, end, &it->vbits);
+    case TSDB_VENC_BITS:
+        if (tsdb__iseq_get_header(&it->val, it->n, q, end))
+            return -1;
+        it->vbits = (uint64_t)it->val.x0;
+        return 0;
     case TSDB_VENC_DEC: {
         if (*q >= end || (**q & TSDB__DEC_RESERVED))
             return -1;
@@ -166,6 +171,11 @@ static bool step_value(struct tsdb_chunk_iter *it)
         it->vbits ^= x << (64 - it->lead - it->sig);
         return true;
     }
+    case TSDB_VENC_BITS:
+        if (tsdb__iseq_next(&it->val, it, it->i))
+            return false;
+        it->vbits = (uint64_t)it->val.x;
+        return true;
     default: /* DEC */
         if (tsdb__iseq_next(&it->val, it, it->i))
             return false;

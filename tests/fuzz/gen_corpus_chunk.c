@@ -26,7 +26,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < 120; i++) { t[i] = 1764000000000 + i * 15000; v[i] = 1; }
     put("const_up", t, v, 120, -1);
     for (int i = 0; i < 120; i++) v[i] = 0.0002 * exp(sin(i));
-    put("xor_floats", t, v, 120, -1);
+    put("bits_floats", t, v, 120, -1);
+    put("xor_floats", t, v, 120, 1);
     for (int i = 0; i < 120; i++) v[i] = (double)(123456 + i * 37 + (i * i) % 13) / 100;
     put("dec_counter", t, v, 120, -1);
     memcpy(&v[50], &stale, 8); v[0] = -0.0; v[119] = INFINITY;

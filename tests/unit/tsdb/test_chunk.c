@@ -80,6 +80,7 @@ static void round_trip_all(const int64_t *t, const double *v, size_t n)
 {
     round_trip(t, v, n, TSDB_VENC_AUTO, NULL);
     round_trip(t, v, n, TSDB_VENC_XOR, NULL);
+    round_trip(t, v, n, TSDB_VENC_BITS, NULL);
     static uint8_t buf[CAP];
     size_t len;
     if (tsdb_chunk_encode(t, v, n, TSDB_VENC_DEC, buf, sizeof buf, &len, NULL) == 0)
@@ -276,13 +277,22 @@ static void test_chunk_constant_run_is_tiny(void **state)
     assert_true(len <= 16 + 120 / 8 + 4);
 }
 
-static void test_chunk_full_precision_floats_use_xor(void **state)
+static void test_chunk_full_precision_floats_use_bits(void **state)
 {
     int64_t t[120];
     double v[120];
     regular_ts(t, 120, 1700000000000, 15000);
     for (size_t i = 0; i < 120; i++)
         v[i] = 0.0002 * exp((double)(rnd() % 1000) / 1000.0);
+    /* Random mantissas within one binade: the bit patterns as integers
+     * need ~52 bits each, XOR's control bits come on top. */
+    size_t auto_len, xor_len;
+    assert_int_equal(round_trip(t, v, 120, TSDB_VENC_AUTO, &auto_len), TSDB_VENC_BITS);
+    round_trip(t, v, 120, TSDB_VENC_XOR, &xor_len);
+    assert_true(auto_len < xor_len);
+    /* A float that rarely changes is cheapest as XOR (1 bit per repeat). */
+    for (size_t i = 0; i < 120; i++)
+        v[i] = i < 40 ? 0.1 + 0.2 : i < 80 ? 1.0 / 3 : 2.0 / 3;
     assert_int_equal(round_trip(t, v, 120, TSDB_VENC_AUTO, NULL), TSDB_VENC_XOR);
 }
 
@@ -397,9 +407,9 @@ static void test_chunk_corrupt_input_is_an_error(void **state)
     double v[120];
     static uint8_t buf[CAP];
     regular_ts(t, 120, 1700000000000, 15000);
-    for (int enc = 0; enc < 3; enc++) {
+    for (int enc = 0; enc < TSDB_VENC_N_; enc++) {
         for (size_t i = 0; i < 120; i++)
-            v[i] = enc == 0 ? 7.0 : enc == 1 ? 1.0 / (double)(i + 3) : (double)(i * i) / 10;
+            v[i] = enc == 0 ? 7.0 : enc == 2 ? (double)(i * i) / 10 : 1.0 / (double)(i + 3);
         if (enc == 2)
             v[17] = bits_d(0x7ff0000000000002ull);
         size_t len;
@@ -416,6 +426,15 @@ static void test_chunk_corrupt_input_is_an_error(void **state)
             assert_int_equal(rc, SCRY_ECORRUPT);
             assert_true(got < 120);
             free(p);
+        }
+        /* Reserved bits: kind byte bits 4-3, iseq mode bit 7 (byte 2 is the
+         * timestamp mode since n < 128). */
+        const uint8_t flips[][2] = {{0, 0x08}, {0, 0x10}, {2, 0x80}};
+        for (size_t f = 0; f < 3; f++) {
+            buf[flips[f][0]] ^= flips[f][1];
+            assert_int_equal(drain(buf, len, &rc), 0);
+            assert_int_equal(rc, SCRY_ECORRUPT);
+            buf[flips[f][0]] ^= flips[f][1];
         }
         /* A trailing byte is an error too. */
         buf[len] = 0;
@@ -434,6 +453,13 @@ static void test_chunk_corrupt_input_is_an_error(void **state)
     const uint8_t hist[] = {TSDB_CHUNK_HISTOGRAM << 5, 1, 0, 0, 0};
     assert_int_equal(drain(hist, sizeof hist, &rc), 0); /* reserved kind */
     assert_int_equal(rc, SCRY_ECORRUPT);
+    struct tsdb_chunk_info info;
+    assert_int_equal(tsdb_chunk_info(hist, sizeof hist, &info), SCRY_ECORRUPT);
+    const uint8_t bad_venc[] = {0x05, 1, 0, 0, 0}; /* value encoding 5 */
+    assert_int_equal(tsdb_chunk_info(bad_venc, sizeof bad_venc, &info), SCRY_ECORRUPT);
+    drain(bad_venc, sizeof bad_venc, &rc);
+    assert_int_equal(rc, SCRY_ECORRUPT);
+
     const uint8_t big_n[] = {0x01, 0x81, 0x08}; /* n = 1025 */
     drain(big_n, sizeof big_n, &rc);
     assert_int_equal(rc, SCRY_ECORRUPT);
@@ -453,7 +479,7 @@ int main(void)
         cmocka_unit_test(test_chunk_counter_with_two_decimals_uses_dec),
         cmocka_unit_test(test_chunk_counter_reset_round_trips),
         cmocka_unit_test(test_chunk_constant_run_is_tiny),
-        cmocka_unit_test(test_chunk_full_precision_floats_use_xor),
+        cmocka_unit_test(test_chunk_full_precision_floats_use_bits),
         cmocka_unit_test(test_chunk_jittered_timestamps_are_cheap),
         cmocka_unit_test(test_chunk_seek),
         cmocka_unit_test(test_chunk_appender),
