@@ -31,7 +31,8 @@
  * fresh arena it drops to ~50 MB/s on that VM: the DOM is 2.5 bytes per input
  * byte plus the 1-byte copy, and first-touch page faults on 35 MB dominate
  * (glibc returns freed arena blocks to the kernel). Ingest workers should
- * therefore keep their arena across requests (scry_arena_reset). */
+ * therefore keep one arena across requests whose first block fits the DOM
+ * (scry_arena_reset keeps only the first block). */
 #include "core/json_read.h"
 #include "core/mem.h"
 
