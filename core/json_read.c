@@ -1,0 +1,1014 @@
+/* json_read.c — the JSON parser behind core/json_read.h.
+ *
+ * Design, driven by OTLP/JSON and Loki push bodies of many megabytes:
+ *
+ *   - The input is copied into the arena once, followed by 8 NUL bytes. The
+ *     NUL after the last byte is a sentinel: no JSON token continues through
+ *     a NUL, so the hot loops (whitespace, digits, string bytes) need no
+ *     bounds check; whoever stops on a NUL asks "is this the end?" only then.
+ *     The 8 bytes also let the string scanner load 8 bytes at a time.
+ *   - Strings are slices of that copy. A plain string (no escapes, valid
+ *     UTF-8) costs nothing but its scan; its closing quote becomes its NUL
+ *     terminator. An escaped string is unescaped in place, which is safe
+ *     because every escape is at least as long as what it decodes to. Only a
+ *     string with invalid UTF-8 (each bad byte grows to a 3-byte U+FFFD) gets
+ *     a fresh arena buffer.
+ *   - The parser is a loop with an explicit stack of open containers, so
+ *     nesting costs heap, not C stack, and is bounded by max_depth. Children
+ *     of open containers are collected on one scratch stack (a malloc'd
+ *     buffer reused for the whole parse) and copied into one contiguous arena
+ *     array when their container closes: arrays are indexable and no value
+ *     costs a malloc.
+ *   - Numbers keep their text. The double is computed on the spot with
+ *     Clinger's fast path (≤ 19 significant digits, value < 2^53, |exp| ≤ 22:
+ *     one exact multiply or divide, correctly rounded), else strtod_l in the
+ *     C locale. Integer getters re-read the digits, so int64s never pass
+ *     through a double.
+ *
+ * Numbers (bench/jsonbench.c, 10 MB OTLP-metrics-like document, gcc 12 -O2,
+ * a 2-vCPU VM under load average 5–9): about 14.7 instructions per input
+ * byte (callgrind); median 390 MB/s parsing into a reused arena (-w). Into a
+ * fresh arena it drops to ~50 MB/s on that VM: the DOM is 2.5 bytes per input
+ * byte plus the 1-byte copy, and first-touch page faults on 35 MB dominate
+ * (glibc returns freed arena blocks to the kernel). Ingest workers should
+ * therefore keep one arena across requests whose first block fits the DOM
+ * (scry_arena_reset keeps only the first block). */
+#include "core/json_read.h"
+#include "core/mem.h"
+
+#include <assert.h>
+#include <locale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Exponents saturate here: far beyond any double or integer, yet far above
+ * any digit count an input can hold, so saturation never changes a result. */
+#define EXP_CAP 100000000000000000LL
+#define PAD 8 /* sentinel NULs after the copy; the string scanner loads 8 bytes */
+
+struct frame {
+    size_t slot;  /* scratch offset of the container's own scry_jval */
+    size_t start; /* scratch offset of its first child */
+    bool obj;
+};
+
+struct parser {
+    char *base, *end;  /* the arena copy; *end is the NUL sentinel */
+    const char *orig;  /* the caller's bytes, unmodified, for line/col */
+    struct scry_arena *a;
+    char *scratch;     /* children of open containers */
+    size_t used, cap;
+    struct frame *frames;
+    int n_frames, cap_frames;
+    struct scry_err *err;
+};
+
+/* ---------------------------------------------------------------- errors */
+
+/* Writes c as Go's scanner quotes it (quoteChar: strconv.Quote of the byte
+ * taken as a rune, in single quotes), so our messages match Go's byte for
+ * byte: 'x', '\n', '\x01', '\'' , '"', 'é', '\u0080'. */
+static void quote_char(unsigned char c, char *q, size_t len)
+{
+    static const char short_esc[] = "\a\b\f\n\r\t\v";
+    static const char short_name[] = "abfnrtv";
+    const char *e = c ? strchr(short_esc, c) : NULL;
+    if (c == '\'')
+        snprintf(q, len, "'\\''");
+    else if (e)
+        snprintf(q, len, "'\\%c'", short_name[e - short_esc]);
+    else if (c < 0x20 || c == 0x7f)
+        snprintf(q, len, "'\\x%02x'", c);
+    else if (c < 0x80)
+        snprintf(q, len, "'%c'", c);
+    else if (c <= 0xa0 || c == 0xad) /* not printable in Go: C1 controls, NBSP, SHY */
+        snprintf(q, len, "'\\u%04x'", c);
+    else
+        snprintf(q, len, "'%c%c'", 0xc0 | (c >> 6), 0x80 | (c & 0x3f));
+}
+
+static int fail_at(struct parser *ps, const char *at, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The position is computed only here, from the caller's untouched bytes:
+ * counting lines while parsing would tax every document for the rare bad one,
+ * and the copy may already hold unescaped newlines. */
+static int fail_at(struct parser *ps, const char *at, int code, const char *fmt, ...)
+{
+    struct scry_err *err = ps->err;
+    if (!err)
+        return code;
+    size_t off = (size_t)(at - ps->base);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+    err->code = code;
+    err->offset = off;
+    int line = 1;
+    size_t line_start = 0;
+    for (const char *p = ps->orig, *e = ps->orig + off;
+         (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++) {
+        line++;
+        line_start = (size_t)(p - ps->orig) + 1;
+    }
+    scry_err_pos(err, NULL, line, (int)(off - line_start) + 1);
+    return code;
+}
+
+/* An unexpected byte at at, or the end of the input if at is the sentinel. */
+static __attribute__((noinline)) int bad_char(struct parser *ps, const char *at,
+                                              const char *context)
+{
+    if (at >= ps->end)
+        return fail_at(ps, ps->end, SCRY_EPARSE, "unexpected end of JSON input");
+    char q[16];
+    quote_char((unsigned char)*at, q, sizeof q);
+    return fail_at(ps, at, SCRY_EPARSE, "invalid character %s %s", q, context);
+}
+
+/* ---------------------------------------------------------------- scratch */
+
+static __attribute__((noinline)) void scratch_grow(struct parser *ps, size_t len)
+{
+    size_t cap = ps->cap ? ps->cap : 16384;
+    while (cap - ps->used < len)
+        cap *= 2;
+    ps->scratch = scry_realloc(ps->scratch, cap);
+    ps->cap = cap;
+}
+
+static inline size_t scratch_push(struct parser *ps, size_t len)
+{
+    if (ps->cap - ps->used < len)
+        scratch_grow(ps, len);
+    size_t off = ps->used;
+    ps->used += len;
+    return off;
+}
+
+static inline struct scry_jval *slot_at(struct parser *ps, size_t off)
+{
+    return (struct scry_jval *)(void *)(ps->scratch + off);
+}
+
+/* ---------------------------------------------------------------- strings */
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* Advances p to the first byte that needs a look: '"', '\\', a control
+ * character (which includes the NUL sentinel) or a non-ASCII byte. Eight
+ * bytes per step; the has-zero-byte trick can flag false positives only in
+ * bytes after a true one, so the lowest flagged byte is exact. */
+static inline char *scan_plain(char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (;;) {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+        uint64_t m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((x - ONES * 0x20) & ~x) | x;
+        m &= HIGHS;
+        if (m)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#else
+    for (;; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+            return p;
+    }
+#endif
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if none starts there (bad
+ * lead, truncated, overlong, surrogate, above U+10FFFF): Go's DecodeRune
+ * returning (RuneError, 1). Reads at most 3 bytes past s, which the
+ * sentinel padding makes safe; a NUL is never a continuation byte. */
+static inline int utf8_len(const char *z)
+{
+    const unsigned char *s = (const unsigned char *)z;
+    unsigned c = s[0];
+    if (c < 0xc2)
+        return 0;
+    if (c < 0xe0)
+        return (s[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (c < 0xf0) {
+        unsigned lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 ? 3 : 0;
+    }
+    if (c < 0xf5) {
+        unsigned lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+        return s[1] >= lo && s[1] <= hi && (s[2] & 0xc0) == 0x80 && (s[3] & 0xc0) == 0x80
+                   ? 4
+                   : 0;
+    }
+    return 0;
+}
+
+static inline int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+static uint32_t hex4(const char *p)
+{
+    return (uint32_t)(hexval(p[0]) << 12 | hexval(p[1]) << 8 | hexval(p[2]) << 4 | hexval(p[3]));
+}
+
+static int put_utf8(char *w, uint32_t cp)
+{
+    if (cp < 0x80) {
+        w[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        w[0] = (char)(0xc0 | cp >> 6);
+        w[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        w[0] = (char)(0xe0 | cp >> 12);
+        w[1] = (char)(0x80 | (cp >> 6 & 0x3f));
+        w[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    w[0] = (char)(0xf0 | cp >> 18);
+    w[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+    w[2] = (char)(0x80 | (cp >> 6 & 0x3f));
+    w[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Pass 1 of the slow path: from p, finds the closing quote, checks escapes
+ * and control characters, and counts bytes of invalid UTF-8. */
+static int string_check(struct parser *ps, char *p, char **close, size_t *n_bad)
+{
+    for (;;) {
+        p = scan_plain(p);
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            switch (p[1]) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                p += 2;
+                continue;
+            case 'u':
+                for (int i = 2; i < 6; i++)
+                    if (hexval(p[i]) < 0)
+                        return bad_char(ps, p + i, "in \\u hexadecimal character escape");
+                p += 6;
+                continue;
+            default:
+                return bad_char(ps, p + 1, "in string escape code");
+            }
+        }
+        if (c < 0x20)
+            return bad_char(ps, p, "in string literal");
+        int n = utf8_len(p);
+        *n_bad += n == 0;
+        p += n ? n : 1;
+    }
+    *close = p;
+    return 0;
+}
+
+/* The escape letters' values; 0 for letters string_check has rejected. */
+static char unescape(char e)
+{
+    switch (e) {
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    default: return e; /* '"', '\\', '/' */
+    }
+}
+
+/* Pass 2: decodes [r, close) to w, Go's unquote rules for surrogates: a high
+ * surrogate followed by a \u low surrogate is one code point; any other
+ * surrogate is U+FFFD and the escape after it is decoded on its own. */
+static char *string_decode(char *w, const char *r, const char *close)
+{
+    while (r < close) {
+        unsigned char c = (unsigned char)*r;
+        if (c == '\\') {
+            if (r[1] != 'u') {
+                *w++ = unescape(r[1]);
+                r += 2;
+                continue;
+            }
+            uint32_t cp = hex4(r + 2);
+            r += 6;
+            if (cp >= 0xd800 && cp < 0xe000) {
+                uint32_t lo = 0;
+                if (cp < 0xdc00 && r < close && r[0] == '\\' && r[1] == 'u')
+                    lo = hex4(r + 2);
+                if (lo >= 0xdc00 && lo < 0xe000) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    r += 6;
+                } else {
+                    cp = 0xfffd;
+                }
+            }
+            w += put_utf8(w, cp);
+        } else if (c >= 0x80) {
+            int n = utf8_len(r);
+            if (n) {
+                memmove(w, r, (size_t)n);
+                w += n;
+                r += n;
+            } else {
+                w += put_utf8(w, 0xfffd);
+                r++;
+            }
+        } else {
+            *w++ = (char)c;
+            r++;
+        }
+    }
+    return w;
+}
+
+/* s: first byte of the string; p: the first byte the fast path could not
+ * take. Everything in [s, p) is plain and stays where it is. */
+static __attribute__((noinline)) int string_slow(struct parser *ps, char *s, char *p, char **pp,
+                                                 struct scry_str *out)
+{
+    char *close = NULL;
+    size_t n_bad = 0;
+    int rc = string_check(ps, p, &close, &n_bad);
+    if (rc < 0)
+        return rc;
+    char *dst = s, *w = p;
+    if (n_bad) {
+        /* Each bad byte becomes 3; escapes only shrink, so this is enough. */
+        dst = scry_arena_alloc(ps->a, (size_t)(close - s) + 2 * n_bad + 1);
+        memcpy(dst, s, (size_t)(p - s));
+        w = dst + (p - s);
+    }
+    /* In place, the write cursor never passes the read cursor: no step
+     * writes more bytes than it has read, and each reads before it writes. */
+    w = string_decode(w, p, close);
+    assert(n_bad || w <= close);
+    *w = 0;
+    out->p = dst;
+    out->len = (size_t)(w - dst);
+    *pp = close + 1;
+    return 0;
+}
+
+/* *pp is just after the opening quote; on success it is after the closing
+ * one. The common case — ASCII or valid UTF-8 without escapes — stays here
+ * and costs one scan; its closing quote becomes its NUL terminator. */
+static inline int string(struct parser *ps, char **pp, struct scry_str *out)
+{
+    char *s = *pp, *p = s;
+    for (;;) {
+        p = scan_plain(p);
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *p = 0;
+            out->p = s;
+            out->len = (size_t)(p - s);
+            *pp = p + 1;
+            return 0;
+        }
+        if (c < 0x80)
+            break;
+        int n = utf8_len(p);
+        if (!n)
+            break;
+        p += n;
+    }
+    return string_slow(ps, s, p, pp, out);
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+static locale_t c_locale;
+static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
+
+static void c_locale_init(void)
+{
+    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    SCRY_ASSERT(c_locale != (locale_t)0);
+}
+
+/* strtod, but never with a ',' decimal point whatever setlocale() said. */
+static double strtod_c(const char *s, char **end)
+{
+    pthread_once(&c_locale_once, c_locale_init);
+    return strtod_l(s, end, c_locale);
+}
+
+static const double pow10_exact[] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static inline bool is_digit(char c) { return (unsigned char)(c - '0') < 10; }
+
+/* Scans a number at *pp (known to start with '-' or a digit) into v. */
+static inline int number(struct parser *ps, char **pp, struct scry_jval *v)
+{
+    char *s = *pp, *p = s;
+    uint64_t m = 0;        /* up to 19 significant digits */
+    int nd = 0;            /* significant digits in m */
+    int64_t e10 = 0;       /* value = m * 10^e10, when exact */
+    bool exact = true;     /* no nonzero digit was dropped */
+    if (*p == '-')
+        p++;
+    if (*p == '0') {
+        p++;
+    } else if (is_digit(*p)) {
+        do {
+            unsigned d = (unsigned)(*p++ - '0');
+            if (nd < 19) {
+                m = m * 10 + d;
+                nd++;
+            } else {
+                e10++;
+                exact &= d == 0;
+            }
+        } while (is_digit(*p));
+    } else {
+        return bad_char(ps, p, "in numeric literal");
+    }
+    if (*p == '.') {
+        p++;
+        if (!is_digit(*p))
+            return bad_char(ps, p, "after decimal point in numeric literal");
+        do {
+            unsigned d = (unsigned)(*p++ - '0');
+            if (nd < 19) {
+                m = m * 10 + d;
+                nd += m != 0; /* leading zeros of 0.000123 are not significant */
+                e10--;
+            } else {
+                exact &= d == 0;
+            }
+        } while (is_digit(*p));
+    }
+    if ((*p | 0x20) == 'e') {
+        p++;
+        bool eneg = *p == '-';
+        if (*p == '-' || *p == '+')
+            p++;
+        if (!is_digit(*p))
+            return bad_char(ps, p, "in exponent of numeric literal");
+        int64_t ex = 0;
+        do {
+            if (ex < EXP_CAP) /* beyond any double; keeps e10 from overflowing */
+                ex = ex * 10 + (*p - '0');
+            p++;
+        } while (is_digit(*p));
+        e10 += eneg ? -ex : ex;
+    }
+    double d;
+    if (m == 0 && exact) {
+        d = 0.0;
+    } else if (exact && m <= (1ull << 53) && e10 >= -22 && e10 <= 22) {
+        d = e10 < 0 ? (double)m / pow10_exact[-e10] : (double)m * pow10_exact[e10];
+    } else {
+        /* The byte after the number is a delimiter we have not consumed;
+         * borrow it as strtod's terminator. */
+        char save = *p;
+        *p = 0;
+        d = strtod_c(s + (*s == '-'), NULL);
+        *p = save;
+    }
+    if (*s == '-')
+        d = -d;
+    v->type = SCRY_JSON_NUMBER;
+    v->u.s = s;
+    v->n = (size_t)(p - s);
+    v->d = d;
+    *pp = p;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- parser */
+
+static inline char *skip_ws(char *p)
+{
+    while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')
+        p++;
+    return p;
+}
+
+static int literal(struct parser *ps, char **pp, const char *word, size_t len)
+{
+    char *p = *pp;
+    for (size_t i = 1; i < len; i++) {
+        if (p[i] != word[i]) {
+            char ctx[64], q[16];
+            quote_char((unsigned char)word[i], q, sizeof q);
+            snprintf(ctx, sizeof ctx, "in literal %s (expecting %s)", word, q);
+            return bad_char(ps, p + i, ctx);
+        }
+    }
+    *pp = p + len;
+    return 0;
+}
+
+static int push_frame(struct parser *ps, const char *at, int max_depth, size_t slot, bool obj)
+{
+    if (ps->n_frames >= max_depth)
+        return fail_at(ps, at, SCRY_ELIMIT, "exceeded max nesting depth (%d)", max_depth);
+    if (ps->n_frames == ps->cap_frames) {
+        ps->cap_frames = ps->cap_frames ? 2 * ps->cap_frames : 32;
+        ps->frames = scry_realloc(ps->frames, (size_t)ps->cap_frames * sizeof *ps->frames);
+    }
+    ps->frames[ps->n_frames++] = (struct frame){ .slot = slot, .start = ps->used, .obj = obj };
+    return 0;
+}
+
+/* Moves the innermost container's children from the scratch stack into one
+ * arena array and completes the container's own value. */
+static void close_frame(struct parser *ps)
+{
+    assert(ps->n_frames > 0);
+    struct frame f = ps->frames[--ps->n_frames];
+    size_t elem = f.obj ? sizeof(struct scry_jmember) : sizeof(struct scry_jval);
+    size_t bytes = ps->used - f.start;
+    assert(bytes % elem == 0);
+    void *mem = NULL;
+    if (bytes) {
+        mem = scry_arena_alloc(ps->a, bytes);
+        memcpy(mem, ps->scratch + f.start, bytes);
+    }
+    ps->used = f.start;
+    struct scry_jval *v = slot_at(ps, f.slot);
+    v->type = f.obj ? SCRY_JSON_OBJECT : SCRY_JSON_ARRAY;
+    v->n = bytes / elem;
+    if (f.obj)
+        v->u.obj = mem;
+    else
+        v->u.arr = mem;
+}
+
+/* Reads an object key and its colon; leaves a member slot on the scratch
+ * stack and returns the offset of the member's value. */
+static int member(struct parser *ps, char **pp, size_t *slot)
+{
+    char *p = *pp;
+    if (*p != '"')
+        return bad_char(ps, p, "looking for beginning of object key string");
+    p++;
+    struct scry_str key;
+    int rc = string(ps, &p, &key);
+    if (rc < 0)
+        return rc;
+    size_t off = scratch_push(ps, sizeof(struct scry_jmember));
+    struct scry_jmember *m = (struct scry_jmember *)(void *)(ps->scratch + off);
+    m->key = key;
+    p = skip_ws(p);
+    if (*p != ':')
+        return bad_char(ps, p, "after object key");
+    *pp = p + 1;
+    *slot = off + offsetof(struct scry_jmember, val);
+    return 0;
+}
+
+/* The state machine: `value` expects a value for the slot at `slot`, `next`
+ * follows a complete value. Every error returns at once; the caller frees. */
+static int parse(struct parser *ps, int max_depth)
+{
+    char *p = ps->base;
+    size_t slot = scratch_push(ps, sizeof(struct scry_jval)); /* the root */
+    int rc;
+value:
+    p = skip_ws(p);
+    switch (*p) {
+    case '{':
+        if ((rc = push_frame(ps, p, max_depth, slot, true)) < 0)
+            return rc;
+        p = skip_ws(p + 1);
+        if (*p == '}') {
+            p++;
+            close_frame(ps);
+            goto next;
+        }
+        if ((rc = member(ps, &p, &slot)) < 0)
+            return rc;
+        goto value;
+    case '[':
+        if ((rc = push_frame(ps, p, max_depth, slot, false)) < 0)
+            return rc;
+        p = skip_ws(p + 1);
+        if (*p == ']') {
+            p++;
+            close_frame(ps);
+            goto next;
+        }
+        slot = scratch_push(ps, sizeof(struct scry_jval));
+        goto value;
+    case '"': {
+        struct scry_str s;
+        p++;
+        if ((rc = string(ps, &p, &s)) < 0)
+            return rc;
+        struct scry_jval *v = slot_at(ps, slot);
+        *v = (struct scry_jval){ .type = SCRY_JSON_STRING, .n = s.len, .u.s = s.p };
+        goto next;
+    }
+    case 't':
+    case 'f': {
+        bool b = *p == 't';
+        if ((rc = literal(ps, &p, b ? "true" : "false", b ? 4 : 5)) < 0)
+            return rc;
+        *slot_at(ps, slot) = (struct scry_jval){ .type = SCRY_JSON_BOOL, .b = b };
+        goto next;
+    }
+    case 'n':
+        if ((rc = literal(ps, &p, "null", 4)) < 0)
+            return rc;
+        *slot_at(ps, slot) = (struct scry_jval){ .type = SCRY_JSON_NULL };
+        goto next;
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9':
+        if ((rc = number(ps, &p, slot_at(ps, slot))) < 0)
+            return rc;
+        goto next;
+    default:
+        return bad_char(ps, p, "looking for beginning of value");
+    }
+next:
+    if (ps->n_frames == 0)
+        goto done;
+    p = skip_ws(p);
+    if (ps->frames[ps->n_frames - 1].obj) {
+        if (*p == ',') {
+            p = skip_ws(p + 1);
+            if ((rc = member(ps, &p, &slot)) < 0)
+                return rc;
+            goto value;
+        }
+        if (*p == '}') {
+            p++;
+            close_frame(ps);
+            goto next;
+        }
+        return bad_char(ps, p, "after object key:value pair");
+    }
+    if (*p == ',') {
+        p++;
+        slot = scratch_push(ps, sizeof(struct scry_jval));
+        goto value;
+    }
+    if (*p == ']') {
+        p++;
+        close_frame(ps);
+        goto next;
+    }
+    return bad_char(ps, p, "after array element");
+done:
+    p = skip_ws(p);
+    if (p != ps->end)
+        return bad_char(ps, p, "after top-level value");
+    assert(ps->used == sizeof(struct scry_jval));
+    return 0;
+}
+
+int scry_json_parse(struct scry_arena *a, const char *p, size_t len,
+                    const struct scry_json_parse_opts *opts, struct scry_jval **out,
+                    struct scry_err *err)
+{
+    if (!a || (!p && len) || !out)
+        return scry_err_set(err, SCRY_EINVAL, "scry_json_parse: bad arguments");
+    int max_depth = opts && opts->max_depth > 0 ? opts->max_depth : SCRY_JSON_PARSE_MAX_DEPTH;
+    size_t max_bytes = opts && opts->max_bytes ? opts->max_bytes : SIZE_MAX - PAD;
+    if (len > max_bytes || len > SIZE_MAX - PAD)
+        return scry_err_set(err, SCRY_ELIMIT, "JSON input of %zu bytes exceeds the limit of %zu",
+                            len, max_bytes);
+    struct parser ps = { .orig = p, .a = a, .err = err };
+    ps.base = scry_arena_alloc(a, len + PAD);
+    if (len)
+        memcpy(ps.base, p, len);
+    memset(ps.base + len, 0, PAD);
+    ps.end = ps.base + len;
+    int rc = parse(&ps, max_depth);
+    if (rc == 0) {
+        struct scry_jval *root = scry_arena_alloc(a, sizeof *root);
+        *root = *slot_at(&ps, 0);
+        *out = root;
+    }
+    free(ps.scratch);
+    free(ps.frames);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- access */
+
+const struct scry_jval *scry_jval_getn(const struct scry_jval *obj, const char *key, size_t len)
+{
+    if (!obj || obj->type != SCRY_JSON_OBJECT)
+        return NULL;
+    /* Backwards, so that of duplicate keys the last wins, as in Go. */
+    for (size_t i = obj->n; i-- > 0;) {
+        const struct scry_jmember *m = &obj->u.obj[i];
+        if (m->key.len == len && memcmp(m->key.p, key, len) == 0)
+            return &m->val;
+    }
+    return NULL;
+}
+
+const struct scry_jval *scry_jval_get(const struct scry_jval *obj, const char *key)
+{
+    return scry_jval_getn(obj, key, strlen(key));
+}
+
+const struct scry_jval *scry_jval_at(const struct scry_jval *arr, size_t i)
+{
+    if (!arr || arr->type != SCRY_JSON_ARRAY || i >= arr->n)
+        return NULL;
+    return &arr->u.arr[i];
+}
+
+size_t scry_jval_len(const struct scry_jval *v)
+{
+    return v && (v->type == SCRY_JSON_ARRAY || v->type == SCRY_JSON_OBJECT) ? v->n : 0;
+}
+
+bool scry_jval_is_null(const struct scry_jval *v) { return !v || v->type == SCRY_JSON_NULL; }
+
+int scry_jval_str(const struct scry_jval *v, struct scry_str *out)
+{
+    if (!v || v->type != SCRY_JSON_STRING)
+        return SCRY_EINVAL;
+    *out = (struct scry_str){ v->u.s, v->n };
+    return 0;
+}
+
+int scry_jval_bool(const struct scry_jval *v, bool *out)
+{
+    if (!v || v->type != SCRY_JSON_BOOL)
+        return SCRY_EINVAL;
+    *out = v->b;
+    return 0;
+}
+
+/* Whether s[0..n) is exactly one JSON number (for numbers inside strings). */
+static bool is_json_number(const char *s, size_t n)
+{
+    const char *p = s, *e = s + n;
+    if (p < e && *p == '-')
+        p++;
+    if (p < e && *p == '0')
+        p++;
+    else if (p < e && is_digit(*p))
+        while (p < e && is_digit(*p))
+            p++;
+    else
+        return false;
+    if (p < e && *p == '.') {
+        if (++p == e || !is_digit(*p))
+            return false;
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    if (p < e && (*p | 0x20) == 'e') {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        if (p == e || !is_digit(*p))
+            return false;
+        while (p < e && is_digit(*p))
+            p++;
+    }
+    return p == e;
+}
+
+/* The text of a number or of a string that holds one, or false. */
+static bool number_text(const struct scry_jval *v, const char **s, size_t *n)
+{
+    if (!v)
+        return false;
+    if (v->type == SCRY_JSON_NUMBER) {
+        *s = v->u.s;
+        *n = v->n;
+        return true;
+    }
+    if (v->type == SCRY_JSON_STRING && is_json_number(v->u.s, v->n)) {
+        *s = v->u.s;
+        *n = v->n;
+        return true;
+    }
+    return false;
+}
+
+/* The magnitude of the exact integer that the valid JSON number s[0..n)
+ * denotes, from its digits: 1.50e2 is 150, 1.5 is not an integer, and
+ * anything above UINT64_MAX is out of range. */
+static int integer_of(const char *s, size_t n, bool *neg, uint64_t *mag)
+{
+    const char *p = s, *e = s + n;
+    *neg = *p == '-';
+    p += *neg;
+    const char *mend = p;
+    while (mend < e && (*mend | 0x20) != 'e')
+        mend++;
+    int64_t ex = 0;
+    if (mend < e) {
+        const char *q = mend + 1;
+        bool eneg = *q == '-';
+        q += *q == '-' || *q == '+';
+        for (; q < e; q++)
+            if (ex < EXP_CAP)
+                ex = ex * 10 + (*q - '0');
+        ex = eneg ? -ex : ex;
+    }
+    const char *dot = memchr(p, '.', (size_t)(mend - p));
+    if (dot)
+        ex -= mend - dot - 1;
+    /* Significant digits: first to last nonzero; trailing zeros go to ex. */
+    const char *first = p, *last = mend;
+    while (first < mend && (*first == '0' || *first == '.'))
+        first++;
+    if (first == mend) {
+        *mag = 0;
+        return 0;
+    }
+    while (last[-1] == '0' || last[-1] == '.') {
+        last--;
+        ex += *last == '0';
+    }
+    if (ex < 0)
+        return SCRY_EINVAL; /* a fraction is left */
+    if (ex > 20)
+        return SCRY_EINVAL;
+    uint64_t m = 0;
+    for (const char *q = first; q < last; q++) {
+        if (*q == '.')
+            continue;
+        if (__builtin_mul_overflow(m, 10, &m) || __builtin_add_overflow(m, (uint64_t)(*q - '0'), &m))
+            return SCRY_EINVAL;
+    }
+    for (int64_t i = 0; i < ex; i++)
+        if (__builtin_mul_overflow(m, 10, &m))
+            return SCRY_EINVAL;
+    *mag = m;
+    return 0;
+}
+
+int scry_jval_int64(const struct scry_jval *v, int64_t *out)
+{
+    const char *s;
+    size_t n;
+    bool neg;
+    uint64_t mag;
+    if (!number_text(v, &s, &n) || integer_of(s, n, &neg, &mag) < 0)
+        return SCRY_EINVAL;
+    if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
+        return SCRY_EINVAL;
+    *out = neg ? (int64_t)(0 - mag) : (int64_t)mag; /* 0 - 2^63 wraps to INT64_MIN */
+    return 0;
+}
+
+int scry_jval_uint64(const struct scry_jval *v, uint64_t *out)
+{
+    const char *s;
+    size_t n;
+    bool neg;
+    uint64_t mag;
+    if (!number_text(v, &s, &n) || integer_of(s, n, &neg, &mag) < 0)
+        return SCRY_EINVAL;
+    if (neg && mag != 0)
+        return SCRY_EINVAL;
+    *out = mag;
+    return 0;
+}
+
+/* Go's strconv.ParseFloat special names: [+-]inf, [+-]infinity, nan, any case. */
+static bool special_double(const char *s, size_t n, double *out)
+{
+    double sign = 1;
+    if (n && (*s == '+' || *s == '-')) {
+        sign = *s == '-' ? -1 : 1;
+        s++;
+        n--;
+        if ((n == 3 && strncasecmp(s, "inf", 3) == 0) ||
+            (n == 8 && strncasecmp(s, "infinity", 8) == 0)) {
+            *out = sign * INFINITY;
+            return true;
+        }
+        return false;
+    }
+    if ((n == 3 && strncasecmp(s, "inf", 3) == 0) || (n == 8 && strncasecmp(s, "infinity", 8) == 0)) {
+        *out = INFINITY;
+        return true;
+    }
+    if (n == 3 && strncasecmp(s, "nan", 3) == 0) {
+        *out = NAN;
+        return true;
+    }
+    return false;
+}
+
+int scry_jval_double(const struct scry_jval *v, double *out)
+{
+    if (!v)
+        return SCRY_EINVAL;
+    if (v->type == SCRY_JSON_NUMBER) {
+        if (isinf(v->d))
+            return SCRY_EINVAL; /* 1e400: Go's "value out of range" */
+        *out = v->d;
+        return 0;
+    }
+    if (v->type != SCRY_JSON_STRING)
+        return SCRY_EINVAL;
+    if (special_double(v->u.s, v->n, out))
+        return 0;
+    if (!is_json_number(v->u.s, v->n))
+        return SCRY_EINVAL;
+    double d = strtod_c(v->u.s, NULL); /* NUL-terminated and all number */
+    if (isinf(d))
+        return SCRY_EINVAL;
+    *out = d;
+    return 0;
+}
+
+int scry_jval_hex(const struct scry_jval *v, uint8_t *out, size_t len)
+{
+    if (!v || v->type != SCRY_JSON_STRING || v->n != 2 * len)
+        return SCRY_EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        int hi = hexval(v->u.s[2 * i]), lo = hexval(v->u.s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return SCRY_EINVAL;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- output */
+
+void scry_jval_write(struct scry_json *j, const struct scry_jval *v)
+{
+    switch (v->type) {
+    case SCRY_JSON_NULL: scry_json_null(j); break;
+    case SCRY_JSON_BOOL: scry_json_bool(j, v->b); break;
+    case SCRY_JSON_NUMBER: scry_json_raw(j, v->u.s, v->n); break;
+    case SCRY_JSON_STRING: scry_json_strn(j, v->u.s, v->n); break;
+    case SCRY_JSON_ARRAY:
+        scry_json_arr_begin(j);
+        for (size_t i = 0; i < v->n; i++)
+            scry_jval_write(j, &v->u.arr[i]);
+        scry_json_arr_end(j);
+        break;
+    case SCRY_JSON_OBJECT:
+        scry_json_obj_begin(j);
+        for (size_t i = 0; i < v->n; i++) {
+            scry_json_keyn(j, v->u.obj[i].key.p, v->u.obj[i].key.len);
+            scry_jval_write(j, &v->u.obj[i].val);
+        }
+        scry_json_obj_end(j);
+        break;
+    }
+}
+
+bool scry_jval_equal(const struct scry_jval *a, const struct scry_jval *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->type != b->type)
+        return false;
+    switch (a->type) {
+    case SCRY_JSON_NULL: return true;
+    case SCRY_JSON_BOOL: return a->b == b->b;
+    case SCRY_JSON_NUMBER:
+    case SCRY_JSON_STRING: return a->n == b->n && memcmp(a->u.s, b->u.s, a->n) == 0;
+    case SCRY_JSON_ARRAY:
+        if (a->n != b->n)
+            return false;
+        for (size_t i = 0; i < a->n; i++)
+            if (!scry_jval_equal(&a->u.arr[i], &b->u.arr[i]))
+                return false;
+        return true;
+    case SCRY_JSON_OBJECT:
+        if (a->n != b->n)
+            return false;
+        for (size_t i = 0; i < a->n; i++) {
+            const struct scry_jmember *x = &a->u.obj[i], *y = &b->u.obj[i];
+            if (x->key.len != y->key.len || memcmp(x->key.p, y->key.p, x->key.len) != 0 ||
+                !scry_jval_equal(&x->val, &y->val))
+                return false;
+        }
+        return true;
+    }
+    return false;
+}
