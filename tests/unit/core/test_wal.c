@@ -783,12 +783,17 @@ static void test_wal_acknowledged_records_survive_kill_9(void **state)
             }
         }
         close(fds[1]);
-        usleep(20000 + round * 15000);
+        /* Kill only once the child is writing (a loaded machine may take
+         * longer than any fixed delay to get it going), then at a point
+         * that varies by round. */
+        uint32_t i, acked = 0;
+        while (acked < 10 && read(fds[0], &i, sizeof i) == sizeof i)
+            acked = i + 1;
+        usleep(5000 + round * 15000);
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
         assert_true(WIFSIGNALED(status));
-        uint32_t i, acked = 0;
         while (read(fds[0], &i, sizeof i) == sizeof i)
             acked = i + 1;
         close(fds[0]);
