@@ -18,14 +18,14 @@
 #include "tsdb/chunk.h"
 
 static uint64_t bg_state = 1;
-static uint64_t bg_rnd(void)
+static inline uint64_t bg_rnd(void)
 {
     uint64_t z = (bg_state += 0x9e3779b97f4a7c15ull);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static uint64_t bg_below(uint64_t n) { return n ? bg_rnd() % n : 0; }
+static inline uint64_t bg_below(uint64_t n) { return n ? bg_rnd() % n : 0; }
 
 #define BG_MAXL 6
 struct bg_series {
@@ -49,7 +49,7 @@ static const char *bg_names[] = {"__name__", "a_job", "cpu", "instance", "mode",
 static const char *bg_vals[] = {"m0", "m1", "m2", "m3", "x", "y", "idle", "user", "0", "1", "10", "2",
                                 "host-1", "host-2", "host-3", "weird\nnl", "é", "aa", "ab", "b"};
 
-static int bg_cmp(const void *a, const void *b)
+static inline int bg_cmp(const void *a, const void *b)
 {
     const struct bg_series *x = a, *y = b;
     struct scry_labels lx = {x->labs, x->n_labs}, ly = {y->labs, y->n_labs};
@@ -57,7 +57,7 @@ static int bg_cmp(const void *a, const void *b)
 }
 
 /* Samples for one series in [mint, maxt], chunked by up to cut samples. */
-static void bg_samples(struct bg_series *s, int64_t mint, int64_t maxt, size_t max_n, size_t cut)
+static inline void bg_samples(struct bg_series *s, int64_t mint, int64_t maxt, size_t max_n, size_t cut)
 {
     size_t n = 1 + bg_below(max_n);
     s->t = scry_malloc(n * sizeof *s->t);
@@ -93,7 +93,7 @@ static void bg_samples(struct bg_series *s, int64_t mint, int64_t maxt, size_t m
 }
 
 /* n random distinct series, sorted, with samples in [mint, maxt]. */
-static void bg_make(struct bg_set *set, uint64_t seed, size_t n, int64_t mint, int64_t maxt,
+static inline void bg_make(struct bg_set *set, uint64_t seed, size_t n, int64_t mint, int64_t maxt,
                     size_t max_samples, size_t cut)
 {
     bg_state = seed;
@@ -121,7 +121,7 @@ static void bg_make(struct bg_set *set, uint64_t seed, size_t n, int64_t mint, i
     qsort(set->s, set->n, sizeof *set->s, bg_cmp);
 }
 
-static void bg_free(struct bg_set *set)
+static inline void bg_free(struct bg_set *set)
 {
     for (size_t i = 0; i < set->n; i++) {
         free(set->s[i].t);
@@ -133,7 +133,7 @@ static void bg_free(struct bg_set *set)
     memset(set, 0, sizeof *set);
 }
 
-static int bg_next(void *ud, struct tsdb_block_series *out, struct scry_err *err)
+static inline int bg_next(void *ud, struct tsdb_block_series *out, struct scry_err *err)
 {
     (void)err;
     struct bg_set *set = ud;
@@ -146,7 +146,7 @@ static int bg_next(void *ud, struct tsdb_block_series *out, struct scry_err *err
 
 static const struct tsdb_block_source bg_source = {.next = bg_next};
 
-static bool bg_same_double(double a, double b)
+static inline bool bg_same_double(double a, double b)
 {
     uint64_t x, y;
     memcpy(&x, &a, 8);
@@ -155,7 +155,7 @@ static bool bg_same_double(double a, double b)
 }
 
 /* A random matcher over the vocabulary. */
-static void bg_matcher(struct scry_matcher *m)
+static inline void bg_matcher(struct scry_matcher *m)
 {
     static const char *res[] = {"m.*", ".*", "host-[12]", "", ".+", "1|10", "x|y|idle", "a.", "é"};
     const char *name = bg_names[bg_below(sizeof bg_names / sizeof *bg_names)];
