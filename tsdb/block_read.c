@@ -491,7 +491,8 @@ static int cmp_ptr(const void *a, const void *b)
 static void finish_list(const char **v, size_t n, struct scry_arena *a, const char ***out,
                         size_t *n_out)
 {
-    qsort(v, n, sizeof *v, cmp_ptr);
+    if (n > 1)
+        qsort(v, n, sizeof *v, cmp_ptr);
     size_t m = 0;
     for (size_t i = 0; i < n; i++)
         if (!m || v[i] != v[m - 1])

@@ -241,7 +241,10 @@ static int read_labels(struct tsdb_block *b, struct span ls, struct span ps,
             v = k ? v + 1 + d : d;
             uint64_t len = tsdb__rd_uvarint_max(&r, list_end - list_off);
             uint64_t ns = tsdb__rd_uvarint_max(&r, b->n_series);
-            if (r.bad || v >= b->n_symbols || !len || !ns)
+            /* A list of ns entries takes >= ns raw bytes, and a blob of len
+             * bytes inflates to at most 255 * len + 16: bounds what the
+             * readers allocate for it before they read it. */
+            if (r.bad || v >= b->n_symbols || !len || !ns || ns > 255 * len + 16)
                 return corrupt(b, err, ls.off, "labels: bad value");
             if (b->n_pairs == pairs_cap) {
                 pairs_cap *= 2;
@@ -255,6 +258,12 @@ static int read_labels(struct tsdb_block *b, struct span ls, struct span ps,
     }
     if (r.p != r.end || list_off != list_end)
         return corrupt(b, err, ls.off, "labels: sizes do not match the postings");
+    /* Every series has a label, so it is in some list. */
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < b->n_names; i++)
+        total += b->names[i].n_series;
+    if (total < b->n_series)
+        return corrupt(b, err, ls.off, "labels: fewer postings than series");
     return 0;
 }
 

@@ -54,6 +54,8 @@ static int by_key(const void *a, const void *b)
  * name are not additive across blocks; the largest block's count is kept. */
 static void fold(struct stat_row *v, size_t *n)
 {
+    if (*n < 2)
+        return;
     qsort(v, *n, sizeof *v, by_key);
     size_t m = 0;
     for (size_t i = 0; i < *n; i++) {
@@ -115,8 +117,10 @@ int tsdb_inspect(const char *data_dir, FILE *out, struct scry_err *err)
         fprintf(out, "missing: %zu catalogued blocks have no directory\n", tsdb_blocks_missing(bs));
     fold(s.names, &s.n_names);
     fold(s.pairs, &s.n_pairs);
-    qsort(s.names, s.n_names, sizeof *s.names, by_values);
-    qsort(s.pairs, s.n_pairs, sizeof *s.pairs, by_series);
+    if (s.n_names)
+        qsort(s.names, s.n_names, sizeof *s.names, by_values);
+    if (s.n_pairs)
+        qsort(s.pairs, s.n_pairs, sizeof *s.pairs, by_series);
     fprintf(out, "top label names by values:\n");
     for (size_t i = 0; i < s.n_names && i < 10; i++)
         fprintf(out, "  %-40s %10" PRIu64 " values %10" PRIu64 " series\n", s.names[i].name,
