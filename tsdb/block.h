@@ -151,9 +151,11 @@ int tsdb_blocks_compact(struct tsdb_blocks *bs, size_t *n_done, struct scry_err 
  * while the total size exceeds retention_size_bytes. *n_deleted may be NULL. */
 int tsdb_blocks_retention(struct tsdb_blocks *bs, size_t *n_deleted, struct scry_err *err);
 
-/* Prints blocks (id, range, series, samples, bytes, bytes/sample), totals,
- * the top 10 label names by number of values and the top 10 label pairs by
- * series count of the newest block... of all blocks, summed. */
+/* Prints blocks (id, range, series, samples, bytes, bytes/sample, level),
+ * totals (chunks and index bytes per sample apart), the top 10 label names
+ * by number of values and the top 10 label pairs by series count (summed
+ * over blocks). Opens the set like tsdb_blocks_open, so crash leftovers are
+ * cleaned as the server would. */
 int tsdb_inspect(const char *data_dir, FILE *out, struct scry_err *err);
 
 #endif

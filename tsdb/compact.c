@@ -446,8 +446,8 @@ int tsdb_blocks_retention(struct tsdb_blocks *bs, size_t *n_deleted, struct scry
     if (bs->opts.retention_ms > 0) {
         int64_t cut = now_ms(bs) - bs->opts.retention_ms;
         size_t n = 0;
-        /* Blocks are sorted by mint; a block whose maxt is past the cut keeps
-         * every later-starting one alive too only if it overlaps, so scan all. */
+        /* Blocks are sorted by mint and, after compaction, do not overlap, so
+         * the expired ones are a prefix. */
         while (n < bs->n && bs->b[n]->meta.maxt_ms < cut)
             n++;
         if (n && !(rc = delete_first(bs, n, err)))
