@@ -203,6 +203,8 @@ int tsdb__chunk_bytes(const struct tsdb_block *b, struct tsdb__page_cache *pc, u
         }
         pc->page = pi;
     }
+    assert(pc->page == pi && off >= b->pages[pi].raw_off);
+    assert(off + len <= b->pages[pi].raw_off + b->pages[pi].raw_len);
     *p = pc->p + (off - b->pages[pi].raw_off);
     return 0;
 }
@@ -388,6 +390,7 @@ static bool bss_next(struct scry_series_set *ss)
             c1--;
         if (c0 == c1)
             continue; /* no chunk in range */
+        assert(gs->n_labels >= 1 && c1 <= s->g.chunks_cap);
         s->cur = (struct scry_labels){s->g.labels + gs->lab_off, gs->n_labels};
         s->c0 = c0;
         s->c1 = c1;

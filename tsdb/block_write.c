@@ -351,6 +351,7 @@ static int rechunk_series(struct wstate *s, const struct tsdb_block_series *bs, 
             return rc;
         i += m;
     }
+    assert(s->w.series[s->w.n_series].n_chunks == n_out);
     s->w.meta.n_samples += s->n;
     return 0;
 }
@@ -522,6 +523,7 @@ int tsdb_block_write(const char *blocks_dir, const struct tsdb_block_source *src
         rc = scry_err_set(err, SCRY_ENOTFOUND, "block write: no series with samples in range");
         goto fail;
     }
+    assert(w->meta.n_chunks == w->n_chunks && w->n_pages >= 1);
     w->meta.n_series = w->n_series;
     w->meta.chunks_bytes = s.file_bytes;
     tsdb__index_build(w, &idx);

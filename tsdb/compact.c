@@ -77,6 +77,7 @@ static void insert_sorted(struct tsdb_blocks *bs, struct tsdb_block *b)
     }
     bs->b[i] = b;
     bs->n++;
+    assert(i + 1 == bs->n || bs->b[i + 1]->meta.mint_ms >= b->meta.mint_ms);
 }
 
 /* ---- open: make the directory agree with the catalog ----------------------- */
@@ -300,6 +301,7 @@ static int msrc_next(void *ud, struct tsdb_block_series *out, struct scry_err *e
         }
         c->i++;
     }
+    assert(m->n_cm >= 1); /* every series of a block has a chunk */
     for (size_t j = 0; j < m->n_cm; j++)
         m->cm[j].p = (const uint8_t *)m->bytes.p + offs[j];
     *out = (struct tsdb_block_series){min, m->cm, m->n_cm};
@@ -321,6 +323,7 @@ static void remove_blocks(struct tsdb_blocks *bs, size_t first, size_t n)
         /* A failure leaves a dead directory that the next open deletes. */
         tsdb__rmdir_all(p.p, NULL);
     }
+    assert(first + n <= bs->n);
     memmove(bs->b + first, bs->b + first + n, (bs->n - first - n) * sizeof *bs->b);
     bs->n -= n;
     scry_buf_fini(&p);
@@ -385,6 +388,7 @@ static bool plan(const struct tsdb_blocks *bs, size_t *first, size_t *n)
             j++;
         }
         if (j - i >= 2) {
+            assert(j <= bs->n);
             *first = i;
             *n = j - i;
             return true;
@@ -401,6 +405,7 @@ static bool plan(const struct tsdb_blocks *bs, size_t *first, size_t *n)
             size_t j = i;
             while (j < bs->n && bs->b[j]->meta.maxt_ms < w1 && bs->b[j]->meta.mint_ms >= w0)
                 j++;
+            assert(w0 <= bs->b[i]->meta.mint_ms && bs->b[i]->meta.mint_ms < w1);
             if (j - i >= 2 && newest >= w1) {
                 *first = i;
                 *n = j - i;

@@ -127,6 +127,7 @@ void tsdb__plist_union(const struct tsdb__plist *a, const struct tsdb__plist *b,
             x = a->v[i++];
             j++;
         }
+        assert(!out->n || out->v[out->n - 1] < x);
         out->v[out->n++] = x;
     }
 }

@@ -177,8 +177,10 @@ static int read_symbols(struct tsdb_block *b, struct span s, struct scry_buf *sc
     }
     if (r.p != r.end)
         return corrupt(b, err, s.off, "symbols: trailing bytes");
-    for (uint64_t i = 0; i < n; i++)
+    for (uint64_t i = 0; i < n; i++) {
         b->sym[i] = b->sym_buf + (uintptr_t)b->sym[i];
+        assert(strlen(b->sym[i]) == b->sym_len[i]);
+    }
     return 0;
 }
 
@@ -204,6 +206,7 @@ static int read_series(struct tsdb_block *b, struct span s, struct scry_err *err
     if ((uint64_t)(r.end - r.p) != total)
         return corrupt(b, err, s.off, "series: group lengths do not add up");
     size_t base = s.off + (size_t)(r.p - s.p);
+    assert(base + total <= b->idx_len);
     for (uint64_t g = 0; g < b->n_groups; g++)
         b->group_off[g] += base;
     b->group_off[b->n_groups] = base + total;
@@ -301,6 +304,7 @@ static int read_pages(struct tsdb_block *b, struct span s, struct scry_buf *scra
     if (r.p != r.end || file_off != b->meta.chunks_bytes)
         return corrupt(b, err, s.off, "pages: sizes do not match the chunks file");
     b->logical_len = raw_off;
+    assert(file_off <= b->meta.chunks_bytes);
     return 0;
 }
 
@@ -511,6 +515,8 @@ int tsdb__group_load(const struct tsdb_block *b, uint64_t gi, struct tsdb__group
     }
     if (r.p != r.end)
         return gcorrupt(b, gi, "series: trailing bytes in group", err);
+    assert(g->n == n && n_chunks >= n);
+    assert(g->s[n - 1].lab_off + g->s[n - 1].n_labels <= g->labels_cap);
     g->gi = gi;
     return 0;
 }
