@@ -23,7 +23,8 @@
  * Fields may come in any order and repeat (the last scalar wins); unknown
  * fields are skipped by wire type; a known field with the wrong wire type
  * is an error, as it is for protobuf-c and Go. Exemplars, histograms and
- * metadata are counted, not decoded: the store takes none of them yet.
+ * metadata are counted and checked against their schema, not decoded: the
+ * store takes none of them yet.
  *
  * Every read is bounds-checked against the end of the enclosing message,
  * and every error names its byte offset in the body. A series is handed to
@@ -162,6 +163,97 @@ static int want_wt(const struct rd *r, const uint8_t *at, const char *what, uint
     if (wt == want)
         return 0;
     return fail(r, at, "%s field %u: wire type %u, want %u", what, field, wt, want);
+}
+
+/* ---- messages we only check --------------------------------------------- */
+
+/* Exemplars, histograms and metadata are not decoded, but a body is
+ * accepted only if protobuf-c or Go would accept it too: their fields are
+ * checked against this schema (wire type of each known field, nested
+ * messages recursively, packed repeated numbers whole), which costs
+ * nothing on the common path, where senders send none of them. */
+struct fspec {
+    uint32_t field;
+    uint8_t wt;                /* the wire type of one element */
+    uint8_t packed;            /* a repeated number: LEN (packed) is allowed too */
+    const struct mspec *sub;   /* wt 2: a nested message, or NULL for bytes */
+};
+
+struct mspec {
+    const char *name;
+    const struct fspec *f;
+    size_t n;
+};
+
+#define MSPEC(name, arr) { name, arr, sizeof arr / sizeof arr[0] }
+
+static const struct fspec label_f[] = { { 1, 2, 0, NULL }, { 2, 2, 0, NULL } };
+static const struct mspec label_m = MSPEC("Label", label_f);
+static const struct fspec exemplar_f[] = { { 1, 2, 0, &label_m }, { 2, 1, 0, NULL },
+                                           { 3, 0, 0, NULL } };
+static const struct mspec exemplar_m = MSPEC("Exemplar", exemplar_f);
+static const struct fspec metadata_f[] = { { 1, 0, 0, NULL }, { 2, 2, 0, NULL },
+                                           { 4, 2, 0, NULL }, { 5, 2, 0, NULL } };
+static const struct mspec metadata_m = MSPEC("MetricMetadata", metadata_f);
+static const struct fspec span_f[] = { { 1, 0, 0, NULL }, { 2, 0, 0, NULL } };
+static const struct mspec span_m = MSPEC("BucketSpan", span_f);
+static const struct fspec histogram_f[] = {
+    { 1, 0, 0, NULL },     { 2, 1, 0, NULL },     { 3, 1, 0, NULL },     { 4, 0, 0, NULL },
+    { 5, 1, 0, NULL },     { 6, 0, 0, NULL },     { 7, 1, 0, NULL },     { 8, 2, 0, &span_m },
+    { 9, 0, 1, NULL },     { 10, 1, 1, NULL },    { 11, 2, 0, &span_m }, { 12, 0, 1, NULL },
+    { 13, 1, 1, NULL },    { 14, 0, 0, NULL },    { 15, 0, 0, NULL },    { 16, 1, 1, NULL },
+};
+static const struct mspec histogram_m = MSPEC("Histogram", histogram_f);
+
+/* A packed run of varints or fixed64s fills its payload exactly. */
+static int check_packed(const struct rd *r, const struct mspec *m, uint32_t field, unsigned wt,
+                        const uint8_t *p, const uint8_t *end)
+{
+    if (wt == 1) {
+        if ((end - p) % 8 != 0)
+            return fail(r, p, "%s field %u: packed doubles of %zu bytes", m->name, field,
+                        (size_t)(end - p));
+        return 0;
+    }
+    uint64_t v = 0;
+    while (p < end) {
+        int rc = varint(r, &p, end, &v);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Nesting is bounded by the schema (Histogram > BucketSpan, Exemplar > Label). */
+static int check_message(const struct rd *r, const struct mspec *m, const uint8_t *p,
+                         const uint8_t *end)
+{
+    while (p < end) {
+        const uint8_t *at = p, *b = NULL, *be = NULL;
+        uint32_t field = 0;
+        unsigned wt = 0;
+        int rc = tag(r, &p, end, &field, &wt);
+        if (rc != 0)
+            return rc;
+        const struct fspec *f = NULL;
+        for (size_t i = 0; i < m->n && !f; i++)
+            if (m->f[i].field == field)
+                f = &m->f[i];
+        if (!f || (f->wt == wt && wt != 2)) {
+            rc = skip(r, &p, end, field, wt);
+        } else if (wt == 2 && (f->wt == 2 || f->packed)) {
+            rc = len_payload(r, &p, end, &b, &be);
+            if (rc == 0 && f->sub)
+                rc = check_message(r, f->sub, b, be);
+            else if (rc == 0 && f->wt != 2)
+                rc = check_packed(r, m, field, f->wt, b, be);
+        } else {
+            rc = want_wt(r, at, m->name, field, wt, f->wt);
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 /* ---- scratch ------------------------------------------------------------ */
@@ -305,10 +397,12 @@ static int decode_series(struct col_rw_decoder *d, const struct rd *r, const uin
             break;
         case 3:
             s.n_exemplars++;
+            rc = check_message(r, &exemplar_m, b, be);
             break;
         default:
             assert(field == 4);
             s.n_histograms++;
+            rc = check_message(r, &histogram_m, b, be);
             break;
         }
         if (rc != 0)
@@ -342,7 +436,7 @@ int col_rw_decode(struct col_rw_decoder *d, const char *body, size_t len, col_rw
                 rc = len_payload(&r, &p, end, &b, &be);
             if (rc == 0 && field == 1)
                 rc = decode_series(d, &r, b, be, fn, ud);
-            else if (rc == 0)
+            else if (rc == 0 && (rc = check_message(&r, &metadata_m, b, be)) == 0)
                 d->n_metadata++;
         } else if (rc == 0) {
             rc = skip(&r, &p, end, field, wt);

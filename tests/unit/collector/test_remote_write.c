@@ -478,11 +478,10 @@ static void random_request(struct wr_build *b)
     }
 }
 
-/* Valid messages: identical results. Mutated ones (a byte flipped, cut
- * short, bytes appended): never a crash or an out-of-bounds read, and when
- * both decoders accept, identical results. Where only one accepts, protobuf-c
- * is laxer (e.g. it ignores varint bits past 64) or stricter in what we skip
- * (it decodes exemplars and histograms); those are counted, not failed. */
+/* Valid messages: identical results. Mutated ones (a bit flipped, cut
+ * short, bytes appended): never a crash or an out-of-bounds read; when both
+ * decoders accept, identical results; we never accept what protobuf-c
+ * refuses, and refuse what it accepts only where it is laxer than Go. */
 static void test_remote_write_decode_differential_random(void **state)
 {
     static struct wr_build b;
@@ -498,11 +497,8 @@ static void test_remote_write_decode_differential_random(void **state)
             size_t n = len;
             uint8_t *q = malloc(len + 8);
             memcpy(q, p, len);
-            size_t flip = 0;
-            if (m == 1 && len) {
-                flip = rnd() % len;
-                q[flip] ^= (uint8_t)(1u << (rnd() % 8));
-            }
+            if (m == 1 && len)
+                q[rnd() % len] ^= (uint8_t)(1u << (rnd() % 8));
             if (m == 2 && len)
                 n = rnd() % len;
             if (m == 3) {
@@ -529,18 +525,14 @@ static void test_remote_write_decode_differential_random(void **state)
                 both_fail++;
             } else if (rc == 0) {
                 only_ours++;
-                if (getenv("RW_DIFF_DUMP")) {
-                    fprintf(stderr, "only ours m=%d n=%zu flip=%zu %02x->%02x:", m, n, flip, p[flip], q[flip]);
-                    for (size_t k = 0; k < n; k++) fprintf(stderr, "%02x", q[k]);
-                    fprintf(stderr, "\n");
-                }
+                fail_msg("iteration %d mode %d: accepted what protobuf-c refuses", iter, m);
             } else {
+                /* protobuf-c ignores varint bits past 64 and takes field
+                 * numbers past 2^29-1; Go (the reference) refuses both, so do we. */
+                if (!strstr(err.msg, "overflows 64 bits") && !strstr(err.msg, "invalid field number"))
+                    fail_msg("iteration %d mode %d: refused what protobuf-c takes: %s", iter, m,
+                             err.msg);
                 only_pbc++;
-                if (getenv("RW_DIFF_DUMP")) {
-                    fprintf(stderr, "only pbc m=%d n=%zu %s:", m, n, err.msg);
-                    for (size_t k = 0; k < n; k++) fprintf(stderr, "%02x", q[k]);
-                    fprintf(stderr, "\n");
-                }
             }
             if (wr)
                 prometheus__write_request__free_unpacked(wr, NULL);
@@ -552,8 +544,8 @@ static void test_remote_write_decode_differential_random(void **state)
                   both_ok, both_fail, only_ours, only_pbc);
     assert_true(both_ok >= 3000);
     assert_true(both_fail > 500);
-    /* disagreements are rare corner cases, not a different reading */
-    assert_true(only_ours + only_pbc < (both_ok + both_fail) / 20);
+    assert_int_equal(only_ours, 0);
+    assert_true(only_pbc < (both_ok + both_fail) / 100); /* rare corner cases */
     col_rw_decoder_fini(&d);
 }
 
