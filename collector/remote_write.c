@@ -39,6 +39,8 @@
 
 #include "core/mem.h"
 
+static_assert(sizeof(double) == 8, "double is IEEE 754 binary64");
+
 /* Decoding state of one body: where it starts (for offsets) and the error. */
 struct rd {
     const uint8_t *base;
@@ -107,6 +109,10 @@ static inline int tag(const struct rd *r, const uint8_t **pp, const uint8_t *end
     int rc = varint(r, pp, end, &t);
     if (rc != 0)
         return rc;
+    /* A tag fits 5 bytes; protobuf-c refuses longer (zero-padded) ones, so
+     * we do too, and accept nothing it would not. */
+    if (*pp - at > 5)
+        return fail(r, at, "tag longer than 5 bytes");
     /* Field numbers are 1 .. 2^29-1. */
     if (t >> 32 || (t >> 3) == 0)
         return fail(r, at, "invalid field number %llu", (unsigned long long)(t >> 3));
@@ -352,7 +358,6 @@ static int decode_sample(const struct rd *r, const uint8_t *p, const uint8_t *en
 done:
     /* The wire holds little-endian IEEE 754; copying the bits (not a
      * conversion) keeps NaN payloads such as the stale marker intact. */
-    static_assert(sizeof(double) == 8, "double is IEEE 754 binary64");
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
     bits = __builtin_bswap64(bits);
 #endif
