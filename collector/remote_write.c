@@ -130,6 +130,8 @@ static inline int len_payload(const struct rd *r, const uint8_t **pp, const uint
     int rc = varint(r, pp, end, &n);
     if (rc != 0)
         return rc;
+    if (*pp - at > 5) /* as for tags: protobuf-c refuses longer ones */
+        return fail(r, at, "length prefix longer than 5 bytes");
     if (n > (uint64_t)(end - *pp))
         return fail(r, at, "length %llu runs past the end of its message (%zu bytes left)",
                     (unsigned long long)n, (size_t)(end - *pp));
