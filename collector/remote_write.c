@@ -9,7 +9,8 @@
  * it, samples are decoded into an array reused from series to series, and
  * the caller gets one callback per series. Measured on rwgen's 10k-series
  * data set (bench/rwbench.c; numbers in collector/README.md) this decoder
- * is several times faster than protobuf-c's unpack + free.
+ * runs 10x fewer instructions and ~14x less time than protobuf-c's
+ * unpack + free.
  *
  * The subset of the wire format we need (protobuf encoding spec):
  *   message  = *(tag payload)
@@ -113,7 +114,7 @@ __attribute__((always_inline)) static inline const uint8_t *varint10(const uint8
 /* Timestamps are 6-byte varints at the very end of their Sample message, so
  * the unchecked path may read past the message, though never past the body
  * (r->lim); the result counts only if the varint ended inside the message.
- * Measured: this took varint decoding from 39% to ~15% of decode time. */
+ * Measured with callgrind: 288 -> 223 instructions per sample (README). */
 __attribute__((always_inline)) static inline int varint(const struct rd *r, const uint8_t **pp, const uint8_t *end,
                          uint64_t *out)
 {

@@ -145,7 +145,8 @@ static int on_series(void *ud, const struct col_rw_series *s, struct scry_err *e
             reject(q, 1, e.msg, &ls, s, smp->t_ms, true);
         } else {
             q->fatal = true;
-            *err = e;
+            if (err)
+                *err = e;
             return rc;
         }
     }
