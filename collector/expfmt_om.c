@@ -266,7 +266,7 @@ static int om_comment(struct col_expfmt_parser *p, const char *s)
     if (left >= 3 && memcmp(t, "EOF", 3) == 0) {
         t += 3;
         if (t < end && *t == '\n')
-            t++;
+            col__expfmt_newline(p, t++);
         if (t != end)
             return col__expfmt_fail(p, t, "unexpected data after # EOF");
         p->cur = end;
