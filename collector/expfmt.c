@@ -24,37 +24,36 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/labels.h"
 #include "core/mem.h"
 
 /* ------------------------------------------------------------------------
  * Byte classes
  * ------------------------------------------------------------------------ */
 
-#define L_ (COL__MSTART | COL__MCONT | COL__LSTART | COL__LCONT)
-#define D_ (COL__MCONT | COL__LCONT)
-#define H_ COL__VSTOP
-const unsigned char col__expfmt_cls[256] = {
-    ['\t'] = COL__WS, [' '] = COL__WS, ['\n'] = COL__VSTOP, ['"'] = COL__VSTOP,
-    ['\\'] = COL__VSTOP, [':'] = COL__MSTART | COL__MCONT, ['_'] = L_,
-    ['0'] = D_, ['1'] = D_, ['2'] = D_, ['3'] = D_, ['4'] = D_,
-    ['5'] = D_, ['6'] = D_, ['7'] = D_, ['8'] = D_, ['9'] = D_,
-    ['a'] = L_, ['b'] = L_, ['c'] = L_, ['d'] = L_, ['e'] = L_, ['f'] = L_, ['g'] = L_,
-    ['h'] = L_, ['i'] = L_, ['j'] = L_, ['k'] = L_, ['l'] = L_, ['m'] = L_, ['n'] = L_,
-    ['o'] = L_, ['p'] = L_, ['q'] = L_, ['r'] = L_, ['s'] = L_, ['t'] = L_, ['u'] = L_,
-    ['v'] = L_, ['w'] = L_, ['x'] = L_, ['y'] = L_, ['z'] = L_,
-    ['A'] = L_, ['B'] = L_, ['C'] = L_, ['D'] = L_, ['E'] = L_, ['F'] = L_, ['G'] = L_,
-    ['H'] = L_, ['I'] = L_, ['J'] = L_, ['K'] = L_, ['L'] = L_, ['M'] = L_, ['N'] = L_,
-    ['O'] = L_, ['P'] = L_, ['Q'] = L_, ['R'] = L_, ['S'] = L_, ['T'] = L_, ['U'] = L_,
-    ['V'] = L_, ['W'] = L_, ['X'] = L_, ['Y'] = L_, ['Z'] = L_,
-    [0x80] = H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-    H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-    H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-    H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-    H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-    H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-    H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-    H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_, H_,
-};
+/* Computed by the preprocessor, so the table is const data (STYLE §7).
+ * Bits per byte: see the enum in expfmt_internal.h. */
+#define ALPHA(c) (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || (c) == '_')
+#define DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define VSTOP(c) ((c) == '"' || (c) == '\\' || (c) == '\n' || (c) >= 0x80)
+#define CLS(c)                                                                     \
+    ((ALPHA(c) || (c) == ':' ? COL__MSTART : 0) |                                  \
+     (ALPHA(c) || DIGIT(c) || (c) == ':' ? COL__MCONT : 0) |                       \
+     (ALPHA(c) ? COL__LSTART : 0) | (ALPHA(c) || DIGIT(c) ? COL__LCONT : 0) |      \
+     (VSTOP(c) ? COL__VSTOP : COL__VPLAIN) | ((c) == ' ' || (c) == '\t' ? COL__WS : 0) | \
+     ((c) != '{' && (c) != ' ' && (c) != '\t' && (c) != '\n' ? COL__TVAL : 0) |      \
+     ((c) != ' ' && (c) != '\n' ? COL__OMVAL : 0))
+#define C4(i) CLS(i), CLS(i + 1), CLS(i + 2), CLS(i + 3)
+#define C16(i) C4(i), C4(i + 4), C4(i + 8), C4(i + 12)
+#define C64(i) C16(i), C16(i + 16), C16(i + 32), C16(i + 48)
+const unsigned short col__expfmt_cls[256] = { C64(0), C64(64), C64(128), C64(192) };
+#undef C64
+#undef C16
+#undef C4
+#undef CLS
+#undef VSTOP
+#undef DIGIT
+#undef ALPHA
 #undef L_
 #undef D_
 #undef H_
@@ -145,15 +144,6 @@ struct col_expfmt_label *col__expfmt_label_grow(struct col_expfmt_parser *p, siz
     return &v[i];
 }
 
-bool col__expfmt_dup(const struct col_expfmt_label *v, size_t n, struct scry_str name)
-{
-    /* Quadratic, but n is ~5 on real targets; a hash set would cost more. */
-    for (size_t i = 0; i < n; i++)
-        if (v[i].name.len == name.len && memcmp(v[i].name.p, name.p, name.len) == 0)
-            return true;
-    return false;
-}
-
 bool col__expfmt_is_created(const struct col_expfmt_parser *p, struct scry_str name)
 {
     static const char sfx[] = "_created";
@@ -167,6 +157,20 @@ bool col__expfmt_is_created(const struct col_expfmt_parser *p, struct scry_str n
     }
     return name.len == p->family.len + n && memcmp(name.p, p->family.p, p->family.len) == 0 &&
            memcmp(name.p + p->family.len, sfx, n) == 0;
+}
+
+bool col__expfmt_utf8_valid(const char *p, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+    }
+    for (; i < len && (unsigned char)p[i] < 0x80; i++)
+        ;
+    return i == len || scry_utf8_valid(p + i, len - i);
 }
 
 const char *col_metric_type_name(enum col_metric_type t)
@@ -293,6 +297,60 @@ int col__expfmt_float(const char *s, size_t len, double *out)
             return 0;
         }
         return -1;
+    }
+    /* Tokens of at most 20 bytes after the sign hold at most 19 digits, so
+     * the mantissa cannot overflow and needs no digit counting. */
+    if (len - i <= 20) {
+        uint64_t m = 0;
+        int exp10 = 0;
+        size_t d0 = i;
+        unsigned d;
+        while (i < len && (d = (unsigned)(s[i] - '0')) < 10) {
+            m = m * 10 + d;
+            i++;
+        }
+        size_t nd = i - d0;
+        if (i < len && s[i] == '.') {
+            size_t f0 = ++i;
+            while (i < len && (d = (unsigned)(s[i] - '0')) < 10) {
+                m = m * 10 + d;
+                i++;
+            }
+            exp10 = -(int)(i - f0);
+            nd += i - f0;
+        }
+        if (nd == 0)
+            return -1;
+        if (i < len) {
+            if (s[i] != 'e' && s[i] != 'E')
+                return -1;
+            i++;
+            bool eneg = false;
+            if (i < len && (s[i] == '+' || s[i] == '-'))
+                eneg = s[i++] == '-';
+            if (i == len)
+                return -1;
+            int e = 0;
+            for (; i < len; i++) {
+                if ((d = (unsigned)(s[i] - '0')) >= 10)
+                    return -1;
+                e = e * 10 + (int)d; /* clamped below, so no overflow */
+                if (e > 100000)
+                    e = 100000;
+            }
+            exp10 += eneg ? -e : e;
+        }
+        if (m == 0) {
+            *out = neg ? -0.0 : 0.0;
+            return 0;
+        }
+        if (m <= (1ULL << 53) && exp10 >= -22 && exp10 <= 22) {
+            double v = (double)m;
+            v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+            *out = neg ? -v : v;
+            return 0;
+        }
+        return float_slow(s, len, out);
     }
     uint64_t m = 0;
     int nd = 0;       /* significant digits kept in m */

@@ -21,11 +21,9 @@
 
 #include "core/labels.h"
 
-static inline const char *scan_name(const char *s, const char *end, int cont)
+static inline const char *scan_name(const char *s, const char *end, unsigned cont)
 {
-    while (++s < end && COL__IS(*s, cont))
-        ;
-    return s;
+    return col__expfmt_scan_name(s + 1, end, cont == COL__MCONT);
 }
 
 /* Labels after '{' up to and including '}', into the label array from
@@ -55,10 +53,10 @@ static int om_labels(struct col_expfmt_parser *p, const char *s, const char **ou
         if (!q)
             return col__expfmt_fail_got(p, s, "expected label value");
         struct scry_str val = { vs, (size_t)(q - vs) };
-        if (high && !scry_utf8_valid(val.p, val.len))
+        if (high && !col__expfmt_utf8_valid(val.p, val.len))
             return col__expfmt_fail(p, vs, "invalid UTF-8 label value");
-        if (col__expfmt_dup(p->lab + first, n - first, name) ||
-            (first == 0 && scry_str_eqz(name, SCRY_METRIC_NAME)))
+        if (col__expfmt_has(p->lab + first, n - first, name) ||
+            (first == 0 && col__expfmt_is_name_label(name)))
             return col__expfmt_fail(p, ln, "duplicate label name \"%.*s\"", (int)name.len, name.p);
         struct col_expfmt_label *l = col__expfmt_label(p, n++);
         l->name = name;
@@ -87,8 +85,7 @@ static int om_value(struct col_expfmt_parser *p, const char *s, const char **out
         return col__expfmt_fail_got(p, s, exp);
     }
     const char *t = ++s;
-    while (s < end && *s != ' ' && *s != '\n')
-        s++;
+    s = col__expfmt_scan(s, end, COL__OMVAL);
     int rc = col__expfmt_float(t, (size_t)(s - t), v);
     if (rc) {
         char q[COL__QUOTE_MAX];
@@ -107,8 +104,7 @@ static int om_value(struct col_expfmt_parser *p, const char *s, const char **out
 static int om_ts(struct col_expfmt_parser *p, const char *s, const char **out, int64_t *ts_ms)
 {
     const char *end = p->end, *t = ++s;
-    while (s < end && *s != ' ' && *s != '\n')
-        s++;
+    s = col__expfmt_scan(s, end, COL__OMVAL);
     double ts;
     int rc = col__expfmt_float(t, (size_t)(s - t), &ts);
     char q[COL__QUOTE_MAX];
@@ -230,7 +226,7 @@ static int om_meta(struct col_expfmt_parser *p, int kind, const char *s)
         static const char *const types[] = { "unknown", "counter", "gauge", "histogram",
                                              "gaugehistogram", "summary", "info", "stateset" };
         size_t i = 0, n_types = sizeof types / sizeof types[0];
-        while (i < n_types && !scry_str_eqz(m->text, types[i]))
+        while (i < n_types && !(m->text.len == strlen(types[i]) && memcmp(m->text.p, types[i], m->text.len) == 0))
             i++;
         if (i == n_types) {
             col__expfmt_quote(m->text.p, m->text.len, q, sizeof q);
@@ -240,7 +236,7 @@ static int om_meta(struct col_expfmt_parser *p, int kind, const char *s)
         p->family = m->name;
         p->family_type = m->type;
     } else if (kind == COL_EXPFMT_HELP) {
-        if (!scry_utf8_valid(m->text.p, m->text.len))
+        if (!col__expfmt_utf8_valid(m->text.p, m->text.len))
             return col__expfmt_fail(p, m->text.p, "help text is not valid UTF-8");
     } else if (m->text.len > 0) {
         size_t u = m->text.len, nl = m->name.len;

@@ -19,18 +19,30 @@
 
 #include "core/labels.h"
 
+/* Blanks between tokens are rare in practice, so test one byte inline and
+ * loop only when there is one. */
 static inline const char *skip_ws(const char *s, const char *end)
 {
-    while (s < end && (*s == ' ' || *s == '\t'))
-        s++;
+    if (__builtin_expect(s < end && (*s == ' ' || *s == '\t'), 0))
+        do
+            s++;
+        while (s < end && (*s == ' ' || *s == '\t'));
     return s;
 }
 
-static inline const char *scan_name(const char *s, const char *end, int cont)
+/* Whether the next token is c, skipping blanks only when it is not. */
+static inline bool want(const char **sp, const char *end, char c)
 {
-    while (++s < end && COL__IS(*s, cont))
-        ;
-    return s;
+    const char *s = *sp;
+    if (s < end && *s == c)
+        return true;
+    *sp = s = skip_ws(s, end);
+    return s < end && *s == c;
+}
+
+static inline const char *scan_name(const char *s, const char *end, unsigned cont)
+{
+    return col__expfmt_scan_name(s + 1, end, cont == COL__MCONT);
 }
 
 /* Parses labels after '{' up to and including '}'. */
@@ -47,11 +59,10 @@ static int text_labels(struct col_expfmt_parser *p, const char *s, const char **
         const char *ln = s;
         s = scan_name(s, end, COL__LCONT);
         struct scry_str name = { ln, (size_t)(s - ln) };
-        s = skip_ws(s, end);
-        if (s == end || *s != '=')
+        if (!want(&s, end, '='))
             return col__expfmt_fail_got(p, s, "expected equal");
-        s = skip_ws(s + 1, end);
-        if (s == end || *s != '"')
+        s++;
+        if (!want(&s, end, '"'))
             return col__expfmt_fail_got(p, s, "expected label value");
         int line0 = p->line;
         const char *ls0 = p->line_start, *vs = s + 1;
@@ -63,18 +74,18 @@ static int text_labels(struct col_expfmt_parser *p, const char *s, const char **
             return col__expfmt_fail_got(p, s, "expected label value");
         }
         struct scry_str val = { vs, (size_t)(q - vs) };
-        if (high && !scry_utf8_valid(val.p, val.len))
+        if (high && !col__expfmt_utf8_valid(val.p, val.len))
             return col__expfmt_fail(p, vs, "invalid UTF-8 label value");
         /* Prometheus adds the metric name as __name__ first, so a
          * __name__ label is a duplicate there too. */
-        if (col__expfmt_dup(p->lab, n, name) || scry_str_eqz(name, SCRY_METRIC_NAME))
+        if (col__expfmt_has(p->lab, n, name) || col__expfmt_is_name_label(name))
             return col__expfmt_fail(p, ln, "duplicate label name \"%.*s\"", (int)name.len, name.p);
         struct col_expfmt_label *l = col__expfmt_label(p, n++);
         l->name = name;
         l->value = val;
         l->escaped = esc;
-        s = skip_ws(q + 1, end);
-        if (s < end && *s == ',')
+        s = q + 1;
+        if (want(&s, end, ','))
             s++;
     }
     *out = s + 1;
@@ -99,8 +110,7 @@ static int text_sample(struct col_expfmt_parser *p, const char *s)
         s = skip_ws(s, end);
     }
     const char *v = s;
-    while (s < end && *s != ' ' && *s != '\t' && *s != '\n' && *s != '{')
-        s++;
+    s = col__expfmt_scan(s, end, COL__TVAL);
     if (s == v)
         return col__expfmt_fail_got(p, v, "expected value after metric");
     int rc = col__expfmt_float(v, (size_t)(s - v), &m->value);
@@ -170,13 +180,15 @@ static int text_meta(struct col_expfmt_parser *p, int kind, const char *s, const
     m->escaped = memchr(m->text.p, '\\', m->text.len) != NULL;
     m->type = COL_METRIC_UNKNOWN;
     if (kind == COL_EXPFMT_TYPE) {
-        static const struct { const char *z; enum col_metric_type t; } types[] = {
-            { "counter", COL_METRIC_COUNTER }, { "gauge", COL_METRIC_GAUGE },
-            { "histogram", COL_METRIC_HISTOGRAM }, { "summary", COL_METRIC_SUMMARY },
-            { "untyped", COL_METRIC_UNKNOWN },
+#define T(z, t) { z, sizeof z - 1, t }
+        static const struct { const char *z; size_t len; enum col_metric_type t; } types[] = {
+            T("counter", COL_METRIC_COUNTER), T("gauge", COL_METRIC_GAUGE),
+            T("histogram", COL_METRIC_HISTOGRAM), T("summary", COL_METRIC_SUMMARY),
+            T("untyped", COL_METRIC_UNKNOWN),
         };
+#undef T
         size_t i = 0, n_types = sizeof types / sizeof types[0];
-        while (i < n_types && !scry_str_eqz(m->text, types[i].z))
+        while (i < n_types && !(m->text.len == types[i].len && memcmp(m->text.p, types[i].z, types[i].len) == 0))
             i++;
         if (i == n_types) {
             char q[COL__QUOTE_MAX];
@@ -186,7 +198,7 @@ static int text_meta(struct col_expfmt_parser *p, int kind, const char *s, const
         m->type = types[i].t;
         p->family = m->name;
         p->family_type = m->type;
-    } else if (!scry_utf8_valid(m->text.p, m->text.len)) {
+    } else if (!col__expfmt_utf8_valid(m->text.p, m->text.len)) {
         return col__expfmt_fail(p, m->text.p, "help text is not valid UTF-8");
     }
     if (eol == end)
