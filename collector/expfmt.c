@@ -193,6 +193,16 @@ int col__expfmt_fail(struct col_expfmt_parser *p, const char *at, const char *fm
     va_end(ap);
     if (at > p->end)
         at = p->end;
+    /* A text-format label value may span lines; an error inside it is
+     * reported where it is, so walk the line count back. */
+    if (at < p->line_start) {
+        for (const char *c = at; c < p->line_start; c++)
+            p->line -= *c == '\n';
+        const char *ls = at;
+        while (ls > p->body && ls[-1] != '\n')
+            ls--;
+        p->line_start = ls;
+    }
     scry_err_set(&p->err, SCRY_EPARSE, "line %d: %s", p->line, msg);
     scry_err_pos(&p->err, NULL, p->line, (int)(at - p->line_start) + 1);
     p->err.offset = (size_t)(at - p->body);

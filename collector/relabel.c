@@ -42,6 +42,7 @@ struct col__relabel_rule {
     enum match_kind kind;
     const char *lit;         /* MATCH_LITERAL: the regex source */
     size_t lit_len;
+    pcre2_code *code;        /* MATCH_PCRE: our JIT-compiled copy of cfg->re */
 };
 
 /* ------------------------------------------------------------------------
@@ -78,6 +79,15 @@ void col_relabel_ctx_init(struct col_relabel_ctx *ctx, const struct scry_relabel
         } else {
             r->kind = MATCH_PCRE;
             assert(cfgs[i].re);
+            /* JIT cuts a match like "(.*);(.*):9100" from ~5400 to ~500
+             * instructions. We compile a private copy: the config's code
+             * is shared by every scrape loop, and JIT-compiling it while
+             * another thread matches is not safe. No JIT (some arches, or
+             * SELinux execmem) just means the interpreter. */
+            r->code = pcre2_code_copy(cfgs[i].re);
+            if (!r->code)
+                scry_panic("out of memory", __FILE__, __LINE__);
+            (void)pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE);
             uint32_t g = 0;
             pcre2_pattern_info(cfgs[i].re, PCRE2_INFO_CAPTURECOUNT, &g);
             if (g > max_groups)
@@ -91,6 +101,8 @@ void col_relabel_ctx_init(struct col_relabel_ctx *ctx, const struct scry_relabel
 
 void col_relabel_ctx_fini(struct col_relabel_ctx *ctx)
 {
+    for (size_t i = 0; i < ctx->n_cfgs && ctx->rules; i++)
+        pcre2_code_free(ctx->rules[i].code);
     free(ctx->rules);
     pcre2_match_data_free(ctx->md);
     scry_buf_fini(&ctx->val);
@@ -145,7 +157,7 @@ static bool do_match(struct col_relabel_ctx *ctx, size_t i, const char *s, size_
         break;
     }
     /* Errors (invalid UTF-8 in a value, match limits) count as no match. */
-    int rc = pcre2_match(ctx->cfgs[i].re, (PCRE2_SPTR)s, len, 0, 0, ctx->md, NULL);
+    int rc = pcre2_match(r->code, (PCRE2_SPTR)s, len, 0, 0, ctx->md, NULL);
     if (rc <= 0)
         return false;
     m->ov = pcre2_get_ovector_pointer(ctx->md);

@@ -15,11 +15,15 @@
 
 #define MAX_INPUT (1 << 20)
 
-static void check(int cond)
-{
-    if (!cond)
-        abort();
-}
+#include <stdio.h>
+/* Names the failed invariant, so a crash file explains itself. */
+#define check(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            fprintf(stderr, "fuzz_expfmt: check failed: %s (line %d)\n", #cond, __LINE__); \
+            abort();                                                             \
+        }                                                                        \
+    } while (0)
 
 static const char *lo, *hi;
 

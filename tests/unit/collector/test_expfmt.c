@@ -353,6 +353,7 @@ static const struct bad bads[] = {
     { TEXT, "# comment", "line 1: linebreak expected after comment, got end of input", 10 },
     { TEXT, "# HELP a \xff\n", "line 1: help text is not valid UTF-8", 10 },
     { TEXT, "a{b=\"x\ny\"} 1\nc\n", "line 3: expected value after metric, got \"\\n\"", 2 },
+    { TEXT, "x 1\na{b=\"x\ny\xff\"} 1\n", "line 2: invalid UTF-8 label value", 6 },
     { TEXT, "# TYPE a counter", "line 1: linebreak expected after metadata, got end of input", 17 },
     { OM, "a 1\n", "line 2: data does not end with # EOF", 1 },
     { OM, "a 1", "line 1: data does not end with # EOF", 4 },
