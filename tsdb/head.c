@@ -191,7 +191,8 @@ static void series_free_samples(struct tsdb__series *s)
 
 /* ---- truncate ----------------------------------------------------------------- */
 
-static uint32_t drop_chunks_below(struct tsdb__chunk **c, uint32_t n, int64_t mint, bool sorted)
+/* Releases the chunks wholly below mint, keeps the others in order. */
+static uint32_t drop_chunks_below(struct tsdb__chunk **c, uint32_t n, int64_t mint)
 {
     uint32_t k = 0;
     for (uint32_t i = 0; i < n; i++) {
@@ -199,11 +200,6 @@ static uint32_t drop_chunks_below(struct tsdb__chunk **c, uint32_t n, int64_t mi
             tsdb__chunk_release(c[i]);
         else
             c[k++] = c[i];
-        if (sorted && c[i]->maxt >= mint) { /* the rest are newer */
-            for (i++; i < n; i++)
-                c[k++] = c[i];
-            break;
-        }
     }
     return k;
 }
@@ -211,12 +207,12 @@ static uint32_t drop_chunks_below(struct tsdb__chunk **c, uint32_t n, int64_t mi
 /* Under the series' stripe lock. Returns true when the series is empty. */
 static bool series_truncate(struct tsdb__series *s, int64_t mint)
 {
-    s->n_sealed = drop_chunks_below(s->sealed, s->n_sealed, mint, true);
+    s->n_sealed = drop_chunks_below(s->sealed, s->n_sealed, mint);
     if (s->open.n && s->open.tlast < mint)
         tsdb__ochunk_fini(&s->open); /* idle since mint: give the buffer back */
     struct tsdb__ooo *o = s->ooo;
     if (o) {
-        o->n_c = drop_chunks_below(o->c, o->n_c, mint, false);
+        o->n_c = drop_chunks_below(o->c, o->n_c, mint);
         uint32_t k = 0;
         while (k < o->n && o->s[k].t < mint)
             k++;
