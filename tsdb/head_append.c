@@ -225,6 +225,12 @@ static int app_append_sample(struct scry_appender *app, uint64_t *ref,
             return rc;
         *ref = s->ref;
     }
+    /* Commit will write at the tail of the open chunk: fetch that line now,
+     * while the caller is still decoding its next sample. The racy read is
+     * of atomics, and a prefetch of a stale pointer cannot fault. */
+    const uint8_t *tail = __atomic_load_n(&s->open.b, __ATOMIC_RELAXED);
+    if (tail)
+        __builtin_prefetch(tail + (__atomic_load_n(&s->open.nbits, __ATOMIC_RELAXED) >> 3), 1, 3);
     int64_t mx = atomic_load_explicit(&s->maxt, memory_order_relaxed);
     if (t_ms < mx && outside_window(h, mx, t_ms)) {
         a->early_ooo++;

@@ -107,15 +107,21 @@ const char *tsdb__intern_find(const struct tsdb__intern *in, const char *z);
  * grows by a quarter; kept across cuts, so after the first chunk a series
  * appends without allocating. Stream: t0 (64 bits), v0 (64 bits), then per
  * sample a delta-of-delta code and an XOR code (README.md, "Open chunk"). */
+#define TSDB__OCHUNK_KMAX 6      /* largest decimal scale */
+#define TSDB__OCHUNK_KSTART 0xfe /* no value seen yet */
+#define TSDB__OCHUNK_KNONE 0xff  /* decimal coding off for this chunk */
+
 struct tsdb__ochunk {
     uint8_t *b;      /* cap bytes, zero past nbits */
     int64_t tlast;   /* newest t */
     int64_t dlast;   /* newest t delta */
     uint64_t vlast;  /* newest value's bits */
+    int64_t nlast;   /* newest value as N at scale k, when k <= KMAX */
     uint32_t nbits;
     uint16_t cap;    /* bytes */
     uint16_t n;      /* samples */
     uint8_t lead, sig; /* XOR window; sig 0: none yet */
+    uint8_t k;       /* decimal scale, or KSTART / KNONE */
 };
 
 void tsdb__ochunk_fini(struct tsdb__ochunk *c);
@@ -132,8 +138,8 @@ struct tsdb__ochunk_iter {
     size_t len;
     uint32_t nbits_read;
     uint16_t n, i;
-    uint8_t lead, sig;
-    int64_t t, d;
+    uint8_t lead, sig, k;
+    int64_t t, d, nlast;
     uint64_t v;
     int err;
 };
