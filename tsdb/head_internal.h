@@ -98,6 +98,8 @@ void tsdb__intern_fini(struct tsdb__intern *in);
 const char *tsdb__intern_get(struct tsdb__intern *in, const char *z);
 /* Drops a reference taken by get; frees at zero. */
 void tsdb__intern_put(struct tsdb__intern *in, const char *z);
+/* strlen of an interned string, from its header. */
+size_t tsdb__intern_len(const char *iz);
 /* The interned copy of z, or NULL; takes no reference. */
 const char *tsdb__intern_find(const struct tsdb__intern *in, const char *z);
 

@@ -22,12 +22,12 @@
 
 struct snap {
     struct scry_labels ls;
+    const struct tsdb__series *series; /* for sorting, under map_lock only */
     struct tsdb__chunk **c; /* pinned */
     uint32_t n_c;
     uint16_t open_n;
     uint32_t open_len;
     const uint8_t *open;
-    int64_t open_mint, open_maxt;
     struct tsdb__sample *ooo; /* sorted */
     uint32_t n_ooo;
 };
@@ -55,7 +55,7 @@ struct hquerier;
 struct hset {
     struct scry_series_set base;
     struct hquerier *q;
-    struct snap *s;
+    struct snap **s; /* sorted by labels */
     size_t n, i;
     struct hiter it;
     int err;
@@ -219,10 +219,10 @@ static void hiter_init(struct hiter *it, const struct snap *s, int64_t mint, int
 
 /* ---- snapshots ---------------------------------------------------------------------- */
 
-static int cmp_series(const void *pa, const void *pb)
+static int cmp_snap(const void *pa, const void *pb)
 {
-    const struct tsdb__series *a = *(const struct tsdb__series *const *)pa;
-    const struct tsdb__series *b = *(const struct tsdb__series *const *)pb;
+    const struct tsdb__series *a = (*(const struct snap *const *)pa)->series;
+    const struct tsdb__series *b = (*(const struct snap *const *)pb)->series;
     uint32_t n = a->n_labels < b->n_labels ? a->n_labels : b->n_labels;
     for (uint32_t i = 0; i < n; i++) {
         /* Interned: equal strings are equal pointers, so most pairs skip strcmp. */
@@ -281,30 +281,40 @@ static bool snapshot(struct scry_arena *a, const struct tsdb__series *s, int64_t
             sn->c[sn->n_c++] = c;
         }
     }
-    if (s->open.n && s->open.tlast >= mint) {
-        int64_t omint = tsdb__ochunk_mint(&s->open);
-        if (omint <= maxt) {
-            size_t len = tsdb__ochunk_len(&s->open);
-            uint8_t *p = scry_arena_alloc(a, len);
-            memcpy(p, s->open.b, len);
-            sn->open = p;
-            sn->open_len = (uint32_t)len;
-            sn->open_n = s->open.n;
-            sn->open_mint = omint;
-            sn->open_maxt = s->open.tlast;
-        }
+    /* The open chunk's mint is in its bytes: read only when it decides. */
+    if (s->open.n && s->open.tlast >= mint &&
+        (s->open.tlast <= maxt || tsdb__ochunk_mint(&s->open) <= maxt)) {
+        size_t len = tsdb__ochunk_len(&s->open);
+        uint8_t *p = scry_arena_alloc(a, len);
+        memcpy(p, s->open.b, len);
+        sn->open = p;
+        sn->open_len = (uint32_t)len;
+        sn->open_n = s->open.n;
     }
     if (s->ooo)
         ooo_collect(a, s->ooo, mint, maxt, sn);
     return sn->n_c || sn->open_n || sn->n_ooo;
 }
 
+/* One arena allocation per series: the pairs, then the strings. */
 static void copy_labels(struct scry_arena *a, const struct tsdb__series *s, struct scry_labels *out)
 {
-    struct scry_label *v = scry_arena_alloc(a, s->n_labels * sizeof *v);
+    size_t len = s->n_labels * sizeof(struct scry_label), nl[2 * 64], k = 0;
+    SCRY_ASSERT(s->n_labels <= 64);
     for (uint32_t i = 0; i < s->n_labels; i++) {
-        v[i].name = scry_arena_strdup(a, s->labels[i].name);
-        v[i].value = scry_arena_strdup(a, s->labels[i].value);
+        nl[k] = tsdb__intern_len(s->labels[i].name) + 1;
+        nl[k + 1] = tsdb__intern_len(s->labels[i].value) + 1;
+        len += nl[k] + nl[k + 1];
+        k += 2;
+    }
+    struct scry_label *v = scry_arena_alloc(a, len);
+    char *p = (char *)(v + s->n_labels);
+    k = 0;
+    for (uint32_t i = 0; i < s->n_labels; i++, k += 2) {
+        v[i].name = memcpy(p, s->labels[i].name, nl[k]);
+        p += nl[k];
+        v[i].value = memcpy(p, s->labels[i].value, nl[k + 1]);
+        p += nl[k + 1];
     }
     *out = (struct scry_labels){ v, s->n_labels };
 }
@@ -315,8 +325,8 @@ static void set_release(struct hset *set)
         return;
     set->released = true;
     for (size_t i = 0; i < set->n; i++)
-        for (uint32_t j = 0; j < set->s[i].n_c; j++)
-            tsdb__chunk_release(set->s[i].c[j]);
+        for (uint32_t j = 0; j < set->s[i]->n_c; j++)
+            tsdb__chunk_release(set->s[i]->c[j]);
 }
 
 /* Selects and snapshots; ms may be empty (every series). */
@@ -337,27 +347,42 @@ static int select_into(struct hquerier *q, const struct scry_matcher *ms, size_t
         pthread_rwlock_unlock(&h->map_lock);
         return rc;
     }
+    /* Series structs are scattered over the heap: resolve refs a few
+     * ahead of their use and prefetch, so the misses overlap. */
+    enum { AHEAD = 8 };
     struct tsdb__series **ss = scry_arena_alloc(a, (n ? n : 1) * sizeof *ss);
     for (size_t i = 0; i < n; i++) {
         ss[i] = tsdb__series_by_ref(h, refs[i]);
         SCRY_ASSERT(ss[i] && ss[i]->ref == refs[i]);
+        __builtin_prefetch(ss[i]);
+        __builtin_prefetch((const char *)ss[i] + 64);
     }
-    qsort(ss, n, sizeof *ss, cmp_series);
+    struct snap *sv = scry_arena_alloc(a, (n ? n : 1) * sizeof *sv);
     set->s = scry_arena_alloc(a, (n ? n : 1) * sizeof *set->s);
     for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) {
+            const uint8_t *b = __atomic_load_n(&ss[i + AHEAD]->open.b, __ATOMIC_RELAXED);
+            if (b)
+                __builtin_prefetch(b);
+        }
+        struct snap *sn = &sv[set->n];
         pthread_mutex_t *mu = tsdb__stripe(h, ss[i]->ref);
         pthread_mutex_lock(mu);
-        bool any = snapshot(a, ss[i], mint, maxt, &set->s[set->n]);
+        bool any = snapshot(a, ss[i], mint, maxt, sn);
         pthread_mutex_unlock(mu);
         if (!any)
             continue;
-        copy_labels(a, ss[i], &set->s[set->n].ls);
-        set->n++;
+        sn->series = ss[i];
+        copy_labels(a, ss[i], &sn->ls);
+        set->s[set->n++] = sn;
     }
+    qsort(set->s, set->n, sizeof *set->s, cmp_snap); /* under map_lock: series alive */
     pthread_rwlock_unlock(&h->map_lock);
-    for (size_t i = 0; i < set->n; i++)
-        if (set->s[i].n_ooo > 1)
-            qsort(set->s[i].ooo, set->s[i].n_ooo, sizeof *set->s[i].ooo, cmp_sample);
+    for (size_t i = 0; i < set->n; i++) {
+        set->s[i]->series = NULL;
+        if (set->s[i]->n_ooo > 1)
+            qsort(set->s[i]->ooo, set->s[i]->n_ooo, sizeof *set->s[i]->ooo, cmp_sample);
+    }
     return 0;
 }
 
@@ -367,7 +392,7 @@ static bool hset_next(struct scry_series_set *base)
 {
     struct hset *set = (struct hset *)base;
     while (!set->err && set->i < set->n) {
-        const struct snap *s = &set->s[set->i++];
+        const struct snap *s = set->s[set->i++];
         hiter_init(&set->it, s, set->mint, set->maxt);
         if (step(&set->it)) {
             set->it.pending = true;
@@ -382,7 +407,7 @@ static const struct scry_labels *hset_labels(const struct scry_series_set *base)
 {
     const struct hset *set = (const struct hset *)base;
     assert(set->i >= 1);
-    return &set->s[set->i - 1].ls;
+    return &set->s[set->i - 1]->ls;
 }
 
 static struct scry_sample_iter *hset_samples(struct scry_series_set *base)
@@ -618,7 +643,7 @@ const struct tsdb_head_chunk_meta *tsdb_head_chunk_set_chunks(const struct tsdb_
                                                               size_t *n, bool *complete)
 {
     const struct hset *set = cs->set;
-    const struct snap *s = &set->s[set->i - 1];
+    const struct snap *s = set->s[set->i - 1];
     struct tsdb_head_chunk_meta *m = scry_arena_alloc(cs->q->a, (s->n_c + 1) * sizeof *m);
     bool all_in = !s->open_n && !s->n_ooo;
     for (uint32_t i = 0; i < s->n_c; i++) {

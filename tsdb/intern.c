@@ -72,3 +72,8 @@ const char *tsdb__intern_find(const struct tsdb__intern *in, const char *z)
             return s->z;
     return NULL;
 }
+
+size_t tsdb__intern_len(const char *iz)
+{
+    return istr_of(iz)->len;
+}
