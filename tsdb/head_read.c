@@ -22,7 +22,7 @@
 
 struct snap {
     struct scry_labels ls;
-    const struct tsdb__series *series; /* for sorting, under map_lock only */
+    const char **il; /* interned name, value, ...: for sorting under map_lock only */
     struct tsdb__chunk **c; /* pinned */
     uint32_t n_c;
     uint16_t open_n;
@@ -219,19 +219,17 @@ static void hiter_init(struct hiter *it, const struct snap *s, int64_t mint, int
 
 /* ---- snapshots ---------------------------------------------------------------------- */
 
+/* Compares the interned pointers copied next to the labels: contiguous in
+ * the arena, so the sort does not walk the series structs; equal strings
+ * are equal pointers, so strcmp runs once per pair, at the difference. */
 static int cmp_snap(const void *pa, const void *pb)
 {
-    const struct tsdb__series *a = (*(const struct snap *const *)pa)->series;
-    const struct tsdb__series *b = (*(const struct snap *const *)pb)->series;
-    uint32_t n = a->n_labels < b->n_labels ? a->n_labels : b->n_labels;
-    for (uint32_t i = 0; i < n; i++) {
-        /* Interned: equal strings are equal pointers, so most pairs skip strcmp. */
-        if (a->labels[i].name != b->labels[i].name)
-            return strcmp(a->labels[i].name, b->labels[i].name);
-        if (a->labels[i].value != b->labels[i].value)
-            return strcmp(a->labels[i].value, b->labels[i].value);
-    }
-    return (a->n_labels > b->n_labels) - (a->n_labels < b->n_labels);
+    const struct snap *x = *(const struct snap *const *)pa, *y = *(const struct snap *const *)pb;
+    size_t n = 2 * (x->ls.n < y->ls.n ? x->ls.n : y->ls.n);
+    for (size_t i = 0; i < n; i++)
+        if (x->il[i] != y->il[i])
+            return strcmp(x->il[i], y->il[i]);
+    return (x->ls.n > y->ls.n) - (x->ls.n < y->ls.n);
 }
 
 static int cmp_sample(const void *pa, const void *pb)
@@ -296,10 +294,12 @@ static bool snapshot(struct scry_arena *a, const struct tsdb__series *s, int64_t
     return sn->n_c || sn->open_n || sn->n_ooo;
 }
 
-/* One arena allocation per series: the pairs, then the strings. */
-static void copy_labels(struct scry_arena *a, const struct tsdb__series *s, struct scry_labels *out)
+/* One arena allocation per series: the pairs, the interned pointers, then
+ * the strings. */
+static void copy_labels(struct scry_arena *a, const struct tsdb__series *s, struct snap *sn)
 {
-    size_t len = s->n_labels * sizeof(struct scry_label), nl[2 * 64], k = 0;
+    size_t nl[2 * 64], k = 0;
+    size_t len = s->n_labels * (sizeof(struct scry_label) + 2 * sizeof(char *));
     SCRY_ASSERT(s->n_labels <= 64);
     for (uint32_t i = 0; i < s->n_labels; i++) {
         nl[k] = tsdb__intern_len(s->labels[i].name) + 1;
@@ -308,15 +308,19 @@ static void copy_labels(struct scry_arena *a, const struct tsdb__series *s, stru
         k += 2;
     }
     struct scry_label *v = scry_arena_alloc(a, len);
-    char *p = (char *)(v + s->n_labels);
+    const char **il = (const char **)(v + s->n_labels);
+    char *p = (char *)(il + 2 * s->n_labels);
     k = 0;
     for (uint32_t i = 0; i < s->n_labels; i++, k += 2) {
+        il[k] = s->labels[i].name;
+        il[k + 1] = s->labels[i].value;
         v[i].name = memcpy(p, s->labels[i].name, nl[k]);
         p += nl[k];
         v[i].value = memcpy(p, s->labels[i].value, nl[k + 1]);
         p += nl[k + 1];
     }
-    *out = (struct scry_labels){ v, s->n_labels };
+    sn->ls = (struct scry_labels){ v, s->n_labels };
+    sn->il = il;
 }
 
 static void set_release(struct hset *set)
@@ -347,39 +351,39 @@ static int select_into(struct hquerier *q, const struct scry_matcher *ms, size_t
         pthread_rwlock_unlock(&h->map_lock);
         return rc;
     }
-    /* Series structs are scattered over the heap: resolve refs a few
-     * ahead of their use and prefetch, so the misses overlap. */
+    /* Series structs are scattered over the heap: resolve refs ahead of
+     * their use and prefetch, so the cache misses overlap. */
     enum { AHEAD = 8 };
-    struct tsdb__series **ss = scry_arena_alloc(a, (n ? n : 1) * sizeof *ss);
-    for (size_t i = 0; i < n; i++) {
-        ss[i] = tsdb__series_by_ref(h, refs[i]);
-        SCRY_ASSERT(ss[i] && ss[i]->ref == refs[i]);
-        __builtin_prefetch(ss[i]);
-        __builtin_prefetch((const char *)ss[i] + 64);
-    }
     struct snap *sv = scry_arena_alloc(a, (n ? n : 1) * sizeof *sv);
     set->s = scry_arena_alloc(a, (n ? n : 1) * sizeof *set->s);
+    for (size_t i = 0; i < n && i < 2 * AHEAD; i++)
+        __builtin_prefetch(tsdb__series_by_ref(h, refs[i]));
     for (size_t i = 0; i < n; i++) {
+        if (i + 2 * AHEAD < n)
+            __builtin_prefetch(tsdb__series_by_ref(h, refs[i + 2 * AHEAD]));
         if (i + AHEAD < n) {
-            const uint8_t *b = __atomic_load_n(&ss[i + AHEAD]->open.b, __ATOMIC_RELAXED);
+            const struct tsdb__series *sa = tsdb__series_by_ref(h, refs[i + AHEAD]);
+            __builtin_prefetch((const char *)sa + 64);
+            const uint8_t *b = __atomic_load_n(&sa->open.b, __ATOMIC_RELAXED);
             if (b)
                 __builtin_prefetch(b);
         }
+        struct tsdb__series *se = tsdb__series_by_ref(h, refs[i]);
+        SCRY_ASSERT(se && se->ref == refs[i]);
         struct snap *sn = &sv[set->n];
-        pthread_mutex_t *mu = tsdb__stripe(h, ss[i]->ref);
+        pthread_mutex_t *mu = tsdb__stripe(h, se->ref);
         pthread_mutex_lock(mu);
-        bool any = snapshot(a, ss[i], mint, maxt, sn);
+        bool any = snapshot(a, se, mint, maxt, sn);
         pthread_mutex_unlock(mu);
         if (!any)
             continue;
-        sn->series = ss[i];
-        copy_labels(a, ss[i], &sn->ls);
+        copy_labels(a, se, sn);
         set->s[set->n++] = sn;
     }
     qsort(set->s, set->n, sizeof *set->s, cmp_snap); /* under map_lock: series alive */
     pthread_rwlock_unlock(&h->map_lock);
     for (size_t i = 0; i < set->n; i++) {
-        set->s[i]->series = NULL;
+        set->s[i]->il = NULL;
         if (set->s[i]->n_ooo > 1)
             qsort(set->s[i]->ooo, set->s[i]->n_ooo, sizeof *set->s[i]->ooo, cmp_sample);
     }
