@@ -16,18 +16,6 @@
 
 /* ---- ref table -------------------------------------------------------------- */
 
-struct tsdb__series *tsdb__series_by_ref(struct tsdb_head *h, uint64_t ref)
-{
-    struct tsdb__refdir *d = atomic_load_explicit(&h->refdir, memory_order_acquire);
-    uint64_t pi = ref >> TSDB__REFTAB_PAGE_BITS;
-    if (!d || pi >= d->n)
-        return NULL;
-    struct tsdb__refpage *p = atomic_load_explicit(&d->p[pi], memory_order_acquire);
-    if (!p)
-        return NULL;
-    return atomic_load_explicit(&p->s[ref & (TSDB__REFTAB_PAGE - 1)], memory_order_acquire);
-}
-
 /* map_lock held exclusively. s == NULL clears. */
 static void reftab_set(struct tsdb_head *h, uint64_t ref, struct tsdb__series *s)
 {

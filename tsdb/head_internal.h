@@ -282,8 +282,21 @@ static inline pthread_mutex_t *tsdb__stripe(struct tsdb_head *h, uint64_t ref)
     return &h->stripes[ref & (TSDB__N_STRIPES - 1)];
 }
 
+/* The series with ref, or NULL: lock-free (see reftab). Inline: every
+ * cached-ref append and every selected series goes through it. */
+static inline struct tsdb__series *tsdb__series_by_ref(struct tsdb_head *h, uint64_t ref)
+{
+    struct tsdb__refdir *d = atomic_load_explicit(&h->refdir, memory_order_acquire);
+    uint64_t pi = ref >> TSDB__REFTAB_PAGE_BITS;
+    if (!d || pi >= d->n)
+        return NULL;
+    struct tsdb__refpage *p = atomic_load_explicit(&d->p[pi], memory_order_acquire);
+    if (!p)
+        return NULL;
+    return atomic_load_explicit(&p->s[ref & (TSDB__REFTAB_PAGE - 1)], memory_order_acquire);
+}
+
 /* head.c */
-struct tsdb__series *tsdb__series_by_ref(struct tsdb_head *h, uint64_t ref);
 /* Finds or creates the series (labels validated on creation). With
  * ref != 0 (replay) the series gets that ref. log: append a SERIES record. */
 int tsdb__series_get_or_create(struct tsdb_head *h, const struct scry_labels *ls, uint64_t ref,
