@@ -386,7 +386,9 @@ int tsdb_head_create(struct tsdb_head **out, const struct tsdb_head_opts *opts,
                             TSDB_CHUNK_MAX_SAMPLES);
     if (o.block_duration_ms < 0)
         return scry_err_set(err, SCRY_EINVAL, "head: negative block_duration_ms");
-    struct tsdb_head *h = scry_calloc(1, sizeof *h);
+    struct tsdb_head *h = aligned_alloc(64, sizeof *h); /* the stripes are line-aligned */
+    SCRY_ASSERT(h);
+    memset(h, 0, sizeof *h);
     h->appendable.begin = tsdb__head_begin;
     h->queryable.querier = tsdb__head_querier;
     h->ooo_window_ms = o.out_of_order_window_ms;
@@ -397,7 +399,7 @@ int tsdb_head_create(struct tsdb_head **out, const struct tsdb_head_opts *opts,
     rwlock_init_writer_first(&h->gc_lock);
     rwlock_init_writer_first(&h->map_lock);
     for (size_t i = 0; i < TSDB__N_STRIPES; i++)
-        pthread_mutex_init(&h->stripes[i], NULL);
+        pthread_mutex_init(&h->stripes[i].mu, NULL);
     pthread_mutex_init(&h->pool_lock, NULL);
     metrics_init(h, o.metrics);
     *out = h;
@@ -419,7 +421,7 @@ void tsdb_head_destroy(struct tsdb_head *h)
     pthread_rwlock_destroy(&h->gc_lock);
     pthread_rwlock_destroy(&h->map_lock);
     for (size_t i = 0; i < TSDB__N_STRIPES; i++)
-        pthread_mutex_destroy(&h->stripes[i]);
+        pthread_mutex_destroy(&h->stripes[i].mu);
     pthread_mutex_destroy(&h->pool_lock);
     free(h);
 }

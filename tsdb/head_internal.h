@@ -249,6 +249,12 @@ struct tsdb__metrics {
 
 struct tsdb__appender;
 
+/* One cache line each: two appenders on neighbouring stripes must not
+ * bounce a line between cores (pthread_mutex_t is 40 bytes). */
+struct tsdb__stripe {
+    _Alignas(64) pthread_mutex_t mu;
+};
+
 struct tsdb_head {
     struct scry_appendable appendable;
     struct scry_queryable queryable;
@@ -258,7 +264,7 @@ struct tsdb_head {
     struct scry_wal *wal;
 
     pthread_rwlock_t gc_lock, map_lock;
-    pthread_mutex_t stripes[TSDB__N_STRIPES];
+    struct tsdb__stripe stripes[TSDB__N_STRIPES];
 
     /* under map_lock */
     struct tsdb__hmap series;   /* labels hash → series */
@@ -279,7 +285,7 @@ struct tsdb_head {
 
 static inline pthread_mutex_t *tsdb__stripe(struct tsdb_head *h, uint64_t ref)
 {
-    return &h->stripes[ref & (TSDB__N_STRIPES - 1)];
+    return &h->stripes[ref & (TSDB__N_STRIPES - 1)].mu;
 }
 
 /* The series with ref, or NULL: lock-free (see reftab). Inline: every
