@@ -10,15 +10,16 @@
  * open; appenders and queriers from any threads; tsdb_head_truncate after a
  * block was written; tsdb_head_destroy when no appender or querier is left.
  *
- * Appender (core/appender.h) semantics, per sample:
+ * Appender (core/appender.h) semantics, per sample, checked in this order:
  *   - t > the series' newest t: stored.
- *   - t equal to a stored sample's t with bit-identical value: ignored and
- *     counted as a duplicate (scry_tsdb_duplicate_samples_total{result=
- *     "ignored"}); with another value: rejected, "duplicate sample for
- *     timestamp" ({result="rejected"}).
- *   - t < the newest t: stored when t >= newest - out_of_order_window_ms
- *     (window > 0), else rejected, "out of order sample"
- *     (scry_tsdb_out_of_order_samples_total).
+ *   - t < newest - out_of_order_window_ms (window 0: any t < newest):
+ *     rejected, "out of order sample" (scry_tsdb_out_of_order_samples_total),
+ *     even when a sample with that t and value is stored.
+ *   - t equal to a stored sample's t with bit-identical value (NaN payloads
+ *     compare as bits): ignored, counted as a duplicate
+ *     (scry_tsdb_duplicate_samples_total{result="ignored"}); with another
+ *     value: rejected, "duplicate sample for timestamp" ({result="rejected"}).
+ *   - otherwise (in the window, a new t): stored.
  * append_sample buffers the sample and returns 0. It returns SCRY_EINVAL for
  * invalid labels or for a sample it can already see is outside the window;
  * that sample is dropped, the appender stays usable and the batch may still
@@ -123,7 +124,8 @@ struct tsdb_head_chunk_meta {
 
 struct tsdb_head_chunk_set;
 
-/* Every series with a sample in [mint, maxt] (inclusive), in label order,
+/* Every series with a sample in [mint, maxt] (inclusive: pass maxt - 1 for a
+ * block's half-open range), in label order,
  * as for a block: the sealed chunks overlapping the range and, for any
  * series, a sample iterator over exactly its samples in the range. */
 int tsdb_head_chunk_set_open(struct tsdb_head *h, int64_t mint, int64_t maxt,

@@ -84,6 +84,28 @@ static void test_chunk_open_regular_samples_are_small(void **state)
     tsdb__ochunk_fini(&c);
 }
 
+/* Decimal deltas: a cpu-seconds counter costs ~1 + 18 bits a sample, where
+ * XOR needs ~45. */
+static void test_chunk_open_decimal_counter_is_small(void **state)
+{
+    struct tsdb__ochunk c = { 0 };
+    double v = 12345.67;
+    rng_state = 5;
+    for (int i = 0; i < 120; i++) {
+        v = round((v + (double)(rnd() % 1500) / 100) * 100) / 100;
+        tsdb__ochunk_append(&c, 1700000000000ll + i * 15000, v);
+    }
+    assert_true(tsdb__ochunk_len(&c) <= 16 + 3 + 119 * 20 / 8 + 1);
+    struct tsdb__ochunk_iter it;
+    tsdb__ochunk_iter_init(&it, c.b, tsdb__ochunk_len(&c), c.n);
+    size_t k = 0;
+    while (tsdb__ochunk_iter_next(&it))
+        k++;
+    assert_int_equal(k, 120);
+    assert_true(tsdb__bitsf(it.v) == v);
+    tsdb__ochunk_fini(&c);
+}
+
 static void test_chunk_open_reset_keeps_buffer(void **state)
 {
     struct tsdb__ochunk c = { 0 };
@@ -153,6 +175,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chunk_open_round_trips_every_step_size),
         cmocka_unit_test(test_chunk_open_regular_samples_are_small),
+        cmocka_unit_test(test_chunk_open_decimal_counter_is_small),
         cmocka_unit_test(test_chunk_open_reset_keeps_buffer),
         cmocka_unit_test(test_chunk_open_truncated_bytes_are_corrupt),
         cmocka_unit_test(test_chunk_open_seal_round_trips),

@@ -4,10 +4,12 @@
  * duplicate semantics, WAL replay after a crash, truncate with garbage
  * collection, the chunk set, concurrent appenders with a reader, and an
  * allocation check of the steady-state append path. */
+#include <errno.h>
 #include <ftw.h>
 #include <malloc.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -678,6 +680,44 @@ static void test_head_wal_replay_after_crash_and_torn_tail(void **state)
     free(dir);
 }
 
+static atomic_int fail_writes;
+
+static ssize_t failing_write(int fd, const void *p, size_t len, void *ud)
+{
+    if (atomic_load(&fail_writes)) {
+        errno = ENOSPC;
+        return -1;
+    }
+    return write(fd, p, len);
+}
+
+/* Visibility implies durability: a batch whose WAL commit fails is not applied. */
+static void test_head_wal_failure_applies_nothing(void **state)
+{
+    char *dir = tmpdir();
+    struct scry_wal *wal;
+    struct scry_wal_opts wo = { .fsync = SCRY_WAL_FSYNC_NEVER, .write_fn = failing_write };
+    atomic_store(&fail_writes, 0);
+    assert_int_equal(scry_wal_open(&wal, dir, &wo, NULL), 0);
+    struct tsdb_head *h = head_new(0, 0, 0);
+    tsdb_head_set_wal(h, wal);
+    struct scry_labels a = L({ "__name__", "a" });
+    assert_int_equal(append1(h, &a, 1000, 1, NULL), 0);
+    atomic_store(&fail_writes, 1);
+    struct scry_err err;
+    assert_int_equal(append1(h, &a, 2000, 2, &err), SCRY_EIO);
+    assert_non_null(strstr(err.msg, "wal"));
+    struct got *g = malloc(sizeof *g);
+    select_all(h, NULL, 0, INT64_MIN, INT64_MAX, g);
+    assert_int_equal(g->n, 1);
+    assert_true(g->t[0] == 1000);
+    free(g);
+    tsdb_head_destroy(h);
+    scry_wal_close(wal, NULL);
+    rm_rf(dir);
+    free(dir);
+}
+
 /* ---- truncate and GC ------------------------------------------------------------------ */
 
 static void test_head_truncate_collects_empty_series(void **state)
@@ -924,6 +964,7 @@ int main(void)
         cmocka_unit_test(test_head_out_of_order_and_duplicates),
         cmocka_unit_test(test_head_rejects_bad_labels_and_unknown_refs),
         cmocka_unit_test(test_head_wal_replay_after_crash_and_torn_tail),
+        cmocka_unit_test(test_head_wal_failure_applies_nothing),
         cmocka_unit_test(test_head_truncate_collects_empty_series),
         cmocka_unit_test(test_head_chunk_set_yields_chunks_in_label_order),
         cmocka_unit_test(test_head_concurrent_appenders_and_reader),
