@@ -151,13 +151,9 @@ static inline bool dec_of(double v, unsigned k, int64_t *n)
 /* After each sample: the scale k only grows within a chunk, and a value
  * that no k <= KMAX represents turns decimal coding off for the chunk, so
  * a series of arbitrary floats pays for the search once. */
-static inline void dec_update(uint8_t *k, int64_t *nlast, double v)
+static inline void dec_promote(uint8_t *k, int64_t *nlast, double v)
 {
     int64_t n;
-    if (*k <= TSDB__OCHUNK_KMAX && dec_of(v, *k, &n)) {
-        *nlast = n;
-        return;
-    }
     if (*k != TSDB__OCHUNK_KNONE) {
         for (unsigned kk = *k == TSDB__OCHUNK_KSTART ? 0 : *k + 1u; kk <= TSDB__OCHUNK_KMAX; kk++) {
             if (dec_of(v, kk, &n)) {
@@ -168,6 +164,15 @@ static inline void dec_update(uint8_t *k, int64_t *nlast, double v)
         }
     }
     *k = TSDB__OCHUNK_KNONE;
+}
+
+static inline void dec_update(uint8_t *k, int64_t *nlast, double v)
+{
+    int64_t n;
+    if (*k <= TSDB__OCHUNK_KMAX && dec_of(v, *k, &n))
+        *nlast = n;
+    else
+        dec_promote(k, nlast, v);
 }
 
 /* ---- encoder ----------------------------------------------------------------------- */
@@ -242,9 +247,10 @@ void tsdb__ochunk_append(struct tsdb__ochunk *c, int64_t t, double v)
         unsigned xcost = c->sig && lead >= c->lead && trail >= 64u - c->lead - c->sig
                              ? 3u + c->sig
                              : 14u + 64u - lead - trail;
-        int64_t n, dn = 0;
+        int64_t n = 0, dn = 0;
         unsigned dcost = 99;
-        if (c->k <= TSDB__OCHUNK_KMAX && dec_of(v, c->k, &n)) {
+        bool dok = c->k <= TSDB__OCHUNK_KMAX && dec_of(v, c->k, &n);
+        if (dok) {
             dn = n - c->nlast;
             dcost = fits(dn, 7) ? 10 : fits(dn, 14) ? 18 : fits(dn, 28) ? 32 : 99;
         }
@@ -258,7 +264,10 @@ void tsdb__ochunk_append(struct tsdb__ochunk *c, int64_t t, double v)
         } else {
             put_xor(c, x, lead, trail);
         }
-        dec_update(&c->k, &c->nlast, v);
+        if (dok) /* what dec_update would find, without a second division */
+            c->nlast = n;
+        else
+            dec_promote(&c->k, &c->nlast, v);
     }
     c->tlast = t;
     c->dlast = d;
@@ -317,25 +326,28 @@ static int64_t get_dod(struct tsdb__ochunk_iter *it)
     return (int64_t)get(it, 64);
 }
 
-/* The value after the '1' that says it changed. */
-static void get_value(struct tsdb__ochunk_iter *it)
+/* After '11': a decimal delta. */
+static void get_dec(struct tsdb__ochunk_iter *it)
 {
-    if (get(it, 1)) { /* '11': decimal delta */
-        int64_t dn;
-        if (!get(it, 1))
-            dn = sext(get(it, 7), 7);
-        else if (!get(it, 1))
-            dn = sext(get(it, 14), 14);
-        else
-            dn = sext(get(it, 28), 28);
-        if (it->k > TSDB__OCHUNK_KMAX) {
-            it->err = SCRY_ECORRUPT;
-            return;
-        }
-        it->v = tsdb__fbits((double)(it->nlast + dn) / p10[it->k]);
+    int64_t dn;
+    if (!get(it, 1))
+        dn = sext(get(it, 7), 7);
+    else if (!get(it, 1))
+        dn = sext(get(it, 14), 14);
+    else
+        dn = sext(get(it, 28), 28);
+    if (it->k > TSDB__OCHUNK_KMAX) {
+        it->err = SCRY_ECORRUPT;
         return;
     }
-    if (get(it, 1)) { /* '101': new window */
+    it->nlast += dn; /* the encoder checked that N / 10^k is the value */
+    it->v = tsdb__fbits((double)it->nlast / p10[it->k]);
+}
+
+/* After '10': XOR, '0' in the window or '1' with a new one. */
+static void get_xor(struct tsdb__ochunk_iter *it)
+{
+    if (get(it, 1)) {
         it->lead = (uint8_t)get(it, 5);
         unsigned sig = (unsigned)get(it, 6);
         it->sig = (uint8_t)(sig ? sig : 64);
@@ -364,10 +376,15 @@ bool tsdb__ochunk_iter_next(struct tsdb__ochunk_iter *it)
     it->d += get_dod(it);
     it->t += it->d;
     if (get(it, 1)) {
-        get_value(it);
+        if (get(it, 1)) {
+            get_dec(it); /* '11': N and k already track the value */
+        } else {
+            get_xor(it);
+            if (!it->err)
+                dec_update(&it->k, &it->nlast, tsdb__bitsf(it->v));
+        }
         if (it->err)
             return false;
-        dec_update(&it->k, &it->nlast, tsdb__bitsf(it->v));
     }
     it->i++;
     return !it->err;
