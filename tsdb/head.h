@@ -21,7 +21,8 @@
  *     value: rejected, "duplicate sample for timestamp" ({result="rejected"}).
  *   - otherwise (in the window, a new t): stored.
  * append_sample buffers the sample and returns 0. It returns SCRY_EINVAL for
- * invalid labels or for a sample it can already see is outside the window;
+ * invalid labels, a timestamp beyond ±2^62 ms, or a sample it can already
+ * see is outside the window;
  * that sample is dropped, the appender stays usable and the batch may still
  * be committed. commit writes one SAMPLES record and commits the WAL, then
  * applies the samples (so what a query sees is durable). It returns:

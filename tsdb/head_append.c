@@ -215,6 +215,9 @@ static int app_append_sample(struct scry_appender *app, uint64_t *ref,
 {
     struct tsdb__appender *a = (struct tsdb__appender *)app;
     struct tsdb_head *h = a->h;
+    if (t_ms < -TSDB__MAX_ABS_T || t_ms > TSDB__MAX_ABS_T)
+        return scry_err_set(err, SCRY_EINVAL, "timestamp %lld out of range",
+                            (long long)t_ms);
     struct tsdb__series *s = *ref ? tsdb__series_by_ref(h, *ref) : NULL;
     if (!s) {
         if (!ls)

@@ -34,6 +34,10 @@
 #define TSDB__N_STRIPES 1024u
 #define TSDB__DEFAULT_CHUNK_SAMPLES 120u
 #define TSDB__DEFAULT_BLOCK_MS (2 * 3600 * 1000LL)
+/* Timestamps beyond ±2^62 ms (146 million years) are rejected, so deltas
+ * and deltas of deltas never overflow an int64, and INT64_MIN stays free
+ * to mean "no sample yet". */
+#define TSDB__MAX_ABS_T ((int64_t)1 << 62)
 
 static inline uint64_t tsdb__fbits(double v)
 {

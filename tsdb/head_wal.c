@@ -82,6 +82,11 @@ static int on_samples(struct replay *r, const void *p, size_t len)
             r->st->unknown_refs++;
             continue;
         }
+        assert(s->n_labels > 0 && !s->dead);
+        if (v[i].t_ms < -TSDB__MAX_ABS_T || v[i].t_ms > TSDB__MAX_ABS_T) {
+            r->st->rejected++; /* never logged by us: bytes from elsewhere */
+            continue;
+        }
         pthread_mutex_t *mu = tsdb__stripe(h, s->ref);
         pthread_mutex_lock(mu);
         int res = tsdb__series_append(h, s, v[i].t_ms, v[i].v);

@@ -19,6 +19,7 @@ void tsdb__hmap_fini(struct tsdb__hmap *m)
 
 static void put_raw(struct tsdb__hmap *m, uint64_t key, void *val)
 {
+    assert(m->cap && (m->cap & (m->cap - 1)) == 0 && m->n < m->cap);
     size_t mask = m->cap - 1, i = tsdb__mix64(key) & mask;
     while (m->v[i])
         i = (i + 1) & mask;

@@ -611,8 +611,12 @@ static void test_head_rejects_bad_labels_and_unknown_refs(void **state)
     assert_int_equal(scry_append_sample(app, &ref, &empty, 1, 1, NULL), SCRY_EINVAL);
     ref = 999;
     assert_int_equal(scry_append_sample(app, &ref, NULL, 1, 1, NULL), SCRY_EINVAL);
+    struct scry_labels ok = L({ "__name__", "x" });
+    ref = 0;
+    assert_int_equal(scry_append_sample(app, &ref, &ok, INT64_MIN, 1, NULL), SCRY_EINVAL);
+    assert_int_equal(scry_append_sample(app, &ref, &ok, INT64_MAX, 1, NULL), SCRY_EINVAL);
     assert_int_equal(scry_appender_commit(app, NULL), 0);
-    assert_int_equal(tsdb_head_series_count(h), 0);
+    assert_int_equal(tsdb_head_series_count(h), 0); /* range checked before the lookup */
     tsdb_head_destroy(h);
 }
 
