@@ -16,6 +16,7 @@ int scry_cmd_server(int argc, char **argv);
 int scry_cmd_agent(int argc, char **argv);
 int scry_cmd_query(int argc, char **argv);
 int scry_cmd_check(int argc, char **argv);
+int scry_cmd_tsdb(int argc, char **argv);
 
 /* "scry 0.1.0 (revision abc, built 2026...)" */
 void scry_cmd_print_version(FILE *f);
@@ -30,6 +31,7 @@ struct scry_http_server;
 void scry__server_routes(struct scry_server *s, struct scry_http_server *api,
                          struct scry_http_server *otlp);
 int scry__server_reload(struct scry_server *s, char *errbuf, size_t errlen);
+void scry__server_admin_routes(struct scry_server *s, struct scry_http_server *api);
 
 /* Data directory lock (cmd/datadir.c): creates dir if missing, takes an
  * exclusive flock on dir/LOCK and writes our pid into it. Returns the fd,

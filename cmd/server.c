@@ -21,6 +21,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/timeparse.h"
+#include "tsdb/tsdb.h"
 #include "scry_build.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9090"
@@ -281,6 +282,7 @@ static int run(struct scry_server *s)
         }
     }
     scry__server_routes(s, api, otlp);
+    scry__server_admin_routes(s, api);
     if (scry_http_server_start(api, &err) != 0 || scry_http_server_start(otlp, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "http", "cannot start", "err", err.msg);
         goto out;
@@ -289,7 +291,19 @@ static int run(struct scry_server *s)
     SCRY_LOG(s->log, SCRY_LOG_INFO, "http", "listening", "listener", "otlp", "addr",
              s->otlp_addr);
 
-    /* Start-up work (WAL replay) goes here; /-/ready answers 503 until then. */
+    /* Start-up work: the WAL replay. /-/ready answers 503 until it is done,
+     * and handlers that need the stores answer 503 too. */
+    struct tsdb_opts to = {
+        .data_dir = s->data_dir,
+        .storage = s->cfg->storage,
+        .log = s->log,
+        .metrics = s->metrics,
+    };
+    if (tsdb_open(&s->db, &to, &err) != 0) {
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "tsdb", "cannot open the time-series store", "err",
+                 err.msg);
+        goto out;
+    }
     atomic_store(&s->ready, true);
     scry_metric_set(s->ready_metric, 1);
     char ms[32];
@@ -308,6 +322,7 @@ out:
     scry_http_server_stop(otlp);
     scry_http_server_destroy(api);
     scry_http_server_destroy(otlp);
+    tsdb_close(s->db); /* syncs the WAL: the head is replayed from it next time */
     if (rc == SCRY_EXIT_OK)
         SCRY_LOG(s->log, SCRY_LOG_INFO, "server", "stopped");
     return rc;

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "tsdb/tsdb.h"
 
 struct scry_server {
     /* From the command line; NULL when not given. */
@@ -32,6 +33,7 @@ struct scry_server {
     int64_t last_reload_ms;
 
     atomic_bool ready; /* /-/ready: false until start-up (WAL replay) is done */
+    struct tsdb *db;   /* set before ready turns true */
 
     struct scry_metric_family *http_requests, *http_duration;
     struct scry_metric *reload_ok_metric, *reload_ts_metric, *ready_metric;

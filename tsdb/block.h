@@ -18,18 +18,12 @@
 #include "core/err.h"
 #include "core/labels.h"
 #include "core/querier.h"
+#include "tsdb/chunk.h"
 
 #define TSDB_BLOCK_ID_LEN 26
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* One encoded chunk (tsdb/chunk.h) of a series; bytes borrowed. */
-struct tsdb_chunk_meta {
-    int64_t mint_ms, maxt_ms;
-    uint32_t n_samples;
-    const uint8_t *p;
-    uint32_t len;
-};
 
 /* One series as the source yields it; everything is borrowed until the
  * next call to next(). Chunks are in time order; they may overlap only when

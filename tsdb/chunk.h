@@ -45,6 +45,15 @@ enum tsdb_chunk_venc {
     TSDB_VENC_AUTO = -1, /* encoder input only: choose the smallest */
 };
 
+/* One encoded chunk of a series, as the head hands it to the block writer
+ * and the block reader finds it; the bytes are borrowed. */
+struct tsdb_chunk_meta {
+    int64_t mint_ms, maxt_ms;
+    uint32_t n_samples;
+    const uint8_t *p;
+    uint32_t len;
+};
+
 /* An upper bound on the encoded size of n samples, for sizing buffers. */
 size_t tsdb_chunk_max_len(size_t n);
 

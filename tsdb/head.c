@@ -281,6 +281,11 @@ uint64_t tsdb_head_series_count(struct tsdb_head *h)
     return atomic_load(&h->n_series);
 }
 
+bool tsdb_head_series_alive(struct tsdb_head *h, uint64_t ref)
+{
+    return tsdb__series_by_ref(h, ref) != NULL;
+}
+
 static void series_stats(const struct tsdb__series *s, struct tsdb_head_stats *st)
 {
     for (uint32_t i = 0; i < s->n_sealed; i++) {

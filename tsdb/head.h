@@ -54,6 +54,7 @@
 #include "core/querier.h"
 #include "core/timeparse.h"
 #include "core/wal.h"
+#include "tsdb/chunk.h"
 
 struct tsdb_head;
 
@@ -115,13 +116,6 @@ int tsdb_head_querier(struct tsdb_head *h, int64_t mint, int64_t maxt, struct sc
 
 /* ---- for the block writer ---- */
 
-/* A sealed, immutable chunk in tsdb/FORMAT.md "Chunks" format. */
-struct tsdb_head_chunk_meta {
-    const uint8_t *p;
-    size_t len;
-    int64_t mint_ms, maxt_ms;
-    uint32_t n;
-};
 
 struct tsdb_head_chunk_set;
 
@@ -137,7 +131,7 @@ const struct scry_labels *tsdb_head_chunk_set_labels(const struct tsdb_head_chun
  * they hold exactly the series' samples in the range (each chunk inside it,
  * no open-chunk or out-of-order sample in it): the writer may copy them
  * verbatim; otherwise it must re-encode from the sample iterator. */
-const struct tsdb_head_chunk_meta *tsdb_head_chunk_set_chunks(const struct tsdb_head_chunk_set *cs,
+const struct tsdb_chunk_meta *tsdb_head_chunk_set_chunks(const struct tsdb_head_chunk_set *cs,
                                                               size_t *n, bool *complete);
 /* Valid until the next call to next(). */
 struct scry_sample_iter *tsdb_head_chunk_set_samples(struct tsdb_head_chunk_set *cs);
@@ -164,6 +158,9 @@ struct tsdb_head_stats {
 };
 
 uint64_t tsdb_head_series_count(struct tsdb_head *h);
+/* Whether the series with ref is still in the head (the WAL checkpoint
+ * keeps only those). Lock-free; not while tsdb_head_truncate runs. */
+bool tsdb_head_series_alive(struct tsdb_head *h, uint64_t ref);
 /* Walks every series under its lock: O(series). */
 void tsdb_head_stats(struct tsdb_head *h, struct tsdb_head_stats *out);
 

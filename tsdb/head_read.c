@@ -62,7 +62,7 @@ struct hset {
     bool released;
     int64_t mint, maxt;
     struct hset *next;
-    struct tsdb_head_chunk_meta *metas; /* chunk set only */
+    struct tsdb_chunk_meta *metas; /* chunk set only */
 };
 
 struct hquerier {
@@ -643,16 +643,17 @@ const struct scry_labels *tsdb_head_chunk_set_labels(const struct tsdb_head_chun
     return hset_labels(&cs->set->base);
 }
 
-const struct tsdb_head_chunk_meta *tsdb_head_chunk_set_chunks(const struct tsdb_head_chunk_set *cs,
+const struct tsdb_chunk_meta *tsdb_head_chunk_set_chunks(const struct tsdb_head_chunk_set *cs,
                                                               size_t *n, bool *complete)
 {
     const struct hset *set = cs->set;
     const struct snap *s = set->s[set->i - 1];
-    struct tsdb_head_chunk_meta *m = scry_arena_alloc(cs->q->a, (s->n_c + 1) * sizeof *m);
+    struct tsdb_chunk_meta *m = scry_arena_alloc(cs->q->a, (s->n_c + 1) * sizeof *m);
     bool all_in = !s->open_n && !s->n_ooo;
     for (uint32_t i = 0; i < s->n_c; i++) {
         const struct tsdb__chunk *c = s->c[i];
-        m[i] = (struct tsdb_head_chunk_meta){ c->b, c->len, c->mint, c->maxt, c->n };
+        m[i] = (struct tsdb_chunk_meta){ .mint_ms = c->mint, .maxt_ms = c->maxt, .n_samples = c->n,
+                                        .p = c->b, .len = (uint32_t)c->len };
         all_in = all_in && c->mint >= set->mint && c->maxt <= set->maxt;
     }
     *n = s->n_c;

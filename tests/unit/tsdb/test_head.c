@@ -798,10 +798,10 @@ static void test_head_chunk_set_yields_chunks_in_label_order(void **state)
     assert_string_equal(tsdb_head_chunk_set_labels(cs)->v[0].value, "a");
     size_t n;
     bool complete;
-    const struct tsdb_head_chunk_meta *c = tsdb_head_chunk_set_chunks(cs, &n, &complete);
+    const struct tsdb_chunk_meta *c = tsdb_head_chunk_set_chunks(cs, &n, &complete);
     assert_int_equal(n, 3);
     assert_true(complete);
-    assert_true(c[0].mint_ms == 0 && c[2].maxt_ms == 359 * 15000 && c[1].n == 120);
+    assert_true(c[0].mint_ms == 0 && c[2].maxt_ms == 359 * 15000 && c[1].n_samples == 120);
     struct scry_sample_iter *it = tsdb_head_chunk_set_samples(cs);
     size_t k = 0;
     while (it->ops->next(it))
