@@ -62,7 +62,8 @@ struct tsdb_head_opts {
     int64_t out_of_order_window_ms; /* 0: reject every sample older than the newest */
     uint32_t chunk_samples;         /* cut size: 0 → 120; at most TSDB_CHUNK_MAX_SAMPLES */
     int64_t block_duration_ms;      /* chunks never cross a multiple of it; 0 → 2 h */
-    const struct scry_clock *clock; /* NULL → real time; borrowed */
+    const struct scry_clock *clock; /* NULL → real time; borrowed (kept for
+                                     * staleness and age limits; unused today) */
     struct scry_metrics *metrics;   /* NULL → no self-metrics; borrowed */
 };
 

@@ -202,6 +202,14 @@ static void appender_end(struct tsdb__appender *a)
     struct tsdb_head *h = a->h;
     a->n = 0;
     a->early_ooo = 0;
+    if (a->cap > REC_SAMPLES) { /* one huge remote_write batch: don't keep 32 B a sample */
+        free(a->s);
+        free(a->ser);
+        a->s = NULL;
+        a->ser = NULL;
+        a->cap = 0;
+        scry_buf_fini(&a->rec);
+    }
     pthread_rwlock_unlock(&h->gc_lock);
     pthread_mutex_lock(&h->pool_lock);
     a->next_free = h->pool;
