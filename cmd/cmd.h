@@ -32,6 +32,10 @@ void scry__server_routes(struct scry_server *s, struct scry_http_server *api,
                          struct scry_http_server *otlp);
 int scry__server_reload(struct scry_server *s, char *errbuf, size_t errlen);
 void scry__server_admin_routes(struct scry_server *s, struct scry_http_server *api);
+/* Registers the ingest endpoints (remote_write, ...) on the listeners. */
+int scry__server_ingest_routes(struct scry_server *s, struct scry_http_server *api,
+                               struct scry_http_server *otlp);
+void scry__server_ingest_close(struct scry_server *s);
 
 /* Data directory lock (cmd/datadir.c): creates dir if missing, takes an
  * exclusive flock on dir/LOCK and writes our pid into it. Returns the fd,

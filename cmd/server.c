@@ -283,6 +283,8 @@ static int run(struct scry_server *s)
     }
     scry__server_routes(s, api, otlp);
     scry__server_admin_routes(s, api);
+    if (scry__server_ingest_routes(s, api, otlp) != 0)
+        goto out;
     if (scry_http_server_start(api, &err) != 0 || scry_http_server_start(otlp, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "http", "cannot start", "err", err.msg);
         goto out;
@@ -322,6 +324,7 @@ out:
     scry_http_server_stop(otlp);
     scry_http_server_destroy(api);
     scry_http_server_destroy(otlp);
+    scry__server_ingest_close(s);
     tsdb_close(s->db); /* syncs the WAL: the head is replayed from it next time */
     if (rc == SCRY_EXIT_OK)
         SCRY_LOG(s->log, SCRY_LOG_INFO, "server", "stopped");

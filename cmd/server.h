@@ -12,6 +12,8 @@
 #include "core/metrics.h"
 #include "tsdb/tsdb.h"
 
+struct col_rw;
+
 struct scry_server {
     /* From the command line; NULL when not given. */
     const char *config_path; /* NULL: the embedded default config */
@@ -34,6 +36,10 @@ struct scry_server {
 
     atomic_bool ready; /* /-/ready: false until start-up (WAL replay) is done */
     struct tsdb *db;   /* set before ready turns true */
+    /* What ingest handlers append to: the store once ready; before that,
+     * begin fails and they answer 5xx, so senders retry (server_ingest.c). */
+    struct scry_appendable ingest;
+    struct col_rw *rw;
 
     struct scry_metric_family *http_requests, *http_duration;
     struct scry_metric *reload_ok_metric, *reload_ts_metric, *ready_metric;

@@ -15,13 +15,13 @@ class CliTest(unittest.TestCase):
         self.assertRegex(out, r"^scry \d+\.\d+\.\d+ \(revision \S+")
 
     def test_help_on_every_command(self):
-        for cmd in ("server", "agent", "query", "check"):
+        for cmd in ("server", "agent", "query", "check", "tsdb"):
             code, out, err = run_cli(cmd, "--help")
             self.assertEqual(code, 0, cmd)
             self.assertIn(f"usage: scry {cmd}", out)
         code, out, _ = run_cli("--help")
         self.assertEqual(code, 0)
-        for cmd in ("server", "agent", "query", "check"):
+        for cmd in ("server", "agent", "query", "check", "tsdb"):
             self.assertIn(cmd, out)
 
     def test_bad_flags_exit_2_with_usage(self):
@@ -37,6 +37,9 @@ class CliTest(unittest.TestCase):
             ("query", "up", "--at", "1", "--start", "1", "--end", "2", "--step", "1"),
             ("check",),
             ("check", "nonsense"),
+            ("tsdb",),
+            ("tsdb", "frobnicate"),
+            ("tsdb", "dump", "--bogus", "x"),
             ("nosuchcommand",),
         ]
         for args in cases:

@@ -1,0 +1,46 @@
+/* server_ingest.c — the ingest endpoints and the appendable they share.
+ *
+ * Routes are registered before the listeners start, but the store opens
+ * only after (its WAL replay is what /-/ready waits for). The handlers
+ * therefore append to the server's own appendable, which forwards to the
+ * store once it is ready and fails begin until then: remote_write answers
+ * 5xx and senders retry, so nothing is lost during start-up. */
+#include "cmd/cmd.h"
+#include "cmd/server.h"
+#include "collector/remote_write.h"
+#include "core/http.h"
+
+static int ingest_begin(struct scry_appendable *a, const char *tenant, struct scry_appender **out,
+                        struct scry_err *err)
+{
+    struct scry_server *s = (struct scry_server *)((char *)a - offsetof(struct scry_server, ingest));
+    if (!atomic_load(&s->ready))
+        return scry_err_set(err, SCRY_ETIMEOUT, "scry is starting up (WAL replay); retry");
+    struct scry_appendable *store = tsdb_appendable(s->db);
+    return store->begin(store, tenant, out, err);
+}
+
+int scry__server_ingest_routes(struct scry_server *s, struct scry_http_server *api,
+                               struct scry_http_server *otlp)
+{
+    struct scry_err err = { 0 };
+    s->ingest.begin = ingest_begin;
+    struct col_rw_opts ro = {
+        .max_body_bytes = (size_t)s->cfg->server.max_body_bytes,
+        .metrics = s->metrics,
+        .log = s->log,
+    };
+    if (col_rw_register(&s->rw, api, &s->ingest, &ro, &err) != 0) {
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register remote_write", "err",
+                 err.msg);
+        return -1;
+    }
+    (void)otlp; /* OTLP/HTTP arrives with the OTLP receiver */
+    return 0;
+}
+
+void scry__server_ingest_close(struct scry_server *s)
+{
+    col_rw_destroy(s->rw);
+    s->rw = NULL;
+}
