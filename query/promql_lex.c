@@ -688,11 +688,19 @@ static bool lex_statements(struct pql_lexer *l, struct pql_token *t)
             next(l);
             return emit(l, t, PQL_T_LTE);
         }
+        if (peek(l) == '/') {
+            next(l);
+            return emit(l, t, PQL_T_TRIM_UPPER);
+        }
         return emit(l, t, PQL_T_LSS);
     case '>':
         if (peek(l) == '=') {
             next(l);
             return emit(l, t, PQL_T_GTE);
+        }
+        if (peek(l) == '/') {
+            next(l);
+            return emit(l, t, PQL_T_TRIM_LOWER);
         }
         return emit(l, t, PQL_T_GTR);
     case '"': case '\'':

@@ -31,6 +31,7 @@ static const char *const op_names[] = {
     [PQL_OP_MOD] = "%", [PQL_OP_POW] = "^", [PQL_OP_ATAN2] = "atan2", [PQL_OP_EQLC] = "==",
     [PQL_OP_NEQ] = "!=", [PQL_OP_GTR] = ">", [PQL_OP_LSS] = "<", [PQL_OP_GTE] = ">=",
     [PQL_OP_LTE] = "<=", [PQL_OP_AND] = "and", [PQL_OP_OR] = "or", [PQL_OP_UNLESS] = "unless",
+    [PQL_OP_TRIM_UPPER] = "</", [PQL_OP_TRIM_LOWER] = ">/",
 };
 const char *pql_op_str(enum pql_op op) { return op_names[op]; }
 

@@ -367,7 +367,8 @@ static int binop_prec(enum pql_tok t)
     case PQL_T_EQLC: case PQL_T_NEQ: case PQL_T_LTE: case PQL_T_LSS: case PQL_T_GTE:
     case PQL_T_GTR: return 3;
     case PQL_T_ADD: case PQL_T_SUB: return 4;
-    case PQL_T_MUL: case PQL_T_DIV: case PQL_T_MOD: case PQL_T_ATAN2: return 5;
+    case PQL_T_MUL: case PQL_T_DIV: case PQL_T_MOD: case PQL_T_ATAN2: case PQL_T_TRIM_UPPER:
+    case PQL_T_TRIM_LOWER: return 5;
     case PQL_T_POW: return 6;
     default: return 0;
     }
@@ -392,6 +393,8 @@ static enum pql_op binop(enum pql_tok t)
     case PQL_T_LTE: return PQL_OP_LTE;
     case PQL_T_LAND: return PQL_OP_AND;
     case PQL_T_LOR: return PQL_OP_OR;
+    case PQL_T_TRIM_UPPER: return PQL_OP_TRIM_UPPER;
+    case PQL_T_TRIM_LOWER: return PQL_OP_TRIM_LOWER;
     default: return PQL_OP_UNLESS;
     }
 }
@@ -703,6 +706,14 @@ static bool parse_at(struct parser *p, struct pql_expr *e)
             neg = consume(p).type == PQL_T_SUB;
             signed_ = true;
         }
+        if (peek_type(p) == PQL_T_DURATION) { /* @ 100s: a duration used as a number */
+            struct pql_token t = consume(p);
+            int64_t ms;
+            if (!duration_value(p, &t, &ms))
+                return false;
+            ts = (double)(neg ? -ms : ms) / 1000.0;
+            goto have_ts;
+        }
         if (peek_type(p) != PQL_T_NUMBER) {
             if (signed_)
                 return unexpected(p, NULL, NULL), false;
@@ -714,6 +725,7 @@ static bool parse_at(struct parser *p, struct pql_expr *e)
             return false;
         if (neg)
             ts = -ts;
+    have_ts:
         if (!isfinite(ts) || ts >= 9223372036854775807.0 || ts <= -9223372036854775808.0) {
             char v[64];
             if (isnan(ts))
