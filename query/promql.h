@@ -97,11 +97,42 @@ const struct pql_func *pql_functions(size_t *n_out);
 
 struct pql_expr;
 
+/* Experimental duration expressions: `[5m+step()]`, `offset min_of(step(), 1s)`,
+ * `[30m:2*15s]`. Values are seconds (a duration literal 5m is 300); step()
+ * and range() are the query's step and end-start. A selector or subquery
+ * whose duration is written this way keeps the expression (for printing and
+ * for evaluation); when it uses neither step() nor range() the parser also
+ * folds it into the plain *_ms field. */
+enum pql_dur_kind {
+    PQL_DUR_NUMBER,  /* val (seconds); duration: written as 5m rather than 300 */
+    PQL_DUR_STEP,    /* step() */
+    PQL_DUR_RANGE,   /* range() */
+    PQL_DUR_UNARY,   /* op (ADD/SUB) lhs */
+    PQL_DUR_BINARY,  /* lhs op rhs with op ADD SUB MUL DIV MOD POW */
+    PQL_DUR_MIN_OF,  /* min_of(lhs, rhs) */
+    PQL_DUR_MAX_OF,  /* max_of(lhs, rhs) */
+    PQL_DUR_PAREN,   /* (lhs) */
+};
+struct pql_dur_expr {
+    enum pql_dur_kind kind;
+    double val;
+    bool duration;
+    enum pql_op op;
+    struct pql_dur_expr *lhs, *rhs;
+};
+/* Evaluates d for a query with the given step and range (end - start), into
+ * ms (rounded like Go's time.Duration conversion). SCRY_EINVAL when the
+ * result is not finite. */
+int pql_dur_eval(const struct pql_dur_expr *d, int64_t step_ms, int64_t range_ms, int64_t *out_ms);
+bool pql_dur_is_const(const struct pql_dur_expr *d);
+void pql_dur_print(const struct pql_dur_expr *d, struct scry_buf *out);
+
 struct pql_vector_sel {
     const char *name;            /* metric name written outside the braces, or NULL */
     struct scry_matcher *matchers; /* compiled; with a name, the last is __name__="name" */
     size_t n_matchers;
     int64_t offset_ms;           /* offset 5m → 300000; negative allowed */
+    struct pql_dur_expr *offset_expr; /* offset written as a duration expression, or NULL */
     enum pql_at at;
     int64_t at_ms;               /* when at == PQL_AT_TIMESTAMP */
     bool anchored, smoothed;     /* experimental range-selector modifiers */
@@ -110,12 +141,14 @@ struct pql_vector_sel {
 struct pql_matrix_sel {
     struct pql_expr *vs;         /* a PQL_VECTOR_SEL (carries offset and @) */
     int64_t range_ms;
+    struct pql_dur_expr *range_expr; /* or NULL */
 };
 
 struct pql_subquery {
     struct pql_expr *expr;
     int64_t range_ms, step_ms;   /* step 0: the default evaluation interval */
     int64_t offset_ms;
+    struct pql_dur_expr *range_expr, *step_expr, *offset_expr; /* or NULL */
     enum pql_at at;
     int64_t at_ms;
 };
@@ -132,6 +165,10 @@ struct pql_vector_matching {
     size_t n_labels;
     const char **include;        /* group_left/group_right labels */
     size_t n_include;
+    /* Experimental fill modifiers: fill(v) sets both sides, fill_left(v) /
+     * fill_right(v) one: the value a missing series on that side takes. */
+    bool fill_lhs_set, fill_rhs_set;
+    double fill_lhs, fill_rhs;
 };
 
 struct pql_binary {

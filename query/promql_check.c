@@ -77,15 +77,20 @@ static void check_binary(struct checker *c, struct pql_expr *e)
         failf(c, b->lhs->pos.start, "binary expression must contain only scalar and instant vector types");
     if (rt != PQL_TYPE_SCALAR && rt != PQL_TYPE_VECTOR)
         failf(c, b->rhs->pos.start, "binary expression must contain only scalar and instant vector types");
+    bool fill = vm && (vm->fill_lhs_set || vm->fill_rhs_set);
     if ((lt != PQL_TYPE_VECTOR || rt != PQL_TYPE_VECTOR) && vm) {
         if (vm->n_labels > 0)
             failf(c, e->pos.start, "vector matching only allowed between instant vectors");
+        if (fill)
+            failf(c, e->pos.start, "filling in missing series only allowed between instant vectors");
         b->vm = NULL;
     } else if (vm && pql_op_is_set(b->op)) {
         if (vm->card == PQL_CARD_ONE_TO_MANY || vm->card == PQL_CARD_MANY_TO_ONE)
             failf(c, e->pos.start, "no grouping allowed for \"%s\" operation", pql_op_str(b->op));
         if (vm->card != PQL_CARD_MANY_TO_MANY)
             failf(c, e->pos.start, "set operations must always be many-to-many");
+        if (fill)
+            failf(c, e->pos.start, "filling in missing series not allowed for set operators");
     }
     if ((lt == PQL_TYPE_SCALAR || rt == PQL_TYPE_SCALAR) && pql_op_is_set(b->op))
         failf(c, e->pos.start, "set operator \"%s\" not allowed in binary scalar expression",

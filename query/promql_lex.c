@@ -309,6 +309,8 @@ static bool scan_duration_keyword(struct pql_lexer *l, struct pql_token *t)
         return emit(l, t, PQL_T_MIN);
     if (word_eq_ci(w, n, "max"))
         return emit(l, t, PQL_T_MAX);
+    if (word_eq_ci(w, n, "min_of") || word_eq_ci(w, n, "max_of"))
+        return emit(l, t, PQL_T_IDENT);
     return false;
 }
 
@@ -754,7 +756,8 @@ static bool lex_statements(struct pql_lexer *l, struct pql_token *t)
             }
             return emit(l, t, PQL_T_COLON);
         }
-        if ((c == 's' || c == 'S' || c == 'm' || c == 'M') && scan_duration_keyword(l, t))
+        if ((c == 's' || c == 'S' || c == 'm' || c == 'M' || c == 'r' || c == 'R') &&
+            scan_duration_keyword(l, t))
             return true;
         return error_rune(l, t, "unexpected character: ", at, ", expected ':'");
     }

@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "query/promql_internal.h"
 
@@ -634,6 +635,158 @@ static struct pql_expr *parse_primary(struct parser *p)
     return unexpected(p, NULL, NULL);
 }
 
+/* ---- duration expressions (experimental) -------------------------------- */
+
+static struct pql_dur_expr *parse_dur(struct parser *p, int min_prec);
+
+static struct pql_dur_expr *dur_node(struct parser *p, enum pql_dur_kind kind)
+{
+    struct pql_dur_expr *d = scry_arena_calloc(p->a, 1, sizeof(*d));
+    d->kind = kind;
+    return d;
+}
+
+static bool is_fn(struct parser *p, const struct pql_token *t, const char *name)
+{
+    return t->type == PQL_T_IDENT && t->len == strlen(name) &&
+           strncasecmp(p->q + t->pos, name, t->len) == 0;
+}
+
+static bool dur_atom_start(struct parser *p)
+{
+    struct pql_token *t = peek(p);
+    return t->type == PQL_T_NUMBER || t->type == PQL_T_DURATION || t->type == PQL_T_STEP ||
+           t->type == PQL_T_RANGE || t->type == PQL_T_LPAREN || is_fn(p, t, "min_of") ||
+           is_fn(p, t, "max_of");
+}
+
+static bool expect_tok(struct parser *p, enum pql_tok ty, const char *what)
+{
+    if (peek_type(p) != ty) {
+        unexpected(p, "duration expression", what);
+        return false;
+    }
+    consume(p);
+    return true;
+}
+
+/* number | duration | step() | range() | min_of(d, d) | max_of(d, d) | (d) */
+static struct pql_dur_expr *parse_dur_atom(struct parser *p)
+{
+    struct pql_token *t = peek(p);
+    if (p->failed)
+        return NULL;
+    struct pql_dur_expr *d;
+    switch (t->type) {
+    case PQL_T_NUMBER: case PQL_T_DURATION: {
+        struct pql_token nt = consume(p);
+        d = dur_node(p, PQL_DUR_NUMBER);
+        if (nt.type == PQL_T_NUMBER) {
+            if (!number_value(p, &nt, &d->val))
+                return NULL;
+        } else {
+            int64_t ms;
+            if (!duration_value(p, &nt, &ms))
+                return NULL;
+            d->val = (double)ms / 1000.0;
+            d->duration = true;
+        }
+        return d;
+    }
+    case PQL_T_STEP: case PQL_T_RANGE:
+        d = dur_node(p, consume(p).type == PQL_T_STEP ? PQL_DUR_STEP : PQL_DUR_RANGE);
+        if (!expect_tok(p, PQL_T_LPAREN, "\"(\"") || !expect_tok(p, PQL_T_RPAREN, "\")\""))
+            return NULL;
+        return d;
+    case PQL_T_LPAREN:
+        consume(p);
+        d = dur_node(p, PQL_DUR_PAREN);
+        if (!(d->lhs = parse_dur(p, 0)) || !expect_tok(p, PQL_T_RPAREN, "\")\""))
+            return NULL;
+        return d;
+    default:
+        break;
+    }
+    if (is_fn(p, t, "min_of") || is_fn(p, t, "max_of")) {
+        d = dur_node(p, is_fn(p, t, "min_of") ? PQL_DUR_MIN_OF : PQL_DUR_MAX_OF);
+        consume(p);
+        if (!expect_tok(p, PQL_T_LPAREN, "\"(\"") || !(d->lhs = parse_dur(p, 0)) ||
+            !expect_tok(p, PQL_T_COMMA, "\",\"") || !(d->rhs = parse_dur(p, 0)) ||
+            !expect_tok(p, PQL_T_RPAREN, "\")\""))
+            return NULL;
+        return d;
+    }
+    return unexpected(p, "duration expression", "number, duration, step() or range()");
+}
+
+static struct pql_dur_expr *parse_dur_unary(struct parser *p)
+{
+    enum pql_tok ty = peek_type(p);
+    if (ty != PQL_T_ADD && ty != PQL_T_SUB)
+        return parse_dur_atom(p);
+    consume(p);
+    struct pql_dur_expr *d = dur_node(p, PQL_DUR_UNARY);
+    d->op = ty == PQL_T_SUB ? PQL_OP_SUB : PQL_OP_ADD;
+    d->lhs = parse_dur(p, PREC_POW);
+    return d->lhs ? d : NULL;
+}
+
+static int dur_prec(enum pql_tok t)
+{
+    switch (t) {
+    case PQL_T_ADD: case PQL_T_SUB: return 4;
+    case PQL_T_MUL: case PQL_T_DIV: case PQL_T_MOD: return 5;
+    case PQL_T_POW: return 6;
+    default: return 0;
+    }
+}
+
+static struct pql_dur_expr *parse_dur(struct parser *p, int min_prec)
+{
+    struct pql_dur_expr *lhs = parse_dur_unary(p);
+    while (lhs && !p->failed) {
+        enum pql_tok ty = peek_type(p);
+        int prec = dur_prec(ty);
+        if (prec == 0 || prec < min_prec)
+            break;
+        consume(p);
+        struct pql_dur_expr *d = dur_node(p, PQL_DUR_BINARY);
+        d->op = binop(ty);
+        d->lhs = lhs;
+        if (!(d->rhs = parse_dur(p, ty == PQL_T_POW ? prec : prec + 1)))
+            return NULL;
+        lhs = d;
+    }
+    return p->failed ? NULL : lhs;
+}
+
+/* A duration in brackets: a plain number/duration gives *ms and *expr =
+ * NULL; an expression gives *expr and, when constant, its value in *ms. */
+static bool parse_bracket_duration(struct parser *p, int64_t *ms, struct pql_dur_expr **expr,
+                                   uint32_t *pos)
+{
+    *pos = peek(p)->pos;
+    struct pql_dur_expr *d = parse_dur(p, 0);
+    if (!d)
+        return false;
+    *ms = 0;
+    *expr = NULL;
+    if (d->kind == PQL_DUR_NUMBER) {
+        *ms = (int64_t)llround(d->val * 1000.0);
+        if (!isfinite(d->val) || fabs(d->val) > 9.2e15) {
+            failf(p, *pos, "duration out of range");
+            return false;
+        }
+        return true;
+    }
+    *expr = d;
+    if (pql_dur_is_const(d) && pql_dur_eval(d, 0, 0, ms) != 0) {
+        failf(p, *pos, "duration out of range");
+        return false;
+    }
+    return true;
+}
+
 /* ---- postfix modifiers: [range], [range:step], offset, @ --------------- */
 
 static struct pql_vector_sel *offset_target(struct parser *p, struct pql_expr *e, int64_t **off,
@@ -665,23 +818,46 @@ static bool parse_offset(struct parser *p, struct pql_expr *e)
     bool neg = false;
     if (peek_type(p) == PQL_T_SUB || peek_type(p) == PQL_T_ADD)
         neg = consume(p).type == PQL_T_SUB;
-    if (peek_type(p) != PQL_T_DURATION && peek_type(p) != PQL_T_NUMBER) {
+    int64_t ms = 0;
+    struct pql_dur_expr *dexpr = NULL;
+    if (peek_type(p) == PQL_T_DURATION || peek_type(p) == PQL_T_NUMBER) {
+        struct pql_token t = consume(p);
+        if (!number_or_duration_ms(p, &t, &ms))
+            return false;
+    } else if (dur_atom_start(p)) {
+        /* offset step(), offset (1m * 2), offset -min_of(step(), 1s): one
+         * atom; arithmetic after it belongs to the enclosing expression. */
+        uint32_t dpos = peek(p)->pos;
+        if (!(dexpr = parse_dur_atom(p)))
+            return false;
+        if (neg) {
+            struct pql_dur_expr *u = dur_node(p, PQL_DUR_UNARY);
+            u->op = PQL_OP_SUB;
+            u->lhs = dexpr;
+            dexpr = u;
+            neg = false;
+        }
+        if (pql_dur_is_const(dexpr) && pql_dur_eval(dexpr, 0, 0, &ms) != 0) {
+            failf(p, dpos, "duration out of range");
+            return false;
+        }
+    } else {
         unexpected(p, "offset", "number or duration");
         return false;
     }
-    struct pql_token t = consume(p);
-    int64_t ms;
-    if (!number_or_duration_ms(p, &t, &ms))
-        return false;
     int64_t *off;
+    struct pql_dur_expr **offx;
     offset_target(p, e, &off, "offset");
     if (!off)
         return false;
-    if (*off != 0) {
+    offx = e->kind == PQL_VECTOR_SEL ? &e->u.vs.offset_expr
+           : e->kind == PQL_MATRIX_SEL ? &e->u.ms.vs->u.vs.offset_expr : &e->u.sq.offset_expr;
+    if (*off != 0 || *offx) {
         failf(p, e->pos.start, "offset may not be set multiple times");
         return false;
     }
     *off = neg ? -ms : ms;
+    *offx = dexpr;
     e->pos.end = p->last_closing;
     return true;
 }
@@ -767,34 +943,22 @@ static bool parse_at(struct parser *p, struct pql_expr *e)
     return true;
 }
 
-static bool is_dur_tok(enum pql_tok t) { return t == PQL_T_NUMBER || t == PQL_T_DURATION; }
-
 static struct pql_expr *parse_bracket(struct parser *p, struct pql_expr *e)
 {
     struct pql_token lb = consume(p);
-    if (!is_dur_tok(peek_type(p))) {
-        enum pql_tok ty = peek_type(p);
-        if (ty == PQL_T_LPAREN || ty == PQL_T_SUB || ty == PQL_T_ADD || ty == PQL_T_STEP ||
-            ty == PQL_T_RANGE || ty == PQL_T_MIN || ty == PQL_T_MAX) {
-            failf(p, peek(p)->pos, "duration expressions are not supported");
-            return NULL;
-        }
+    if (!dur_atom_start(p) && peek_type(p) != PQL_T_SUB && peek_type(p) != PQL_T_ADD)
         return unexpected(p, "subquery selector", "number or duration");
-    }
-    struct pql_token rt = consume(p);
     int64_t range_ms;
-    if (!number_or_duration_ms(p, &rt, &range_ms))
+    struct pql_dur_expr *range_expr;
+    uint32_t rpos;
+    if (!parse_bracket_duration(p, &range_ms, &range_expr, &rpos))
         return NULL;
-    if (binop_prec(peek_type(p)) && peek_type(p) != PQL_T_LAND) {
-        failf(p, peek(p)->pos, "duration expressions are not supported");
-        return NULL;
-    }
     if (peek_type(p) == PQL_T_RBRACKET) {
         struct pql_token rb = consume(p);
         const char *msg = NULL;
         if (e->kind != PQL_VECTOR_SEL)
             msg = "ranges only allowed for vector selectors";
-        else if (e->u.vs.offset_ms != 0)
+        else if (e->u.vs.offset_ms != 0 || e->u.vs.offset_expr)
             msg = "no offset modifiers allowed before range";
         else if (e->u.vs.at != PQL_AT_NONE)
             msg = "no @ modifiers allowed before range";
@@ -805,31 +969,30 @@ static struct pql_expr *parse_bracket(struct parser *p, struct pql_expr *e)
         struct pql_expr *m = node(p, PQL_MATRIX_SEL, PQL_TYPE_MATRIX, e->pos.start, rb.pos + 1);
         m->u.ms.vs = e;
         m->u.ms.range_ms = range_ms;
+        m->u.ms.range_expr = range_expr;
         return m;
     }
     if (peek_type(p) != PQL_T_COLON)
         return unexpected(p, "subquery or range", "\":\" or \"]\"");
     consume(p);
     int64_t step_ms = 0;
-    if (is_dur_tok(peek_type(p))) {
-        struct pql_token st = consume(p);
-        if (!number_or_duration_ms(p, &st, &step_ms))
+    struct pql_dur_expr *step_expr = NULL;
+    if (peek_type(p) != PQL_T_RBRACKET) {
+        if (!dur_atom_start(p) && peek_type(p) != PQL_T_SUB && peek_type(p) != PQL_T_ADD)
+            return unexpected(p, "subquery selector", "duration or \"]\"");
+        uint32_t spos;
+        if (!parse_bracket_duration(p, &step_ms, &step_expr, &spos))
             return NULL;
-        if (peek_type(p) != PQL_T_RBRACKET) {
-            if (binop_prec(peek_type(p))) {
-                failf(p, peek(p)->pos, "duration expressions are not supported");
-                return NULL;
-            }
+        if (peek_type(p) != PQL_T_RBRACKET)
             return unexpected(p, "subquery selector", "\"]\"");
-        }
-    } else if (peek_type(p) != PQL_T_RBRACKET) {
-        return unexpected(p, "subquery selector", "duration or \"]\"");
     }
     struct pql_token rb = consume(p);
     struct pql_expr *s = node(p, PQL_SUBQUERY, PQL_TYPE_MATRIX, e->pos.start, rb.pos + 1);
     s->u.sq.expr = e;
     s->u.sq.range_ms = range_ms;
+    s->u.sq.range_expr = range_expr;
     s->u.sq.step_ms = step_ms;
+    s->u.sq.step_expr = step_expr;
     return s;
 }
 
@@ -909,6 +1072,28 @@ static struct pql_expr *parse_unary(struct parser *p)
     return e;
 }
 
+/* "(" [+-] number ")" after fill, fill_left or fill_right. */
+static bool parse_fill_value(struct parser *p, double *v)
+{
+    if (peek_type(p) != PQL_T_LPAREN)
+        return unexpected(p, "fill modifier", "\"(\""), false;
+    consume(p);
+    bool neg = false;
+    if (peek_type(p) == PQL_T_SUB || peek_type(p) == PQL_T_ADD)
+        neg = consume(p).type == PQL_T_SUB;
+    if (peek_type(p) != PQL_T_NUMBER)
+        return unexpected(p, "fill modifier", "number"), false;
+    struct pql_token t = consume(p);
+    if (!number_value(p, &t, v))
+        return false;
+    if (neg)
+        *v = -*v;
+    if (peek_type(p) != PQL_T_RPAREN)
+        return unexpected(p, "fill modifier", "\")\""), false;
+    consume(p);
+    return true;
+}
+
 static bool parse_bin_modifiers(struct parser *p, struct pql_binary *b)
 {
     struct pql_vector_matching *vm = scry_arena_calloc(p->a, 1, sizeof(*vm));
@@ -933,10 +1118,16 @@ static bool parse_bin_modifiers(struct parser *p, struct pql_binary *b)
                 return false;
         }
     }
-    ty = peek_type(p);
-    if (ty == PQL_T_FILL || ty == PQL_T_FILL_LEFT || ty == PQL_T_FILL_RIGHT) {
-        failf(p, peek(p)->pos, "binop fill modifiers are not supported");
-        return false;
+    for (ty = peek_type(p); ty == PQL_T_FILL || ty == PQL_T_FILL_LEFT || ty == PQL_T_FILL_RIGHT;
+         ty = peek_type(p)) {
+        consume(p);
+        double v;
+        if (!parse_fill_value(p, &v))
+            return false;
+        if (ty != PQL_T_FILL_RIGHT)
+            vm->fill_lhs_set = true, vm->fill_lhs = v;
+        if (ty != PQL_T_FILL_LEFT)
+            vm->fill_rhs_set = true, vm->fill_rhs = v;
     }
     return !p->failed;
 }

@@ -52,7 +52,16 @@ static void put_label_list(const char **v, size_t n, struct scry_buf *out)
     scry_buf_putc(out, ')');
 }
 
-static void put_at_offset(enum pql_at at, int64_t at_ms, int64_t offset_ms, struct scry_buf *out)
+static void put_range(int64_t ms, const struct pql_dur_expr *d, struct scry_buf *out)
+{
+    if (d)
+        pql_dur_print(d, out);
+    else
+        put_duration(ms, out);
+}
+
+static void put_at_offset(enum pql_at at, int64_t at_ms, int64_t offset_ms,
+                          const struct pql_dur_expr *offset_expr, struct scry_buf *out)
 {
     switch (at) {
     case PQL_AT_TIMESTAMP:
@@ -67,7 +76,10 @@ static void put_at_offset(enum pql_at at, int64_t at_ms, int64_t offset_ms, stru
     case PQL_AT_NONE:
         break;
     }
-    if (offset_ms != 0) {
+    if (offset_expr) {
+        scry_buf_puts(out, " offset ");
+        pql_dur_print(offset_expr, out);
+    } else if (offset_ms != 0) {
         scry_buf_puts(out, " offset ");
         put_duration(offset_ms, out);
     }
@@ -119,9 +131,26 @@ static void put_modifiers(const struct pql_vector_sel *vs, struct scry_buf *out)
         scry_buf_puts(out, " smoothed");
 }
 
+/* A number that prints with a sign ("-1", "+Inf") as the left operand of ^
+ * would reparse as a unary sign applied to the whole power (-(1 ^ x)), so
+ * it is parenthesised. Prometheus prints it bare (and so does not
+ * round-trip); this corner is the one place our text differs. */
+static bool signed_pow_operand(const struct pql_binary *b)
+{
+    const struct pql_expr *l = b->lhs;
+    return b->op == PQL_OP_POW && l->kind == PQL_NUMBER &&
+           (signbit(l->u.number.val) || (isinf(l->u.number.val) && !l->u.number.duration));
+}
+
 static void print_binary(const struct pql_binary *b, struct scry_buf *out)
 {
-    print(b->lhs, out);
+    if (signed_pow_operand(b)) {
+        scry_buf_putc(out, '(');
+        print(b->lhs, out);
+        scry_buf_putc(out, ')');
+    } else {
+        print(b->lhs, out);
+    }
     scry_buf_printf(out, " %s", pql_op_str(b->op));
     if (b->return_bool)
         scry_buf_puts(out, " bool");
@@ -133,6 +162,23 @@ static void print_binary(const struct pql_binary *b, struct scry_buf *out)
         if (grouped) {
             scry_buf_puts(out, vm->card == PQL_CARD_MANY_TO_ONE ? " group_left " : " group_right ");
             put_label_list(vm->include, vm->n_include, out);
+        }
+    }
+    if (vm && vm->fill_lhs_set && vm->fill_rhs_set &&
+        memcmp(&vm->fill_lhs, &vm->fill_rhs, sizeof(double)) == 0) {
+        scry_buf_puts(out, " fill(");
+        scry_buf_put_double(out, vm->fill_lhs);
+        scry_buf_putc(out, ')');
+    } else {
+        if (vm && vm->fill_lhs_set) {
+            scry_buf_puts(out, " fill_left(");
+            scry_buf_put_double(out, vm->fill_lhs);
+            scry_buf_putc(out, ')');
+        }
+        if (vm && vm->fill_rhs_set) {
+            scry_buf_puts(out, " fill_right(");
+            scry_buf_put_double(out, vm->fill_rhs);
+            scry_buf_putc(out, ')');
         }
     }
     scry_buf_putc(out, ' ');
@@ -171,27 +217,27 @@ static void print(const struct pql_expr *e, struct scry_buf *out)
     case PQL_VECTOR_SEL:
         print_selector_body(&e->u.vs, out);
         put_modifiers(&e->u.vs, out);
-        put_at_offset(e->u.vs.at, e->u.vs.at_ms, e->u.vs.offset_ms, out);
+        put_at_offset(e->u.vs.at, e->u.vs.at_ms, e->u.vs.offset_ms, e->u.vs.offset_expr, out);
         break;
     case PQL_MATRIX_SEL: {
         const struct pql_vector_sel *vs = &e->u.ms.vs->u.vs;
         print_selector_body(vs, out);
         scry_buf_putc(out, '[');
-        put_duration(e->u.ms.range_ms, out);
+        put_range(e->u.ms.range_ms, e->u.ms.range_expr, out);
         scry_buf_putc(out, ']');
         put_modifiers(vs, out);
-        put_at_offset(vs->at, vs->at_ms, vs->offset_ms, out);
+        put_at_offset(vs->at, vs->at_ms, vs->offset_ms, vs->offset_expr, out);
         break;
     }
     case PQL_SUBQUERY:
         print(e->u.sq.expr, out);
         scry_buf_putc(out, '[');
-        put_duration(e->u.sq.range_ms, out);
+        put_range(e->u.sq.range_ms, e->u.sq.range_expr, out);
         scry_buf_putc(out, ':');
-        if (e->u.sq.step_ms != 0)
-            put_duration(e->u.sq.step_ms, out);
+        if (e->u.sq.step_expr || e->u.sq.step_ms != 0)
+            put_range(e->u.sq.step_ms, e->u.sq.step_expr, out);
         scry_buf_putc(out, ']');
-        put_at_offset(e->u.sq.at, e->u.sq.at_ms, e->u.sq.offset_ms, out);
+        put_at_offset(e->u.sq.at, e->u.sq.at_ms, e->u.sq.offset_ms, e->u.sq.offset_expr, out);
         break;
     case PQL_UNARY:
         scry_buf_puts(out, pql_op_str(e->u.unary.op));
