@@ -483,6 +483,56 @@ static void test_promql_parse_rejects_bad_arguments(void **state)
     assert_int_equal(pql_parse(arena, "x offset", 8, &e, NULL), SCRY_EPARSE);
 }
 
+static void test_promql_parse_fill_modifiers(void **state)
+{
+    struct pql_expr *e = P("a + fill(0) b");
+    struct pql_vector_matching *vm = e->u.bin.vm;
+    assert_true(vm->fill_lhs_set && vm->fill_rhs_set);
+    assert_true(vm->fill_lhs == 0 && vm->fill_rhs == 0);
+    e = P("a + on(x) group_left fill_left(5) fill_right(-Inf) b");
+    vm = e->u.bin.vm;
+    assert_int_equal(vm->card, PQL_CARD_MANY_TO_ONE);
+    assert_true(vm->fill_lhs == 5);
+    assert_true(isinf(vm->fill_rhs) && vm->fill_rhs < 0);
+    e = P("fill + fill"); /* fill is a keyword only before "(" */
+    assert_string_equal(e->u.bin.lhs->u.vs.name, "fill");
+    ERR("a and fill(0) b", "1:1: parse error: filling in missing series not allowed for set operators");
+    ERR("a + fill(0) 1", "1:1: parse error: filling in missing series only allowed between instant vectors");
+}
+
+static void test_promql_parse_duration_expressions(void **state)
+{
+    struct pql_expr *e = P("changes(x[2m*(10+5)])");
+    struct pql_expr *m = e->u.call.args[0];
+    assert_non_null(m->u.ms.range_expr);
+    assert_int_equal(m->u.ms.range_ms, 1800000);
+    e = P("x[step()+1ms]");
+    assert_false(pql_dur_is_const(e->u.ms.range_expr));
+    int64_t ms;
+    assert_int_equal(pql_dur_eval(e->u.ms.range_expr, 5000, 0, &ms), 0);
+    assert_int_equal(ms, 5001);
+    e = P("x[1h30m % 1h]");
+    assert_int_equal(e->u.ms.range_ms, 1800000);
+    e = P("x[29s+1s:((((8 - 2) / 3) * 7s) % 4) + 8000ms]");
+    assert_int_equal(e->u.sq.range_ms, 30000);
+    assert_int_equal(e->u.sq.step_ms, 10000);
+    /* offset takes one atom: the rest belongs to the outer expression */
+    e = P("m offset -2 ^ 2");
+    assert_int_equal(e->kind, PQL_BINARY);
+    assert_int_equal(e->u.bin.lhs->u.vs.offset_ms, -2000);
+    e = P("m offset (100 + 2)");
+    assert_int_equal(e->u.vs.offset_ms, 102000);
+    e = P("m offset -step() * 2");
+    assert_int_equal(e->kind, PQL_BINARY);
+    assert_non_null(e->u.bin.lhs->u.vs.offset_expr);
+    assert_int_equal(pql_dur_eval(e->u.bin.lhs->u.vs.offset_expr, 5000, 0, &ms), 0);
+    assert_int_equal(ms, -5000);
+    e = P("m offset min_of(range(), 8s)");
+    assert_int_equal(e->u.vs.offset_expr->kind, PQL_DUR_MIN_OF);
+    assert_int_equal(P("step()")->type, PQL_TYPE_SCALAR);
+    assert_int_equal(P("min_of(3, 5)")->type, PQL_TYPE_SCALAR);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +560,8 @@ int main(void)
         T(test_promql_parse_error_line_and_column),
         T(test_promql_parse_function_table),
         T(test_promql_parse_rejects_bad_arguments),
+        T(test_promql_parse_fill_modifiers),
+        T(test_promql_parse_duration_expressions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

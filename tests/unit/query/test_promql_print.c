@@ -83,6 +83,11 @@ static void test_promql_print_canonical_forms(void **state)
     check_fmt("foo # comment", "foo");
     check_fmt("time()", "time()");
     check_fmt("h </ 10", "h </ 10");
+    check_fmt("inf ^ x", "(+Inf) ^ x"); /* unparenthesised it would reparse as +(Inf ^ x) */
+    check_fmt("a + fill(0) b", "a + fill(0) b");
+    check_fmt("a + on(x) fill_left(1) fill_right(NaN) b", "a + on (x) fill_left(1) fill_right(NaN) b");
+    check_fmt("x[5m+step()]", "x[5m + step()]");
+    check_fmt("x[30m:2*(15s)] offset -min_of(step(),1s)", "x[30m:2 * (15s)] offset -min_of(step(), 1s)");
 }
 
 /* From promql/promqltest/testdata (Apache-2.0), tiers 1–3. */
