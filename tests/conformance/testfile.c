@@ -306,7 +306,7 @@ int conf_file_parse(struct scry_arena *a, const char *path, struct conf_file *f,
     for (size_t i = 0; i < len; i++)
         cap += text[i] == '\n';
     r.lines = scry_arena_alloc(a, cap * sizeof(char *));
-    char *save, *line = text;
+    char *line = text;
     for (;;) {
         char *nl = strchr(line, '\n');
         if (nl)
@@ -317,7 +317,6 @@ int conf_file_parse(struct scry_arena *a, const char *path, struct conf_file *f,
             break;
         line = nl + 1;
     }
-    (void)save;
     free(text);
     f->cmds = scry_arena_calloc(a, r.n + 1, sizeof(*f->cmds));
     for (size_t i = 0; i < r.n;) {
