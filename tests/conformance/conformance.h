@@ -158,8 +158,29 @@ struct conf_engine {
 /* The engine linked into this runner, or NULL while there is none. */
 const struct conf_engine *conf_engine_default(void);
 
+/* ---- checks (compare.c) and running an eval (run_eval.c) ---------------- */
+
 /* FORMAT.md §6.1 float equality (relative 1e-6; exact against 0; NaN ==
  * NaN; stale only equals stale). */
 bool conf_float_eq(double actual, double expected);
+/* §6.4: schema, counts, sum, zero bucket, non-zero buckets by index, custom
+ * bounds when expected has them, the reset hint when it was written. */
+bool conf_histogram_eq(const struct pql_histogram *actual, const struct pql_histogram *expected);
+/* §5.2: rc/msg of an evaluation against the eval's `expect fail`. */
+bool conf_check_error(const struct conf_cmd *c, int rc, const char *msg, char *why, size_t n);
+/* §5.4: warnings and infos against expect warn/info/no_warn/no_info. */
+bool conf_check_annotations(const struct conf_cmd *c, const struct conf_result *r, char *why,
+                            size_t n);
+/* §6: a result against the expected scalar/string/series. matrix: compare
+ * as a range result with points at start + i*step (up to end). */
+bool conf_check_result(const struct conf_cmd *c, const struct conf_result *r, bool matrix,
+                       int64_t start_ms, int64_t end_ms, int64_t step_ms, char *why, size_t n);
+
+/* Runs one eval with the engine against the store, with every variant the
+ * Go runner runs (§5.3: the query as written, the @-pinned re-prints at five
+ * times, the range-mode re-check). Returns true when all pass; otherwise
+ * false with the first reason in why. */
+bool conf_run_eval(const struct conf_engine *eng, struct scry_queryable *store,
+                   const struct conf_cmd *c, struct scry_arena *a, char *why, size_t n);
 
 #endif

@@ -1,6 +1,6 @@
 /* main.c — promql-conformance: runs Prometheus's PromQL .test files.
  *
- *   promql-conformance [--parse-only] [--tiers EVAL_TIERS.md] [-v] FILE.test...
+ *   promql-conformance [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T2] [-v] FILE.test...
  *
  * Every file is parsed whole first (FORMAT.md §1.5). A statement is a load
  * block or an eval. With --parse-only (and, for evals, whenever no
@@ -10,7 +10,8 @@
  * our parser rejects is a failure, unless EVAL_TIERS.md puts the eval in
  * tier TX (experimental syntax we do not support yet): then it is skipped
  * and the reason (its x: tags) is listed with -v. With an evaluator, loads
- * go into the in-memory store and evals are run and compared (compare.c).
+ * go into the in-memory store and evals are run and compared (run_eval.c,
+ * compare.c); --max-tier skips evals of higher tiers.
  *
  * Output: one line per file "<file>: N passed, N failed, N skipped", failures
  * listed under it, and a last line "N passed, N failed, N skipped". Exit
@@ -30,6 +31,7 @@ struct tier {
 struct opts {
     bool parse_only, verbose;
     const char *tiers_path;
+    const char *max_tier; /* evaluate evals up to this tier ("T1" < "T2" < "T3" < "TX") */
     struct tier *tiers;
     size_t n_tiers;
 };
@@ -158,7 +160,7 @@ static void run_load(const struct opts *o, const struct conf_file *f, const stru
 }
 
 static void run_eval(const struct opts *o, const struct conf_file *f, const struct conf_cmd *c,
-                     struct scry_arena *a, struct counts *n)
+                     struct scry_arena *a, struct scry_queryable *store, struct counts *n)
 {
     const struct tier *t = find_tier(o, f->name, c->line);
     bool tx = t && strcmp(t->tier, "TX") == 0;
@@ -187,11 +189,22 @@ static void run_eval(const struct opts *o, const struct conf_file *f, const stru
         n->passed++;
         return;
     }
-    /* Evaluation and comparison plug in here through conf_engine_default()
-     * (see conformance.h); until an evaluator is linked, evals are skipped. */
-    if (o->verbose)
-        printf("  SKIP %s:%d (no evaluator linked)\n", f->name, c->line);
-    n->skipped++;
+    const struct conf_engine *eng = conf_engine_default();
+    const char *skip = !eng ? "no evaluator linked"
+                       : (t && strcmp(t->tier, o->max_tier) > 0) ? "tier above --max-tier" : NULL;
+    if (skip) {
+        if (o->verbose)
+            printf("  SKIP %s:%d (%s)\n", f->name, c->line, skip);
+        n->skipped++;
+        return;
+    }
+    char why[600];
+    if (conf_run_eval(eng, store, c, a, why, sizeof(why))) {
+        n->passed++;
+        return;
+    }
+    printf("  FAIL %s:%d [%s]: %s\n     %s\n", f->name, c->line, t ? t->tier : "?", why, c->query);
+    n->failed++;
 }
 
 static void run_file(const struct opts *o, const char *path, struct counts *total)
@@ -218,7 +231,7 @@ static void run_file(const struct opts *o, const char *path, struct counts *tota
             conf_memstore_clear(ms);
             break;
         case CONF_EVAL_INSTANT: case CONF_EVAL_RANGE:
-            run_eval(o, &f, c, a, &n);
+            run_eval(o, &f, c, a, conf_memstore_queryable(ms), &n);
             break;
         }
     }
@@ -243,23 +256,25 @@ static const char *default_tiers(const char *first_file)
 
 int main(int argc, char **argv)
 {
-    struct opts o = { 0 };
+    struct opts o = { .max_tier = "TX" };
     int first = 1;
     for (; first < argc && argv[first][0] == '-'; first++) {
         if (strcmp(argv[first], "--parse-only") == 0) {
             o.parse_only = true;
         } else if (strcmp(argv[first], "-v") == 0) {
             o.verbose = true;
+        } else if (strcmp(argv[first], "--max-tier") == 0 && first + 1 < argc) {
+            o.max_tier = argv[++first];
         } else if (strcmp(argv[first], "--tiers") == 0 && first + 1 < argc) {
             o.tiers_path = argv[++first];
         } else {
-            fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [-v] FILE.test...\n",
+            fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T1|T2|T3|TX] [-v] FILE.test...\n",
                     argv[0]);
             return 2;
         }
     }
     if (first >= argc) {
-        fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [-v] FILE.test...\n",
+        fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T1|T2|T3|TX] [-v] FILE.test...\n",
                 argv[0]);
         return 2;
     }
