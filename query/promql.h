@@ -104,10 +104,10 @@ struct pql_expr;
  * for evaluation); when it uses neither step() nor range() the parser also
  * folds it into the plain *_ms field. */
 enum pql_dur_kind {
-    PQL_DUR_NUMBER,  /* val (seconds); duration: written as 5m rather than 300 */
+    PQL_DUR_NUMBER,  /* val (seconds, a sign folded in); duration: written as 5m, not 300 */
     PQL_DUR_STEP,    /* step() */
     PQL_DUR_RANGE,   /* range() */
-    PQL_DUR_UNARY,   /* op (ADD/SUB) lhs */
+    PQL_DUR_UNARY,   /* -lhs (a unary + is dropped, as Prometheus does) */
     PQL_DUR_BINARY,  /* lhs op rhs with op ADD SUB MUL DIV MOD POW */
     PQL_DUR_MIN_OF,  /* min_of(lhs, rhs) */
     PQL_DUR_MAX_OF,  /* max_of(lhs, rhs) */
@@ -119,6 +119,7 @@ struct pql_dur_expr {
     bool duration;
     enum pql_op op;
     struct pql_dur_expr *lhs, *rhs;
+    uint32_t pos;    /* byte offset where it starts in the query */
 };
 /* Evaluates d for a query with the given step and range (end - start), into
  * ms (rounded like Go's time.Duration conversion). SCRY_EINVAL when the

@@ -69,7 +69,7 @@ void pql_dur_print(const struct pql_dur_expr *d, struct scry_buf *out)
             }
             scry_duration_format(ms, out);
         } else {
-            scry_buf_put_double(out, d->val);
+            pql__put_float_f(out, d->val);
         }
         break;
     case PQL_DUR_STEP: scry_buf_puts(out, "step()"); break;

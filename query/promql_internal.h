@@ -32,7 +32,7 @@ enum pql_tok {
     PQL_T_FILL_LEFT, PQL_T_FILL_RIGHT,
     PQL_T_KW_END,
     /* "preprocessors" (neither keyword nor operator in Prometheus's lexer) */
-    PQL_T_START, PQL_T_END, PQL_T_STEP, PQL_T_RANGE,
+    PQL_T_START, PQL_T_END, PQL_T_STEP, PQL_T_RANGE, PQL_T_MAX_OF, PQL_T_MIN_OF,
 };
 
 struct pql_token {
@@ -70,8 +70,12 @@ uint32_t pql__utf8_decode(const char *s, size_t n, size_t *w);
 void pql__utf8_encode(uint32_t r, struct scry_buf *out);
 
 /* Go's strconv.ParseInt(s, 0, 64) then ParseFloat(s, 64): 010 is 8, 0x1f is
- * 31, 1_000 is 1000, Inf/NaN any case. false when neither accepts s. */
-bool pql__parse_number(const char *s, size_t len, double *out);
+ * 31, 1_000 is 1000, Inf/NaN any case. false when neither accepts s; then
+ * *range_err tells "value out of range" from "invalid syntax". */
+bool pql__parse_number(const char *s, size_t len, double *out, bool *range_err);
+/* Go's strconv.FormatFloat(v, 'f', -1, 64): shortest digits, never an
+ * exponent (1e6 is "1000000"), "+Inf", "-Inf", "NaN". */
+void pql__put_float_f(struct scry_buf *out, double v);
 /* Prometheus duration syntax (model.ParseDuration) into ms. */
 bool pql__parse_duration(const char *s, size_t len, int64_t *out_ms, char *why, size_t why_len);
 

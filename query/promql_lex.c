@@ -246,7 +246,8 @@ static const struct {
     { "group_left", PQL_T_GROUP_LEFT }, { "group_right", PQL_T_GROUP_RIGHT },
     { "fill", PQL_T_FILL }, { "fill_left", PQL_T_FILL_LEFT }, { "fill_right", PQL_T_FILL_RIGHT },
     { "bool", PQL_T_BOOL }, { "start", PQL_T_START }, { "end", PQL_T_END },
-    { "step", PQL_T_STEP }, { "range", PQL_T_RANGE },
+    { "step", PQL_T_STEP }, { "range", PQL_T_RANGE }, { "max_of", PQL_T_MAX_OF },
+    { "min_of", PQL_T_MIN_OF },
     { "inf", PQL_T_NUMBER }, { "nan", PQL_T_NUMBER },
 };
 
@@ -309,8 +310,10 @@ static bool scan_duration_keyword(struct pql_lexer *l, struct pql_token *t)
         return emit(l, t, PQL_T_MIN);
     if (word_eq_ci(w, n, "max"))
         return emit(l, t, PQL_T_MAX);
-    if (word_eq_ci(w, n, "min_of") || word_eq_ci(w, n, "max_of"))
-        return emit(l, t, PQL_T_IDENT);
+    if (word_eq_ci(w, n, "min_of"))
+        return emit(l, t, PQL_T_MIN_OF);
+    if (word_eq_ci(w, n, "max_of"))
+        return emit(l, t, PQL_T_MAX_OF);
     return false;
 }
 
@@ -830,7 +833,7 @@ void pql__tok_desc(const struct pql_lexer *l, const struct pql_token *t, struct 
         scry_buf_printf(out, "<%.*s>", (int)n, val);
     } else if ((size_t)ty < sizeof(tok_str) / sizeof(tok_str[0]) && tok_str[ty]) {
         quote_val(val, n, out);
-    } else if (ty >= PQL_T_START && ty <= PQL_T_RANGE) {
+    } else if (ty >= PQL_T_START && ty <= PQL_T_MIN_OF) {
         quote_val(val, n, out);
     } else {
         const char *what = ty == PQL_T_IDENT          ? "identifier"
@@ -841,6 +844,9 @@ void pql__tok_desc(const struct pql_lexer *l, const struct pql_token *t, struct 
                            : ty == PQL_T_COMMENT      ? "comment"
                                                       : "error";
         scry_buf_printf(out, "%s ", what);
-        quote_val(val, n, out);
+        if (ty == PQL_T_IDENT || ty == PQL_T_METRIC_IDENT)
+            pql_quote(val, n, out);
+        else
+            quote_val(val, n, out);
     }
 }

@@ -6,6 +6,7 @@
  * follow model.ParseDuration; strings follow strconv.Unquote. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,9 +110,10 @@ static bool parse_int_base0(const char *z, double *out)
     return true;
 }
 
-bool pql__parse_number(const char *s, size_t len, double *out)
+bool pql__parse_number(const char *s, size_t len, double *out, bool *range_err)
 {
     char z[512];
+    *range_err = false;
     if (len == 0 || !strip_underscores(s, len, z, sizeof(z)))
         return false;
     if (parse_int_base0(z, out))
@@ -137,8 +139,62 @@ bool pql__parse_number(const char *s, size_t len, double *out)
     double v = strtod(z, &end);
     if (*end || end == z)
         return false;
-    *out = v; /* overflow gives ±Inf like Go (which also reports an error: rare) */
+    if (errno == ERANGE && isinf(v)) { /* Go: "value out of range" */
+        *range_err = true;
+        return false;
+    }
+    *out = v;
     return true;
+}
+
+void pql__put_float_f(struct scry_buf *out, double v)
+{
+    if (isnan(v)) {
+        scry_buf_puts(out, "NaN");
+        return;
+    }
+    if (isinf(v)) {
+        scry_buf_puts(out, v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    /* The shortest %.*e that reads back exactly gives the digits. */
+    char e[40];
+    int prec;
+    for (prec = 0; prec < 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    char digits[24];
+    size_t nd = 0;
+    const char *c = e;
+    bool neg = *c == '-';
+    if (neg)
+        c++;
+    for (; *c && *c != 'e'; c++)
+        if (isdigit((unsigned char)*c))
+            digits[nd++] = *c;
+    int exp10 = atoi(strchr(e, 'e') + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    if (neg)
+        scry_buf_putc(out, '-');
+    /* value = 0.d1d2d3… × 10^(exp10+1) */
+    int dp = exp10 + 1;
+    if (dp <= 0) {
+        scry_buf_puts(out, "0.");
+        for (int k = 0; k < -dp; k++)
+            scry_buf_putc(out, '0');
+        scry_buf_put(out, digits, nd);
+    } else if ((size_t)dp >= nd) {
+        scry_buf_put(out, digits, nd);
+        for (size_t k = nd; k < (size_t)dp; k++)
+            scry_buf_putc(out, '0');
+    } else {
+        scry_buf_put(out, digits, (size_t)dp);
+        scry_buf_putc(out, '.');
+        scry_buf_put(out, digits + dp, nd - (size_t)dp);
+    }
 }
 
 /* ---- durations ----------------------------------------------------------- */
@@ -152,6 +208,8 @@ static const struct {
     { "s", 1000 }, { "ms", 1 },
 };
 
+/* model.ParseDuration: <digits><unit> groups, units strictly descending,
+ * the total within Go's time.Duration (2^63 ns, about 292 years). */
 bool pql__parse_duration(const char *s, size_t len, int64_t *out_ms, char *why, size_t why_len)
 {
     if (len == 0) {
@@ -164,37 +222,46 @@ bool pql__parse_duration(const char *s, size_t len, int64_t *out_ms, char *why, 
     }
     size_t i = 0;
     int last = -1;
-    int64_t total = 0;
+    uint64_t total_ns = 0;
     while (i < len) {
         if (!isdigit((unsigned char)s[i]))
             goto bad;
         uint64_t v = 0;
-        while (i < len && isdigit((unsigned char)s[i])) {
-            v = v * 10 + (uint64_t)(s[i] - '0');
-            if (v > (uint64_t)INT64_MAX)
+        for (; i < len && isdigit((unsigned char)s[i]); i++) {
+            if (v > (UINT64_MAX - 9) / 10)
                 goto bad;
-            i++;
+            v = v * 10 + (uint64_t)(s[i] - '0');
         }
         size_t j = i;
         while (j < len && !isdigit((unsigned char)s[j]))
             j++;
+        if (j == i)
+            goto bad;
         int u = -1;
         for (int k = 0; k < 7; k++)
             if (strlen(units[k].unit) == j - i && memcmp(units[k].unit, s + i, j - i) == 0)
                 u = k;
-        if (u < 0 || u <= last)
-            goto bad;
-        last = u;
-        if (v > (uint64_t)(INT64_MAX / units[u].ms) ||
-            (int64_t)v * units[u].ms > INT64_MAX - total) {
-            snprintf(why, why_len, "duration out of range");
+        if (u < 0) {
+            snprintf(why, why_len, "unknown unit \"%.*s\" in duration \"%.*s\"", (int)(j - i),
+                     s + i, (int)len, s);
             return false;
         }
-        total += (int64_t)v * units[u].ms;
+        if (u <= last)
+            goto bad;
+        last = u;
+        uint64_t mult_ns = (uint64_t)units[u].ms * 1000000u;
+        if (v > (1ULL << 63) / mult_ns)
+            goto range;
+        total_ns += v * mult_ns;
+        if (total_ns > (uint64_t)INT64_MAX)
+            goto range;
         i = j;
     }
-    *out_ms = total;
+    *out_ms = (int64_t)(total_ns / 1000000u);
     return true;
+range:
+    snprintf(why, why_len, "duration out of range");
+    return false;
 bad:
     snprintf(why, why_len, "not a valid duration string: \"%.*s\"", (int)len, s);
     return false;

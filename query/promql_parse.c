@@ -43,6 +43,7 @@ struct parser {
     bool have_tok;
     uint32_t last_closing;
     int in_agg;            /* inside an aggregation's parentheses */
+    const char *dur_ctx, *dur_expected; /* error context inside a duration */
     bool failed;
     struct scry_err *err;
     struct mlist *matchers; /* every compiled matcher array, for cleanup */
@@ -182,11 +183,13 @@ static void vec_push(struct parser *p, struct vec *v, void *x)
 
 static bool number_value(struct parser *p, const struct pql_token *t, double *out)
 {
-    if (pql__parse_number(p->q + t->pos, t->len, out))
+    bool range_err;
+    if (pql__parse_number(p->q + t->pos, t->len, out, &range_err))
         return true;
     struct scry_buf b = { 0 };
     pql_quote(p->q + t->pos, t->len, &b);
-    failf(p, t->pos, "error parsing number: strconv.ParseFloat: parsing %s: invalid syntax", b.p);
+    failf(p, t->pos, "error parsing number: strconv.ParseFloat: parsing %s: %s", b.p,
+          range_err ? "value out of range" : "invalid syntax");
     scry_buf_fini(&b);
     return false;
 }
@@ -198,22 +201,6 @@ static bool duration_value(struct parser *p, const struct pql_token *t, int64_t 
         return true;
     failf(p, t->pos, "%s", why);
     return false;
-}
-
-/* A NUMBER (seconds) or DURATION token as milliseconds. */
-static bool number_or_duration_ms(struct parser *p, const struct pql_token *t, int64_t *out_ms)
-{
-    if (t->type == PQL_T_DURATION)
-        return duration_value(p, t, out_ms);
-    double v;
-    if (!number_value(p, t, &v))
-        return false;
-    if (!isfinite(v) || fabs(v) > 9.2e15) {
-        failf(p, t->pos, "duration out of range");
-        return false;
-    }
-    *out_ms = (int64_t)llround(v * 1000.0);
-    return true;
 }
 
 static struct pql_expr *string_literal(struct parser *p)
@@ -405,7 +392,7 @@ static bool is_keyword_tok(enum pql_tok t)
     return (t > PQL_T_OPS_BEGIN && t < PQL_T_OPS_END && (t == PQL_T_LAND || t == PQL_T_LOR ||
                                                          t == PQL_T_LUNLESS || t == PQL_T_ATAN2)) ||
            (t > PQL_T_AGG_BEGIN && t < PQL_T_AGG_END) || (t > PQL_T_KW_BEGIN && t < PQL_T_KW_END) ||
-           (t >= PQL_T_START && t <= PQL_T_RANGE);
+           (t >= PQL_T_START && t <= PQL_T_MIN_OF);
 }
 
 /* grouping_labels: "(" [label {"," label}] [","] ")" */
@@ -588,7 +575,7 @@ static struct pql_expr *parse_primary(struct parser *p)
     case PQL_T_LBRACE:
         return parse_selector(p, NULL);
     case PQL_T_IDENT: case PQL_T_METRIC_IDENT: case PQL_T_START: case PQL_T_END:
-    case PQL_T_STEP: case PQL_T_RANGE: {
+    case PQL_T_STEP: case PQL_T_RANGE: case PQL_T_MAX_OF: case PQL_T_MIN_OF: {
         struct pql_token nt = *t;
         if (ty != PQL_T_METRIC_IDENT) {
             /* Only an identifier (or one of the keyword-named experimental
@@ -624,11 +611,15 @@ static struct pql_expr *parse_primary(struct parser *p)
             struct pql_token nt = consume(p);
             return parse_selector(p, &nt);
         }
+        /* goyacc reduces the aggregator to a metric name first, so the
+         * error is about the next token, without context. */
         consume(p);
-        return unexpected(p, "aggregation", NULL);
+        return unexpected(p, NULL, NULL);
     }
     if (ty == PQL_T_LAND || ty == PQL_T_LOR || ty == PQL_T_LUNLESS || ty == PQL_T_BY ||
-        ty == PQL_T_WITHOUT || ty == PQL_T_OFFSET) {
+        ty == PQL_T_WITHOUT || ty == PQL_T_OFFSET || ty == PQL_T_ANCHORED ||
+        ty == PQL_T_SMOOTHED || ty == PQL_T_FILL || ty == PQL_T_FILL_LEFT ||
+        ty == PQL_T_FILL_RIGHT) {
         struct pql_token nt = consume(p);
         return parse_selector(p, &nt);
     }
@@ -637,37 +628,49 @@ static struct pql_expr *parse_primary(struct parser *p)
 
 /* ---- duration expressions (experimental) -------------------------------- */
 
+/* Go's time.Duration holds ±2^63 ns: Prometheus rejects longer literals. */
+#define MAX_DURATION_S 9223372036.854775807
+
 static struct pql_dur_expr *parse_dur(struct parser *p, int min_prec);
 
-static struct pql_dur_expr *dur_node(struct parser *p, enum pql_dur_kind kind)
+static struct pql_dur_expr *dur_node(struct parser *p, enum pql_dur_kind kind, uint32_t pos)
 {
     struct pql_dur_expr *d = scry_arena_calloc(p->a, 1, sizeof(*d));
     d->kind = kind;
+    d->pos = pos;
     return d;
-}
-
-static bool is_fn(struct parser *p, const struct pql_token *t, const char *name)
-{
-    return t->type == PQL_T_IDENT && t->len == strlen(name) &&
-           strncasecmp(p->q + t->pos, name, t->len) == 0;
 }
 
 static bool dur_atom_start(struct parser *p)
 {
-    struct pql_token *t = peek(p);
-    return t->type == PQL_T_NUMBER || t->type == PQL_T_DURATION || t->type == PQL_T_STEP ||
-           t->type == PQL_T_RANGE || t->type == PQL_T_LPAREN || is_fn(p, t, "min_of") ||
-           is_fn(p, t, "max_of");
+    enum pql_tok t = peek_type(p);
+    return t == PQL_T_NUMBER || t == PQL_T_DURATION || t == PQL_T_STEP || t == PQL_T_RANGE ||
+           t == PQL_T_LPAREN || t == PQL_T_MIN_OF || t == PQL_T_MAX_OF;
 }
 
-static bool expect_tok(struct parser *p, enum pql_tok ty, const char *what)
+/* A syntax error inside a duration: reported in the context of the
+ * enclosing bracket or offset, as the grammar's error rules do. */
+static void *dur_unexpected(struct parser *p)
+{
+    return unexpected(p, p->dur_ctx, p->dur_expected);
+}
+
+static bool expect_tok(struct parser *p, enum pql_tok ty)
 {
     if (peek_type(p) != ty) {
-        unexpected(p, "duration expression", what);
+        dur_unexpected(p);
         return false;
     }
     consume(p);
     return true;
+}
+
+static bool dur_literal_in_range(struct parser *p, const struct pql_dur_expr *d, uint32_t pos)
+{
+    if (isfinite(d->val) && fabs(d->val) <= MAX_DURATION_S)
+        return true;
+    failf(p, pos, "duration out of range");
+    return false;
 }
 
 /* number | duration | step() | range() | min_of(d, d) | max_of(d, d) | (d) */
@@ -680,7 +683,7 @@ static struct pql_dur_expr *parse_dur_atom(struct parser *p)
     switch (t->type) {
     case PQL_T_NUMBER: case PQL_T_DURATION: {
         struct pql_token nt = consume(p);
-        d = dur_node(p, PQL_DUR_NUMBER);
+        d = dur_node(p, PQL_DUR_NUMBER, nt.pos);
         if (nt.type == PQL_T_NUMBER) {
             if (!number_value(p, &nt, &d->val))
                 return NULL;
@@ -691,32 +694,53 @@ static struct pql_dur_expr *parse_dur_atom(struct parser *p)
             d->val = (double)ms / 1000.0;
             d->duration = true;
         }
+        return dur_literal_in_range(p, d, nt.pos) ? d : NULL;
+    }
+    case PQL_T_STEP: case PQL_T_RANGE: {
+        struct pql_token kt = consume(p);
+        d = dur_node(p, kt.type == PQL_T_STEP ? PQL_DUR_STEP : PQL_DUR_RANGE, kt.pos);
+        if (!expect_tok(p, PQL_T_LPAREN) || !expect_tok(p, PQL_T_RPAREN))
+            return NULL;
         return d;
     }
-    case PQL_T_STEP: case PQL_T_RANGE:
-        d = dur_node(p, consume(p).type == PQL_T_STEP ? PQL_DUR_STEP : PQL_DUR_RANGE);
-        if (!expect_tok(p, PQL_T_LPAREN, "\"(\"") || !expect_tok(p, PQL_T_RPAREN, "\")\""))
+    case PQL_T_MIN_OF: case PQL_T_MAX_OF: {
+        struct pql_token kt = consume(p);
+        d = dur_node(p, kt.type == PQL_T_MIN_OF ? PQL_DUR_MIN_OF : PQL_DUR_MAX_OF, kt.pos);
+        if (!expect_tok(p, PQL_T_LPAREN) || !(d->lhs = parse_dur(p, 0)) ||
+            !expect_tok(p, PQL_T_COMMA) || !(d->rhs = parse_dur(p, 0)) ||
+            !expect_tok(p, PQL_T_RPAREN))
             return NULL;
         return d;
-    case PQL_T_LPAREN:
-        consume(p);
-        d = dur_node(p, PQL_DUR_PAREN);
-        if (!(d->lhs = parse_dur(p, 0)) || !expect_tok(p, PQL_T_RPAREN, "\")\""))
+    }
+    case PQL_T_LPAREN: {
+        struct pql_token lp = consume(p);
+        d = dur_node(p, PQL_DUR_PAREN, lp.pos);
+        if (!(d->lhs = parse_dur(p, 0)) || !expect_tok(p, PQL_T_RPAREN))
             return NULL;
         return d;
+    }
     default:
-        break;
+        return dur_unexpected(p);
     }
-    if (is_fn(p, t, "min_of") || is_fn(p, t, "max_of")) {
-        d = dur_node(p, is_fn(p, t, "min_of") ? PQL_DUR_MIN_OF : PQL_DUR_MAX_OF);
-        consume(p);
-        if (!expect_tok(p, PQL_T_LPAREN, "\"(\"") || !(d->lhs = parse_dur(p, 0)) ||
-            !expect_tok(p, PQL_T_COMMA, "\",\"") || !(d->rhs = parse_dur(p, 0)) ||
-            !expect_tok(p, PQL_T_RPAREN, "\")\""))
-            return NULL;
-        return d;
+}
+
+/* A sign folds into a number literal (checking its range at the sign), is
+ * dropped when it is +, and wraps anything else when it is -. */
+static struct pql_dur_expr *apply_sign(struct parser *p, const struct pql_token *op,
+                                       struct pql_dur_expr *x)
+{
+    if (x->kind == PQL_DUR_NUMBER) {
+        if (op->type == PQL_T_SUB)
+            x->val = -x->val;
+        x->pos = op->pos;
+        return dur_literal_in_range(p, x, op->pos) ? x : NULL;
     }
-    return unexpected(p, "duration expression", "number, duration, step() or range()");
+    if (op->type == PQL_T_ADD)
+        return x;
+    struct pql_dur_expr *d = dur_node(p, PQL_DUR_UNARY, op->pos);
+    d->op = PQL_OP_SUB;
+    d->lhs = x;
+    return d;
 }
 
 static struct pql_dur_expr *parse_dur_unary(struct parser *p)
@@ -724,11 +748,9 @@ static struct pql_dur_expr *parse_dur_unary(struct parser *p)
     enum pql_tok ty = peek_type(p);
     if (ty != PQL_T_ADD && ty != PQL_T_SUB)
         return parse_dur_atom(p);
-    consume(p);
-    struct pql_dur_expr *d = dur_node(p, PQL_DUR_UNARY);
-    d->op = ty == PQL_T_SUB ? PQL_OP_SUB : PQL_OP_ADD;
-    d->lhs = parse_dur(p, PREC_POW);
-    return d->lhs ? d : NULL;
+    struct pql_token op = consume(p);
+    struct pql_dur_expr *x = parse_dur(p, PREC_POW);
+    return x ? apply_sign(p, &op, x) : NULL;
 }
 
 static int dur_prec(enum pql_tok t)
@@ -749,42 +771,97 @@ static struct pql_dur_expr *parse_dur(struct parser *p, int min_prec)
         int prec = dur_prec(ty);
         if (prec == 0 || prec < min_prec)
             break;
-        consume(p);
-        struct pql_dur_expr *d = dur_node(p, PQL_DUR_BINARY);
+        struct pql_token op = consume(p);
+        struct pql_dur_expr *d = dur_node(p, PQL_DUR_BINARY, lhs->pos);
         d->op = binop(ty);
         d->lhs = lhs;
         if (!(d->rhs = parse_dur(p, ty == PQL_T_POW ? prec : prec + 1)))
             return NULL;
+        if ((ty == PQL_T_DIV || ty == PQL_T_MOD) && d->rhs->kind == PQL_DUR_NUMBER &&
+            d->rhs->val == 0) {
+            failf(p, op.pos, ty == PQL_T_DIV ? "division by zero" : "modulo by zero");
+            return NULL;
+        }
         lhs = d;
     }
     return p->failed ? NULL : lhs;
 }
 
-/* A duration in brackets: a plain number/duration gives *ms and *expr =
- * NULL; an expression gives *expr and, when constant, its value in *ms. */
-static bool parse_bracket_duration(struct parser *p, int64_t *ms, struct pql_dur_expr **expr,
-                                   uint32_t *pos)
+/* A duration in brackets: a literal gives *ms and *expr = NULL; an
+ * expression gives *expr and, when it is constant, its value in *ms. A
+ * literal must be positive (Prometheus's positive_duration_expr). */
+static bool parse_bracket_duration(struct parser *p, int64_t *ms, struct pql_dur_expr **expr)
 {
-    *pos = peek(p)->pos;
     struct pql_dur_expr *d = parse_dur(p, 0);
     if (!d)
         return false;
     *ms = 0;
     *expr = NULL;
     if (d->kind == PQL_DUR_NUMBER) {
-        *ms = (int64_t)llround(d->val * 1000.0);
-        if (!isfinite(d->val) || fabs(d->val) > 9.2e15) {
-            failf(p, *pos, "duration out of range");
+        if (d->val <= 0) {
+            failf(p, d->pos, "duration must be greater than 0");
             return false;
         }
+        *ms = (int64_t)llround(d->val * 1000.0);
         return true;
     }
     *expr = d;
     if (pql_dur_is_const(d) && pql_dur_eval(d, 0, 0, ms) != 0) {
-        failf(p, *pos, "duration out of range");
+        failf(p, d->pos, "duration out of range");
         return false;
     }
     return true;
+}
+
+static struct pql_expr *parse_bracket(struct parser *p, struct pql_expr *e)
+{
+    struct pql_token lb = consume(p);
+    int64_t range_ms;
+    struct pql_dur_expr *range_expr;
+    p->dur_ctx = "subquery or range selector";
+    p->dur_expected = "number, duration, step(), or range()";
+    if (!parse_bracket_duration(p, &range_ms, &range_expr))
+        return NULL;
+    if (peek_type(p) == PQL_T_RBRACKET) {
+        struct pql_token rb = consume(p);
+        const char *msg = NULL;
+        if (e->kind != PQL_VECTOR_SEL)
+            msg = "ranges only allowed for vector selectors";
+        else if (e->u.vs.offset_ms != 0 || e->u.vs.offset_expr)
+            msg = "no offset modifiers allowed before range";
+        else if (e->u.vs.at != PQL_AT_NONE)
+            msg = "no @ modifiers allowed before range";
+        if (msg) {
+            failf(p, lb.pos, "%s", msg);
+            return NULL;
+        }
+        struct pql_expr *m = node(p, PQL_MATRIX_SEL, PQL_TYPE_MATRIX, e->pos.start, rb.pos + 1);
+        m->u.ms.vs = e;
+        m->u.ms.range_ms = range_ms;
+        m->u.ms.range_expr = range_expr;
+        return m;
+    }
+    if (peek_type(p) != PQL_T_COLON)
+        return unexpected(p, "subquery or range", "\":\" or \"]\"");
+    consume(p);
+    int64_t step_ms = 0;
+    struct pql_dur_expr *step_expr = NULL;
+    if (peek_type(p) != PQL_T_RBRACKET) {
+        p->dur_ctx = "subquery selector";
+        p->dur_expected = "number, duration, step(), range(), or \"]\"";
+        if (!parse_bracket_duration(p, &step_ms, &step_expr))
+            return NULL;
+        if (peek_type(p) != PQL_T_RBRACKET)
+            return unexpected(p, "subquery selector", "\"]\"");
+    }
+    struct pql_token rb = consume(p);
+    struct pql_expr *s = node(p, PQL_SUBQUERY, PQL_TYPE_MATRIX, e->pos.start, rb.pos + 1);
+    s->u.sq.expr = e;
+    s->u.sq.range_ms = range_ms;
+    s->u.sq.range_expr = range_expr;
+    s->u.sq.step_ms = step_ms;
+    s->u.sq.step_expr = step_expr;
+    return s;
 }
 
 /* ---- postfix modifiers: [range], [range:step], offset, @ --------------- */
@@ -812,51 +889,51 @@ static struct pql_vector_sel *offset_target(struct parser *p, struct pql_expr *e
     }
 }
 
+/* offset <d>, where <d> is one atom with an optional sign: a number, a
+ * duration, step(), range(), min_of/max_of(…) or a parenthesised duration
+ * expression. Arithmetic after it belongs to the enclosing expression:
+ * `x offset -2 ^ 2` is `(x offset -2s) ^ 2` (Prometheus's
+ * offset_duration_expr). */
 static bool parse_offset(struct parser *p, struct pql_expr *e)
 {
     consume(p);
-    bool neg = false;
+    p->dur_ctx = "offset";
+    p->dur_expected = "number, duration, step(), or range()";
+    struct pql_token sign = { .type = PQL_T_EOF };
     if (peek_type(p) == PQL_T_SUB || peek_type(p) == PQL_T_ADD)
-        neg = consume(p).type == PQL_T_SUB;
-    int64_t ms = 0;
-    struct pql_dur_expr *dexpr = NULL;
-    if (peek_type(p) == PQL_T_DURATION || peek_type(p) == PQL_T_NUMBER) {
-        struct pql_token t = consume(p);
-        if (!number_or_duration_ms(p, &t, &ms))
-            return false;
-    } else if (dur_atom_start(p)) {
-        /* offset step(), offset (1m * 2), offset -min_of(step(), 1s): one
-         * atom; arithmetic after it belongs to the enclosing expression. */
-        uint32_t dpos = peek(p)->pos;
-        if (!(dexpr = parse_dur_atom(p)))
-            return false;
-        if (neg) {
-            struct pql_dur_expr *u = dur_node(p, PQL_DUR_UNARY);
-            u->op = PQL_OP_SUB;
-            u->lhs = dexpr;
-            dexpr = u;
-            neg = false;
-        }
-        if (pql_dur_is_const(dexpr) && pql_dur_eval(dexpr, 0, 0, &ms) != 0) {
-            failf(p, dpos, "duration out of range");
-            return false;
-        }
-    } else {
-        unexpected(p, "offset", "number or duration");
+        sign = consume(p);
+    if (!dur_atom_start(p)) {
+        dur_unexpected(p);
         return false;
     }
+    struct pql_dur_expr *d = parse_dur_atom(p);
+    if (d && sign.type != PQL_T_EOF)
+        d = apply_sign(p, &sign, d);
+    if (!d)
+        return false;
+    int64_t ms = 0;
+    struct pql_dur_expr *dexpr = NULL;
+    if (d->kind == PQL_DUR_NUMBER) {
+        ms = (int64_t)llround(d->val * 1000.0);
+    } else {
+        dexpr = d;
+        if (pql_dur_is_const(d) && pql_dur_eval(d, 0, 0, &ms) != 0) {
+            failf(p, d->pos, "duration out of range");
+            return false;
+        }
+    }
     int64_t *off;
-    struct pql_dur_expr **offx;
     offset_target(p, e, &off, "offset");
     if (!off)
         return false;
-    offx = e->kind == PQL_VECTOR_SEL ? &e->u.vs.offset_expr
-           : e->kind == PQL_MATRIX_SEL ? &e->u.ms.vs->u.vs.offset_expr : &e->u.sq.offset_expr;
+    struct pql_dur_expr **offx = e->kind == PQL_VECTOR_SEL   ? &e->u.vs.offset_expr
+                                 : e->kind == PQL_MATRIX_SEL ? &e->u.ms.vs->u.vs.offset_expr
+                                                             : &e->u.sq.offset_expr;
     if (*off != 0 || *offx) {
         failf(p, e->pos.start, "offset may not be set multiple times");
         return false;
     }
-    *off = neg ? -ms : ms;
+    *off = ms;
     *offx = dexpr;
     e->pos.end = p->last_closing;
     return true;
@@ -941,59 +1018,6 @@ static bool parse_at(struct parser *p, struct pql_expr *e)
     *msp = kind == PQL_AT_TIMESTAMP ? (int64_t)llround(ts * 1000.0) : 0;
     e->pos.end = p->last_closing;
     return true;
-}
-
-static struct pql_expr *parse_bracket(struct parser *p, struct pql_expr *e)
-{
-    struct pql_token lb = consume(p);
-    if (!dur_atom_start(p) && peek_type(p) != PQL_T_SUB && peek_type(p) != PQL_T_ADD)
-        return unexpected(p, "subquery selector", "number or duration");
-    int64_t range_ms;
-    struct pql_dur_expr *range_expr;
-    uint32_t rpos;
-    if (!parse_bracket_duration(p, &range_ms, &range_expr, &rpos))
-        return NULL;
-    if (peek_type(p) == PQL_T_RBRACKET) {
-        struct pql_token rb = consume(p);
-        const char *msg = NULL;
-        if (e->kind != PQL_VECTOR_SEL)
-            msg = "ranges only allowed for vector selectors";
-        else if (e->u.vs.offset_ms != 0 || e->u.vs.offset_expr)
-            msg = "no offset modifiers allowed before range";
-        else if (e->u.vs.at != PQL_AT_NONE)
-            msg = "no @ modifiers allowed before range";
-        if (msg) {
-            failf(p, lb.pos, "%s", msg);
-            return NULL;
-        }
-        struct pql_expr *m = node(p, PQL_MATRIX_SEL, PQL_TYPE_MATRIX, e->pos.start, rb.pos + 1);
-        m->u.ms.vs = e;
-        m->u.ms.range_ms = range_ms;
-        m->u.ms.range_expr = range_expr;
-        return m;
-    }
-    if (peek_type(p) != PQL_T_COLON)
-        return unexpected(p, "subquery or range", "\":\" or \"]\"");
-    consume(p);
-    int64_t step_ms = 0;
-    struct pql_dur_expr *step_expr = NULL;
-    if (peek_type(p) != PQL_T_RBRACKET) {
-        if (!dur_atom_start(p) && peek_type(p) != PQL_T_SUB && peek_type(p) != PQL_T_ADD)
-            return unexpected(p, "subquery selector", "duration or \"]\"");
-        uint32_t spos;
-        if (!parse_bracket_duration(p, &step_ms, &step_expr, &spos))
-            return NULL;
-        if (peek_type(p) != PQL_T_RBRACKET)
-            return unexpected(p, "subquery selector", "\"]\"");
-    }
-    struct pql_token rb = consume(p);
-    struct pql_expr *s = node(p, PQL_SUBQUERY, PQL_TYPE_MATRIX, e->pos.start, rb.pos + 1);
-    s->u.sq.expr = e;
-    s->u.sq.range_ms = range_ms;
-    s->u.sq.range_expr = range_expr;
-    s->u.sq.step_ms = step_ms;
-    s->u.sq.step_expr = step_expr;
-    return s;
 }
 
 static bool set_anchored_smoothed(struct parser *p, struct pql_expr *e, bool anchored)

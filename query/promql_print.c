@@ -127,7 +127,7 @@ static void put_modifiers(const struct pql_vector_sel *vs, struct scry_buf *out)
 {
     if (vs->anchored)
         scry_buf_puts(out, " anchored");
-    if (vs->smoothed)
+    else if (vs->smoothed)
         scry_buf_puts(out, " smoothed");
 }
 
@@ -166,17 +166,17 @@ static void print_binary(const struct pql_binary *b, struct scry_buf *out)
     }
     if (vm && vm->fill_lhs_set && vm->fill_rhs_set &&
         memcmp(&vm->fill_lhs, &vm->fill_rhs, sizeof(double)) == 0) {
-        scry_buf_puts(out, " fill(");
+        scry_buf_puts(out, " fill (");
         scry_buf_put_double(out, vm->fill_lhs);
         scry_buf_putc(out, ')');
     } else {
         if (vm && vm->fill_lhs_set) {
-            scry_buf_puts(out, " fill_left(");
+            scry_buf_puts(out, " fill_left (");
             scry_buf_put_double(out, vm->fill_lhs);
             scry_buf_putc(out, ')');
         }
         if (vm && vm->fill_rhs_set) {
-            scry_buf_puts(out, " fill_right(");
+            scry_buf_puts(out, " fill_right (");
             scry_buf_put_double(out, vm->fill_rhs);
             scry_buf_putc(out, ')');
         }
@@ -209,15 +209,17 @@ static void print(const struct pql_expr *e, struct scry_buf *out)
         if (e->u.number.duration)
             put_duration((int64_t)llround(e->u.number.val * 1000.0), out);
         else
-            scry_buf_put_double(out, e->u.number.val);
+            pql__put_float_f(out, e->u.number.val);
         break;
     case PQL_STRING:
         pql_quote(e->u.string.val, e->u.string.len, out);
         break;
     case PQL_VECTOR_SEL:
+        /* a vector selector prints @ before anchored/smoothed, a matrix after */
         print_selector_body(&e->u.vs, out);
+        put_at_offset(e->u.vs.at, e->u.vs.at_ms, 0, NULL, out);
         put_modifiers(&e->u.vs, out);
-        put_at_offset(e->u.vs.at, e->u.vs.at_ms, e->u.vs.offset_ms, e->u.vs.offset_expr, out);
+        put_at_offset(PQL_AT_NONE, 0, e->u.vs.offset_ms, e->u.vs.offset_expr, out);
         break;
     case PQL_MATRIX_SEL: {
         const struct pql_vector_sel *vs = &e->u.ms.vs->u.vs;

@@ -64,10 +64,13 @@ static void test_promql_print_canonical_forms(void **state)
     check_fmt("foo[120]", "foo[2m]");
     check_fmt("rate(x[5m])[30m:1m] @ end()", "rate(x[5m])[30m:1m] @ end()");
     check_fmt("x[5m:]", "x[5m:]");
-    check_fmt("1e6", "1e+06");
+    check_fmt("1e6", "1000000"); /* FormatFloat 'f', not %v */
     check_fmt("123456", "123456");
     check_fmt("0.0001", "0.0001");
-    check_fmt("0.00001", "1e-05");
+    check_fmt("0.00001", "0.00001");
+    check_fmt("1.5e30 * 0", "1500000000000000000000000000000 * 0");
+    check_fmt("foo @ 10 anchored offset 5m", "foo @ 10.000 anchored offset 5m");
+    check_fmt("foo[5m] anchored @ 10", "foo[5m] anchored @ 10.000");
     check_fmt("0x10", "16");
     check_fmt("Inf", "+Inf");
     check_fmt("-Inf", "-Inf");
@@ -84,8 +87,9 @@ static void test_promql_print_canonical_forms(void **state)
     check_fmt("time()", "time()");
     check_fmt("h </ 10", "h </ 10");
     check_fmt("inf ^ x", "(+Inf) ^ x"); /* unparenthesised it would reparse as +(Inf ^ x) */
-    check_fmt("a + fill(0) b", "a + fill(0) b");
-    check_fmt("a + on(x) fill_left(1) fill_right(NaN) b", "a + on (x) fill_left(1) fill_right(NaN) b");
+    check_fmt("a + fill(0) b", "a + fill (0) b");
+    check_fmt("a + on(x) fill_left(1) fill_right(NaN) b", "a + on (x) fill_left (1) fill_right (NaN) b");
+    check_fmt("x[+(5m)]", "x[(5m)]"); /* a unary + is dropped, as Prometheus does */
     check_fmt("x[5m+step()]", "x[5m + step()]");
     check_fmt("x[30m:2*(15s)] offset -min_of(step(),1s)", "x[30m:2 * (15s)] offset -min_of(step(), 1s)");
 }
