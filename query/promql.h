@@ -77,10 +77,10 @@ struct pql_pos {
     uint32_t start, end;
 };
 
-/* A function of the PromQL library (promql_functions.c). variadic: 0 = fixed
- * arity n_args; > 0 = the last argument type may appear up to `variadic`
- * more times... exactly Prometheus's rule: min = n_args - 1, max = n_args - 1
- * + variadic; -1 = unbounded (min n_args - 1). */
+/* A function of the PromQL library (promql_functions.c), with Prometheus's
+ * arity rule: variadic 0 means exactly n_args arguments; otherwise at least
+ * n_args - 1, at most n_args - 1 + variadic (unbounded when variadic is -1),
+ * the extra ones of the last argument's type. */
 #define PQL_FUNC_MAX_ARGS 6
 struct pql_func {
     const char *name;

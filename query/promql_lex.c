@@ -10,6 +10,7 @@
  * "1:8: … unexpected right parenthesis ')'" for `sum(x))`.
  *
  * Tokens are slices of the input; nothing is copied except error messages. */
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -180,6 +181,7 @@ void pql_quote(const char *s, size_t len, struct scry_buf *out)
 
 static bool emit(struct pql_lexer *l, struct pql_token *t, enum pql_tok type)
 {
+    assert(l->start <= l->pos && l->pos <= l->len);
     t->type = type;
     t->pos = (uint32_t)l->start;
     t->len = (uint32_t)(l->pos - l->start);

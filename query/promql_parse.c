@@ -21,6 +21,7 @@
  * Only the first error is kept: Prometheus reports only the first, too.
  * All nodes live in the arena; compiled matchers are tracked so a failed
  * parse can release them before returning. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -111,6 +112,7 @@ static enum pql_tok peek_type(struct parser *p) { return peek(p)->type; }
 static struct pql_token consume(struct parser *p)
 {
     struct pql_token t = *peek(p);
+    assert(t.type != PQL_T_COMMENT);
     p->have_tok = false;
     switch (t.type) {
     case PQL_T_RPAREN: case PQL_T_RBRACE: case PQL_T_RBRACKET: case PQL_T_DURATION:
@@ -1174,6 +1176,7 @@ static struct pql_expr *parse_expr(struct parser *p, int min_prec)
         struct pql_expr *rhs = parse_expr(p, ty == PQL_T_POW ? prec : prec + 1);
         if (!rhs)
             return NULL;
+        assert(rhs->pos.start >= op.pos + op.len && lhs->pos.end <= op.pos);
         b->lhs = lhs;
         b->rhs = rhs;
         e->pos.end = rhs->pos.end;
@@ -1213,9 +1216,11 @@ int pql_parse(struct scry_arena *a, const char *q, size_t len, struct pql_expr *
     if (!p.failed && pql__check(p.q, len, e, err) != 0)
         p.failed = true;
     if (p.failed) {
+        assert(!err || err->code == SCRY_EPARSE);
         release_matchers(p.matchers);
         return SCRY_EPARSE;
     }
+    assert(e && e->pos.end <= len);
     *out = e;
     return 0;
 }

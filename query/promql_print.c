@@ -10,6 +10,7 @@
  * `sum by (a, b) (x)`; parentheses exactly where the query had them (the
  * parser keeps paren nodes), so reparsing the output gives the same tree
  * and printing it again gives the same text. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +205,7 @@ static void print_aggregate(const struct pql_aggregate *agg, struct scry_buf *ou
 
 static void print(const struct pql_expr *e, struct scry_buf *out)
 {
+    assert(e != NULL);
     switch (e->kind) {
     case PQL_NUMBER:
         if (e->u.number.duration)
