@@ -16,9 +16,11 @@
  * Output: one line per file "<file>: N passed, N failed, N skipped", failures
  * listed under it, and a last line "N passed, N failed, N skipped". Exit
  * status 1 when anything failed. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tests/conformance/conformance.h"
 
@@ -243,6 +245,42 @@ static void run_file(const struct opts *o, const char *path, struct counts *tota
     scry_arena_destroy(a);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The .test files of a folder, sorted; NULL when it cannot be read. */
+static char **list_dir(const char *dir, size_t *n)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return NULL;
+    size_t cap = 32;
+    char **v = malloc(cap * sizeof(char *));
+    *n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len < 6 || strcmp(de->d_name + len - 5, ".test") != 0)
+            continue;
+        if (*n == cap)
+            v = realloc(v, (cap *= 2) * sizeof(char *));
+        size_t plen = strlen(dir) + len + 2;
+        v[*n] = malloc(plen);
+        snprintf(v[(*n)++], plen, "%s/%s", dir, de->d_name);
+    }
+    closedir(d);
+    qsort(v, *n, sizeof(char *), cmp_str);
+    return v;
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 static const char *default_tiers(const char *first_file)
 {
     static char buf[4096];
@@ -278,10 +316,42 @@ int main(int argc, char **argv)
                 argv[0]);
         return 2;
     }
-    load_tiers(&o, o.tiers_path ? o.tiers_path : default_tiers(argv[first]));
+    /* A folder argument means its *.test files. A folder that does not
+     * exist (no conformance data checked out) skips the run: exit status 77
+     * is meson's "skipped". */
+    size_t n_files = 0, cap = 64;
+    char **files = malloc(cap * sizeof(char *));
+    for (int i = first; i < argc; i++) {
+        size_t n = 0;
+        char **v;
+        if (is_dir(argv[i])) {
+            v = list_dir(argv[i], &n);
+        } else if (strstr(argv[i], ".test") == NULL) {
+            printf("conformance data not found: %s (skipped)\n", argv[i]);
+            for (size_t k = 0; k < n_files; k++)
+                free(files[k]);
+            free(files);
+            return 77;
+        } else {
+            v = malloc(sizeof(char *));
+            v[0] = strdup(argv[i]);
+            n = 1;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (n_files == cap)
+                files = realloc(files, (cap *= 2) * sizeof(char *));
+            files[n_files++] = v[k];
+        }
+        free(v);
+    }
+    load_tiers(&o, o.tiers_path ? o.tiers_path
+                                : default_tiers(n_files ? files[0] : argv[first]));
     struct counts total = { 0 };
-    for (int i = first; i < argc; i++)
-        run_file(&o, argv[i], &total);
+    for (size_t i = 0; i < n_files; i++) {
+        run_file(&o, files[i], &total);
+        free(files[i]);
+    }
+    free(files);
     printf("%ld passed, %ld failed, %ld skipped\n", total.passed, total.failed, total.skipped);
     for (size_t i = 0; i < o.n_tiers; i++) {
         free(o.tiers[i].key);
