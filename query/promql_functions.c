@@ -1,7 +1,8 @@
 /* promql_functions.c — the PromQL function library as the parser sees it:
  * name, argument types, variadic rule, return type, experimental flag.
  *
- * Mirrors Prometheus 3.x promql/parser/functions.go (holt_winters is gone;
+ * Mirrors Prometheus 3.x promql/parser/functions.go (checked entry by entry at
+ * commit d15adb9, the one the conformance data comes from; holt_winters is gone;
  * it is double_exponential_smoothing now). Sorted by name for bsearch; a
  * unit test checks the order. variadic: 0 fixed, n > 0 up to n optional
  * trailing arguments of the last type, -1 unbounded. */
@@ -44,13 +45,13 @@ static const struct pql_func funcs[] = {
     { "double_exponential_smoothing", { M, S, S }, 3, 0, V, true },
     { "end", { 0 }, 0, 0, S, true },
     { "exp", { V }, 1, 0, V, false },
-    { "first_over_time", { M }, 1, 0, V, true },
+    { "first_over_time", { M }, 1, 0, V, false },
     { "floor", { V }, 1, 0, V, false },
     { "histogram_avg", { V }, 1, 0, V, false },
     { "histogram_count", { V }, 1, 0, V, false },
     { "histogram_fraction", { S, S, V }, 3, 0, V, false },
     { "histogram_quantile", { S, V }, 2, 0, V, false },
-    { "histogram_quantiles", { V, T, S }, 3, -1, V, true },
+    { "histogram_quantiles", { V, T, S, S }, 4, 9, V, true },
     { "histogram_stddev", { V }, 1, 0, V, false },
     { "histogram_stdvar", { V }, 1, 0, V, false },
     { "histogram_sum", { V }, 1, 0, V, false },
