@@ -348,7 +348,8 @@ int tsdb_merge_querier(struct scry_querier **subs, size_t n, struct scry_querier
     struct merge_querier *mq = scry_calloc(1, sizeof *mq);
     mq->base.ops = &merge_querier_ops;
     mq->subs = scry_calloc(n ? n : 1, sizeof *mq->subs);
-    memcpy(mq->subs, subs, n * sizeof *subs);
+    if (n)
+        memcpy(mq->subs, subs, n * sizeof *subs);
     mq->n = n;
     *out = &mq->base;
     return 0;
