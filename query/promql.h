@@ -120,6 +120,7 @@ struct pql_dur_expr {
     enum pql_op op;
     struct pql_dur_expr *lhs, *rhs;
     uint32_t pos;    /* byte offset where it starts in the query */
+    uint32_t depth;  /* height of the subtree, 1 for a leaf (≤ PQL_MAX_DEPTH) */
 };
 /* Evaluates d for a query with the given step and range (end - start), into
  * ms (rounded like Go's time.Duration conversion). SCRY_EINVAL when the
@@ -197,10 +198,16 @@ struct pql_call {
     size_t n_args;
 };
 
+/* Queries nest at most this deep (parentheses, calls, operators): the
+ * parser, checker, printer and evaluator recurse over the tree, and a
+ * bound keeps a hostile query from exhausting the stack. */
+#define PQL_MAX_DEPTH 1000
+
 struct pql_expr {
     enum pql_kind kind;
     enum pql_type type;          /* static result type */
     struct pql_pos pos;
+    uint32_t depth;              /* height of the subtree, 1 for a leaf */
     union {
         struct {
             double val;

@@ -45,6 +45,7 @@ struct parser {
     uint32_t last_closing;
     int in_agg;            /* inside an aggregation's parentheses */
     const char *dur_ctx, *dur_expected; /* error context inside a duration */
+    int rdepth;            /* recursion depth of parse_expr/parse_dur */
     bool failed;
     struct scry_err *err;
     struct mlist *matchers; /* every compiled matcher array, for cleanup */
@@ -160,7 +161,20 @@ static struct pql_expr *node(struct parser *p, enum pql_kind kind, enum pql_type
     e->type = type;
     e->pos.start = start;
     e->pos.end = end;
+    e->depth = 1;
     return e;
+}
+
+/* Records that child hangs below parent; false (with the error set) when
+ * the tree gets deeper than PQL_MAX_DEPTH. */
+static bool grow(struct parser *p, struct pql_expr *parent, const struct pql_expr *child)
+{
+    if (child && child->depth + 1 > parent->depth)
+        parent->depth = child->depth + 1;
+    if (parent->depth <= PQL_MAX_DEPTH)
+        return true;
+    failf(p, parent->pos.start, "query is nested too deeply (more than %d levels)", PQL_MAX_DEPTH);
+    return false;
 }
 
 /* Growable pointer arrays in the arena (lists here are short). */
@@ -487,6 +501,9 @@ static struct pql_expr *parse_call(struct parser *p)
     e->u.call.func = f;
     e->u.call.args = (struct pql_expr **)args.v;
     e->u.call.n_args = args.n;
+    for (size_t i = 0; i < args.n; i++)
+        if (!grow(p, e, args.v[i]))
+            return NULL;
     return e;
 }
 
@@ -531,6 +548,8 @@ static struct pql_expr *parse_aggregate(struct parser *p)
     if (want == 2)
         agg->param = args.v[0];
     agg->expr = args.v[want - 1];
+    if (!grow(p, e, agg->param) || !grow(p, e, agg->expr))
+        return NULL;
     return e;
 }
 
@@ -545,7 +564,7 @@ static struct pql_expr *parse_paren(struct parser *p)
     struct pql_token rp = consume(p);
     struct pql_expr *e = node(p, PQL_PAREN, inner->type, lp.pos, rp.pos + 1);
     e->u.paren = inner;
-    return e;
+    return grow(p, e, inner) ? e : NULL;
 }
 
 static struct pql_expr *parse_primary(struct parser *p)
@@ -640,7 +659,18 @@ static struct pql_dur_expr *dur_node(struct parser *p, enum pql_dur_kind kind, u
     struct pql_dur_expr *d = scry_arena_calloc(p->a, 1, sizeof(*d));
     d->kind = kind;
     d->pos = pos;
+    d->depth = 1;
     return d;
+}
+
+static bool dur_grow(struct parser *p, struct pql_dur_expr *parent, const struct pql_dur_expr *child)
+{
+    if (child && child->depth + 1 > parent->depth)
+        parent->depth = child->depth + 1;
+    if (parent->depth <= PQL_MAX_DEPTH)
+        return true;
+    failf(p, parent->pos, "query is nested too deeply (more than %d levels)", PQL_MAX_DEPTH);
+    return false;
 }
 
 static bool dur_atom_start(struct parser *p)
@@ -712,14 +742,14 @@ static struct pql_dur_expr *parse_dur_atom(struct parser *p)
             !expect_tok(p, PQL_T_COMMA) || !(d->rhs = parse_dur(p, 0)) ||
             !expect_tok(p, PQL_T_RPAREN))
             return NULL;
-        return d;
+        return dur_grow(p, d, d->lhs) && dur_grow(p, d, d->rhs) ? d : NULL;
     }
     case PQL_T_LPAREN: {
         struct pql_token lp = consume(p);
         d = dur_node(p, PQL_DUR_PAREN, lp.pos);
         if (!(d->lhs = parse_dur(p, 0)) || !expect_tok(p, PQL_T_RPAREN))
             return NULL;
-        return d;
+        return dur_grow(p, d, d->lhs) ? d : NULL;
     }
     default:
         return dur_unexpected(p);
@@ -742,7 +772,7 @@ static struct pql_dur_expr *apply_sign(struct parser *p, const struct pql_token 
     struct pql_dur_expr *d = dur_node(p, PQL_DUR_UNARY, op->pos);
     d->op = PQL_OP_SUB;
     d->lhs = x;
-    return d;
+    return dur_grow(p, d, x) ? d : NULL;
 }
 
 static struct pql_dur_expr *parse_dur_unary(struct parser *p)
@@ -765,7 +795,7 @@ static int dur_prec(enum pql_tok t)
     }
 }
 
-static struct pql_dur_expr *parse_dur(struct parser *p, int min_prec)
+static struct pql_dur_expr *parse_dur_at(struct parser *p, int min_prec)
 {
     struct pql_dur_expr *lhs = parse_dur_unary(p);
     while (lhs && !p->failed) {
@@ -784,9 +814,22 @@ static struct pql_dur_expr *parse_dur(struct parser *p, int min_prec)
             failf(p, op.pos, ty == PQL_T_DIV ? "division by zero" : "modulo by zero");
             return NULL;
         }
+        if (!dur_grow(p, d, d->lhs) || !dur_grow(p, d, d->rhs))
+            return NULL;
         lhs = d;
     }
     return p->failed ? NULL : lhs;
+}
+
+static struct pql_dur_expr *parse_dur(struct parser *p, int min_prec)
+{
+    if (++p->rdepth > PQL_MAX_DEPTH) {
+        failf(p, peek(p)->pos, "query is nested too deeply (more than %d levels)", PQL_MAX_DEPTH);
+        return NULL;
+    }
+    struct pql_dur_expr *d = parse_dur_at(p, min_prec);
+    p->rdepth--;
+    return d;
 }
 
 /* A duration in brackets: a literal gives *ms and *expr = NULL; an
@@ -841,7 +884,7 @@ static struct pql_expr *parse_bracket(struct parser *p, struct pql_expr *e)
         m->u.ms.vs = e;
         m->u.ms.range_ms = range_ms;
         m->u.ms.range_expr = range_expr;
-        return m;
+        return grow(p, m, e) ? m : NULL;
     }
     if (peek_type(p) != PQL_T_COLON)
         return unexpected(p, "subquery or range", "\":\" or \"]\"");
@@ -863,7 +906,7 @@ static struct pql_expr *parse_bracket(struct parser *p, struct pql_expr *e)
     s->u.sq.range_expr = range_expr;
     s->u.sq.step_ms = step_ms;
     s->u.sq.step_expr = step_expr;
-    return s;
+    return grow(p, s, e) ? s : NULL;
 }
 
 /* ---- postfix modifiers: [range], [range:step], offset, @ --------------- */
@@ -1095,7 +1138,7 @@ static struct pql_expr *parse_unary(struct parser *p)
     struct pql_expr *e = node(p, PQL_UNARY, x->type, op.pos, x->pos.end);
     e->u.unary.op = ty == PQL_T_SUB ? PQL_OP_SUB : PQL_OP_ADD;
     e->u.unary.expr = x;
-    return e;
+    return grow(p, e, x) ? e : NULL;
 }
 
 /* "(" [+-] number ")" after fill, fill_left or fill_right. */
@@ -1158,7 +1201,7 @@ static bool parse_bin_modifiers(struct parser *p, struct pql_binary *b)
     return !p->failed;
 }
 
-static struct pql_expr *parse_expr(struct parser *p, int min_prec)
+static struct pql_expr *parse_expr_at(struct parser *p, int min_prec)
 {
     struct pql_expr *lhs = parse_unary(p);
     while (lhs && !p->failed) {
@@ -1180,11 +1223,26 @@ static struct pql_expr *parse_expr(struct parser *p, int min_prec)
         b->lhs = lhs;
         b->rhs = rhs;
         e->pos.end = rhs->pos.end;
+        if (!grow(p, e, lhs) || !grow(p, e, rhs))
+            return NULL;
         if (lhs->type == PQL_TYPE_SCALAR && rhs->type == PQL_TYPE_SCALAR)
             e->type = PQL_TYPE_SCALAR;
         lhs = e;
     }
     return p->failed ? NULL : lhs;
+}
+
+/* Bounds the recursion of the descent itself (deep parentheses never build
+ * a node before they return). */
+static struct pql_expr *parse_expr(struct parser *p, int min_prec)
+{
+    if (++p->rdepth > PQL_MAX_DEPTH) {
+        failf(p, peek(p)->pos, "query is nested too deeply (more than %d levels)", PQL_MAX_DEPTH);
+        return NULL;
+    }
+    struct pql_expr *e = parse_expr_at(p, min_prec);
+    p->rdepth--;
+    return e;
 }
 
 /* ---- entry points ------------------------------------------------------- */

@@ -488,6 +488,41 @@ static void test_promql_parse_function_table(void **state)
     assert_null(pql_function("nosuch"));
 }
 
+/* Hostile nesting fails cleanly instead of exhausting the stack. */
+static void test_promql_parse_limits_nesting_depth(void **state)
+{
+    size_t n = 200000;
+    char *q = malloc(2 * n + 2);
+    memset(q, '(', n);
+    q[n] = '1';
+    memset(q + n + 1, ')', n);
+    q[2 * n + 1] = 0;
+    assert_non_null(strstr(E(q), "nested too deeply"));
+    for (size_t i = 0; i < n; i++) /* 1+1+1…: a left-deep tree, no recursion */
+        q[2 * i] = '1', q[2 * i + 1] = '+';
+    q[2 * n - 1] = 0;
+    assert_non_null(strstr(E(q), "nested too deeply"));
+    for (size_t i = 0; i < n; i++) /* - - - … 1 */
+        q[2 * i] = '-', q[2 * i + 1] = ' ';
+    q[2 * n - 1] = '1';
+    q[2 * n] = 0;
+    assert_non_null(strstr(E(q), "nested too deeply"));
+    memcpy(q, "x[", 2); /* x[1+1+…]: a deep duration expression */
+    for (size_t i = 0; i < n - 2; i++)
+        q[2 + 2 * i] = '1', q[3 + 2 * i] = '+';
+    memcpy(q + 2 * n - 2, "1]", 3);
+    assert_non_null(strstr(E(q), "nested too deeply"));
+    free(q);
+    /* 500 levels are fine */
+    char buf[2100];
+    memset(buf, '(', 500);
+    buf[500] = 'x';
+    memset(buf + 501, ')', 500);
+    buf[1001] = 0;
+    struct pql_expr *e = P(buf);
+    assert_int_equal(e->depth, 501);
+}
+
 static void test_promql_parse_rejects_bad_arguments(void **state)
 {
     struct pql_expr *e = NULL;
@@ -576,6 +611,7 @@ int main(void)
         T(test_promql_parse_error_line_and_column),
         T(test_promql_parse_function_table),
         T(test_promql_parse_rejects_bad_arguments),
+        T(test_promql_parse_limits_nesting_depth),
         T(test_promql_parse_fill_modifiers),
         T(test_promql_parse_duration_expressions),
     };
