@@ -110,11 +110,17 @@ class TsdbTest(unittest.TestCase):
                 url = s.api + "/api/v1/write"
                 p = subprocess.Popen([RWSEND, url, str(series), str(samples), str(batch),
                                       str(start)], stdout=subprocess.PIPE, text=True)
-                time.sleep(rnd.uniform(0.01, 0.4))
+                # Kill at a point measured in progress, not time (a loaded or
+                # sanitized build is slow): after a random number of
+                # acknowledged requests, plus a random sliver of the next.
+                target, n = rnd.randint(1, samples // batch - 5), 0
+                while n < target and p.stdout.readline().startswith("ack"):
+                    n += 1
+                time.sleep(rnd.uniform(0, 0.004))
                 s.proc.send_signal(signal.SIGKILL)
                 out, _ = p.communicate(timeout=60)
                 s.stop()
-                acked.append((start, len(re.findall(r"^ack \d+$", out, re.M))))
+                acked.append((start, n + len(re.findall(r"^ack \d+$", out, re.M))))
             got = dump(d)
         total = 0
         for start, k in acked:
