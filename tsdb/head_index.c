@@ -186,33 +186,33 @@ void tsdb__index_fini(struct tsdb__index *ix)
 
 /* ---- matchers → postings ---------------------------------------------------- */
 
-static struct tsdb_postings_iter *plist_it(struct scry_arena *a, const struct tsdb__plist *p)
+static struct scry_postings_iter *plist_it(struct scry_arena *a, const struct tsdb__plist *p)
 {
-    return p ? tsdb_postings_list(a, p->refs, p->n) : tsdb_postings_empty(a);
+    return p ? scry_postings_list(a, p->refs, p->n) : scry_postings_empty(a);
 }
 
 /* The union of the name's lists whose value matches (want true) or not. */
-static struct tsdb_postings_iter *values_union(struct scry_arena *a, const struct tsdb__lname *ln,
+static struct scry_postings_iter *values_union(struct scry_arena *a, const struct tsdb__lname *ln,
                                                const struct scry_matcher *m, bool want)
 {
     if (!ln)
-        return tsdb_postings_empty(a);
-    struct tsdb_postings_iter **its = scry_arena_alloc(a, (ln->n ? ln->n : 1) * sizeof *its);
+        return scry_postings_empty(a);
+    struct scry_postings_iter **its = scry_arena_alloc(a, (ln->n ? ln->n : 1) * sizeof *its);
     size_t k = 0;
     for (uint32_t i = 0; i < ln->n; i++) {
         const char *v = ln->vals[i]->value;
         if (scry_matcher_matches(m, v, strlen(v)) == want)
             its[k++] = plist_it(a, ln->vals[i]);
     }
-    return tsdb_postings_merge(a, its, k);
+    return scry_postings_merge(a, its, k);
 }
 
-struct tsdb_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_arena *a,
+struct scry_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_arena *a,
                                               const struct scry_matcher *ms, size_t n_ms)
 {
     struct tsdb__index *ix = &h->index;
-    struct tsdb_postings_iter **pos = scry_arena_alloc(a, (n_ms + 1) * sizeof *pos);
-    struct tsdb_postings_iter **neg = scry_arena_alloc(a, (n_ms + 1) * sizeof *neg);
+    struct scry_postings_iter **pos = scry_arena_alloc(a, (n_ms + 1) * sizeof *pos);
+    struct scry_postings_iter **neg = scry_arena_alloc(a, (n_ms + 1) * sizeof *neg);
     size_t n_pos = 0, n_neg = 0;
     for (size_t i = 0; i < n_ms; i++) {
         const struct scry_matcher *m = &ms[i];
@@ -235,9 +235,9 @@ struct tsdb_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_a
         }
     }
     if (!n_pos)
-        pos[n_pos++] = tsdb_postings_list(a, ix->all, ix->n_all);
-    struct tsdb_postings_iter *it = tsdb_postings_intersect(a, pos, n_pos);
+        pos[n_pos++] = scry_postings_list(a, ix->all, ix->n_all);
+    struct scry_postings_iter *it = scry_postings_intersect(a, pos, n_pos);
     if (n_neg)
-        it = tsdb_postings_without(a, it, tsdb_postings_merge(a, neg, n_neg));
+        it = scry_postings_without(a, it, scry_postings_merge(a, neg, n_neg));
     return it;
 }

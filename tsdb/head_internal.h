@@ -29,7 +29,7 @@
 #include "core/querier.h"
 #include "tsdb/chunk.h"
 #include "tsdb/head.h"
-#include "tsdb/postings.h"
+#include "core/postings.h"
 
 #define TSDB__N_STRIPES 1024u
 #define TSDB__DEFAULT_CHUNK_SAMPLES 120u
@@ -333,7 +333,7 @@ void tsdb__index_remove(struct tsdb__index *ix, struct tsdb__series *const *dead
                         const uint64_t *dead_refs, size_t n_dead);
 /* Prometheus's PostingsForMatchers, under map_lock shared. Lists in the
  * result point into the index: expand before unlocking. */
-struct tsdb_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_arena *a,
+struct scry_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_arena *a,
                                               const struct scry_matcher *ms, size_t n_ms);
 struct tsdb__lname *tsdb__index_name(const struct tsdb__index *ix, const char *iname);
 

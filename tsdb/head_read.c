@@ -346,7 +346,7 @@ static int select_into(struct hquerier *q, const struct scry_matcher *ms, size_t
     pthread_rwlock_rdlock(&h->map_lock);
     uint64_t *refs;
     size_t n;
-    int rc = tsdb_postings_expand(tsdb__index_select(h, a, ms, n_ms), a, &refs, &n, err);
+    int rc = scry_postings_expand(tsdb__index_select(h, a, ms, n_ms), a, &refs, &n, err);
     if (rc) {
         pthread_rwlock_unlock(&h->map_lock);
         return rc;
@@ -489,7 +489,7 @@ static void strings_out(struct scry_arena *a, const char **v, size_t n, const ch
 static int refs_for(struct tsdb_head *h, struct scry_arena *a, const struct scry_matcher *ms,
                     size_t n_ms, uint64_t **refs, size_t *n, struct scry_err *err)
 {
-    return tsdb_postings_expand(tsdb__index_select(h, a, ms, n_ms), a, refs, n, err);
+    return scry_postings_expand(tsdb__index_select(h, a, ms, n_ms), a, refs, n, err);
 }
 
 static int q_label_names(struct scry_querier *base, const struct scry_matcher *ms, size_t n_ms,

@@ -1,6 +1,6 @@
 /* index_postings.c — postings of an on-disk block: decoding lists and
  * combining them for a selector. (The head's in-memory postings are
- * tsdb/postings.c; these work on sorted u32 arrays of series numbers.)
+ * core/postings.c; these work on sorted u32 arrays of series numbers.)
  *
  * Every matcher becomes one set the same way: with V the values of its
  * label name, a matcher that does not match "" selects the union of the

@@ -10,17 +10,17 @@
 #include <string.h>
 
 #include "core/mem.h"
-#include "tsdb/postings.h"
+#include "core/postings.h"
 
 /* ---- list ---------------------------------------------------------------- */
 
 struct list_it {
-    struct tsdb_postings_iter base;
+    struct scry_postings_iter base;
     const uint64_t *refs;
     size_t n, i; /* i: index of the current ref + 1 (0 before the first next) */
 };
 
-static bool list_next(struct tsdb_postings_iter *it)
+static bool list_next(struct scry_postings_iter *it)
 {
     struct list_it *l = (struct list_it *)it;
     if (l->i >= l->n) {
@@ -31,7 +31,7 @@ static bool list_next(struct tsdb_postings_iter *it)
     return true;
 }
 
-static bool list_seek(struct tsdb_postings_iter *it, uint64_t ref)
+static bool list_seek(struct scry_postings_iter *it, uint64_t ref)
 {
     struct list_it *l = (struct list_it *)it;
     size_t lo = l->i ? l->i - 1 : 0;
@@ -67,36 +67,36 @@ static bool list_seek(struct tsdb_postings_iter *it, uint64_t ref)
     return true;
 }
 
-static uint64_t list_at(const struct tsdb_postings_iter *it)
+static uint64_t list_at(const struct scry_postings_iter *it)
 {
     const struct list_it *l = (const struct list_it *)it;
     assert(l->i >= 1 && l->i <= l->n);
     return l->refs[l->i - 1];
 }
 
-static int no_err(const struct tsdb_postings_iter *it) { return 0; }
+static int no_err(const struct scry_postings_iter *it) { return 0; }
 
-static const struct tsdb_postings_ops list_ops = {
+static const struct scry_postings_ops list_ops = {
     .next = list_next, .seek = list_seek, .at = list_at, .err = no_err,
 };
 
-struct tsdb_postings_iter *tsdb_postings_list(struct scry_arena *a, const uint64_t *refs, size_t n)
+struct scry_postings_iter *scry_postings_list(struct scry_arena *a, const uint64_t *refs, size_t n)
 {
     struct list_it *l = scry_arena_alloc(a, sizeof *l);
     *l = (struct list_it){ .base.ops = &list_ops, .refs = refs, .n = n };
     return &l->base;
 }
 
-struct tsdb_postings_iter *tsdb_postings_empty(struct scry_arena *a)
+struct scry_postings_iter *scry_postings_empty(struct scry_arena *a)
 {
-    return tsdb_postings_list(a, NULL, 0);
+    return scry_postings_list(a, NULL, 0);
 }
 
 /* ---- intersect ----------------------------------------------------------- */
 
 struct isect_it {
-    struct tsdb_postings_iter base;
-    struct tsdb_postings_iter **its;
+    struct scry_postings_iter base;
+    struct scry_postings_iter **its;
     size_t n;
     uint64_t cur;
     int err;
@@ -108,11 +108,11 @@ static bool isect_align(struct isect_it *x, uint64_t target)
     for (;;) {
         bool moved = false;
         for (size_t i = 0; i < x->n; i++) {
-            if (!tsdb_postings_seek(x->its[i], target)) {
-                x->err = tsdb_postings_err(x->its[i]);
+            if (!scry_postings_seek(x->its[i], target)) {
+                x->err = scry_postings_err(x->its[i]);
                 return false;
             }
-            uint64_t r = tsdb_postings_at(x->its[i]);
+            uint64_t r = scry_postings_at(x->its[i]);
             if (r > target) {
                 target = r;
                 moved = true;
@@ -125,18 +125,18 @@ static bool isect_align(struct isect_it *x, uint64_t target)
     }
 }
 
-static bool isect_next(struct tsdb_postings_iter *it)
+static bool isect_next(struct scry_postings_iter *it)
 {
     struct isect_it *x = (struct isect_it *)it;
-    if (x->n == 0 || !tsdb_postings_next(x->its[0])) {
+    if (x->n == 0 || !scry_postings_next(x->its[0])) {
         if (x->n)
-            x->err = tsdb_postings_err(x->its[0]);
+            x->err = scry_postings_err(x->its[0]);
         return false;
     }
-    return isect_align(x, tsdb_postings_at(x->its[0]));
+    return isect_align(x, scry_postings_at(x->its[0]));
 }
 
-static bool isect_seek(struct tsdb_postings_iter *it, uint64_t ref)
+static bool isect_seek(struct scry_postings_iter *it, uint64_t ref)
 {
     struct isect_it *x = (struct isect_it *)it;
     if (x->n == 0)
@@ -144,22 +144,22 @@ static bool isect_seek(struct tsdb_postings_iter *it, uint64_t ref)
     return isect_align(x, ref);
 }
 
-static uint64_t isect_at(const struct tsdb_postings_iter *it)
+static uint64_t isect_at(const struct scry_postings_iter *it)
 {
     return ((const struct isect_it *)it)->cur;
 }
 
-static int isect_err(const struct tsdb_postings_iter *it)
+static int isect_err(const struct scry_postings_iter *it)
 {
     return ((const struct isect_it *)it)->err;
 }
 
-static const struct tsdb_postings_ops isect_ops = {
+static const struct scry_postings_ops isect_ops = {
     .next = isect_next, .seek = isect_seek, .at = isect_at, .err = isect_err,
 };
 
-struct tsdb_postings_iter *tsdb_postings_intersect(struct scry_arena *a,
-                                                   struct tsdb_postings_iter **its, size_t n)
+struct scry_postings_iter *scry_postings_intersect(struct scry_arena *a,
+                                                   struct scry_postings_iter **its, size_t n)
 {
     if (n == 1)
         return its[0];
@@ -174,8 +174,8 @@ struct tsdb_postings_iter *tsdb_postings_intersect(struct scry_arena *a,
 /* ---- merge (union) ------------------------------------------------------- */
 
 struct merge_it {
-    struct tsdb_postings_iter base;
-    struct tsdb_postings_iter **heap; /* min-heap by at(); only live children */
+    struct scry_postings_iter base;
+    struct scry_postings_iter **heap; /* min-heap by at(); only live children */
     size_t n;
     bool started;
     uint64_t cur;
@@ -186,13 +186,13 @@ static void heap_down(struct merge_it *m, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, s = i;
-        if (l < m->n && tsdb_postings_at(m->heap[l]) < tsdb_postings_at(m->heap[s]))
+        if (l < m->n && scry_postings_at(m->heap[l]) < scry_postings_at(m->heap[s]))
             s = l;
-        if (r < m->n && tsdb_postings_at(m->heap[r]) < tsdb_postings_at(m->heap[s]))
+        if (r < m->n && scry_postings_at(m->heap[r]) < scry_postings_at(m->heap[s]))
             s = r;
         if (s == i)
             return;
-        struct tsdb_postings_iter *t = m->heap[i];
+        struct scry_postings_iter *t = m->heap[i];
         m->heap[i] = m->heap[s];
         m->heap[s] = t;
         i = s;
@@ -202,7 +202,7 @@ static void heap_down(struct merge_it *m, size_t i)
 static void heap_pop(struct merge_it *m)
 {
     if (!m->err)
-        m->err = tsdb_postings_err(m->heap[0]);
+        m->err = scry_postings_err(m->heap[0]);
     m->heap[0] = m->heap[--m->n];
     heap_down(m, 0);
 }
@@ -212,11 +212,11 @@ static bool merge_start(struct merge_it *m, uint64_t ref, bool use_seek)
 {
     size_t k = 0;
     for (size_t i = 0; i < m->n; i++) {
-        bool ok = use_seek ? tsdb_postings_seek(m->heap[i], ref) : tsdb_postings_next(m->heap[i]);
+        bool ok = use_seek ? scry_postings_seek(m->heap[i], ref) : scry_postings_next(m->heap[i]);
         if (ok)
             m->heap[k++] = m->heap[i];
         else if (!m->err)
-            m->err = tsdb_postings_err(m->heap[i]);
+            m->err = scry_postings_err(m->heap[i]);
     }
     m->n = k;
     for (size_t i = m->n / 2; i-- > 0;)
@@ -224,66 +224,66 @@ static bool merge_start(struct merge_it *m, uint64_t ref, bool use_seek)
     m->started = true;
     if (!m->n || m->err)
         return false;
-    m->cur = tsdb_postings_at(m->heap[0]);
+    m->cur = scry_postings_at(m->heap[0]);
     return true;
 }
 
-static bool merge_next(struct tsdb_postings_iter *it)
+static bool merge_next(struct scry_postings_iter *it)
 {
     struct merge_it *m = (struct merge_it *)it;
     if (!m->started)
         return merge_start(m, 0, false);
     /* Advance every child sitting on cur. */
-    while (m->n && tsdb_postings_at(m->heap[0]) == m->cur) {
-        if (tsdb_postings_next(m->heap[0]))
+    while (m->n && scry_postings_at(m->heap[0]) == m->cur) {
+        if (scry_postings_next(m->heap[0]))
             heap_down(m, 0);
         else
             heap_pop(m);
     }
     if (!m->n || m->err)
         return false;
-    m->cur = tsdb_postings_at(m->heap[0]);
+    m->cur = scry_postings_at(m->heap[0]);
     return true;
 }
 
-static bool merge_seek(struct tsdb_postings_iter *it, uint64_t ref)
+static bool merge_seek(struct scry_postings_iter *it, uint64_t ref)
 {
     struct merge_it *m = (struct merge_it *)it;
     if (!m->started)
         return merge_start(m, ref, true);
     if (m->n && m->cur >= ref)
         return true;
-    while (m->n && tsdb_postings_at(m->heap[0]) < ref) {
-        if (tsdb_postings_seek(m->heap[0], ref))
+    while (m->n && scry_postings_at(m->heap[0]) < ref) {
+        if (scry_postings_seek(m->heap[0], ref))
             heap_down(m, 0);
         else
             heap_pop(m);
     }
     if (!m->n || m->err)
         return false;
-    m->cur = tsdb_postings_at(m->heap[0]);
+    m->cur = scry_postings_at(m->heap[0]);
     return true;
 }
 
-static uint64_t merge_at(const struct tsdb_postings_iter *it)
+static uint64_t merge_at(const struct scry_postings_iter *it)
 {
     return ((const struct merge_it *)it)->cur;
 }
 
-static int merge_err(const struct tsdb_postings_iter *it)
+static int merge_err(const struct scry_postings_iter *it)
 {
     return ((const struct merge_it *)it)->err;
 }
 
-static const struct tsdb_postings_ops merge_ops = {
+static const struct scry_postings_ops merge_ops = {
     .next = merge_next, .seek = merge_seek, .at = merge_at, .err = merge_err,
 };
 
-struct tsdb_postings_iter *tsdb_postings_merge(struct scry_arena *a,
-                                               struct tsdb_postings_iter **its, size_t n)
+struct scry_postings_iter *scry_postings_merge(struct scry_arena *a,
+                                               struct scry_postings_iter **its, size_t n)
 {
     if (n == 0)
-        return tsdb_postings_empty(a);
+        return scry_postings_empty(a);
     if (n == 1)
         return its[0];
     struct merge_it *m = scry_arena_alloc(a, sizeof *m);
@@ -296,8 +296,8 @@ struct tsdb_postings_iter *tsdb_postings_merge(struct scry_arena *a,
 /* ---- without (subtract) -------------------------------------------------- */
 
 struct without_it {
-    struct tsdb_postings_iter base;
-    struct tsdb_postings_iter *full, *drop;
+    struct scry_postings_iter base;
+    struct scry_postings_iter *full, *drop;
     bool drop_done;
     int err;
 };
@@ -306,53 +306,53 @@ struct without_it {
 static bool without_settle(struct without_it *w, bool ok)
 {
     while (ok) {
-        uint64_t r = tsdb_postings_at(w->full);
+        uint64_t r = scry_postings_at(w->full);
         if (w->drop_done)
             return true;
-        if (!tsdb_postings_seek(w->drop, r)) {
+        if (!scry_postings_seek(w->drop, r)) {
             w->drop_done = true;
-            if ((w->err = tsdb_postings_err(w->drop)))
+            if ((w->err = scry_postings_err(w->drop)))
                 return false;
             return true;
         }
-        if (tsdb_postings_at(w->drop) != r)
+        if (scry_postings_at(w->drop) != r)
             return true;
-        ok = tsdb_postings_next(w->full);
+        ok = scry_postings_next(w->full);
     }
     if (!w->err)
-        w->err = tsdb_postings_err(w->full);
+        w->err = scry_postings_err(w->full);
     return false;
 }
 
-static bool without_next(struct tsdb_postings_iter *it)
+static bool without_next(struct scry_postings_iter *it)
 {
     struct without_it *w = (struct without_it *)it;
-    return without_settle(w, tsdb_postings_next(w->full));
+    return without_settle(w, scry_postings_next(w->full));
 }
 
-static bool without_seek(struct tsdb_postings_iter *it, uint64_t ref)
+static bool without_seek(struct scry_postings_iter *it, uint64_t ref)
 {
     struct without_it *w = (struct without_it *)it;
-    return without_settle(w, tsdb_postings_seek(w->full, ref));
+    return without_settle(w, scry_postings_seek(w->full, ref));
 }
 
-static uint64_t without_at(const struct tsdb_postings_iter *it)
+static uint64_t without_at(const struct scry_postings_iter *it)
 {
-    return tsdb_postings_at(((const struct without_it *)it)->full);
+    return scry_postings_at(((const struct without_it *)it)->full);
 }
 
-static int without_err(const struct tsdb_postings_iter *it)
+static int without_err(const struct scry_postings_iter *it)
 {
     return ((const struct without_it *)it)->err;
 }
 
-static const struct tsdb_postings_ops without_ops = {
+static const struct scry_postings_ops without_ops = {
     .next = without_next, .seek = without_seek, .at = without_at, .err = without_err,
 };
 
-struct tsdb_postings_iter *tsdb_postings_without(struct scry_arena *a,
-                                                 struct tsdb_postings_iter *full,
-                                                 struct tsdb_postings_iter *drop)
+struct scry_postings_iter *scry_postings_without(struct scry_arena *a,
+                                                 struct scry_postings_iter *full,
+                                                 struct scry_postings_iter *drop)
 {
     struct without_it *w = scry_arena_alloc(a, sizeof *w);
     *w = (struct without_it){ .base.ops = &without_ops, .full = full, .drop = drop };
@@ -361,23 +361,23 @@ struct tsdb_postings_iter *tsdb_postings_without(struct scry_arena *a,
 
 /* ---- expand -------------------------------------------------------------- */
 
-int tsdb_postings_expand(struct tsdb_postings_iter *it, struct scry_arena *a, uint64_t **out,
+int scry_postings_expand(struct scry_postings_iter *it, struct scry_arena *a, uint64_t **out,
                          size_t *n, struct scry_err *err)
 {
     size_t cap = 64, k = 0;
     uint64_t *v = scry_arena_alloc(a, cap * sizeof *v);
-    while (tsdb_postings_next(it)) {
+    while (scry_postings_next(it)) {
         if (k == cap) { /* arena: the old array is abandoned, total stays < 2x */
             uint64_t *nv = scry_arena_alloc(a, 2 * cap * sizeof *nv);
             memcpy(nv, v, k * sizeof *v);
             v = nv;
             cap *= 2;
         }
-        uint64_t r = tsdb_postings_at(it);
+        uint64_t r = scry_postings_at(it);
         assert(k == 0 || r > v[k - 1]);
         v[k++] = r;
     }
-    int rc = tsdb_postings_err(it);
+    int rc = scry_postings_err(it);
     if (rc)
         return scry_err_set(err, rc, "postings: iteration failed");
     *out = v;
