@@ -443,7 +443,8 @@ static int build_base(struct tx *q, ot_kv *const *kv, size_t n, bool skip_identi
             continue;
         as[na++] = (struct attr){ scry_arena_strndup(q->a, q->tmp.p, q->tmp.len), key, v };
     }
-    qsort(as, na, sizeof *as, attr_cmp);
+    if (na > 1)
+        qsort(as, na, sizeof *as, attr_cmp);
     q->n_base = 0;
     base_grow(q, na + 4);
     for (size_t i = 0; i < na; i++) {
