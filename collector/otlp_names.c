@@ -203,10 +203,15 @@ void col_otlp_label_name(const char *key, struct scry_buf *out)
         scry_buf_puts(out, "key_");
     else if (c0 == '_' && c1 != '_')
         scry_buf_puts(out, "key");
-    for (; *p; p++) {
-        if (alnum(*p) || *p == '_')
-            scry_buf_putc(out, (char)*p);
-        else if (*p < 0x80 || *p >= 0xc0)
+    while (*p) {
+        const unsigned char *run = p;
+        while (alnum(*p) || *p == '_')
+            p++;
+        scry_buf_put(out, run, (size_t)(p - run)); /* valid runs in one copy */
+        if (!*p)
+            break;
+        if (*p < 0x80 || *p >= 0xc0)
             scry_buf_putc(out, '_'); /* one per character: continuation bytes are skipped */
+        p++;
     }
 }

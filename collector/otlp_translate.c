@@ -249,6 +249,12 @@ struct tx {
     struct scry_label *lab;                 /* scratch: base + __name__ + le/quantile */
     size_t cap_lab;
     struct scry_buf tmp, extra;
+    /* le texts of the last explicit-bounds histogram point: the points of a
+     * metric share their bounds, and formatting a double is the most
+     * expensive step of translation (printf + strtod round trips). */
+    const double *le_bounds;
+    const char **le_text;
+    size_t n_le;
     int64_t t_ms, max_t_ms;
     bool delta, stale, point_bad, any_point;
 };
@@ -654,10 +660,22 @@ static int histogram_points(struct tx *q, ot_hdp *const *ps, size_t n)
         }
         /* With delta temporality each le series accumulates on its own;
          * sums of cumulative-in-le counts stay cumulative in le. */
+        if (!(q->n_le == p->n_explicit_bounds &&
+              (q->n_le == 0 ||
+               memcmp(q->le_bounds, p->explicit_bounds, q->n_le * sizeof(double)) == 0))) {
+            q->n_le = p->n_explicit_bounds;
+            q->le_bounds = p->explicit_bounds;
+            q->le_text = scry_arena_alloc(q->a, (q->n_le + 1) * sizeof *q->le_text);
+            for (size_t k = 0; k < q->n_le; k++) {
+                scry_buf_reset(&q->extra);
+                scry_buf_put_double_api(&q->extra, p->explicit_bounds[k]);
+                q->le_text[k] = scry_arena_strndup(q->a, q->extra.p, q->extra.len);
+            }
+        }
         uint64_t cum = 0;
         for (size_t k = 0; k < p->n_explicit_bounds && k < p->n_bucket_counts && rc == 0; k++) {
             cum += p->bucket_counts[k];
-            rc = emit_le(q, "_bucket", "le", p->explicit_bounds[k], (double)cum);
+            rc = emit(q, "_bucket", "le", q->le_text[k], (double)cum);
         }
         if (rc == 0)
             rc = emit(q, "_bucket", "le", "+Inf", (double)p->count);
