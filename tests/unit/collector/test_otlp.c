@@ -1051,6 +1051,53 @@ static void test_otlp_http_partial_success(void **state)
     scry_buf_fini(&m);
 }
 
+static void test_otlp_http_empty_requests(void **state)
+{
+    struct fx *f = *state;
+    struct reply r = request(f, NULL, "/v1/metrics", "", 0, H_PROTO, false);
+    expect_reply(&r, 200, "application/x-protobuf", "");
+    reply_fini(&r);
+    r = request(f, NULL, "/v1/metrics", "{}", 2, H_JSON, true);
+    expect_reply(&r, 200, "application/json", "{}");
+    reply_fini(&r);
+    static const char *const h[] = { "Content-Type: application/json", "Content-Encoding: gzip", NULL };
+    size_t glen;
+    char *g = gzip_of("{\"resourceMetrics\":[]}", 22, &glen);
+    r = request(f, NULL, "/otlp/v1/metrics", g, glen, h, false);
+    expect_reply(&r, 200, "application/json", "{}");
+    reply_fini(&r);
+    free(g);
+    assert_int_equal(f->st->n, 0);
+    assert_int_equal(f->st->n_commits, 3);
+}
+
+/* scry server listens on :9090 and :4318; both share one receiver, so a
+ * delta series sent to either keeps one running total. */
+static void test_otlp_http_two_listeners_share_state(void **state)
+{
+    struct fx *f = *state;
+    struct scry_http_server *srv2;
+    struct scry_http_opts o = { .listen = "127.0.0.1:0", .shutdown_timeout_ms = 5000 };
+    assert_int_equal(scry_http_server_create(&srv2, &o, NULL), 0);
+    col_otlp_add_server(f->o, srv2);
+    assert_int_equal(scry_http_server_start(srv2, NULL), 0);
+    struct fx f2 = *f;
+    f2.port = scry_http_server_port(srv2);
+    const char *d = delta_doc("1000000000", "3");
+    struct reply r = request(f, NULL, "/v1/metrics", d, strlen(d), H_JSON, false);
+    expect_reply(&r, 200, "application/json", "{}");
+    reply_fini(&r);
+    d = delta_doc("2000000000", "4");
+    r = request(&f2, NULL, "/v1/metrics", d, strlen(d), H_JSON, false);
+    expect_reply(&r, 200, "application/json", "{}");
+    reply_fini(&r);
+    scry_http_server_stop(srv2);
+    scry_http_server_destroy(srv2);
+    assert_int_equal(f->st->n, 10);
+    assert_string_equal(f->st->got[0], "req_total 3 @1000");
+    assert_string_equal(f->st->got[5], "req_total 7 @2000");
+}
+
 #define HTTP_TEST(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
 
 int main(void)
@@ -1071,6 +1118,8 @@ int main(void)
         HTTP_TEST(test_otlp_http_errors),
         HTTP_TEST(test_otlp_http_backpressure),
         HTTP_TEST(test_otlp_http_partial_success),
+        HTTP_TEST(test_otlp_http_empty_requests),
+        HTTP_TEST(test_otlp_http_two_listeners_share_state),
     };
     curl_global_init(CURL_GLOBAL_ALL);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
