@@ -13,6 +13,7 @@
 #include "tsdb/tsdb.h"
 
 struct col_rw;
+struct col_otlp;
 
 struct scry_server {
     /* From the command line; NULL when not given. */
@@ -40,6 +41,7 @@ struct scry_server {
      * begin fails and they answer 5xx, so senders retry (server_ingest.c). */
     struct scry_appendable ingest;
     struct col_rw *rw;
+    struct col_otlp *otlp;
 
     struct scry_metric_family *http_requests, *http_duration;
     struct scry_metric *reload_ok_metric, *reload_ts_metric, *ready_metric;

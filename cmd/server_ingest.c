@@ -4,9 +4,11 @@
  * only after (its WAL replay is what /-/ready waits for). The handlers
  * therefore append to the server's own appendable, which forwards to the
  * store once it is ready and fails begin until then: remote_write answers
- * 5xx and senders retry, so nothing is lost during start-up. */
+ * 5xx and senders retry (OTLP: 503 with Retry-After), so nothing is lost
+ * during start-up. */
 #include "cmd/cmd.h"
 #include "cmd/server.h"
+#include "collector/otlp.h"
 #include "collector/remote_write.h"
 #include "core/http.h"
 
@@ -35,7 +37,18 @@ int scry__server_ingest_routes(struct scry_server *s, struct scry_http_server *a
                  err.msg);
         return -1;
     }
-    (void)otlp; /* OTLP/HTTP arrives with the OTLP receiver */
+    /* OTLP/HTTP on both listeners, as the OpenTelemetry exporters expect
+     * port 4318 and scry users may point them at the API port too. */
+    struct col_otlp_opts oo = {
+        .max_body_bytes = (size_t)s->cfg->server.max_body_bytes,
+        .metrics = s->metrics,
+        .log = s->log,
+    };
+    if (col_otlp_register(&s->otlp, api, &s->ingest, &oo, &err) != 0) {
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register OTLP", "err", err.msg);
+        return -1;
+    }
+    col_otlp_add_server(s->otlp, otlp);
     return 0;
 }
 
@@ -43,4 +56,6 @@ void scry__server_ingest_close(struct scry_server *s)
 {
     col_rw_destroy(s->rw);
     s->rw = NULL;
+    col_otlp_destroy(s->otlp);
+    s->otlp = NULL;
 }

@@ -104,5 +104,29 @@ class OtelJsTest(unittest.TestCase):
                 self.assertEqual(series, expected(inst), "exporter %s:\n%s" % (inst, out))
 
 
+    def test_otel_js_sdk_into_scry_server(self):
+        """The same client against the real server's OTLP listener; what is
+        stored (scry tsdb dump) is exactly the expected series."""
+        import tempfile
+        from harness import Server, run_cli
+        node = prepare_node()
+        with tempfile.TemporaryDirectory() as d:
+            with Server(data_dir=d) as s:
+                p = subprocess.run([node, "send.js", s.otlp], cwd=WORK, capture_output=True,
+                                   text=True, timeout=120)
+                self.assertEqual(p.returncode, 0, "send.js failed:\n%s\n%s" % (p.stdout, p.stderr))
+            code, out, err = run_cli("tsdb", "dump", d, timeout=60)
+        self.assertEqual(code, 0, err)
+        latest = {}
+        for ln in out.splitlines():
+            m = re.match(r"^(.*) (\S+) (\d+)$", ln)
+            self.assertTrue(m, "bad dump line %r" % ln)
+            latest[m.group(1)] = (int(m.group(3)), m.group(2))
+        for inst in ("proto", "json"):
+            got = sorted("%s %s" % (k, v[1]) for k, v in latest.items()
+                         if 'instance="%s"' % inst in k)
+            self.assertEqual(got, sorted(expected(inst)), out)
+
+
 if __name__ == "__main__":
     unittest.main(argv=[sys.argv[0], "-v"])
