@@ -60,15 +60,16 @@ int col_scrape_target_labels(struct scry_arena *a, const struct scry_scrape_conf
     set_default(&b, "__scrape_timeout__", dur(a, sc->scrape_timeout_ms));
     set_default(&b, "__metrics_path__", sc->metrics_path ? sc->metrics_path : "/metrics");
     set_default(&b, "__scheme__", sc->scheme ? sc->scheme : "http");
-    /* Go's url.Values is a map: the first value of each key wins here. */
-    for (size_t i = sc->n_params; i-- > 0;) {
+    /* Go's url.Values is a map: the first value of each key counts; a label
+     * already discovered wins. */
+    for (size_t i = 0; i < sc->n_params; i++) {
         bool first = true;
         for (size_t k = 0; k < i; k++)
             if (strcmp(sc->params[k].name, sc->params[i].name) == 0)
                 first = false;
         if (first)
-            scry_labels_builder_set(&b, scry_arena_printf(a, "__param_%s", sc->params[i].name),
-                                    sc->params[i].value);
+            set_default(&b, scry_arena_printf(a, "__param_%s", sc->params[i].name),
+                        sc->params[i].value);
     }
     struct scry_labels pre = scry_labels_builder_labels(&b);
     struct scry_label *copy = scry_arena_alloc(a, (pre.n ? pre.n : 1) * sizeof *copy);
