@@ -59,10 +59,13 @@ static const struct pcase cases[] = {
       "__address__=h:1 " DEF " instance=h:1 job=job zone=eu",
       "__address__=h:1 __meta_zone=eu " DEF " job=job", NULL },
     { "params become __param_ labels", "    params:\n      module: [if_mib, other]\n",
-      "__address__=h:1", "__address__=h:1 " DEF " __param_module=if_mib instance=h:1 job=job",
+      "__address__=h:1", "__address__=h:1 __metrics_path__=/metrics __param_module=if_mib "
+      "__scheme__=http __scrape_interval__=1m __scrape_timeout__=10s instance=h:1 job=job",
       NULL, NULL },
     { "a discovered __param_ wins over params", "    params:\n      module: [if_mib]\n",
-      "__address__=h:1 __param_module=x", "__address__=h:1 " DEF " __param_module=x instance=h:1 job=job",
+      "__address__=h:1 __param_module=x", "__address__=h:1 __metrics_path__=/metrics "
+      "__param_module=x __scheme__=http __scrape_interval__=1m __scrape_timeout__=10s "
+      "instance=h:1 job=job",
       NULL, NULL },
     { "scheme and path from relabelling",
       "    relabel_configs:\n      - {target_label: __scheme__, replacement: https}\n"
