@@ -103,6 +103,8 @@ int col__loop_start(struct col_scrape_manager *m, struct col__target *t, int64_t
     curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "gzip");
     curl_easy_setopt(c, CURLOPT_USERAGENT, o->user_agent);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* follow_redirects: true */
     if (sc->tls.ca_file)
         curl_easy_setopt(c, CURLOPT_CAINFO, sc->tls.ca_file);
     if (sc->tls.cert_file)

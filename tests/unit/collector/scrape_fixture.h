@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector/expfmt.h"
 #include "collector/scrape.h"
 #include "core/appender.h"
 #include "core/config.h"
@@ -21,14 +22,14 @@
 
 #define STALE_BITS 0x7ff0000000000002ULL
 
-static uint64_t dbits(double v)
+static inline uint64_t dbits(double v)
 {
     uint64_t u;
     memcpy(&u, &v, sizeof u);
     return u;
 }
 
-static void sleep_ms(int ms)
+static inline void sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
@@ -57,7 +58,7 @@ struct cap_app {
     size_t n, cap;
 };
 
-static int cap_append(struct scry_appender *app, uint64_t *ref, const struct scry_labels *ls,
+static inline int cap_append(struct scry_appender *app, uint64_t *ref, const struct scry_labels *ls,
                       int64_t t_ms, double v, struct scry_err *err)
 {
     struct cap_app *a = (struct cap_app *)app;
@@ -77,7 +78,7 @@ static int cap_append(struct scry_appender *app, uint64_t *ref, const struct scr
     return 0;
 }
 
-static void cap_app_free(struct cap_app *a, bool keep)
+static inline void cap_app_free(struct cap_app *a, bool keep)
 {
     if (!keep)
         for (size_t i = 0; i < a->n; i++)
@@ -86,7 +87,7 @@ static void cap_app_free(struct cap_app *a, bool keep)
     free(a);
 }
 
-static int cap_commit(struct scry_appender *app, struct scry_err *err)
+static inline int cap_commit(struct scry_appender *app, struct scry_err *err)
 {
     struct cap_app *a = (struct cap_app *)app;
     struct cap_store *st = a->st;
@@ -104,7 +105,7 @@ static int cap_commit(struct scry_appender *app, struct scry_err *err)
     return 0;
 }
 
-static void cap_rollback(struct scry_appender *app)
+static inline void cap_rollback(struct scry_appender *app)
 {
     struct cap_app *a = (struct cap_app *)app;
     pthread_mutex_lock(&a->st->mu);
@@ -117,7 +118,7 @@ static const struct scry_appender_ops cap_ops = {
     .append_sample = cap_append, .commit = cap_commit, .rollback = cap_rollback,
 };
 
-static int cap_begin(struct scry_appendable *s, const char *tenant, struct scry_appender **out,
+static inline int cap_begin(struct scry_appendable *s, const char *tenant, struct scry_appender **out,
                      struct scry_err *err)
 {
     struct cap_app *a = calloc(1, sizeof *a);
@@ -127,7 +128,7 @@ static int cap_begin(struct scry_appendable *s, const char *tenant, struct scry_
     return 0;
 }
 
-static struct cap_store *cap_create(void)
+static inline struct cap_store *cap_create(void)
 {
     struct cap_store *st = calloc(1, sizeof *st);
     st->base.begin = cap_begin;
@@ -135,7 +136,7 @@ static struct cap_store *cap_create(void)
     return st;
 }
 
-static void cap_destroy(struct cap_store *st)
+static inline void cap_destroy(struct cap_store *st)
 {
     for (size_t i = 0; i < st->n; i++)
         free(st->v[i].labels);
@@ -146,7 +147,7 @@ static void cap_destroy(struct cap_store *st)
 
 /* Samples of one series (labels exactly as scry_labels_format writes them),
  * in commit order, copied into out (up to max); returns how many there are. */
-static size_t cap_series(struct cap_store *st, const char *labels, struct cap_sample *out,
+static inline size_t cap_series(struct cap_store *st, const char *labels, struct cap_sample *out,
                          size_t max)
 {
     size_t n = 0;
@@ -162,7 +163,7 @@ static size_t cap_series(struct cap_store *st, const char *labels, struct cap_sa
     return n;
 }
 
-static size_t cap_count_prefix(struct cap_store *st, const char *prefix)
+static inline size_t cap_count_prefix(struct cap_store *st, const char *prefix)
 {
     size_t n = 0;
     pthread_mutex_lock(&st->mu);
@@ -172,7 +173,7 @@ static size_t cap_count_prefix(struct cap_store *st, const char *prefix)
     return n;
 }
 
-static int cap_commits(struct cap_store *st)
+static inline int cap_commits(struct cap_store *st)
 {
     pthread_mutex_lock(&st->mu);
     int n = st->commits;
@@ -180,7 +181,7 @@ static int cap_commits(struct cap_store *st)
     return n;
 }
 
-static bool wait_commits(struct cap_store *st, int n, int timeout_ms)
+static inline bool wait_commits(struct cap_store *st, int n, int timeout_ms)
 {
     for (int w = 0; w < timeout_ms; w += 10) {
         if (cap_commits(st) >= n)
@@ -206,7 +207,7 @@ struct tsrv {
     char accept[512], ae[64], ua[128], auth[256], timeout_hdr[32], query[256], path[128];
 };
 
-static void tsrv_handler(struct scry_http_req *req, struct scry_http_resp *resp, void *ud)
+static inline void tsrv_handler(struct scry_http_req *req, struct scry_http_resp *resp, void *ud)
 {
     struct tsrv *s = ud;
     pthread_mutex_lock(&s->mu);
@@ -233,7 +234,7 @@ static void tsrv_handler(struct scry_http_req *req, struct scry_http_resp *resp,
     pthread_mutex_unlock(&s->mu);
 }
 
-static struct tsrv *tsrv_start(void)
+static inline struct tsrv *tsrv_start(void)
 {
     struct tsrv *s = calloc(1, sizeof *s);
     pthread_mutex_init(&s->mu, NULL);
@@ -250,7 +251,7 @@ static struct tsrv *tsrv_start(void)
     return s;
 }
 
-static void tsrv_set(struct tsrv *s, size_t n, const char *const *bodies, const int *status)
+static inline void tsrv_set(struct tsrv *s, size_t n, const char *const *bodies, const int *status)
 {
     pthread_mutex_lock(&s->mu);
     for (size_t i = 0; i < n; i++) {
@@ -262,7 +263,7 @@ static void tsrv_set(struct tsrv *s, size_t n, const char *const *bodies, const 
     pthread_mutex_unlock(&s->mu);
 }
 
-static void tsrv_stop(struct tsrv *s)
+static inline void tsrv_stop(struct tsrv *s)
 {
     scry_http_server_stop(s->srv);
     scry_http_server_destroy(s->srv);
@@ -272,8 +273,8 @@ static void tsrv_stop(struct tsrv *s)
 
 /* ---- config and HTTP client --------------------------------------------- */
 
-static struct scry_config *load_cfg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static struct scry_config *load_cfg(const char *fmt, ...)
+static inline struct scry_config *load_cfg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline struct scry_config *load_cfg(const char *fmt, ...)
 {
     struct scry_buf b = { 0 };
     va_list ap;
@@ -292,14 +293,14 @@ static struct scry_config *load_cfg(const char *fmt, ...)
     return cfg;
 }
 
-static size_t http_sink(char *p, size_t size, size_t n, void *ud)
+static inline size_t http_sink(char *p, size_t size, size_t n, void *ud)
 {
     scry_buf_put(ud, p, size * n);
     return size * n;
 }
 
 /* GETs url into out (reset first); returns the HTTP status or -1. */
-static long http_get(const char *url, struct scry_buf *out)
+static inline long http_get(const char *url, struct scry_buf *out)
 {
     scry_buf_reset(out);
     CURL *c = curl_easy_init();
