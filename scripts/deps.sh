@@ -11,6 +11,8 @@ PACKAGES=(
   libyaml-dev libcurl4-openssl-dev zlib1g-dev libsnappy-dev libpcre2-dev
   # tests: unit tests, the integration harness (Python 3 stdlib), curl
   libcmocka-dev python3 curl
+  # tests: a real target for the scrape manager (tests/unit/collector/test_scrape_node.c)
+  prometheus-node-exporter
 )
 
 missing=()
