@@ -520,6 +520,12 @@ static void finish_done(struct col_scrape_manager *m)
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
         CURLcode rc = msg->data.result;
         curl_multi_remove_handle(m->multi, msg->easy_handle);
+        if (t->dead) {
+            /* Removed while in flight: the result no longer matters, and the
+             * graveyard writes its staleness markers. */
+            t->in_flight = false;
+            continue;
+        }
         col__loop_finish(m, t, rc);
     }
 }
