@@ -92,6 +92,8 @@ void col_scrape_register_api(struct col_scrape_manager *m, struct scry_http_serv
 /* Counts of what the manager has done so far (for tests and logs). */
 struct col_scrape_stats {
     uint64_t scrapes_ok, scrapes_failed, samples_appended, loops_started, targets;
+    double cpu_process_s; /* scrape thread CPU in response processing (parse .. commit) */
+    double cpu_thread_s;  /* scrape thread CPU in total (adds curl: I/O, gunzip) */
 };
 void col_scrape_manager_stats(struct col_scrape_manager *m, struct col_scrape_stats *out);
 

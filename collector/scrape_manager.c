@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "collector/scrape_internal.h"
 #include "core/mem.h"
@@ -50,7 +51,7 @@ struct col__pool {
 
 struct col_scrape_manager {
     struct col_scrape_opts o;
-    char *user_agent;
+    char *user_agent, *tenant;
     pthread_mutex_t mu;
     pthread_t th;
     bool stop, started;
@@ -182,6 +183,17 @@ static void drop_push(struct col__pool *p, const struct scry_labels *disc)
     p->dropped[p->n_dropped++] = *disc;
 }
 
+/* A deep copy into a: discovered labels point into file_sd groups and the
+ * config, which are freed on the next re-read or reload. */
+static struct scry_labels labels_dup(struct scry_arena *a, const struct scry_labels *ls)
+{
+    struct scry_label *v = scry_arena_alloc(a, (ls->n ? ls->n : 1) * sizeof *v);
+    for (size_t i = 0; i < ls->n; i++)
+        v[i] = (struct scry_label){ scry_arena_strdup(a, ls->v[i].name),
+                                    scry_arena_strdup(a, ls->v[i].value) };
+    return (struct scry_labels){ v, ls->n };
+}
+
 /* One discovered target: keep the running loop when labels and URL match. */
 static void sync_one(struct col_scrape_manager *m, struct col__pool *p, struct cand *out,
                      const struct col__tgroup *g, const char *addr)
@@ -201,14 +213,13 @@ static void sync_one(struct col_scrape_manager *m, struct col__pool *p, struct c
         return;
     }
     if (ls.n == 0) {
-        struct scry_label *keep = scry_arena_alloc(p->drop_a, (disc.n ? disc.n : 1) * sizeof *keep);
-        for (size_t i = 0; i < disc.n; i++)
-            keep[i] = (struct scry_label){ scry_arena_strdup(p->drop_a, disc.v[i].name),
-                                           scry_arena_strdup(p->drop_a, disc.v[i].value) };
-        drop_push(p, &(struct scry_labels){ keep, disc.n });
+        struct scry_labels keep = labels_dup(p->drop_a, &disc);
+        drop_push(p, &keep);
         scry_arena_destroy(a);
         return;
     }
+    disc = labels_dup(a, &disc);
+    ls = labels_dup(a, &ls);
     struct scry_buf u = { 0 };
     col_scrape_target_url(p->cfg, &ls, &u);
     uint64_t hash = scry_xxh64(u.p, u.len, scry_labels_hash(&ls));
@@ -509,6 +520,13 @@ static double start_due(struct col_scrape_manager *m, double now_s)
     return wait < 0 ? 0 : wait;
 }
 
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static void finish_done(struct col_scrape_manager *m)
 {
     CURLMsg *msg;
@@ -526,7 +544,9 @@ static void finish_done(struct col_scrape_manager *m)
             t->in_flight = false;
             continue;
         }
+        double c0 = thread_cpu_s();
         col__loop_finish(m, t, rc);
+        m->stats.cpu_process_s += thread_cpu_s() - c0;
     }
 }
 
@@ -544,6 +564,7 @@ static void *scrape_thread(void *ud)
         curl_multi_perform(m->multi, &running);
         pthread_mutex_lock(&m->mu);
         finish_done(m);
+        m->stats.cpu_thread_s = thread_cpu_s();
     }
     pthread_mutex_unlock(&m->mu);
     return NULL;
@@ -562,6 +583,8 @@ int col_scrape_manager_create(const struct col_scrape_opts *opts, struct col_scr
     m->o = *opts;
     m->user_agent = scry_strdup(opts->user_agent ? opts->user_agent : "scry/" SCRY_VERSION);
     m->o.user_agent = m->user_agent;
+    m->tenant = opts->tenant ? scry_strdup(opts->tenant) : NULL;
+    m->o.tenant = m->tenant;
     pthread_mutex_init(&m->mu, NULL);
     scry_log_limit_init(&m->lim, 60000);
     if (opts->metrics) {
@@ -625,6 +648,7 @@ void col_scrape_manager_destroy(struct col_scrape_manager *m)
     scry_log_limit_fini(&m->lim);
     pthread_mutex_destroy(&m->mu);
     free(m->user_agent);
+    free(m->tenant);
     free(m);
 }
 
