@@ -63,7 +63,8 @@ struct col_scrape_opts {
     const char *user_agent;             /* NULL: "scry/<version>" */
     const char *tenant;                 /* passed to begin; NULL: single tenant */
     col_scrape_hook_fn on_scrape;       /* debug hook, called on the scrape thread after
-                                         * each scrape is committed; NULL: none */
+                                         * each scrape is committed, with the manager's
+                                         * lock held (do not call the manager from it) */
     void *on_scrape_ud;
 };
 
