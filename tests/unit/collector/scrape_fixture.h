@@ -263,6 +263,18 @@ static inline void tsrv_set(struct tsrv *s, size_t n, const char *const *bodies,
     pthread_mutex_unlock(&s->mu);
 }
 
+/* A copy of one of the recorded request fields, taken under the lock (the
+ * server may still be answering a request the manager gave up on). */
+#define TSRV_FIELD(s, field) tsrv_copy((s), (s)->field)
+static inline const char *tsrv_copy(struct tsrv *s, const char *field)
+{
+    static _Thread_local char buf[512];
+    pthread_mutex_lock(&s->mu);
+    snprintf(buf, sizeof buf, "%s", field);
+    pthread_mutex_unlock(&s->mu);
+    return buf;
+}
+
 static inline void tsrv_stop(struct tsrv *s)
 {
     scry_http_server_stop(s->srv);
