@@ -13,6 +13,8 @@ PACKAGES=(
   libcmocka-dev python3 curl
   # the OpenTelemetry JS client of tests/integration/test_otlp_js.py
   nodejs npm
+  # tests: a real target for the scrape manager (tests/unit/collector/test_scrape_node.c)
+  prometheus-node-exporter
 )
 
 missing=()
