@@ -16,6 +16,7 @@
 
 #include "cmd/cmd.h"
 #include "cmd/server.h"
+#include "collector/scrape.h"
 #include "core/config.h"
 #include "core/http.h"
 #include "core/log.h"
@@ -118,24 +119,42 @@ static int load_config(struct scry_server *s, struct scry_config **out, struct s
     return scry_config_load_file(s->config_path, out, err);
 }
 
+/* Hands the config in force to the scrape manager. The manager borrows
+ * it until the next apply returns, so the caller frees the previous config
+ * only after this. Called with reload_mu held. */
+static void apply_scrape_config(struct scry_server *s)
+{
+    struct scry_err err = { 0 };
+    if (!s->scrape || !atomic_load(&s->ready))
+        return;
+    if (col_scrape_manager_apply_config(s->scrape, s->cfg, &err) != 0)
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "scrape", "applying scrape_configs failed", "err",
+                 err.msg);
+}
+
 int scry__server_reload(struct scry_server *s, char *errbuf, size_t errlen)
 {
     struct scry_err err = { 0 };
-    struct scry_config *cfg = NULL;
+    struct scry_config *cfg = NULL, *old = NULL;
+    pthread_mutex_lock(&s->reload_mu); /* SIGHUP and POST /-/reload, one at a time */
     int rc = load_config(s, &cfg, &err);
     pthread_mutex_lock(&s->mu);
     s->last_reload_ok = rc == 0;
     if (rc == 0) {
-        struct scry_config *old = s->cfg;
+        old = s->cfg;
         s->cfg = cfg;
         s->last_reload_ms = scry_now_ms();
         if (strcmp(old->server.listen, cfg->server.listen) ||
             strcmp(old->server.otlp_listen, cfg->server.otlp_listen))
             SCRY_LOG(s->log, SCRY_LOG_WARN, "config",
                      "listen addresses changed; they take effect after a restart");
-        scry_config_destroy(old);
     }
     pthread_mutex_unlock(&s->mu);
+    if (rc == 0) {
+        apply_scrape_config(s);
+        scry_config_destroy(old);
+    }
+    pthread_mutex_unlock(&s->reload_mu);
     scry_metric_set(s->reload_ok_metric, rc == 0);
     if (rc != 0) {
         scry_err_format(&err, errbuf, errlen);
@@ -285,6 +304,13 @@ static int run(struct scry_server *s)
     scry__server_admin_routes(s, api);
     if (scry__server_ingest_routes(s, api, otlp) != 0)
         goto out;
+    struct col_scrape_opts so = { .appendable = &s->ingest, .metrics = s->metrics, .log = s->log };
+    if (col_scrape_manager_create(&so, &s->scrape, &err) != 0) {
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "scrape", "cannot start the scrape manager", "err",
+                 err.msg);
+        goto out;
+    }
+    col_scrape_register_api(s->scrape, api);
     if (scry_http_server_start(api, &err) != 0 || scry_http_server_start(otlp, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "http", "cannot start", "err", err.msg);
         goto out;
@@ -308,6 +334,9 @@ static int run(struct scry_server *s)
     }
     atomic_store(&s->ready, true);
     scry_metric_set(s->ready_metric, 1);
+    pthread_mutex_lock(&s->reload_mu);
+    apply_scrape_config(s); /* scraping starts once the store takes samples */
+    pthread_mutex_unlock(&s->reload_mu);
     char ms[32];
     snprintf(ms, sizeof ms, "%lld", (long long)(scry_now_ms() - s->start_ms));
     SCRY_LOG(s->log, SCRY_LOG_INFO, "server", "ready", "config",
@@ -324,6 +353,8 @@ out:
     scry_http_server_stop(otlp);
     scry_http_server_destroy(api);
     scry_http_server_destroy(otlp);
+    col_scrape_manager_destroy(s->scrape); /* stops appending before the store closes */
+    s->scrape = NULL;
     scry__server_ingest_close(s);
     tsdb_close(s->db); /* syncs the WAL: the head is replayed from it next time */
     if (rc == SCRY_EXIT_OK)
@@ -344,6 +375,7 @@ int scry_cmd_server(int argc, char **argv)
         return rc < 0 ? SCRY_EXIT_OK : rc;
     s.start_ms = scry_now_ms();
     pthread_mutex_init(&s.mu, NULL);
+    pthread_mutex_init(&s.reload_mu, NULL);
     s.log = scry_log_create(STDERR_FILENO, scry_log_level_parse(s.log_level),
                             scry_log_format_parse(s.log_format));
     s.metrics = scry_metrics_create();
@@ -354,5 +386,6 @@ int scry_cmd_server(int argc, char **argv)
     if (s.lock_fd >= 0)
         close(s.lock_fd);
     pthread_mutex_destroy(&s.mu);
+    pthread_mutex_destroy(&s.reload_mu);
     return rc;
 }

@@ -14,6 +14,7 @@
 
 struct col_rw;
 struct col_otlp;
+struct col_scrape_manager;
 
 struct scry_server {
     /* From the command line; NULL when not given. */
@@ -42,6 +43,8 @@ struct scry_server {
     struct scry_appendable ingest;
     struct col_rw *rw;
     struct col_otlp *otlp;
+    struct col_scrape_manager *scrape;
+    pthread_mutex_t reload_mu; /* serialises reloads (SIGHUP, POST /-/reload) */
 
     struct scry_metric_family *http_requests, *http_duration;
     struct scry_metric *reload_ok_metric, *reload_ts_metric, *ready_metric;
