@@ -1,8 +1,8 @@
 /* rwgen_read.h — reads a data set written by `rwgen gen`
  * (shared/bench/peers/rwgen.c: a 112-byte header, then records of
  * snappy-compressed remote_write WriteRequests) into series with their
- * samples. Copied from bench/chunkbench.c's loader (branch chunk) so other
- * benches can share it; header-only, for bench/ programs. */
+ * samples. Header-only, shared by the bench/ programs (chunkbench,
+ * blockbench). */
 #ifndef SCRY_BENCH_RWGEN_READ_H
 #define SCRY_BENCH_RWGEN_READ_H
 
