@@ -2,11 +2,14 @@
  * limits, and turning the step-wise value into a struct pql_result.
  * See promql_eval_internal.h for the value model. */
 #include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/buf.h"
 #include "query/promql_eval_internal.h"
 
 #define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
@@ -71,9 +74,17 @@ void pql__annot(struct ev_ctx *c, bool warning, const char *msg)
 {
     const char ***v = warning ? &c->warn : &c->info;
     size_t *n = warning ? &c->n_warn : &c->n_info, *cap = warning ? &c->cap_warn : &c->cap_info;
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp((*v)[i], msg) == 0)
+    /* de-duplicated by the text without the " (L:C)" position; the last wins */
+    const char *p = strrchr(msg, '(');
+    size_t len = p ? (size_t)(p - msg) : strlen(msg);
+    for (size_t i = 0; i < *n; i++) {
+        const char *q = strrchr((*v)[i], '(');
+        size_t l2 = q ? (size_t)(q - (*v)[i]) : strlen((*v)[i]);
+        if (l2 == len && strncmp((*v)[i], msg, len) == 0) {
+            (*v)[i] = scry_arena_strdup(c->a, msg);
             return;
+        }
+    }
     if (*n == *cap) {
         size_t nc = *cap ? *cap * 2 : 8;
         const char **nv = scry_arena_alloc(c->a, nc * sizeof(*nv));
@@ -83,6 +94,51 @@ void pql__annot(struct ev_ctx *c, bool warning, const char *msg)
         *cap = nc;
     }
     (*v)[(*n)++] = scry_arena_strdup(c->a, msg);
+}
+
+void pql__annotf(struct ev_ctx *c, bool warning, const struct pql_expr *at, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    char *msg = scry_arena_printf(c->a, "PromQL %s: %s (1:%u)", warning ? "warning" : "info", text,
+                                  (unsigned)at->pos.start + 1);
+    pql__annot(c, warning, msg);
+}
+
+const char *pql__fmt_g(struct ev_ctx *c, double v)
+{
+    if (isnan(v))
+        return "NaN";
+    if (isinf(v))
+        return v > 0 ? "+Inf" : "-Inf";
+    char b[64];
+    for (int p = 1; p <= 17; p++) {
+        snprintf(b, sizeof(b), "%.*g", p, v);
+        if (strtod(b, NULL) == v)
+            break;
+    }
+    return scry_arena_strdup(c->a, b);
+}
+
+const char *pql__fmt_labels(struct ev_ctx *c, const struct scry_labels *ls)
+{
+    struct scry_buf b;
+    scry_buf_init(&b);
+    scry_buf_putc(&b, '{');
+    for (size_t i = 0; i < ls->n; i++) {
+        if (i)
+            scry_buf_puts(&b, ", ");
+        scry_buf_puts(&b, ls->v[i].name);
+        scry_buf_putc(&b, '=');
+        pql_quote(ls->v[i].value, strlen(ls->v[i].value), &b);
+    }
+    scry_buf_putc(&b, '}');
+    const char *r = scry_arena_strdup(c->a, b.p);
+    scry_buf_fini(&b);
+    return r;
 }
 
 double *pql__scalar_const(struct ev_ctx *c, double x)

@@ -126,8 +126,11 @@ static int agg_k(struct ev_ctx *c, const struct pql_aggregate *ag, struct ev_vec
     out->type = PQL_TYPE_VECTOR;
     for (size_t i = 0; i < c->n_steps; i++) {
         double kf = param[i];
-        if (ag->op != PQL_AGG_LIMIT_RATIO && (isnan(kf) || fabs(kf) > 9.2e18))
-            return scry_err_set(c->err, SCRY_EINVAL, "Scalar value %g overflows int64", kf);
+        if (ag->op != PQL_AGG_LIMIT_RATIO && isnan(kf))
+            return scry_err_set(c->err, SCRY_EINVAL, "Parameter value is NaN");
+        if (ag->op != PQL_AGG_LIMIT_RATIO && fabs(kf) > 9.2e18)
+            return scry_err_set(c->err, SCRY_EINVAL, "Scalar value %s overflows int64",
+                                pql__fmt_g(c, kf));
         int64_t kk = (int64_t)kf;
         if (ag->op != PQL_AGG_LIMIT_RATIO && kk < 1)
             continue;
@@ -294,6 +297,8 @@ int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_va
         size_t before = groups.n;
         struct ev_series *o = pql__map_get(c, &map, &groups, &g, false);
         (void)before;
+        if (in.vec.s[k].drop_name && scry_labels_get(&g, "__name__"))
+            o->drop_name = true;
         gid[k] = (uint32_t)(o - groups.s);
     }
     if (ag->op == PQL_AGG_TOPK || ag->op == PQL_AGG_BOTTOMK || ag->op == PQL_AGG_LIMITK)
@@ -314,6 +319,11 @@ int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_va
             qoff[g + 1] += qoff[g];
     }
     out->vec = groups;
+    if (ag->op == PQL_AGG_QUANTILE)
+        for (size_t i = 0; i < c->n_steps; i++)
+            if (!(pv.sc[i] >= 0 && pv.sc[i] <= 1))
+                pql__annotf(c, true, ag->param, "quantile value should be between 0 and 1, got %s",
+                            pql__fmt_g(c, pv.sc[i]));
     for (size_t i = 0; i < c->n_steps; i++) {
         rc = pql__check_limits(c);
         if (rc != 0)

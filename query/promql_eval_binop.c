@@ -230,15 +230,6 @@ static struct scry_labels result_metric(struct ev_ctx *c, const struct scry_labe
     return scry_labels_builder_labels(&bld);
 }
 
-static char *fmt_labels(struct ev_ctx *c, const struct scry_labels *ls)
-{
-    struct scry_buf b;
-    scry_buf_init(&b);
-    scry_labels_format(ls, &b);
-    char *s = scry_arena_strdup(c->a, b.p ? b.p : "{}");
-    scry_buf_fini(&b);
-    return s;
-}
 
 static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev_vec *l,
                          struct ev_vec *r, struct ev_val *out)
@@ -275,10 +266,16 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
             uint32_t sid = sg.r[k];
             if (one_stamp[sid] == stamp) {
                 struct scry_labels m = match_labels(c, &one->s[k].ls, vm->on, vm->labels, vm->n_labels);
+                const struct scry_labels *x = &one->s[one_at[sid]].ls, *y = &one->s[k].ls;
+                if (scry_labels_cmp(x, y) > 0) {
+                    const struct scry_labels *t = x;
+                    x = y;
+                    y = t;
+                }
                 return scry_err_set(c->err, SCRY_EINVAL,
                     "found duplicate series for the match group %s on the %s hand-side of the operation: [%s, %s];many-to-many matching not allowed: matching labels must be unique on one side",
-                    fmt_labels(c, &m), swap ? "left" : "right", fmt_labels(c, &one->s[k].ls),
-                    fmt_labels(c, &one->s[one_at[sid]].ls));
+                    pql__fmt_labels(c, &m), swap ? "left" : "right", pql__fmt_labels(c, x),
+                    pql__fmt_labels(c, y));
             }
             one_stamp[sid] = stamp;
             one_at[sid] = (int64_t)k;
@@ -289,6 +286,12 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
             if (!ls->ok[i] || one_stamp[sid] != stamp)
                 continue;
             struct ev_series *rs = &one->s[one_at[sid]];
+            if (vm->card == PQL_CARD_ONE_TO_ONE) {
+                if (match_stamp[sid] == stamp)
+                    return scry_err_set(c->err, SCRY_EINVAL,
+                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+                match_stamp[sid] = stamp;
+            }
             double fl = ls->v[i], fr = rs->v[i];
             if (swap) {
                 double t = fl;
@@ -312,12 +315,7 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
                 cache_o[k] = o;
                 cache_r[k] = (size_t)one_at[sid];
             }
-            if (vm->card == PQL_CARD_ONE_TO_ONE) {
-                if (match_stamp[sid] == stamp)
-                    return scry_err_set(c->err, SCRY_EINVAL,
-                        "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
-                match_stamp[sid] = stamp;
-            } else if (o->ok[i]) {
+            if (vm->card != PQL_CARD_ONE_TO_ONE && o->ok[i]) {
                 return scry_err_set(c->err, SCRY_EINVAL,
                     "multiple matches for labels: grouping labels must ensure unique matches");
             }

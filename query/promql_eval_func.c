@@ -452,6 +452,10 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
                 }
                 memcpy(buf, w.v, w.n * sizeof(double));
                 if (quant) {
+                    if (!(argv[0] >= 0 && argv[0] <= 1))
+                        pql__annotf(c, true, call->args[0],
+                                    "quantile value should be between 0 and 1, got %s",
+                                    pql__fmt_g(c, argv[0]));
                     v = pql__quantile(argv[0], buf, w.n);
                 } else {
                     double med = pql__quantile(0.5, buf, w.n);
@@ -616,15 +620,16 @@ static int absent_labels(struct ev_ctx *c, const struct pql_expr *arg, struct sc
     if (vs) {
         for (size_t i = 0; i < vs->n_matchers; i++) {
             const struct scry_matcher *m = &vs->matchers[i];
-            if (m->type != SCRY_MATCH_EQ || strcmp(m->name, "__name__") == 0)
+            if (strcmp(m->name, "__name__") == 0)
                 continue;
-            bool dup = false;
-            for (size_t j = 0; j < vs->n_matchers; j++)
-                if (j != i && strcmp(vs->matchers[j].name, m->name) == 0 &&
-                    vs->matchers[j].type == SCRY_MATCH_EQ)
-                    dup = true;
-            if (!dup)
+            bool seen = false;
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(vs->matchers[j].name, m->name) == 0)
+                    seen = true;
+            if (m->type == SCRY_MATCH_EQ && !seen)
                 scry_labels_builder_set(&b, m->name, m->value);
+            else
+                scry_labels_builder_del(&b, m->name);
         }
     }
     *out = scry_labels_builder_labels(&b);
@@ -942,14 +947,23 @@ static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bo
     uint32_t *gid = scry_arena_alloc(c->a, (v.vec.n + 1) * sizeof(uint32_t));
     double *ub = scry_arena_alloc(c->a, (v.vec.n + 1) * sizeof(double));
     bool *valid = scry_arena_calloc(c->a, v.vec.n + 1, sizeof(bool));
+    if (!fraction)
+        for (size_t i = 0; i < c->n_steps; i++)
+            if (!(sc[0][i] >= 0 && sc[0][i] <= 1))
+                pql__annotf(c, true, call->args[0], "quantile value should be between 0 and 1, got %s",
+                            pql__fmt_g(c, sc[0][i]));
     for (size_t k = 0; k < v.vec.n; k++) {
         const char *le = scry_labels_get(&v.vec.s[k].ls, "le");
         char *end = NULL;
-        if (!le)
+        if (le)
+            ub[k] = strtod(le, &end);
+        if (!le || end == le || *end) {
+            const char *nm = scry_labels_get(&v.vec.s[k].ls, "__name__");
+            pql__annotf(c, true, call->args[vi],
+                        "bucket label \"le\" is missing or has a malformed value of \"%s\" for metric name \"%s\"",
+                        le ? le : "", nm ? nm : "");
             continue;
-        ub[k] = strtod(le, &end);
-        if (end == le || *end)
-            continue;
+        }
         valid[k] = true;
         struct scry_labels_builder b;
         scry_labels_builder_init(&b, c->a);
@@ -983,6 +997,12 @@ static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bo
             bool forced = false;
             double r = fraction ? bucket_fraction(sc[0][i], sc[1][i], bk + off[g], n_in[g])
                                 : bucket_quantile(sc[0][i], bk + off[g], n_in[g], &forced);
+            if (forced) {
+                const char *nm = scry_labels_get(&groups.s[g].ls, "__name__");
+                pql__annotf(c, false, call->args[vi],
+                            "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
+                            nm ? nm : "");
+            }
             forced_any |= forced;
             groups.s[g].v[i] = r;
             groups.s[g].ok[i] = 1;
@@ -1219,7 +1239,7 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
         struct sort_ctx sx = { .desc = strcmp(fn, "sort_desc") == 0 };
         sort_vec(c, &out->vec, &sx);
         if (c->is_range)
-            pql__annot(c, true, "PromQL warning: sort is ineffective for range queries");
+            pql__annotf(c, true, e, "sort is ineffective for range queries since results are always ordered by labels");
         return 0;
     }
     if (strncmp(fn, "sort_by_label", 13) == 0) {

@@ -90,6 +90,11 @@ struct ev_series *pql__vec_add(struct ev_ctx *c, struct ev_vec *v, const struct 
                                bool drop_name);
 struct scry_labels pql__labels_copy(struct ev_ctx *c, const struct scry_labels *ls);
 void pql__annot(struct ev_ctx *c, bool warning, const char *msg);
+/* "PromQL warning: <text> (1:<col of at>)" */
+void pql__annotf(struct ev_ctx *c, bool warning, const struct pql_expr *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *pql__fmt_g(struct ev_ctx *c, double v);      /* Go's %g */
+const char *pql__fmt_labels(struct ev_ctx *c, const struct scry_labels *ls); /* Go's Labels.String() */
 double *pql__scalar_const(struct ev_ctx *c, double v);
 const struct pql_expr *pql__unparen(const struct pql_expr *e);
 
