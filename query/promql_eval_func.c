@@ -910,6 +910,8 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
         if (!us && ub >= upper) {
             if (upper >= ub)
                 ur = b[i].count;
+            else if (upper <= lb)
+                ur = rank;
             else if (isinf(lb) || isinf(ub))
                 ur = isinf(ub) ? rank : b[i].count;
             else
@@ -1107,6 +1109,18 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
             out->sc[i] = (double)ev_ts(c, i) / 1000;
         return 0;
     }
+    if (strcmp(fn, "start") == 0 || strcmp(fn, "end") == 0 || strcmp(fn, "step") == 0 ||
+        strcmp(fn, "range") == 0) {
+        double v = fn[0] == 's' && fn[1] == 't' && fn[2] == 'a' ? (double)c->q_start / 1000
+                   : fn[0] == 'e' ? (double)c->q_end / 1000
+                   : fn[0] == 'r' ? (double)(c->q_end - c->q_start) / 1000
+                                  : (double)(c->is_range ? c->q_step : 0) / 1000;
+        out->type = PQL_TYPE_SCALAR;
+        out->sc = pql__scalar_const(c, v);
+        return 0;
+    }
+    if (call->n_args == 0 && strcmp(fn, "pi") != 0)
+        return scry_err_set(c->err, SCRY_EINVAL, "function %s is not supported", fn);
     if (strcmp(fn, "pi") == 0) {
         out->type = PQL_TYPE_SCALAR;
         out->sc = pql__scalar_const(c, M_PI);

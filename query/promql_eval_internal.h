@@ -67,7 +67,7 @@ struct ev_ctx {
     struct scry_err *err;
     int64_t start, end, step;   /* the current frame */
     size_t n_steps;
-    int64_t q_start, q_end;     /* the query's (for @ start() / end()) */
+    int64_t q_start, q_end, q_step; /* the query's (for @ start() / end(), step()) */
     int64_t lookback_ms;
     uint64_t max_samples, n_samples;
     int64_t deadline_ns;

@@ -23,11 +23,11 @@ int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val
     int64_t range = sq->range_ms, step = sq->step_ms, off = sq->offset_ms;
     int64_t qrange = c->q_end - c->q_start;
     if (sq->range_expr)
-        pql_dur_eval(sq->range_expr, c->step, qrange, &range);
+        pql_dur_eval(sq->range_expr, c->is_range ? c->q_step : 0, qrange, &range);
     if (sq->step_expr)
-        pql_dur_eval(sq->step_expr, c->step, qrange, &step);
+        pql_dur_eval(sq->step_expr, c->is_range ? c->q_step : 0, qrange, &step);
     if (sq->offset_expr)
-        pql_dur_eval(sq->offset_expr, c->step, qrange, &off);
+        pql_dur_eval(sq->offset_expr, c->is_range ? c->q_step : 0, qrange, &off);
     if (step <= 0)
         step = DEFAULT_SUBQUERY_STEP_MS;
     int64_t *win = scry_arena_alloc(c->a, c->n_steps * sizeof(int64_t));

@@ -28,7 +28,7 @@ static int64_t sel_offset(const struct ev_ctx *c, const struct pql_vector_sel *v
 {
     if (vs->offset_expr) {
         int64_t ms = 0;
-        if (pql_dur_eval(vs->offset_expr, c->step, c->q_end - c->q_start, &ms) == 0)
+        if (pql_dur_eval(vs->offset_expr, c->is_range ? c->q_step : 0, c->q_end - c->q_start, &ms) == 0)
             return ms;
     }
     return vs->offset_ms;
@@ -203,7 +203,7 @@ int pql__eval_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_v
     const struct pql_vector_sel *vs = &e->u.ms.vs->u.vs;
     int64_t off = sel_offset(c, vs), range = e->u.ms.range_ms;
     if (e->u.ms.range_expr)
-        pql_dur_eval(e->u.ms.range_expr, c->step, c->q_end - c->q_start, &range);
+        pql_dur_eval(e->u.ms.range_expr, c->is_range ? c->q_step : 0, c->q_end - c->q_start, &range);
     out->type = PQL_TYPE_MATRIX;
     out->m.range_ms = range;
     out->m.win_end = scry_arena_alloc(c->a, c->n_steps * sizeof(int64_t));
