@@ -1119,8 +1119,6 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
         out->sc = pql__scalar_const(c, v);
         return 0;
     }
-    if (call->n_args == 0 && strcmp(fn, "pi") != 0)
-        return scry_err_set(c->err, SCRY_EINVAL, "function %s is not supported", fn);
     if (strcmp(fn, "pi") == 0) {
         out->type = PQL_TYPE_SCALAR;
         out->sc = pql__scalar_const(c, M_PI);
@@ -1207,6 +1205,8 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
         map_values(c, out, time_fns[i].fn, NULL);
         return 0;
     }
+    if (call->n_args == 0)
+        return scry_err_set(c->err, SCRY_EINVAL, "function %s is not supported", fn);
     /* functions over an instant vector (first argument) */
     double *sc[PQL_FUNC_MAX_ARGS] = { 0 };
     if (strcmp(fn, "label_replace") && strcmp(fn, "label_join") && strncmp(fn, "sort_by_label", 13)) {
