@@ -23,6 +23,13 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+int pql__check_deadline(struct ev_ctx *c)
+{
+    if (now_ns() > c->deadline_ns)
+        return scry_err_set(c->err, SCRY_ETIMEOUT, "query timed out in query execution");
+    return 0;
+}
+
 int pql__check_limits(struct ev_ctx *c)
 {
     if ((++c->tick & 63) != 0)
@@ -416,9 +423,11 @@ static int run(const struct pql_engine_opts *opts, struct scry_queryable *store,
                             e->type == PQL_TYPE_MATRIX ? "range vector" : "string");
     struct ev_val v;
     int rc = pql__eval(&c, e, &v);
-    if (rc != 0)
-        return rc;
-    return finish(&c, &v, out);
+    if (rc == 0)
+        rc = finish(&c, &v, out);
+    free(c.scratch_t);
+    free(c.scratch_v);
+    return rc;
 }
 
 int pql_eval_instant(const struct pql_engine_opts *opts, struct scry_queryable *store,

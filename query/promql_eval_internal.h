@@ -9,8 +9,8 @@
  *           step, the end of the window (t - range, end];
  *   string  a string.
  * All of it lives in the query's arena: a series gets its step arrays once,
- * raw points go into arena arrays that grow by doubling (never a malloc per
- * sample). */
+ * raw points are read into one reused scratch buffer and then copied into
+ * the arena at their exact size (never a malloc per sample). */
 #ifndef SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 #define SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 
@@ -73,6 +73,12 @@ struct ev_ctx {
     int64_t deadline_ns;
     unsigned tick;
     bool is_range;              /* the outer query is a range query */
+    /* scratch for one series' raw points while it is read (heap, grows by
+     * doubling, reused for every series, freed at the end of the query);
+     * the points are then copied into the arena at their exact size */
+    int64_t *scratch_t;
+    double *scratch_v;
+    size_t scratch_cap;
     const char **warn, **info;
     size_t n_warn, n_info, cap_warn, cap_info;
 };
@@ -84,7 +90,8 @@ static inline int64_t ev_ts(const struct ev_ctx *c, size_t i)
 
 /* promql_eval.c */
 int pql__eval(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
-int pql__check_limits(struct ev_ctx *c);            /* clock, every few calls */
+int pql__check_limits(struct ev_ctx *c);            /* clock, every 64th call */
+int pql__check_deadline(struct ev_ctx *c);          /* clock, now */
 int pql__count_samples(struct ev_ctx *c, uint64_t n); /* max_samples */
 struct ev_series *pql__vec_add(struct ev_ctx *c, struct ev_vec *v, const struct scry_labels *ls,
                                bool drop_name);

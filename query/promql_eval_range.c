@@ -76,6 +76,7 @@ int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val
         return 0;
     }
     out->m.s = scry_arena_alloc(c->a, (in.vec.n ? in.vec.n : 1) * sizeof(*out->m.s));
+    uint64_t total = 0;
     for (size_t k = 0; k < in.vec.n; k++) {
         const struct ev_series *is = &in.vec.s[k];
         size_t n = 0;
@@ -83,6 +84,7 @@ int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val
             n += is->ok[i];
         if (!n)
             continue;
+        total += n;
         struct ev_mseries *s = &out->m.s[out->m.n++];
         s->ls = is->ls;
         s->drop_name = is->drop_name;
@@ -96,5 +98,5 @@ int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val
             s->v[s->n++] = is->v[i];
         }
     }
-    return pql__count_samples(c, 0);
+    return pql__count_samples(c, total);
 }

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "query/promql_eval_internal.h"
 #include "query/promql_series.h"
 
@@ -37,26 +38,41 @@ static int64_t sel_offset(const struct ev_ctx *c, const struct pql_vector_sel *v
 struct raw {
     int64_t *t;
     double *v;
-    size_t n, cap;
+    size_t n;
 };
 
 static void raw_push(struct ev_ctx *c, struct raw *r, int64_t t, double v)
 {
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 32;
-        int64_t *nt = scry_arena_alloc(c->a, cap * sizeof(*nt));
-        double *nv = scry_arena_alloc(c->a, cap * sizeof(*nv));
-        if (r->n) {
-            memcpy(nt, r->t, r->n * sizeof(*nt));
-            memcpy(nv, r->v, r->n * sizeof(*nv));
-        }
-        r->t = nt;
-        r->v = nv;
-        r->cap = cap;
+    if (r->n == c->scratch_cap) {
+        size_t cap = c->scratch_cap ? c->scratch_cap * 2 : 1024;
+        c->scratch_t = scry_realloc(c->scratch_t, cap * sizeof(int64_t));
+        c->scratch_v = scry_realloc(c->scratch_v, cap * sizeof(double));
+        c->scratch_cap = cap;
     }
-    r->t[r->n] = t;
-    r->v[r->n] = v;
+    c->scratch_t[r->n] = t;
+    c->scratch_v[r->n] = v;
     r->n++;
+}
+
+/* Copies the scratch points into the arena. */
+static void raw_keep(struct ev_ctx *c, struct raw *r)
+{
+    r->t = scry_arena_alloc(c->a, (r->n ? r->n : 1) * sizeof(int64_t));
+    r->v = scry_arena_alloc(c->a, (r->n ? r->n : 1) * sizeof(double));
+    memcpy(r->t, c->scratch_t, r->n * sizeof(int64_t));
+    memcpy(r->v, c->scratch_v, r->n * sizeof(double));
+}
+
+/* Copies a label set and its strings into the arena (a store's labels are
+ * only valid until its series set moves on). */
+static struct scry_labels labels_dup(struct ev_ctx *c, const struct scry_labels *ls)
+{
+    struct scry_label *v = scry_arena_alloc(c->a, (ls->n ? ls->n : 1) * sizeof(*v));
+    for (size_t i = 0; i < ls->n; i++) {
+        v[i].name = scry_arena_strdup(c->a, ls->v[i].name);
+        v[i].value = scry_arena_strdup(c->a, ls->v[i].value);
+    }
+    return (struct scry_labels){ v, ls->n };
 }
 
 typedef int (*series_fn)(struct ev_ctx *c, const struct scry_labels *ls, struct raw *r, void *ud);
@@ -90,15 +106,19 @@ static int select_raw(struct ev_ctx *c, const struct pql_vector_sel *vs, int64_t
                 if (!keep_stale && pql_is_stale_nan(v))
                     continue;
                 raw_push(c, &r, t, v);
+                if ((r.n & 1023) == 0 && (rc = pql__check_deadline(c)) != 0)
+                    break;
             } while (it->ops->next(it));
         }
-        rc = it->ops->err(it, c->err);
+        if (rc == 0)
+            rc = it->ops->err(it, c->err);
         if (rc == 0)
             rc = pql__count_samples(c, r.n);
         if (rc == 0)
             rc = pql__check_limits(c);
         if (rc == 0 && r.n) {
-            struct scry_labels ls = pql__labels_copy(c, ss->ops->labels(ss));
+            struct scry_labels ls = labels_dup(c, ss->ops->labels(ss));
+            raw_keep(c, &r);
             rc = fn(c, &ls, &r, ud);
         }
     }
