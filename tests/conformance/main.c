@@ -1,6 +1,6 @@
 /* main.c — promql-conformance: runs Prometheus's PromQL .test files.
  *
- *   promql-conformance [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T2] [-v] FILE.test...
+ *   promql-conformance [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T2] [--must-pass T2] [-v] FILE.test...
  *
  * Every file is parsed whole first (FORMAT.md §1.5). A statement is a load
  * block or an eval. With --parse-only (and, for evals, whenever no
@@ -11,7 +11,11 @@
  * tier TX (experimental syntax we do not support yet): then it is skipped
  * and the reason (its x: tags) is listed with -v. With an evaluator, loads
  * go into the in-memory store and evals are run and compared (run_eval.c,
- * compare.c); --max-tier skips evals of higher tiers.
+ * compare.c); --max-tier skips evals of higher tiers. --must-pass T2 runs
+ * every eval but turns a failure above T2 into a listed skip whose reason
+ * is the tier and its tags (nh: native histograms, x:…: experimental); a
+ * pass there counts as a pass. With an evaluator a line per tier follows
+ * the files: "evals T1: N passed, N failed, N skipped".
  *
  * Output: one line per file "<file>: N passed, N failed, N skipped", failures
  * listed under it, and a last line "N passed, N failed, N skipped". Exit
@@ -34,6 +38,10 @@ struct opts {
     bool parse_only, verbose;
     const char *tiers_path;
     const char *max_tier; /* evaluate evals up to this tier ("T1" < "T2" < "T3" < "TX") */
+    /* evals above this tier are run, but a failure there is reported as a
+     * skip with its reason (the tier's tags: nh = native histograms, x:… =
+     * experimental), not as a failure */
+    const char *must_pass;
     struct tier *tiers;
     size_t n_tiers;
 };
@@ -41,6 +49,18 @@ struct opts {
 struct counts {
     long passed, failed, skipped;
 };
+
+/* per tier (T1, T2, T3, TX, unknown): passed, failed, skipped */
+static long tier_counts[5][3];
+
+static int tier_index(const struct tier *t)
+{
+    static const char *names[] = { "T1", "T2", "T3", "TX" };
+    for (int i = 0; t && i < 4; i++)
+        if (strcmp(t->tier, names[i]) == 0)
+            return i;
+    return 4;
+}
 
 static int cmp_tier(const void *a, const void *b)
 {
@@ -201,12 +221,22 @@ static void run_eval(const struct opts *o, const struct conf_file *f, const stru
         return;
     }
     char why[600];
+    int ti = tier_index(t);
     if (conf_run_eval(eng, store, c, a, why, sizeof(why))) {
         n->passed++;
+        tier_counts[ti][0]++;
+        return;
+    }
+    if (o->must_pass && t && strcmp(t->tier, o->must_pass) > 0) {
+        printf("  SKIP %s:%d [%s] (%s): %s\n     %s\n", f->name, c->line, t->tier, t->tags, why,
+               c->query);
+        n->skipped++;
+        tier_counts[ti][2]++;
         return;
     }
     printf("  FAIL %s:%d [%s]: %s\n     %s\n", f->name, c->line, t ? t->tier : "?", why, c->query);
     n->failed++;
+    tier_counts[ti][1]++;
 }
 
 static void run_file(const struct opts *o, const char *path, struct counts *total)
@@ -303,16 +333,18 @@ int main(int argc, char **argv)
             o.verbose = true;
         } else if (strcmp(argv[first], "--max-tier") == 0 && first + 1 < argc) {
             o.max_tier = argv[++first];
+        } else if (strcmp(argv[first], "--must-pass") == 0 && first + 1 < argc) {
+            o.must_pass = argv[++first];
         } else if (strcmp(argv[first], "--tiers") == 0 && first + 1 < argc) {
             o.tiers_path = argv[++first];
         } else {
-            fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T1|T2|T3|TX] [-v] FILE.test...\n",
+            fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T1|T2|T3|TX] [--must-pass T1|T2|T3] [-v] FILE.test...\n",
                     argv[0]);
             return 2;
         }
     }
     if (first >= argc) {
-        fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T1|T2|T3|TX] [-v] FILE.test...\n",
+        fprintf(stderr, "usage: %s [--parse-only] [--tiers EVAL_TIERS.md] [--max-tier T1|T2|T3|TX] [--must-pass T1|T2|T3] [-v] FILE.test...\n",
                 argv[0]);
         return 2;
     }
@@ -352,6 +384,13 @@ int main(int argc, char **argv)
         free(files[i]);
     }
     free(files);
+    if (!o.parse_only) {
+        static const char *names[] = { "T1", "T2", "T3", "TX", "untiered" };
+        for (int i = 0; i < 5; i++)
+            if (tier_counts[i][0] + tier_counts[i][1] + tier_counts[i][2])
+                printf("evals %s: %ld passed, %ld failed, %ld skipped\n", names[i],
+                       tier_counts[i][0], tier_counts[i][1], tier_counts[i][2]);
+    }
     printf("%ld passed, %ld failed, %ld skipped\n", total.passed, total.failed, total.skipped);
     for (size_t i = 0; i < o.n_tiers; i++) {
         free(o.tiers[i].key);

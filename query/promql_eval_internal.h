@@ -1,0 +1,140 @@
+/* promql_eval_internal.h — shared between the promql_eval*.c files only.
+ *
+ * The evaluator is step-wise, like Prometheus's rangeEval: every node is
+ * evaluated once for all steps of its frame (start, end, step; an instant
+ * query is a frame of one step). Values:
+ *   scalar  one double per step;
+ *   vector  series, each with one value slot and a presence bit per step;
+ *   matrix  series with their raw points (stale markers removed) and, per
+ *           step, the end of the window (t - range, end];
+ *   string  a string.
+ * All of it lives in the query's arena: a series gets its step arrays once,
+ * raw points are read into one reused scratch buffer and then copied into
+ * the arena at their exact size (never a malloc per sample). */
+#ifndef SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
+#define SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/labels.h"
+#include "core/querier.h"
+#include "query/engine.h"
+#include "query/promql.h"
+
+struct ev_series {
+    struct scry_labels ls;
+    bool drop_name;      /* delayed __name__ removal */
+    double *v;           /* n_steps */
+    uint8_t *ok;         /* n_steps: a value at this step */
+};
+
+struct ev_vec {
+    struct ev_series *s;
+    size_t n, cap;
+};
+
+struct ev_mseries {
+    struct scry_labels ls;
+    bool drop_name;
+    int64_t *t;
+    double *v;
+    size_t n;
+};
+
+struct ev_matrix {
+    struct ev_mseries *s;
+    size_t n;
+    int64_t range_ms;
+    int64_t *win_end;    /* per step: the window is (win_end - range_ms, win_end] */
+};
+
+struct ev_val {
+    enum pql_type type;
+    double *sc;          /* SCALAR: per step */
+    struct ev_vec vec;   /* VECTOR */
+    struct ev_matrix m;  /* MATRIX */
+    const char *str;     /* STRING */
+};
+
+struct ev_ctx {
+    const struct pql_engine_opts *opts;
+    struct scry_queryable *store;
+    struct scry_arena *a;
+    struct scry_err *err;
+    int64_t start, end, step;   /* the current frame */
+    size_t n_steps;
+    int64_t q_start, q_end, q_step; /* the query's (for @ start() / end(), step()) */
+    int64_t lookback_ms;
+    uint64_t max_samples, n_samples;
+    int64_t deadline_ns;
+    unsigned tick;
+    bool is_range;              /* the outer query is a range query */
+    /* scratch for one series' raw points while it is read (heap, grows by
+     * doubling, reused for every series, freed at the end of the query);
+     * the points are then copied into the arena at their exact size */
+    int64_t *scratch_t;
+    double *scratch_v;
+    size_t scratch_cap;
+    const char **warn, **info;
+    size_t n_warn, n_info, cap_warn, cap_info;
+};
+
+static inline int64_t ev_ts(const struct ev_ctx *c, size_t i)
+{
+    return c->start + (int64_t)i * c->step;
+}
+
+/* promql_eval.c */
+int pql__eval(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+int pql__check_limits(struct ev_ctx *c);            /* clock, every 64th call */
+int pql__check_deadline(struct ev_ctx *c);          /* clock, now */
+int pql__count_samples(struct ev_ctx *c, uint64_t n); /* max_samples */
+struct ev_series *pql__vec_add(struct ev_ctx *c, struct ev_vec *v, const struct scry_labels *ls,
+                               bool drop_name);
+struct scry_labels pql__labels_copy(struct ev_ctx *c, const struct scry_labels *ls);
+void pql__annot(struct ev_ctx *c, bool warning, const char *msg);
+/* "PromQL warning: <text> (1:<col of at>)" */
+void pql__annotf(struct ev_ctx *c, bool warning, const struct pql_expr *at, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *pql__fmt_g(struct ev_ctx *c, double v);      /* Go's %g */
+const char *pql__fmt_labels(struct ev_ctx *c, const struct scry_labels *ls); /* Go's Labels.String() */
+double *pql__scalar_const(struct ev_ctx *c, double v);
+const struct pql_expr *pql__unparen(const struct pql_expr *e);
+
+/* An output map: label set → series index in a vector, for results whose
+ * label sets are computed per step (binary operators, count_values). */
+struct ev_map {
+    uint64_t *h;
+    uint32_t *idx;       /* +1; 0 = empty */
+    size_t cap;
+};
+void pql__map_init(struct ev_ctx *c, struct ev_map *m, size_t n_hint);
+/* The series of ls in v (created when new; labels are copied). */
+struct ev_series *pql__map_get(struct ev_ctx *c, struct ev_map *m, struct ev_vec *v,
+                               const struct scry_labels *ls, bool drop_name);
+
+/* promql_eval_select.c */
+int pql__eval_vector_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+/* timestamp(selector): the sample timestamps (s) as values */
+int pql__eval_vector_sel_ts(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+int pql__eval_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+int64_t pql__ref_time(const struct ev_ctx *c, enum pql_at at, int64_t at_ms, int64_t offset_ms,
+                      size_t i);
+
+/* promql_eval_range.c */
+int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+
+/* promql_eval_binop.c */
+int pql__eval_binary(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+/* promql_eval_agg.c */
+int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+void pql__kahan_inc(double inc, double *sum, double *comp);
+double pql__quantile(double q, double *vals, size_t n); /* sorts vals */
+/* promql_eval_func.c */
+int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+
+#endif

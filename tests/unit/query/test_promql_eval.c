@@ -1,0 +1,313 @@
+/* Tests query/promql_eval*.c for what Prometheus's .test files do not cover:
+ * the limits (timeout → SCRY_ETIMEOUT, max_samples → SCRY_ELIMIT with
+ * Prometheus's message), the arena (memory grows with the points selected,
+ * never with a malloc per sample), a few exact results, and argument
+ * validation. The store is a synthetic one written here against
+ * core/querier.h: n_series counters x{i="0".."n-1"}, one sample every 15 s
+ * from t=0 whose value is t in seconds (so every rate is exactly 1/s). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "query/engine.h"
+
+/* ---- a synthetic store ------------------------------------------------------ */
+
+struct syn_store {
+    struct scry_queryable qa;
+    struct scry_querier q;
+    struct scry_series_set ss;
+    struct scry_sample_iter it;
+    size_t n_series, n_samples;
+    long sleep_ns;           /* per sample, to make queries slow */
+    /* state of the one open series set / iterator */
+    const struct scry_matcher *ms;
+    size_t n_ms;
+    int64_t mint, maxt;
+    long cur;                /* series index */
+    long k;                  /* sample index */
+    char val[32];
+    struct scry_label lv[2];
+    struct scry_labels ls;
+};
+
+#define STORE(p, field) ((struct syn_store *)((char *)(p) - offsetof(struct syn_store, field)))
+
+static void set_labels(struct syn_store *s)
+{
+    snprintf(s->val, sizeof(s->val), "%ld", s->cur);
+    s->lv[0] = (struct scry_label){ "__name__", "x" };
+    s->lv[1] = (struct scry_label){ "i", s->val };
+    s->ls = (struct scry_labels){ s->lv, 2 };
+}
+
+static bool it_next(struct scry_sample_iter *it)
+{
+    struct syn_store *s = STORE(it, it);
+    if (s->sleep_ns) {
+        struct timespec ts = { 0, s->sleep_ns };
+        nanosleep(&ts, NULL);
+    }
+    s->k++;
+    return s->k < (long)s->n_samples && s->k * 15000 <= s->maxt;
+}
+static bool it_seek(struct scry_sample_iter *it, int64_t t)
+{
+    struct syn_store *s = STORE(it, it);
+    if (s->k < 0)
+        s->k = 0;
+    while (s->k < (long)s->n_samples && s->k * 15000 < t)
+        s->k++;
+    return s->k < (long)s->n_samples && s->k * 15000 <= s->maxt;
+}
+static void it_at(const struct scry_sample_iter *it, int64_t *t, double *v)
+{
+    const struct syn_store *s = STORE(it, it);
+    *t = s->k * 15000;
+    *v = (double)(s->k * 15);
+}
+static int it_err(const struct scry_sample_iter *it, struct scry_err *err)
+{
+    return 0;
+}
+static const struct scry_sample_iter_ops it_ops = { it_next, it_seek, it_at, it_err };
+
+static bool ss_next(struct scry_series_set *ss)
+{
+    struct syn_store *s = STORE(ss, ss);
+    while (++s->cur < (long)s->n_series) {
+        set_labels(s);
+        bool ok = true;
+        for (size_t i = 0; i < s->n_ms && ok; i++)
+            ok = scry_matcher_matches_labels(&s->ms[i], &s->ls);
+        if (ok) {
+            s->k = -1;
+            return true;
+        }
+    }
+    return false;
+}
+static const struct scry_labels *ss_labels(const struct scry_series_set *ss)
+{
+    return &STORE(ss, ss)->ls;
+}
+static struct scry_sample_iter *ss_samples(struct scry_series_set *ss)
+{
+    return &STORE(ss, ss)->it;
+}
+static int ss_err(const struct scry_series_set *ss, struct scry_err *err)
+{
+    return 0;
+}
+static void ss_close(struct scry_series_set *ss)
+{
+}
+static const struct scry_series_set_ops ss_ops = { ss_next, ss_labels, ss_samples, ss_err, ss_close };
+
+static int q_select(struct scry_querier *q, const struct scry_matcher *ms, size_t n_ms,
+                    const struct scry_select_hints *h, struct scry_series_set **out,
+                    struct scry_err *err)
+{
+    struct syn_store *s = STORE(q, q);
+    s->ms = ms;
+    s->n_ms = n_ms;
+    s->mint = h->mint;
+    s->maxt = h->maxt;
+    s->cur = -1;
+    *out = &s->ss;
+    return 0;
+}
+static void q_close(struct scry_querier *q)
+{
+}
+static const struct scry_querier_ops q_ops = { .select_series = q_select, .close = q_close };
+
+static int qa_querier(struct scry_queryable *qa, const char *tenant, int64_t mint, int64_t maxt,
+                      struct scry_querier **out, struct scry_err *err)
+{
+    *out = &STORE(qa, qa)->q;
+    return 0;
+}
+
+static void store_init(struct syn_store *s, size_t n_series, size_t n_samples)
+{
+    memset(s, 0, sizeof(*s));
+    s->qa.querier = qa_querier;
+    s->q.ops = &q_ops;
+    s->ss.ops = &ss_ops;
+    s->it.ops = &it_ops;
+    s->n_series = n_series;
+    s->n_samples = n_samples;
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static struct scry_arena *arena;
+
+static int setup(void **state)
+{
+    arena = scry_arena_create(0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    scry_arena_destroy(arena);
+    return 0;
+}
+
+static struct pql_expr *P(const char *q)
+{
+    struct pql_expr *e;
+    struct scry_err err = { 0 };
+    if (pql_parse(arena, q, strlen(q), &e, &err) != 0)
+        fail_msg("%s: %s", q, err.msg);
+    return e;
+}
+
+static int instant(struct syn_store *s, const struct pql_engine_opts *o, const char *q, int64_t t,
+                   struct pql_result *r, struct scry_err *err)
+{
+    struct pql_expr *e = P(q);
+    int rc = pql_eval_instant(o, &s->qa, e, t, arena, r, err);
+    pql_expr_fini(e);
+    return rc;
+}
+
+/* ---- tests ------------------------------------------------------------------- */
+
+static void test_exact_results(void **state)
+{
+    struct syn_store s;
+    store_init(&s, 3, 1000);
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    assert_int_equal(instant(&s, NULL, "sum(rate(x[5m]))", 600000, &r, &err), 0);
+    assert_int_equal(r.type, PQL_TYPE_VECTOR);
+    assert_int_equal(r.n_series, 1);
+    assert_int_equal(r.series[0].labels.n, 0);
+    assert_true(fabs(r.series[0].points[0].v - 3) < 1e-12);
+
+    assert_int_equal(instant(&s, NULL, "x{i=\"1\"} offset 1m", 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 1);
+    assert_true(r.series[0].points[0].v == 540);
+    assert_int_equal(r.series[0].points[0].t_ms, 600000);
+
+    /* the lookback window is left-open: 5 m after the last sample it is gone */
+    store_init(&s, 1, 5); /* samples at 0..60 s */
+    assert_int_equal(instant(&s, NULL, "x", 60000 + 299999, &r, &err), 0);
+    assert_int_equal(r.n_series, 1);
+    assert_int_equal(instant(&s, NULL, "x", 60000 + 300000, &r, &err), 0);
+    assert_int_equal(r.n_series, 0);
+
+    /* a scalar as a range query is a one-series matrix */
+    struct pql_expr *e = P("1 + 1");
+    assert_int_equal(pql_eval_range(NULL, &s.qa, e, 0, 60000, 15000, arena, &r, &err), 0);
+    assert_int_equal(r.type, PQL_TYPE_MATRIX);
+    assert_int_equal(r.n_series, 1);
+    assert_int_equal(r.series[0].n_points, 5);
+    assert_true(r.series[0].points[4].v == 2);
+    pql_expr_fini(e);
+}
+
+static void test_errors(void **state)
+{
+    struct syn_store s;
+    store_init(&s, 2, 100);
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    assert_int_equal(instant(&s, NULL, "x + on() x", 60000, &r, &err), SCRY_EINVAL);
+    assert_string_equal(err.msg,
+        "found duplicate series for the match group {} on the right hand-side of the operation: "
+        "[{__name__=\"x\", i=\"0\"}, {__name__=\"x\", i=\"1\"}];many-to-many matching not allowed: "
+        "matching labels must be unique on one side");
+    assert_int_equal(instant(&s, NULL, "topk(NaN, x)", 60000, &r, &err), SCRY_EINVAL);
+    assert_string_equal(err.msg, "Parameter value is NaN");
+    /* invalid arguments */
+    struct pql_expr *e = P("x");
+    assert_int_equal(pql_eval_range(NULL, &s.qa, e, 10, 0, 1, arena, &r, &err), SCRY_EINVAL);
+    assert_int_equal(pql_eval_range(NULL, &s.qa, e, 0, 10, 0, arena, &r, &err), SCRY_EINVAL);
+    pql_expr_fini(e);
+    e = P("x[5m]");
+    assert_int_equal(pql_eval_range(NULL, &s.qa, e, 0, 10, 1, arena, &r, &err), SCRY_EINVAL);
+    pql_expr_fini(e);
+}
+
+static void test_max_samples(void **state)
+{
+    struct syn_store s;
+    store_init(&s, 4, 1000);
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    struct pql_engine_opts o = { .max_samples = 50 };
+    /* 4 series x 20 samples in 5 m: 80 > 50 */
+    assert_int_equal(instant(&s, &o, "rate(x[5m])", 600000, &r, &err), SCRY_ELIMIT);
+    assert_string_equal(err.msg,
+        "query processing would load too many samples into memory in query execution");
+    /* 4 x 3 = 12 fit */
+    assert_int_equal(instant(&s, &o, "rate(x[45s])", 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 4);
+    /* subquery results count too: 4 series x 61 inner steps */
+    o.max_samples = 100;
+    assert_int_equal(instant(&s, &o, "max_over_time(x[1h:1m])", 3600000, &r, &err), SCRY_ELIMIT);
+}
+
+static void test_timeout(void **state)
+{
+    struct syn_store s;
+    store_init(&s, 200, 2000);
+    s.sleep_ns = 20000; /* 20 µs per sample: the query would take ~2 s */
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    struct pql_engine_opts o = { .timeout_ms = 20 };
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(instant(&s, &o, "sum(count_over_time(x[10h]))", 30000000, &r, &err),
+                     SCRY_ETIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_string_equal(err.msg, "query timed out in query execution");
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(took < 1.0);
+}
+
+/* The evaluator allocates from the query's arena only (plus one reused
+ * scratch buffer per query for reading a series): the arena grows by
+ * exactly 16 bytes per selected point plus a fixed part per series and per
+ * step — never a block per sample. */
+static void test_arena_per_query(void **state)
+{
+    struct syn_store s;
+    store_init(&s, 1, 100001);
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    struct pql_engine_opts o = { 0 };
+    struct scry_arena *a = scry_arena_create(0);
+    struct pql_expr *e;
+    assert_int_equal(pql_parse(a, "sum_over_time(x[2000000s])", 26, &e, &err), 0);
+    size_t before = scry_arena_used(a);
+    assert_int_equal(pql_eval_instant(&o, &s.qa, e, 1500000000, a, &r, &err), 0);
+    size_t used = scry_arena_used(a) - before;
+    assert_int_equal(r.n_series, 1);
+    /* 100001 points * 16 bytes + the fixed part */
+    assert_true(used < 100001 * 16 + 4096);
+    assert_true(used > 100001 * 16);
+    pql_expr_fini(e);
+    scry_arena_destroy(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_exact_results, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_max_samples, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_arena_per_query, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
