@@ -7,7 +7,7 @@ PACKAGES=(
   # build
   gcc libc6-dev meson ninja-build pkg-config git ca-certificates
   # libraries (ARCHITECTURE.md "Libraries")
-  libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler liblz4-dev libsqlite3-dev
+  libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler liblz4-dev libzstd-dev libsqlite3-dev
   libyaml-dev libcurl4-openssl-dev zlib1g-dev libsnappy-dev libpcre2-dev
   # tests: unit tests, the integration harness (Python 3 stdlib), curl
   libcmocka-dev python3 curl

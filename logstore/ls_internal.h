@@ -1,0 +1,175 @@
+/* ls_internal.h — logstore/ only: the head, segments and the store. */
+#ifndef SCRY_LOGSTORE_LS_INTERNAL_H
+#define SCRY_LOGSTORE_LS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/appender.h"
+#include "core/arena.h"
+#include "core/buf.h"
+#include "core/catalog.h"
+#include "core/labels.h"
+#include "core/matcher.h"
+#include "core/querier.h"
+#include "core/wal.h"
+#include "logstore/format.h"
+#include "logstore/logstore.h"
+
+/* A compressed chunk, or (codec 0) raw entries. Bytes are borrowed. */
+struct ls_chunk_src {
+    uint8_t codec;
+    const uint8_t *p;  /* codec 0: the raw payload; else the compressed bytes */
+    size_t len;        /* bytes at p */
+    uint32_t raw_len, n;
+    int64_t mint, maxt;
+};
+
+/* ---- head ---- */
+
+struct ls_hchunk {
+    int64_t mint, maxt;
+    uint32_t n, raw_len, comp_len;
+    uint8_t *bytes; /* lz4, owned */
+};
+
+struct ls_stream {
+    uint64_t ref, hash;
+    struct ls_stream *hnext, *rnext;  /* chains: by label hash, by ref */
+    struct scry_labels ls;            /* owned: one allocation with the strings */
+    struct ls_hchunk *chunks;
+    size_t n_chunks, cap_chunks;
+    struct scry_buf open;             /* raw entries of the open chunk */
+    int64_t open_mint, open_maxt;
+    uint32_t open_n;
+    bool has_last;                    /* last_*: the newest entry, for order and duplicates */
+    int64_t last_t;
+    uint64_t last_line_hash;
+    size_t last_line_len;
+};
+
+struct ls_pair {                      /* stream postings of one label pair */
+    struct ls_pair *next;
+    char *key;                        /* name \xff value \0 */
+    uint64_t *refs;
+    size_t n, cap;
+};
+
+struct ls_head {
+    struct ls_stream **hb, **rb;      /* buckets by hash and by ref, n_buckets each */
+    struct ls_pair **pb;
+    size_t n_buckets, n_pbuckets, n_streams, n_pairs;
+    uint64_t next_ref;
+    uint64_t n_entries, raw_bytes;
+    int64_t mint, maxt;
+};
+
+void ls__head_init(struct ls_head *h, uint64_t next_ref);
+void ls__head_fini(struct ls_head *h);
+struct ls_stream *ls__head_get(struct ls_head *h, const struct scry_labels *ls, uint64_t hash);
+struct ls_stream *ls__head_by_ref(struct ls_head *h, uint64_t ref);
+/* ref 0 → next_ref. Copies the labels. */
+struct ls_stream *ls__head_create(struct ls_head *h, const struct scry_labels *ls, uint64_t ref);
+/* 0 appended, 1 duplicate ignored, SCRY_EINVAL out of order. */
+int ls__head_append(struct ls_head *h, struct ls_stream *s, const struct scry_log_entry *e);
+/* Checks an entry against (last_t, hash, len) without appending: 0, 1, SCRY_EINVAL. */
+int ls__order_check(bool has_last, int64_t last_t, uint64_t last_hash, size_t last_len,
+                    const struct scry_log_entry *e);
+void ls__head_cut(struct ls_stream *s);
+/* Sorted refs of the streams matching every matcher, in a. */
+void ls__head_select(struct ls_head *h, const struct scry_matcher *ms, size_t n_ms,
+                     struct scry_arena *a, uint64_t **out, size_t *n);
+
+/* ---- segments ---- */
+
+struct ls_seg_chunk {
+    uint64_t off, len;
+    int64_t mint, maxt;
+    uint32_t n, stream;
+};
+struct ls_seg_stream {
+    struct scry_labels ls;
+    uint32_t first_chunk, n_chunks;
+};
+struct ls_seg_pair {
+    const char *name, *value;
+    uint64_t *ids;
+    size_t n;
+};
+
+struct ls_segment {
+    atomic_int refs;
+    char *dir, *path, id[24];
+    uint8_t *map;
+    size_t len;
+    struct scry_arena *a;
+    struct ls_seg_stream *streams;
+    uint32_t n_streams, n_chunks;
+    struct ls_seg_chunk *chunks;
+    struct ls_seg_pair *pairs;
+    size_t n_pairs;
+    uint32_t n_tokens;
+    const uint8_t *tok_off, *post_off, *blob, *post;
+    int64_t mint, maxt;
+    uint64_t n_entries;
+};
+
+/* Opens and validates dir/segment: SCRY_ECORRUPT with path and offset. */
+int ls__segment_open(struct ls_segment **out, const char *dir, struct scry_err *err);
+/* Validates a segment image in memory (the fuzz target); path for messages. */
+int ls__segment_open_mem(struct ls_segment **out, const uint8_t *p, size_t len, const char *path,
+                         struct scry_err *err);
+void ls__segment_acquire(struct ls_segment *s);
+void ls__segment_release(struct ls_segment *s);
+/* The chunk ids every line containing all of toks can be in (README.md "Tokens"). */
+int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
+                             struct scry_arena *a, uint64_t **out, size_t *n_out,
+                             struct scry_err *err);
+void ls__segment_select(struct ls_segment *s, const struct scry_matcher *ms, size_t n_ms,
+                        struct scry_arena *a, uint64_t **out, size_t *n);
+
+struct ls_segment_stats {
+    uint32_t n_streams, n_chunks;
+    uint64_t n_entries, raw_bytes, bytes;
+    int64_t mint, maxt;
+};
+/* Writes the head's streams (chunks all cut) into dir/segment via segment.tmp. */
+int ls__segment_write(const char *dir, struct ls_stream **streams, size_t n, int zstd_level,
+                      struct ls_segment_stats *st, struct scry_err *err);
+
+/* Decompresses (or borrows) a chunk's raw payload into *buf. */
+int ls__chunk_payload(const struct ls_chunk_src *c, struct scry_buf *buf, const uint8_t **out,
+                      struct scry_err *err);
+/* Parses a stored chunk at p[0..len) into a source (CRC checked). */
+int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, struct scry_err *err);
+
+/* ---- the store ---- */
+
+struct ls_store {
+    struct scry_appendable appendable;
+    struct scry_queryable queryable;
+    struct ls_opts opts;
+    char *data_dir, *logs_dir, *wal_dir, *seg_dir;
+    pthread_mutex_t mu;
+    struct ls_head head;
+    struct scry_wal *wal;
+    struct scry_catalog *cat;
+    struct ls_segment **segs;
+    size_t n_segs;
+    uint32_t wal_upto, seq;
+    uint64_t dropped_out_of_order;
+};
+
+int ls__querier_new(struct ls_store *st, int64_t mint, int64_t maxt, struct scry_querier **out,
+                    struct scry_err *err);
+int ls__appender_begin(struct scry_appendable *s, const char *tenant, struct scry_appender **out,
+                       struct scry_err *err);
+int ls__wal_replay(struct ls_store *st, struct scry_err *err);
+void ls__wal_put_stream(struct scry_buf *b, const struct ls_stream *s);
+
+
+int ls__cmp_u64(const void *a, const void *b);
+
+#endif

@@ -1,0 +1,443 @@
+/* segment_read.c — opens a segment file read-only with mmap and validates
+ * all of it before anyone reads: magics, TOC CRC, section order and CRCs,
+ * every varint and bound of the stream index, label postings and token
+ * index. Chunks are CRC-checked when read (chunk_parse), so opening costs
+ * O(index), not O(data). Every failure is SCRY_ECORRUPT naming the path and
+ * the byte offset. */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lz4.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "core/crc32c.h"
+#include "core/mem.h"
+#include "core/postings.h"
+#include "logstore/ls_internal.h"
+#include "logstore/tokenize.h"
+
+static int corrupt(struct ls_segment *s, size_t off, const char *what, struct scry_err *err)
+{
+    int rc = scry_err_set(err, SCRY_ECORRUPT, "%s: offset %zu: %s", s->path, off, what);
+    if (err)
+        err->offset = off;
+    return rc;
+}
+
+static bool section_ok(const uint8_t *p, uint64_t start, uint64_t end)
+{
+    return end >= start + 4 && scry_crc32c(0, p + start, end - start - 4) == ls__le32(p + end - 4);
+}
+
+static char *dupz(struct scry_arena *a, struct scry_str s) { return scry_arena_strndup(a, s.p, s.len); }
+
+static int read_streams(struct ls_segment *s, uint64_t off, uint64_t end, uint64_t chunks_end,
+                        struct scry_err *err)
+{
+    struct ls_rd r = { s->map + off, s->map + end - 4, false };
+    uint64_t n = ls__rd_uvarint(&r);
+    if (r.bad || n == 0 || n > (uint64_t)(r.end - r.p))
+        return corrupt(s, off, "bad stream count", err);
+    s->n_streams = (uint32_t)n;
+    s->streams = scry_arena_calloc(s->a, n, sizeof *s->streams);
+    s->chunks = scry_arena_calloc(s->a, s->n_chunks, sizeof *s->chunks);
+    uint32_t id = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t at = (size_t)(r.p - s->map);
+        uint64_t nl = ls__rd_uvarint(&r);
+        if (r.bad || nl == 0 || nl > (uint64_t)(r.end - r.p))
+            return corrupt(s, at, "bad label count", err);
+        struct scry_label *v = scry_arena_alloc(s->a, nl * sizeof *v);
+        for (uint64_t k = 0; k < nl; k++) {
+            struct scry_str a = ls__rd_str(&r), b = ls__rd_str(&r);
+            if (r.bad || !a.len || !b.len || memchr(a.p, 0, a.len) || memchr(b.p, 0, b.len))
+                return corrupt(s, at, "bad label", err);
+            v[k].name = dupz(s->a, a);
+            v[k].value = dupz(s->a, b);
+            if (k && strcmp(v[k - 1].name, v[k].name) >= 0)
+                return corrupt(s, at, "labels not sorted", err);
+        }
+        s->streams[i].ls = (struct scry_labels){ v, nl };
+        if (i && scry_labels_cmp(&s->streams[i - 1].ls, &s->streams[i].ls) >= 0)
+            return corrupt(s, at, "streams not sorted", err);
+        uint64_t nc = ls__rd_uvarint(&r);
+        if (r.bad || nc == 0 || nc > s->n_chunks - id)
+            return corrupt(s, at, "bad chunk count", err);
+        s->streams[i].first_chunk = id;
+        s->streams[i].n_chunks = (uint32_t)nc;
+        for (uint64_t k = 0; k < nc; k++, id++) {
+            struct ls_seg_chunk *c = &s->chunks[id];
+            c->off = ls__rd_uvarint(&r);
+            c->len = ls__rd_uvarint(&r);
+            c->mint = ls__rd_varint(&r);
+            uint64_t span = ls__rd_uvarint(&r);
+            uint64_t ne = ls__rd_uvarint(&r);
+            c->maxt = (int64_t)((uint64_t)c->mint + span);
+            c->n = (uint32_t)ne;
+            c->stream = (uint32_t)i;
+            if (r.bad || c->off < LS_MAGIC_BYTES || c->off > chunks_end ||
+                c->len > chunks_end - c->off || c->len < 6 || span > (uint64_t)INT64_MAX ||
+                c->maxt < c->mint || ne == 0 || ne > UINT32_MAX)
+                return corrupt(s, at, "bad chunk ref", err);
+        }
+    }
+    if (id != s->n_chunks || r.p != r.end)
+        return corrupt(s, off, "chunk count differs from the toc", err);
+    return 0;
+}
+
+static int read_ids(struct ls_rd *r, uint64_t limit, struct scry_arena *a, uint64_t **out,
+                    size_t *n)
+{
+    uint64_t cnt = ls__rd_uvarint(r);
+    if (r->bad || cnt == 0 || cnt > limit)
+        return -1;
+    uint64_t *v = scry_arena_alloc(a, cnt * sizeof *v);
+    v[0] = ls__rd_uvarint(r);
+    for (uint64_t i = 1; i < cnt; i++) {
+        uint64_t d = ls__rd_uvarint(r);
+        if (d == 0 || d > limit)
+            return -1;
+        v[i] = v[i - 1] + d;
+    }
+    if (r->bad || v[cnt - 1] >= limit)
+        return -1;
+    *out = v;
+    *n = (size_t)cnt;
+    return 0;
+}
+
+static int read_labels(struct ls_segment *s, uint64_t off, uint64_t end, struct scry_err *err)
+{
+    struct ls_rd r = { s->map + off, s->map + end - 4, false };
+    uint64_t n = ls__rd_uvarint(&r);
+    if (r.bad || n > (uint64_t)(r.end - r.p))
+        return corrupt(s, off, "bad pair count", err);
+    s->pairs = scry_arena_calloc(s->a, n + 1, sizeof *s->pairs);
+    s->n_pairs = (size_t)n;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t at = (size_t)(r.p - s->map);
+        struct scry_str a = ls__rd_str(&r), b = ls__rd_str(&r);
+        if (r.bad)
+            return corrupt(s, at, "bad pair", err);
+        s->pairs[i].name = dupz(s->a, a);
+        s->pairs[i].value = dupz(s->a, b);
+        if (read_ids(&r, s->n_streams, s->a, &s->pairs[i].ids, &s->pairs[i].n) != 0)
+            return corrupt(s, at, "bad stream postings", err);
+    }
+    if (r.p != r.end)
+        return corrupt(s, off, "trailing bytes in label postings", err);
+    return 0;
+}
+
+static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct scry_err *err)
+{
+    uint64_t len = end - off - 4;
+    const uint8_t *p = s->map + off;
+    if (len < 12)
+        return corrupt(s, off, "short token index", err);
+    uint64_t n = ls__le32(p), blob = ls__le32(p + 4), post = ls__le32(p + 8);
+    if (12 + (n + 1) * 8 + blob + post != len)
+        return corrupt(s, off, "token index sizes", err);
+    s->n_tokens = (uint32_t)n;
+    s->tok_off = p + 12;
+    s->post_off = s->tok_off + (n + 1) * 4;
+    s->blob = s->post_off + (n + 1) * 4;
+    s->post = s->blob + blob;
+    if (ls__le32(s->tok_off) || ls__le32(s->post_off) || ls__le32(s->tok_off + n * 4) != blob ||
+        ls__le32(s->post_off + n * 4) != post)
+        return corrupt(s, off, "token offsets", err);
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t a = ls__le32(s->tok_off + i * 4), b = ls__le32(s->tok_off + i * 4 + 4);
+        uint32_t c = ls__le32(s->post_off + i * 4), d = ls__le32(s->post_off + i * 4 + 4);
+        if (b <= a || b - a > 255 || d <= c)
+            return corrupt(s, off + 12 + i * 4, "token offsets not increasing", err);
+        struct ls_rd r = { s->post + c, s->post + d, false };
+        uint64_t *ids;
+        size_t k;
+        struct scry_arena *tmp = scry_arena_create(0);
+        int bad = read_ids(&r, s->n_chunks, tmp, &ids, &k) != 0 || r.p != r.end;
+        scry_arena_destroy(tmp);
+        if (bad)
+            return corrupt(s, (size_t)(s->post + c - s->map), "bad token postings", err);
+    }
+    return 0;
+}
+
+static int validate(struct ls_segment *s, struct scry_err *err)
+{
+    const uint8_t *p = s->map;
+    if (s->len < LS_MAGIC_BYTES + LS_TOC_BYTES || memcmp(p, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES))
+        return corrupt(s, 0, "bad magic", err);
+    size_t toc = s->len - LS_TOC_BYTES;
+    const uint8_t *t = p + toc;
+    if (memcmp(t + LS_TOC_MAGIC, LS_SEGMENT_END_MAGIC, LS_MAGIC_BYTES) ||
+        scry_crc32c(0, t, LS_TOC_CRC) != ls__le32(t + LS_TOC_CRC))
+        return corrupt(s, toc, "bad toc", err);
+    uint64_t so = ls__le64(t + LS_TOC_STREAMS_OFF), lo = ls__le64(t + LS_TOC_LABELS_OFF);
+    uint64_t to = ls__le64(t + LS_TOC_TOKENS_OFF);
+    s->mint = (int64_t)ls__le64(t + LS_TOC_MINT);
+    s->maxt = (int64_t)ls__le64(t + LS_TOC_MAXT);
+    s->n_entries = ls__le64(t + LS_TOC_N_ENTRIES);
+    s->n_chunks = ls__le32(t + LS_TOC_N_CHUNKS);
+    if (!(LS_MAGIC_BYTES <= so && so + 4 <= lo && lo + 4 <= to && to + 4 <= toc) ||
+        s->n_chunks == 0 || s->n_chunks > so || s->mint > s->maxt)
+        return corrupt(s, toc, "bad section offsets", err);
+    if (!section_ok(p, so, lo))
+        return corrupt(s, so, "stream index crc", err);
+    if (!section_ok(p, lo, to))
+        return corrupt(s, lo, "label postings crc", err);
+    if (!section_ok(p, to, toc))
+        return corrupt(s, to, "token index crc", err);
+    int rc = read_streams(s, so, lo, so, err);
+    if (rc == 0)
+        rc = read_labels(s, lo, to, err);
+    if (rc == 0)
+        rc = read_tokens(s, to, toc, err);
+    return rc;
+}
+
+static struct ls_segment *seg_new(const char *path)
+{
+    struct ls_segment *s = scry_calloc(1, sizeof *s);
+    atomic_init(&s->refs, 1);
+    s->path = scry_strdup(path);
+    s->a = scry_arena_create(0);
+    return s;
+}
+
+int ls__segment_open_mem(struct ls_segment **out, const uint8_t *p, size_t len, const char *path,
+                         struct scry_err *err)
+{
+    struct ls_segment *s = seg_new(path);
+    s->map = (uint8_t *)p;
+    s->len = len;
+    int rc = validate(s, err);
+    if (rc) {
+        s->map = NULL;
+        ls__segment_release(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int ls__segment_open(struct ls_segment **out, const char *dir, struct scry_err *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/segment", dir);
+    struct ls_segment *s = seg_new(path);
+    s->dir = scry_strdup(dir);
+    const char *slash = strrchr(dir, '/');
+    snprintf(s->id, sizeof s->id, "%s", slash ? slash + 1 : dir);
+    int rc = 0, fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        rc = scry_err_sys(err, SCRY_EIO, "open %s", path);
+    } else if (sb.st_size < LS_MAGIC_BYTES + LS_TOC_BYTES) {
+        rc = corrupt(s, 0, "file too short", err);
+    } else {
+        s->len = (size_t)sb.st_size;
+        void *m = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+            rc = scry_err_sys(err, SCRY_EIO, "mmap %s", path);
+        else
+            s->map = m;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0)
+        rc = validate(s, err);
+    if (rc) {
+        ls__segment_release(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void ls__segment_acquire(struct ls_segment *s) { atomic_fetch_add(&s->refs, 1); }
+
+void ls__segment_release(struct ls_segment *s)
+{
+    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
+        return;
+    if (s->map && s->dir)
+        munmap(s->map, s->len);
+    scry_arena_destroy(s->a);
+    free(s->path);
+    free(s->dir);
+    free(s);
+}
+
+/* ---- chunks ---- */
+
+int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, struct scry_err *err)
+{
+    struct ls_rd r = { p, p + len, false };
+    if (len < 7 || scry_crc32c(0, p, len - 4) != ls__le32(p + len - 4))
+        return scry_err_set(err, SCRY_ECORRUPT, "chunk crc");
+    r.end -= 4;
+    uint8_t codec = *r.p++;
+    uint64_t raw = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
+    if (r.bad || (codec != LS_CODEC_LZ4 && codec != LS_CODEC_ZSTD) || raw == 0 ||
+        raw > LS_CHUNK_RAW_MAX || comp != (uint64_t)(r.end - r.p))
+        return scry_err_set(err, SCRY_ECORRUPT, "chunk header");
+    out->codec = codec;
+    out->p = r.p;
+    out->len = (size_t)comp;
+    out->raw_len = (uint32_t)raw;
+    return 0;
+}
+
+int ls__chunk_payload(const struct ls_chunk_src *c, struct scry_buf *buf, const uint8_t **out,
+                      struct scry_err *err)
+{
+    if (c->codec == 0) {
+        *out = c->p;
+        return 0;
+    }
+    scry_buf_reset(buf);
+    scry_buf_reserve(buf, c->raw_len);
+    size_t got;
+    if (c->codec == LS_CODEC_LZ4) {
+        int n = LZ4_decompress_safe((const char *)c->p, buf->p, (int)c->len, (int)c->raw_len);
+        got = n < 0 ? (size_t)-1 : (size_t)n;
+    } else {
+        got = ZSTD_decompress(buf->p, c->raw_len, c->p, c->len);
+        if (ZSTD_isError(got))
+            got = (size_t)-1;
+    }
+    if (got != c->raw_len)
+        return scry_err_set(err, SCRY_ECORRUPT, "chunk does not decompress to %u bytes",
+                            c->raw_len);
+    *out = (const uint8_t *)buf->p;
+    return 0;
+}
+
+/* ---- lookups ---- */
+
+void ls__segment_select(struct ls_segment *s, const struct scry_matcher *ms, size_t n_ms,
+                        struct scry_arena *a, uint64_t **out, size_t *n)
+{
+    struct scry_postings_iter **its = scry_arena_alloc(a, (n_ms + 1) * sizeof *its);
+    size_t n_its = 0;
+    for (size_t i = 0; i < n_ms; i++) {
+        if (ms[i].type != SCRY_MATCH_EQ || !ms[i].value[0])
+            continue;
+        struct ls_seg_pair *hit = NULL;
+        size_t lo = 0, hi = s->n_pairs;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            int c = strcmp(s->pairs[mid].name, ms[i].name);
+            if (!c)
+                c = strcmp(s->pairs[mid].value, ms[i].value);
+            if (!c) {
+                hit = &s->pairs[mid];
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (!hit) {
+            *n = 0;
+            *out = NULL;
+            return;
+        }
+        its[n_its++] = scry_postings_list(a, hit->ids, hit->n);
+    }
+    uint64_t *cand;
+    size_t n_cand = 0;
+    if (n_its) {
+        scry_postings_expand(scry_postings_intersect(a, its, n_its), a, &cand, &n_cand, NULL);
+    } else {
+        cand = scry_arena_alloc(a, s->n_streams * sizeof *cand);
+        for (uint32_t i = 0; i < s->n_streams; i++)
+            cand[n_cand++] = i;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n_cand; i++) {
+        bool ok = true;
+        for (size_t j = 0; j < n_ms && ok; j++)
+            ok = scry_matcher_matches_labels(&ms[j], &s->streams[cand[i]].ls);
+        if (ok)
+            cand[k++] = cand[i];
+    }
+    *out = cand;
+    *n = k;
+}
+
+/* The union of the postings of every dictionary token containing tok. */
+static struct scry_postings_iter *token_postings(struct ls_segment *s, const char *tok,
+                                                 size_t len, struct scry_arena *a)
+{
+    size_t blob_len = ls__le32(s->tok_off + (size_t)s->n_tokens * 4);
+    struct scry_postings_iter **its = NULL;
+    size_t n_its = 0, cap = 0;
+    const uint8_t *q = s->blob, *end = s->blob + blob_len;
+    uint32_t last = UINT32_MAX;
+    while (q < end && (q = memmem(q, (size_t)(end - q), tok, len)) != NULL) {
+        uint32_t pos = (uint32_t)(q - s->blob);
+        /* The entry holding pos: the last i with tok_off[i] <= pos. */
+        uint32_t lo = 0, hi = s->n_tokens;
+        while (hi - lo > 1) {
+            uint32_t mid = (lo + hi) / 2;
+            if (ls__le32(s->tok_off + (size_t)mid * 4) <= pos)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        uint32_t t_end = ls__le32(s->tok_off + (size_t)lo * 4 + 4);
+        if (pos + len <= t_end && lo != last) {
+            last = lo;
+            struct ls_rd r = { s->post + ls__le32(s->post_off + (size_t)lo * 4),
+                               s->post + ls__le32(s->post_off + (size_t)lo * 4 + 4), false };
+            uint64_t *ids;
+            size_t n;
+            SCRY_ASSERT(read_ids(&r, s->n_chunks, a, &ids, &n) == 0); /* validated at open */
+            if (n_its == cap) {
+                size_t nc = cap ? cap * 2 : 8;
+                struct scry_postings_iter **v = scry_arena_alloc(a, nc * sizeof *v);
+                if (n_its)
+                    memcpy(v, its, n_its * sizeof *v);
+                its = v;
+                cap = nc;
+            }
+            its[n_its++] = scry_postings_list(a, ids, n);
+        }
+        q++;
+    }
+    if (n_its == 0)
+        return scry_postings_empty(a);
+    return n_its == 1 ? its[0] : scry_postings_merge(a, its, n_its);
+}
+
+int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
+                             struct scry_arena *a, uint64_t **out, size_t *n_out,
+                             struct scry_err *err)
+{
+    assert(n > 0);
+    struct scry_postings_iter **its = scry_arena_alloc(a, n * sizeof *its);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = toks[i].len > LS_TOKEN_MAX / 2 ? LS_TOKEN_MAX / 2 : toks[i].len;
+        if (len == 0)
+            continue;
+        its[k++] = token_postings(s, toks[i].p, len, a);
+    }
+    if (k == 0) {
+        *out = NULL;
+        *n_out = SIZE_MAX; /* no usable token: every chunk */
+        return 0;
+    }
+    return scry_postings_expand(k == 1 ? its[0] : scry_postings_intersect(a, its, k), a, out,
+                                n_out, err);
+}
