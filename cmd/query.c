@@ -50,7 +50,7 @@ static int print_answer(long status, const struct scry_buf *body)
     if (rc == 0 && status == 200)
         fputs(out.p ? out.p : "", stdout);
     else if (rc == SCRY_EINVAL)
-        fprintf(stderr, "scry query: %s\n", err.msg);
+        fprintf(stderr, "scry query: HTTP %ld: %s\n", status, err.msg);
     else if (status != 200)
         fprintf(stderr, "scry query: HTTP %ld: %s\n", status, body->p ? body->p : "");
     else

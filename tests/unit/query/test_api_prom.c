@@ -20,6 +20,7 @@
 #include "core/labels.h"
 #include "core/metrics.h"
 #include "query/api_prom.h"
+#include "query/api_prom_client.h"
 #include "query/api_prom_internal.h"
 #include "tests/conformance/conformance.h"
 
@@ -622,6 +623,59 @@ static void test_api_prom_method_not_allowed(void **state)
     assert_non_null(strstr(r->body, "\"status\":\"error\""));
 }
 
+/* ---- api_prom_client.c: the text `scry query` prints ---------------------- */
+
+static void render_expect(struct fixture *f, const char *method, const char *path,
+                          const char *body, int want_rc, const char *want_out,
+                          const char *want_notes)
+{
+    struct reply *rp = http(f, method, path, body, NULL);
+    struct scry_buf out = { 0 }, notes = { 0 };
+    struct scry_err err = { 0 };
+    int rc = pql_api_client_render(rp->body, strlen(rp->body), &out, &notes, &err);
+    if (rc != want_rc)
+        print_error("render %s: rc %d (%s)\n", rp->body, rc, err.msg);
+    assert_int_equal(rc, want_rc);
+    assert_string_equal(rc == 0 ? (out.p ? out.p : "") : err.msg, want_out);
+    assert_string_equal(notes.p ? notes.p : "", want_notes);
+    scry_buf_fini(&out);
+    scry_buf_fini(&notes);
+}
+
+static void test_api_prom_client_render(void **state)
+{
+    struct fixture *f = *state;
+    render_expect(f, "GET", "/api/v1/query?query=up&time=1100.5", NULL, 0,
+                  "SERIES                             VALUE  TIME\n"
+                  "up{instance=\"a:9100\", job=\"node\"}  1      1100.500\n"
+                  "up{instance=\"b:8080\", job=\"api\"}   0      1100.500\n",
+                  "");
+    render_expect(f, "GET", "/api/v1/query?query=weird%7Bkind%3D%22nan%22%7D&time=1100", NULL, 0,
+                  "SERIES             VALUE  TIME\n"
+                  "weird{kind=\"nan\"}  NaN    1100\n",
+                  "");
+    render_expect(f, "GET", "/api/v1/query_range?query=up%7Bjob%3D%22node%22%7D&start=1000&end=1030&step=30",
+                  NULL, 0, "up{instance=\"a:9100\", job=\"node\"}\n  1 @1000\n  1 @1030\n", "");
+    render_expect(f, "POST", "/api/v1/query", "query=1%2B1&time=4", 0, "2 @4\n", "");
+    render_expect(f, "POST", "/api/v1/query", "query=%22hi%22&time=4", 0, "hi @4\n", "");
+    render_expect(f, "POST", "/api/v1/query", "query=7&time=4", 0, "7 @4\n",
+                  "warning: PromQL warning: fake warning\ninfo: PromQL info: fake info\n");
+    render_expect(f, "POST", "/api/v1/query", "query=nosuch&time=4", 0, "(empty vector)\n", "");
+    render_expect(f, "POST", "/api/v1/query", "query=sum(x))", SCRY_EINVAL,
+                  "bad_data: invalid parameter \"query\": 1:8: parse error: unexpected right "
+                  "parenthesis ')'",
+                  "");
+    struct scry_buf out = { 0 }, notes = { 0 };
+    struct scry_err err = { 0 };
+    assert_int_equal(pql_api_client_render("404 page not found", 18, &out, &notes, &err),
+                     SCRY_EPARSE);
+    assert_int_equal(pql_api_client_render("{\"status\":\"success\",\"data\":[]}", 32, &out,
+                                           &notes, &err),
+                     SCRY_EPARSE);
+    scry_buf_fini(&out);
+    scry_buf_fini(&notes);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -653,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_api_prom_prefix),
         cmocka_unit_test(test_api_prom_concurrency_limit),
         T(test_api_prom_method_not_allowed),
+        T(test_api_prom_client_render),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(last_reply.body);
