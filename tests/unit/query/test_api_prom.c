@@ -400,6 +400,11 @@ static void test_api_prom_series(void **state)
            "{\"__name__\":\"up\",\"instance\":\"a:9100\",\"job\":\"node\"}],"
            "\"warnings\":[\"results truncated due to limit\"]}");
     expect(f, "GET", "/api/v1/series?match[]=up&limit=2", NULL, 200, both);
+    /* what Grafana sends when nothing is selected */
+    struct reply *all = http(f, "GET", "/api/v1/series?match[]=%7B__name__%21%3D%22%22%7D&limit=40000",
+                             NULL, NULL);
+    assert_int_equal(all->status, 200);
+    assert_non_null(strstr(all->body, "{\"__name__\":\"tiny\"}"));
     /* outside the data's time range: nothing */
     expect(f, "GET", "/api/v1/series?match[]=up&start=5000&end=6000", NULL, 200, OK("[]"));
     expect(f, "GET", "/api/v1/series?match[]=up&start=1285&end=6000", NULL, 200, both);
@@ -486,6 +491,9 @@ static void test_api_prom_format_query(void **state)
     expect(f, "POST", "/api/v1/format_query",
            "query=sum+by+%28job%29+%28rate%28x%7Ba%3D%22b%22%7D%5B5m%5D%29%29+%2B+1", 200,
            OK("\"sum by (job) (rate(x{a=\\\"b\\\"}[5m])) + 1\""));
+    /* Grafana's $__rate_interval substitutions are Go durations */
+    expect(f, "GET", "/api/v1/format_query?query=rate(x%5B1m0s%5D)%2Brate(x%5B1h0m0s%5D)", NULL,
+           200, OK("\"rate(x[1m]) + rate(x[1h])\""));
     expect_error(f, "GET", "/api/v1/format_query?query=sum(x))", NULL, 400, "bad_data",
                  "invalid parameter \\\"query\\\": 1:8: parse error: unexpected right "
                  "parenthesis ')'");
