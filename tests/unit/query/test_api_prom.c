@@ -677,8 +677,8 @@ static void test_api_prom_client_render(void **state)
     struct scry_err err = { 0 };
     assert_int_equal(pql_api_client_render("404 page not found", 18, &out, &notes, &err),
                      SCRY_EPARSE);
-    assert_int_equal(pql_api_client_render("{\"status\":\"success\",\"data\":[]}", 32, &out,
-                                           &notes, &err),
+    const char *no_type = "{\"status\":\"success\",\"data\":[]}";
+    assert_int_equal(pql_api_client_render(no_type, strlen(no_type), &out, &notes, &err),
                      SCRY_EPARSE);
     scry_buf_fini(&out);
     scry_buf_fini(&notes);
