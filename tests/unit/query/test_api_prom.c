@@ -525,6 +525,7 @@ static void test_api_prom_rules_alerts(void **state)
     struct fixture *f = *state;
     expect(f, "GET", "/api/v1/rules", NULL, 200, OK("{\"groups\":[]}"));
     expect(f, "GET", "/api/v1/alerts", NULL, 200, OK("{\"alerts\":[]}"));
+    expect(f, "GET", "/api/v1/metadata?limit=10&metric=up", NULL, 200, OK("{}"));
 }
 
 static void test_api_prom_readiness(void **state)
