@@ -4,6 +4,10 @@
  * absent children are null, absent lists []. The experimental duration
  * expressions are written as their folded values. */
 #include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "query/api_prom_internal.h"
 
@@ -84,10 +88,52 @@ static void at(struct scry_json *j, enum pql_at a, int64_t at_ms, bool start_or_
     }
 }
 
+/* Go's strconv.FormatFloat(v, 'f', -1, 64): the shortest digits that
+ * round-trip, never in exponent form (1e21 is "1000000000000000000000"). */
+static void go_fixed(double v, struct scry_buf *b)
+{
+    if (isnan(v) || isinf(v)) {
+        scry_buf_puts(b, isnan(v) ? "NaN" : v > 0 ? "+Inf" : "-Inf");
+        return;
+    }
+    char e[40];
+    for (int prec = 0; prec < 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    /* e is [-]d[.ddd]e±XX: split into sign, digits and exponent. */
+    const char *p = e;
+    if (*p == '-')
+        scry_buf_putc(b, *p++);
+    char digits[24];
+    size_t n = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[n++] = *p;
+    int exp = atoi(p + 1);
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    if (exp < 0) {
+        scry_buf_puts(b, "0.");
+        for (int i = -1; i > exp; i--)
+            scry_buf_putc(b, '0');
+        scry_buf_put(b, digits, n);
+    } else if ((size_t)exp + 1 >= n) {
+        scry_buf_put(b, digits, n);
+        for (size_t i = n; i < (size_t)exp + 1; i++)
+            scry_buf_putc(b, '0');
+    } else {
+        scry_buf_put(b, digits, (size_t)exp + 1);
+        scry_buf_putc(b, '.');
+        scry_buf_put(b, digits + exp + 1, n - (size_t)exp - 1);
+    }
+}
+
 static void number(struct scry_json *j, double v)
 {
     struct scry_buf b = { 0 };
-    scry_buf_put_double_api(&b, v);
+    go_fixed(v, &b);
     scry_json_strn(j, b.p, b.len);
     scry_buf_fini(&b);
 }

@@ -510,6 +510,20 @@ static void test_api_prom_parse_query(void **state)
            OK("{\"bool\":false,\"lhs\":{\"type\":\"numberLiteral\",\"val\":\"1\"},"
               "\"matching\":null,\"op\":\"+\",\"rhs\":{\"type\":\"numberLiteral\",\"val\":\"2\"},"
               "\"type\":\"binaryExpr\"}"));
+    expect(f, "GET", "/api/v1/parse_query?query=1e21", NULL, 200,
+           OK("{\"type\":\"numberLiteral\",\"val\":\"1000000000000000000000\"}"));
+    expect(f, "GET", "/api/v1/parse_query?query=1.5e-7", NULL, 200,
+           OK("{\"type\":\"numberLiteral\",\"val\":\"0.00000015\"}"));
+    expect(f, "GET", "/api/v1/parse_query?query=-123.25", NULL, 200,
+           OK("{\"type\":\"numberLiteral\",\"val\":\"-123.25\"}"));
+    expect(f, "GET", "/api/v1/parse_query?query=0.1", NULL, 200,
+           OK("{\"type\":\"numberLiteral\",\"val\":\"0.1\"}"));
+    expect(f, "GET", "/api/v1/parse_query?query=120", NULL, 200,
+           OK("{\"type\":\"numberLiteral\",\"val\":\"120\"}"));
+    expect(f, "GET", "/api/v1/parse_query?query=0", NULL, 200,
+           OK("{\"type\":\"numberLiteral\",\"val\":\"0\"}"));
+    expect(f, "GET", "/api/v1/parse_query?query=Inf", NULL, 200,
+           OK("{\"type\":\"numberLiteral\",\"val\":\"+Inf\"}"));
     struct reply *r = http(f, "GET",
                            "/api/v1/parse_query?query=sum%20by(job)(rate(x%5B5m%5D))%20%2F%20on(job)"
                            "%20group_left%20y",
