@@ -7,7 +7,8 @@
  * API's status mapping can be tested:
  *   422 → SCRY_EINVAL, 4220 → SCRY_ELIMIT, 503 → SCRY_ETIMEOUT,
  *   500 → SCRY_EIO, 999 → sleeps 300 ms, then answers 999;
- *   7 → a scalar with one warning and one info. */
+ *   7 → a scalar with one warning and one info;
+ *   8 → answers opts->timeout_ms, 9 → opts->lookback_delta_ms (what the API passed). */
 #include <math.h>
 #include <string.h>
 #include <time.h>
@@ -159,6 +160,10 @@ static int eval(const struct pql_engine_opts *o, struct scry_queryable *store,
         rc = trigger(v, err);
     if (rc != 0)
         return rc;
+    if (v == 8)
+        v = (double)o->timeout_ms;
+    else if (v == 9)
+        v = (double)o->lookback_delta_ms;
     if (v == 7) {
         static const char *w[] = { "PromQL warning: fake warning" };
         static const char *i[] = { "PromQL info: fake info" };

@@ -235,6 +235,30 @@ static void test_api_prom_warnings_and_infos(void **state)
            "\"infos\":[\"PromQL info: fake info\"]}");
 }
 
+/* timeout can only lower the configured maximum (2 min by default);
+ * lookback_delta overrides the default 5 min. */
+static void test_api_prom_engine_opts(void **state)
+{
+    struct fixture *f = *state;
+    expect(f, "GET", "/api/v1/query?query=8&time=1", NULL, 200,
+           OK("{\"resultType\":\"scalar\",\"result\":[1,\"120000\"]}"));
+    expect(f, "GET", "/api/v1/query?query=8&time=1&timeout=1h", NULL, 200,
+           OK("{\"resultType\":\"scalar\",\"result\":[1,\"120000\"]}"));
+    expect(f, "GET", "/api/v1/query?query=8&time=1&timeout=5.5", NULL, 200,
+           OK("{\"resultType\":\"scalar\",\"result\":[1,\"5500\"]}"));
+    expect(f, "POST", "/api/v1/query_range", "query=8&start=1&end=1&step=1&timeout=1m0s", 200,
+           OK("{\"resultType\":\"matrix\",\"result\":[{\"metric\":{},\"values\":"
+              "[[1,\"60000\"]]}]}"));
+    expect(f, "GET", "/api/v1/query?query=9&time=1", NULL, 200,
+           OK("{\"resultType\":\"scalar\",\"result\":[1,\"300000\"]}"));
+    expect(f, "GET", "/api/v1/query?query=9&time=1&lookback_delta=1m", NULL, 200,
+           OK("{\"resultType\":\"scalar\",\"result\":[1,\"60000\"]}"));
+    expect_error(f, "GET", "/api/v1/query?query=9&time=1&lookback_delta=x", NULL, 400,
+                 "bad_data",
+                 "invalid parameter \\\"lookback_delta\\\": cannot parse \\\"x\\\" to a valid "
+                 "duration");
+}
+
 static void test_api_prom_empty_results(void **state)
 {
     expect(*state, "GET", "/api/v1/query?query=nosuch&time=1100", NULL, 200,
@@ -709,6 +733,7 @@ int main(void)
         T(test_api_prom_instant_vector),
         T(test_api_prom_instant_limit_warns),
         T(test_api_prom_warnings_and_infos),
+        T(test_api_prom_engine_opts),
         T(test_api_prom_empty_results),
         T(test_api_prom_string_result),
         T(test_api_prom_timestamp_format),
