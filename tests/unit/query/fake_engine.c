@@ -6,7 +6,7 @@
  * lookback window. Some numbers trigger the engine's error classes so the
  * API's status mapping can be tested:
  *   422 → SCRY_EINVAL, 4220 → SCRY_ELIMIT, 503 → SCRY_ETIMEOUT,
- *   500 → SCRY_EIO, 999 → sleeps 300 ms, then answers 999;
+ *   500 → SCRY_EIO, 999 → sleeps 1 s, then answers 999;
  *   7 → a scalar with one warning and one info;
  *   8 → answers opts->timeout_ms, 9 → opts->lookback_delta_ms (what the API passed). */
 #include <math.h>
@@ -70,7 +70,7 @@ static int trigger(double v, struct scry_err *err)
     if (v == 500)
         return scry_err_set(err, SCRY_EIO, "read chunk: input/output error");
     if (v == 999)
-        nanosleep(&(struct timespec){ 0, 300 * 1000000L }, NULL);
+        nanosleep(&(struct timespec){ 1, 0 }, NULL);
     return 0;
 }
 

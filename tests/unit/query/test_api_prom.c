@@ -651,7 +651,16 @@ static void test_api_prom_concurrency_limit(void **state)
     struct bg b = { f, 0 };
     pthread_t th;
     pthread_create(&th, NULL, slow_query, &b);
-    nanosleep(&(struct timespec){ 0, 80 * 1000000L }, NULL);
+    /* Wait until the slow query holds the only slot (not a fixed sleep:
+     * under a loaded test run the request may take a while to arrive). */
+    for (int i = 0; i < 5000; i++) {
+        pthread_mutex_lock(&f->api->mu);
+        unsigned n = f->api->n_running;
+        pthread_mutex_unlock(&f->api->mu);
+        if (n == 1)
+            break;
+        nanosleep(&(struct timespec){ 0, 1000000L }, NULL);
+    }
     expect_error(f, "GET", "/api/v1/query?query=1&time=1", NULL, 503, "timeout",
                  "query timed out in query queue");
     /* metadata endpoints do not take a query slot */
