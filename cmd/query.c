@@ -1,7 +1,8 @@
 /* query.c — `scry query EXPR`: send a PromQL expression to a server's
- * /api/v1/query or /api/v1/query_range and print the answer. Until the
- * PromQL engine lands, the answer is printed as the API's JSON; the table
- * view comes with it. */
+ * /api/v1/query or /api/v1/query_range (as a POST form, like Grafana) and
+ * print the answer as text: a table for a vector, series with their points
+ * for a matrix (query/api_prom_client.h renders it). A failed query exits
+ * 1 with the server's "<errorType>: <error>". */
 #include <curl/curl.h>
 #include <getopt.h>
 #include <stdbool.h>
@@ -10,6 +11,7 @@
 
 #include "cmd/cmd.h"
 #include "core/buf.h"
+#include "query/api_prom_client.h"
 
 static const char usage[] =
     "usage: scry query EXPR [--server URL] [--at T | --start T --end T --step D]\n"
@@ -33,6 +35,29 @@ static void add_param(CURL *c, struct scry_buf *form, const char *k, const char 
     char *e = curl_easy_escape(c, v, 0);
     scry_buf_printf(form, "%s%s=%s", form->len ? "&" : "", k, e);
     curl_free(e);
+}
+
+/* The rendered answer on stdout, warnings on stderr. An error envelope
+ * (any status) is reported as the server words it; a body that is not an
+ * envelope is reported with the HTTP status. */
+static int print_answer(long status, const struct scry_buf *body)
+{
+    struct scry_buf out = { 0 }, notes = { 0 };
+    struct scry_err err = { 0 };
+    int rc = pql_api_client_render(body->p, body->len, &out, &notes, &err);
+    if (notes.len)
+        fputs(notes.p, stderr);
+    if (rc == 0 && status == 200)
+        fputs(out.p ? out.p : "", stdout);
+    else if (rc == SCRY_EINVAL)
+        fprintf(stderr, "scry query: HTTP %ld: %s\n", status, err.msg);
+    else if (status != 200)
+        fprintf(stderr, "scry query: HTTP %ld: %s\n", status, body->p ? body->p : "");
+    else
+        fprintf(stderr, "scry query: %s\n", err.msg);
+    scry_buf_fini(&out);
+    scry_buf_fini(&notes);
+    return rc == 0 && status == 200 ? SCRY_EXIT_OK : SCRY_EXIT_FAIL;
 }
 
 static int send_query(const char *server, const char *path, const char *expr, const char *at,
@@ -60,12 +85,8 @@ static int send_query(const char *server, const char *path, const char *expr, co
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     if (cc != CURLE_OK)
         fprintf(stderr, "scry query: %s: %s\n", url.p, curl_easy_strerror(cc));
-    else if (status != 200)
-        fprintf(stderr, "scry query: HTTP %ld: %s\n", status, body.p ? body.p : "");
-    else {
-        printf("%s\n", body.p ? body.p : "");
-        rc = SCRY_EXIT_OK;
-    }
+    else
+        rc = print_answer(status, &body);
     curl_easy_cleanup(c);
     scry_buf_fini(&url);
     scry_buf_fini(&form);
