@@ -36,6 +36,9 @@ void scry__server_admin_routes(struct scry_server *s, struct scry_http_server *a
 int scry__server_ingest_routes(struct scry_server *s, struct scry_http_server *api,
                                struct scry_http_server *otlp);
 void scry__server_ingest_close(struct scry_server *s);
+/* Registers the query APIs (Prometheus; later Loki and Tempo). */
+int scry__server_query_routes(struct scry_server *s, struct scry_http_server *api);
+void scry__server_query_close(struct scry_server *s);
 
 /* Data directory lock (cmd/datadir.c): creates dir if missing, takes an
  * exclusive flock on dir/LOCK and writes our pid into it. Returns the fd,

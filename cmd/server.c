@@ -302,7 +302,7 @@ static int run(struct scry_server *s)
     }
     scry__server_routes(s, api, otlp);
     scry__server_admin_routes(s, api);
-    if (scry__server_ingest_routes(s, api, otlp) != 0)
+    if (scry__server_ingest_routes(s, api, otlp) != 0 || scry__server_query_routes(s, api) != 0)
         goto out;
     struct col_scrape_opts so = { .appendable = &s->ingest, .metrics = s->metrics, .log = s->log };
     if (col_scrape_manager_create(&so, &s->scrape, &err) != 0) {
@@ -356,6 +356,7 @@ out:
     col_scrape_manager_destroy(s->scrape); /* stops appending before the store closes */
     s->scrape = NULL;
     scry__server_ingest_close(s);
+    scry__server_query_close(s);
     tsdb_close(s->db); /* syncs the WAL: the head is replayed from it next time */
     if (rc == SCRY_EXIT_OK)
         SCRY_LOG(s->log, SCRY_LOG_INFO, "server", "stopped");

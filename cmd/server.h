@@ -15,6 +15,7 @@
 struct col_rw;
 struct col_otlp;
 struct col_scrape_manager;
+struct pql_api;
 
 struct scry_server {
     /* From the command line; NULL when not given. */
@@ -44,6 +45,8 @@ struct scry_server {
     struct col_rw *rw;
     struct col_otlp *otlp;
     struct col_scrape_manager *scrape;
+    struct scry_queryable query; /* what the query APIs read: the store once ready */
+    struct pql_api *prom_api;
     pthread_mutex_t reload_mu; /* serialises reloads (SIGHUP, POST /-/reload) */
 
     struct scry_metric_family *http_requests, *http_duration;

@@ -33,7 +33,6 @@ struct route {
 
 static void rules(struct pql_api_ctx *c);
 static void alerts(struct pql_api_ctx *c);
-static void metadata(struct pql_api_ctx *c);
 
 static const struct route routes[] = {
     { "query", "/api/v1/query", true, pql__api_query },
@@ -46,7 +45,6 @@ static const struct route routes[] = {
     { "label_values", "/api/v1/label/:name/values", true, pql__api_label_values },
     { "rules", "/api/v1/rules", false, rules },
     { "alerts", "/api/v1/alerts", false, alerts },
-    { "metadata", "/api/v1/metadata", false, metadata },
 };
 
 struct binding {
@@ -144,17 +142,6 @@ static void stub(struct pql_api_ctx *c, const char *key)
 static void rules(struct pql_api_ctx *c) { stub(c, "groups"); }
 static void alerts(struct pql_api_ctx *c) { stub(c, "alerts"); }
 
-/* No store keeps metric metadata (TYPE/HELP) yet: an empty map is what
- * Prometheus answers for unknown metrics, and Grafana's metrics browser
- * then simply shows no help text. */
-static void metadata(struct pql_api_ctx *c)
-{
-    struct scry_json j;
-    pql__api_success_begin(&j, &c->resp->body);
-    scry_json_obj_begin(&j);
-    scry_json_obj_end(&j);
-    pql__api_success_end(c, &j, NULL, 0);
-}
 
 /* ---- lifecycle ------------------------------------------------------------- */
 

@@ -67,13 +67,19 @@ class CliTest(unittest.TestCase):
             self.assertEqual(code, 2)
             self.assertIn("missing.yml", err)
 
-    def test_query_reports_server_errors_with_exit_1(self):
+    def test_query_prints_a_table_and_reports_errors_with_exit_1(self):
         with Server() as s:
-            # Before the PromQL engine exists the endpoint is unknown: the CLI
-            # must still fail cleanly with the server's message.
-            code, out, err = run_cli("query", "up", "--server", s.api)
+            code, out, err = run_cli("query", "1 + 1", "--server", s.api)
+            self.assertEqual(code, 0, err)
+            self.assertIn("2", out)
+            code, out, err = run_cli("query", 'label_replace(vector(3), "job", "x", "", "")',
+                                     "--server", s.api)
+            self.assertEqual(code, 0, err)
+            self.assertRegex(out, r'\{job="x"\}\s+3\b')
+            code, out, err = run_cli("query", "sum(", "--server", s.api)
             self.assertEqual(code, 1)
-            self.assertIn("HTTP 404", err)
+            self.assertIn("HTTP 400", err)
+            self.assertIn("parse error", err)
         code, out, err = run_cli("query", "up", "--server", "http://127.0.0.1:1")
         self.assertEqual(code, 1)
         self.assertIn("scry query", err)
