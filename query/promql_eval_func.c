@@ -1023,12 +1023,49 @@ struct sort_ctx {
     bool by_label;
 };
 
+/* facette/natsort's order, as sort_by_label uses: runs of digits compare
+ * as numbers, everything else as bytes. */
+static int natcmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        bool da = *a >= '0' && *a <= '9', db = *b >= '0' && *b <= '9';
+        size_t la = 0, lb = 0;
+        while (a[la] && ((a[la] >= '0' && a[la] <= '9') == da))
+            la++;
+        while (b[lb] && ((b[lb] >= '0' && b[lb] <= '9') == db))
+            lb++;
+        if (da && db) {
+            const char *x = a, *y = b;
+            size_t lx = la, ly = lb;
+            while (lx > 1 && *x == '0')
+                x++, lx--;
+            while (ly > 1 && *y == '0')
+                y++, ly--;
+            if (lx != ly)
+                return lx < ly ? -1 : 1;
+            int r = memcmp(x, y, lx);
+            if (r)
+                return r;
+        } else {
+            size_t l = la < lb ? la : lb;
+            int r = memcmp(a, b, l);
+            if (r)
+                return r;
+            if (la != lb)
+                return la < lb ? -1 : 1;
+        }
+        a += la;
+        b += lb;
+    }
+    return (*a != 0) - (*b != 0);
+}
+
 static int cmp_sort(const struct sort_ctx *sx, const struct ev_series *a, const struct ev_series *b)
 {
     if (sx->by_label) {
         for (size_t i = 0; i < sx->n_labels; i++) {
             const char *x = scry_labels_get(&a->ls, sx->labels[i]), *y = scry_labels_get(&b->ls, sx->labels[i]);
-            int r = strcmp(x ? x : "", y ? y : "");
+            int r = natcmp(x ? x : "", y ? y : "");
             if (r)
                 return sx->desc ? -r : r;
         }
@@ -1117,6 +1154,21 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
                                   : (double)(c->is_range ? c->q_step : 0) / 1000;
         out->type = PQL_TYPE_SCALAR;
         out->sc = pql__scalar_const(c, v);
+        return 0;
+    }
+    if (strcmp(fn, "min_of") == 0 || strcmp(fn, "max_of") == 0) {
+        double *sc[PQL_FUNC_MAX_ARGS] = { 0 };
+        int rc = scalar_args(c, call, sc, -1);
+        if (rc != 0)
+            return rc;
+        out->type = PQL_TYPE_SCALAR;
+        out->sc = scry_arena_alloc(c->a, c->n_steps * sizeof(double));
+        for (size_t i = 0; i < c->n_steps; i++) {
+            double m = sc[0][i];
+            for (size_t j = 1; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
+                m = fn[1] == 'i' ? go_min(m, sc[j][i]) : go_max(m, sc[j][i]);
+            out->sc[i] = m;
+        }
         return 0;
     }
     if (strcmp(fn, "pi") == 0) {
