@@ -68,6 +68,89 @@ static bool extrapolated_rate(const struct win *w, double *out, bool counter, bo
     *out = r * factor;
     return true;
 }
+/* ---- experimental anchored / smoothed ranges ---------------------------------- */
+
+/* Go's sort.Search(n, t[i] > x), or t[i] >= x with ge */
+static size_t search_gt(const int64_t *t, size_t n, int64_t x, bool ge)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ge ? t[mid] >= x : t[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Linear interpolation at `at` between points a and a+1; a counter reset
+ * counts from 0 on the left edge and adds up on the right one. */
+static double interp(const int64_t *t, const double *v, size_t a, int64_t at, bool counter, bool left)
+{
+    double y1 = v[a], y2 = v[a + 1];
+    if (counter && y2 < y1) {
+        if (left)
+            y1 = 0;
+        else
+            y2 += y1;
+    }
+    return y1 + (y2 - y1) * (double)(at - t[a]) / (double)(t[a + 1] - t[a]);
+}
+
+/* The values at the range boundaries (the sample at or before the start for
+ * anchored; interpolated for smoothed) and [*first, *last) the points
+ * strictly inside. w holds the points from lookback before the window (and
+ * after it, smoothed). */
+static bool ext_bounds(const struct win *w, bool smoothed, bool counter, double *left,
+                       double *right, size_t *first, size_t *last)
+{
+    if (!w->n)
+        return false;
+    size_t li = w->n - 1;
+    size_t fi = search_gt(w->t, li, w->start, false);
+    fi = fi > 0 ? fi - 1 : 0;
+    if (smoothed)
+        li = search_gt(w->t, li, w->end, true);
+    if (w->t[li] <= w->start || w->t[fi] > w->end)
+        return false;
+    *left = (smoothed && w->t[fi] < w->start) ? interp(w->t, w->v, fi, w->start, counter, true)
+                                               : w->v[fi];
+    *right = (smoothed && li > 0 && w->t[li] > w->end)
+                 ? interp(w->t, w->v, li - 1, w->end, counter, false)
+                 : w->v[li];
+    if (w->t[fi] <= w->start)
+        fi++;
+    size_t end = w->t[li] >= w->end ? li : li + 1;
+    *first = fi;
+    *last = end < fi ? fi : end;
+    return true;
+}
+
+static bool extended_rate(const struct win *w, double *out, bool counter, bool rate, bool smoothed)
+{
+    double left, right;
+    size_t fi, li;
+    if (!ext_bounds(w, smoothed, counter, &left, &right, &fi, &li))
+        return false;
+    double r = right - left;
+    if (counter) {
+        double corr = 0, prev = left;
+        for (size_t i = fi; i < li; i++) {
+            if (w->v[i] < prev)
+                corr += prev;
+            prev = w->v[i];
+        }
+        if (right < prev)
+            corr += prev;
+        r += corr;
+    }
+    if (rate)
+        r /= (double)w->range / 1000;
+    *out = r;
+    return true;
+}
+
 static bool f_rate(const struct win *w, double *o) { return extrapolated_rate(w, o, true, true); }
 static bool f_increase(const struct win *w, double *o) { return extrapolated_rate(w, o, true, false); }
 static bool f_delta(const struct win *w, double *o) { return extrapolated_rate(w, o, false, false); }
@@ -353,6 +436,30 @@ struct range_fn {
     bool keep_name;
 };
 
+/* changes/resets over an anchored range: the boundary value, the points
+ * inside, the last value (Go's extendFloats) */
+static bool ext_points(const struct win *w, int64_t *t, double *v, struct win *out)
+{
+    double left, right;
+    size_t fi, li;
+    if (!ext_bounds(w, false, false, &left, &right, &fi, &li))
+        return false;
+    size_t n = 0;
+    t[n] = w->start;
+    v[n++] = left;
+    for (size_t i = fi; i < li; i++) {
+        t[n] = w->t[i];
+        v[n++] = w->v[i];
+    }
+    t[n] = w->end;
+    v[n++] = right;
+    *out = *w;
+    out->t = t;
+    out->v = v;
+    out->n = n;
+    return true;
+}
+
 static const struct range_fn range_fns[] = {
     { "rate", f_rate, false }, { "increase", f_increase, false }, { "delta", f_delta, false },
     { "irate", f_irate, false }, { "idelta", f_idelta, false }, { "changes", f_changes, false },
@@ -426,6 +533,23 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
     }
     out->type = PQL_TYPE_VECTOR;
     bool quant = name_is(e, "quantile_over_time"), mad = name_is(e, "mad_over_time");
+    if (m.type == PQL_TYPE_MATRIX && (m.m.anchored || m.m.smoothed)) {
+        static const char *anch[] = { "changes", "delta", "increase", "rate", "resets" };
+        bool ok = false;
+        for (size_t j = 0; j < 5; j++)
+            if (strcmp(call->func->name, anch[j]) == 0)
+                ok = !m.m.smoothed || (j != 0 && j != 4);
+        if (!ok)
+            return scry_err_set(c->err, SCRY_EINVAL, m.m.smoothed
+                ? "smoothed modifier can only be used with: delta, increase, rate - not with %s"
+                : "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with %s",
+                call->func->name);
+    }
+    bool ext = m.m.anchored || m.m.smoothed;
+    bool is_rate = name_is(e, "rate"), is_inc = name_is(e, "increase"), is_delta = name_is(e, "delta");
+    int64_t *xt = NULL;
+    double *xv = NULL;
+    size_t x_cap = 0;
     double *buf = NULL;
     size_t buf_cap = 0;
     double argv[PQL_FUNC_MAX_ARGS];
@@ -437,7 +561,8 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
             return rc;
         for (size_t i = 0; i < c->n_steps; i++) {
             int64_t end = m.m.win_end[i], start = end - m.m.range_ms;
-            size_t lo = first_gt(s->t, s->n, start), hi = first_gt(s->t, s->n, end);
+            size_t lo = first_gt(s->t, s->n, start - m.m.ext_ms),
+                   hi = first_gt(s->t, s->n, end + (m.m.smoothed ? m.m.ext_ms : 0));
             for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
                 argv[j] = sc[j] ? sc[j][i] : 0;
             struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, m.m.range_ms, ev_ts(c, i), argv };
@@ -464,6 +589,16 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
                     v = pql__quantile(0.5, buf, w.n);
                 }
                 ok = true;
+            } else if (ext && (is_rate || is_inc || is_delta)) {
+                ok = extended_rate(&w, &v, !is_delta, is_rate, m.m.smoothed);
+            } else if (ext) {
+                if (x_cap < w.n + 2) {
+                    x_cap = (w.n + 2) * 2;
+                    xt = scry_arena_alloc(c->a, x_cap * sizeof(int64_t));
+                    xv = scry_arena_alloc(c->a, x_cap * sizeof(double));
+                }
+                struct win xw;
+                ok = ext_points(&w, xt, xv, &xw) && rf->fn(&xw, &v);
             } else {
                 ok = rf->fn(&w, &v);
             }
