@@ -84,17 +84,14 @@ static size_t search_gt(const int64_t *t, size_t n, int64_t x, bool ge)
     return lo;
 }
 
-/* Linear interpolation at `at` between points a and a+1; a counter reset
- * counts from 0 on the left edge and adds up on the right one. */
+/* Linear interpolation at `at` between points a and a+1; across a counter
+ * reset the counter is taken to restart from 0 at the first point. */
 static double interp(const int64_t *t, const double *v, size_t a, int64_t at, bool counter, bool left)
 {
     double y1 = v[a], y2 = v[a + 1];
-    if (counter && y2 < y1) {
-        if (left)
-            y1 = 0;
-        else
-            y2 += y1;
-    }
+    (void)left;
+    if (counter && y2 < y1)
+        y1 = 0;
     return y1 + (y2 - y1) * (double)(at - t[a]) / (double)(t[a + 1] - t[a]);
 }
 
