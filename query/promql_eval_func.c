@@ -1234,6 +1234,117 @@ static void sort_vec(struct ev_ctx *c, struct ev_vec *v, const struct sort_ctx *
     }
 }
 
+/* ---- info() (experimental) ------------------------------------------------- */
+
+static bool is_identifying(const char *name)
+{
+    return strcmp(name, "instance") == 0 || strcmp(name, "job") == 0;
+}
+
+static bool str_eq0(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static int eval_info(struct ev_ctx *c, const struct pql_call *call, struct ev_val *out)
+{
+    int rc = pql__eval(c, call->args[0], out);
+    if (rc != 0)
+        return rc;
+    const struct pql_vector_sel *sel = NULL;
+    if (call->n_args > 1) {
+        const struct pql_expr *a1 = pql__unparen(call->args[1]);
+        if (a1->kind == PQL_VECTOR_SEL)
+            sel = &a1->u.vs;
+    }
+    size_t n_ms = sel ? sel->n_matchers : 0;
+    struct scry_matcher *ms = scry_arena_calloc(c->a, n_ms + 1, sizeof(*ms));
+    size_t n_name = 0, n_data = 0;
+    for (size_t i = 0; i < n_ms; i++)
+        if (strcmp(sel->matchers[i].name, "__name__") == 0)
+            n_name++;
+    for (size_t i = 0; i < n_ms; i++)
+        ms[i] = sel->matchers[i];
+    n_data = n_ms - n_name;
+    bool own_default = false;
+    if (n_name == 0) {
+        rc = scry_matcher_init(&ms[n_ms], SCRY_MATCH_EQ, "__name__", "target_info", c->err);
+        if (rc != 0)
+            return rc;
+        own_default = true;
+        n_ms++;
+    }
+    /* the info series, per step */
+    struct pql_expr ie = { .kind = PQL_VECTOR_SEL, .type = PQL_TYPE_VECTOR };
+    ie.u.vs.matchers = ms;
+    ie.u.vs.n_matchers = n_ms;
+    struct ev_val info;
+    rc = pql__eval_vector_sel(c, &ie, &info);
+    if (rc != 0)
+        goto done;
+    struct ev_vec in = out->vec;
+    memset(&out->vec, 0, sizeof(out->vec));
+    struct ev_map map;
+    pql__map_init(c, &map, in.n);
+    struct scry_labels_builder b;
+    scry_labels_builder_init(&b, c->a);
+    for (size_t k = 0; k < in.n; k++) {
+        const struct ev_series *s = &in.s[k];
+        /* a series that is itself one of the info metrics is left alone */
+        bool is_info = true;
+        for (size_t j = 0; j < n_ms; j++)
+            if (strcmp(ms[j].name, "__name__") == 0 && !scry_matcher_matches_labels(&ms[j], &s->ls))
+                is_info = false;
+        for (size_t i = 0; i < c->n_steps; i++) {
+            if (!s->ok[i])
+                continue;
+            scry_labels_builder_reset(&b, &s->ls);
+            bool matched = false;
+            if (!is_info) {
+                for (size_t q = 0; q < info.vec.n; q++) {
+                    const struct ev_series *f = &info.vec.s[q];
+                    if (!f->ok[i] ||
+                        !str_eq0(scry_labels_get(&f->ls, "instance"), scry_labels_get(&s->ls, "instance")) ||
+                        !str_eq0(scry_labels_get(&f->ls, "job"), scry_labels_get(&s->ls, "job")))
+                        continue;
+                    matched = true;
+                    for (size_t l = 0; l < f->ls.n; l++) {
+                        const char *nm = f->ls.v[l].name;
+                        if (strcmp(nm, "__name__") == 0 || is_identifying(nm) ||
+                            scry_labels_get(&s->ls, nm))
+                            continue;
+                        bool wanted = n_data == 0;
+                        for (size_t j = 0; j < n_ms && !wanted; j++)
+                            wanted = strcmp(ms[j].name, nm) == 0;
+                        if (wanted)
+                            scry_labels_builder_set(&b, nm, f->ls.v[l].value);
+                    }
+                }
+            }
+            if (!matched && !is_info) {
+                bool keep = true;
+                for (size_t j = 0; j < n_ms && keep; j++)
+                    if (strcmp(ms[j].name, "__name__") != 0)
+                        keep = scry_matcher_matches(&ms[j], "", 0);
+                if (!keep)
+                    continue;
+            }
+            struct scry_labels ls = scry_labels_builder_labels(&b);
+            struct ev_series *o = pql__map_get(c, &map, &out->vec, &ls, s->drop_name);
+            if (o->ok[i]) {
+                rc = scry_err_set(c->err, SCRY_EINVAL, "vector cannot contain metrics with the same labelset");
+                goto done;
+            }
+            o->v[i] = s->v[i];
+            o->ok[i] = 1;
+        }
+    }
+done:
+    if (own_default)
+        scry_matcher_fini(&ms[n_ms - 1]);
+    return rc;
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 static int eval_timestamp(struct ev_ctx *c, const struct pql_expr *arg, struct ev_val *out)
@@ -1362,6 +1473,8 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
     }
     if (strcmp(fn, "timestamp") == 0)
         return eval_timestamp(c, call->args[0], out);
+    if (strcmp(fn, "info") == 0)
+        return eval_info(c, call, out);
     if (strcmp(fn, "histogram_quantile") == 0)
         return eval_histogram_classic(c, e, false, out);
     if (strcmp(fn, "histogram_fraction") == 0)
