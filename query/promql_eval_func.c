@@ -1061,6 +1061,63 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
     return (ur - lr) / count;
 }
 
+/* OpenMetrics float text for a quantile label: Go's 'g' -1, ".0" appended
+ * to integers ("0.0", "0.25", "1.0", "-0.1") */
+static const char *om_float(struct ev_ctx *c, double v)
+{
+    const char *g = pql__fmt_g(c, v);
+    if (strpbrk(g, ".eIN"))
+        return g;
+    return scry_arena_printf(c->a, "%s.0", g);
+}
+
+static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bool fraction,
+                                  struct ev_val *out);
+
+/* histogram_quantiles(v, "label", q1, q2, ...) (experimental): one
+ * histogram_quantile per q, told apart by the label. */
+static int eval_histogram_quantiles(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
+{
+    const struct pql_call *call = &e->u.call;
+    struct ev_val lbl;
+    int rc = pql__eval(c, call->args[1], &lbl);
+    if (rc != 0)
+        return rc;
+    struct ev_vec all = { 0 };
+    for (size_t j = 2; j < call->n_args; j++) {
+        struct pql_expr one = *e;
+        const struct pql_expr *args[2] = { call->args[j], call->args[0] };
+        one.u.call.args = (struct pql_expr **)args;
+        one.u.call.n_args = 2;
+        struct ev_val part;
+        rc = eval_histogram_classic(c, &one, false, &part);
+        if (rc != 0)
+            return rc;
+        struct ev_val q;
+        rc = pql__eval(c, call->args[j], &q);
+        if (rc != 0)
+            return rc;
+        for (size_t k = 0; k < part.vec.n; k++) {
+            struct ev_series *ps = &part.vec.s[k];
+            if (scry_labels_get(&ps->ls, lbl.str))
+                return scry_err_set(c->err, SCRY_EINVAL,
+                                    "label %s already exists in the input of histogram_quantiles()", lbl.str);
+            struct scry_labels_builder b;
+            scry_labels_builder_init(&b, c->a);
+            scry_labels_builder_reset(&b, &ps->ls);
+            scry_labels_builder_set(&b, lbl.str, om_float(c, q.sc[0]));
+            struct scry_labels ls = scry_labels_builder_labels(&b);
+            struct ev_series *o = pql__vec_add(c, &all, &ls, true);
+            memcpy(o->v, ps->v, c->n_steps * sizeof(double));
+            memcpy(o->ok, ps->ok, c->n_steps);
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    out->type = PQL_TYPE_VECTOR;
+    out->vec = all;
+    return 0;
+}
+
 static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bool fraction,
                                   struct ev_val *out)
 {
@@ -1479,6 +1536,8 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
         return eval_histogram_classic(c, e, false, out);
     if (strcmp(fn, "histogram_fraction") == 0)
         return eval_histogram_classic(c, e, true, out);
+    if (strcmp(fn, "histogram_quantiles") == 0)
+        return eval_histogram_quantiles(c, e, out);
     if (strncmp(fn, "histogram_", 10) == 0) {
         /* native histograms only: floats give nothing */
         out->type = PQL_TYPE_VECTOR;
