@@ -580,10 +580,13 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
                                     pql__fmt_g(c, argv[0]));
                     v = pql__quantile(argv[0], buf, w.n);
                 } else {
+                    bool has_nan = false;
+                    for (size_t j = 0; j < w.n; j++)
+                        has_nan |= isnan(w.v[j]);
                     double med = pql__quantile(0.5, buf, w.n);
                     for (size_t j = 0; j < w.n; j++)
                         buf[j] = fabs(w.v[j] - med);
-                    v = pql__quantile(0.5, buf, w.n);
+                    v = has_nan ? NAN : pql__quantile(0.5, buf, w.n);
                 }
                 ok = true;
             } else if (ext && (is_rate || is_inc || is_delta)) {
@@ -1624,6 +1627,8 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
             sx.labels[j - 1] = s.str;
         }
         sort_vec(c, &out->vec, &sx);
+        if (c->is_range)
+            pql__annotf(c, true, e, "sort is ineffective for range queries since results are always ordered by labels");
         return 0;
     }
     return scry_err_set(c->err, SCRY_EINVAL, "function %s is not supported", fn);
