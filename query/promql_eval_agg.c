@@ -330,9 +330,7 @@ int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_va
     struct ev_vec groups = { 0 };
     for (size_t k = 0; k < in.vec.n; k++) {
         struct scry_labels g = group_labels(c, ag, &in.vec.s[k].ls);
-        size_t before = groups.n;
         struct ev_series *o = pql__map_get(c, &map, &groups, &g, false);
-        (void)before;
         if (in.vec.s[k].drop_name && scry_labels_get(&g, "__name__"))
             o->drop_name = true;
         gid[k] = (uint32_t)(o - groups.s);

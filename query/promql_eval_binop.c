@@ -250,8 +250,6 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
     uint32_t *match_stamp = scry_arena_calloc(c->a, sg.n_ids + 1, sizeof(uint32_t));
     size_t *cache_r = scry_arena_alloc(c->a, (many->n + 1) * sizeof(size_t));
     struct ev_series **cache_o = scry_arena_calloc(c->a, many->n + 1, sizeof(*cache_o));
-    uint32_t *out_stamp = NULL;
-    size_t out_stamp_cap = 0;
     struct ev_map map;
     pql__map_init(c, &map, many->n);
     out->type = PQL_TYPE_VECTOR;
@@ -366,8 +364,6 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
             o->ok[i] = 1;
         }
     }
-    (void)out_stamp;
-    (void)out_stamp_cap;
     return 0;
 }
 

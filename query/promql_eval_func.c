@@ -1176,7 +1176,6 @@ static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bo
     for (size_t g = 0; g < groups.n; g++)
         off[g + 1] += off[g];
     out->vec = groups;
-    bool forced_any = false;
     for (size_t i = 0; i < c->n_steps; i++) {
         memset(n_in, 0, groups.n * sizeof(size_t));
         for (size_t k = 0; k < v.vec.n; k++) {
@@ -1197,12 +1196,10 @@ static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bo
                             "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
                             nm ? nm : "");
             }
-            forced_any |= forced;
             groups.s[g].v[i] = r;
             groups.s[g].ok[i] = 1;
         }
     }
-    (void)forced_any;
     return 0;
 }
 
