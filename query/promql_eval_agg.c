@@ -155,6 +155,42 @@ static int agg_k(struct ev_ctx *c, const struct pql_aggregate *ag, struct ev_vec
     return 0;
 }
 
+/* limit_ratio(r, v): a series is kept when its label hash, as a fraction of
+ * 2^64, is below r (r > 0) or at least 1 + r (r < 0), so the same series
+ * stay selected from step to step and query to query. */
+static int agg_limit_ratio(struct ev_ctx *c, const struct pql_aggregate *ag, struct ev_vec *in,
+                           const double *param, struct ev_val *out)
+{
+    out->type = PQL_TYPE_VECTOR;
+    double *off = scry_arena_alloc(c->a, (in->n + 1) * sizeof(double));
+    for (size_t k = 0; k < in->n; k++)
+        off[k] = (double)scry_labels_hash(&in->s[k].ls) / 18446744073709551615.0;
+    struct ev_series **outs = scry_arena_calloc(c->a, in->n + 1, sizeof(*outs));
+    for (size_t i = 0; i < c->n_steps; i++) {
+        double r = param[i];
+        if (isnan(r))
+            return scry_err_set(c->err, SCRY_EINVAL, "Ratio value is NaN");
+        if (r > 1 || r < -1) {
+            double capped = r > 1 ? 1 : -1;
+            pql__annotf(c, true, ag->param, "ratio value should be between -1 and 1, got %s, capping to %s",
+                        pql__fmt_g(c, r), pql__fmt_g(c, capped));
+            r = capped;
+        }
+        for (size_t k = 0; k < in->n; k++) {
+            if (!in->s[k].ok[i])
+                continue;
+            bool keep = (r >= 0 && off[k] < r) || (r < 0 && off[k] >= 1 + r);
+            if (!keep)
+                continue;
+            if (!outs[k])
+                outs[k] = pql__vec_add(c, &out->vec, &in->s[k].ls, in->s[k].drop_name);
+            outs[k]->v[i] = in->s[k].v[i];
+            outs[k]->ok[i] = 1;
+        }
+    }
+    return 0;
+}
+
 static int agg_count_values(struct ev_ctx *c, const struct pql_aggregate *ag, struct ev_vec *in,
                             const char *label, struct ev_val *out)
 {
@@ -294,9 +330,7 @@ int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_va
     struct ev_vec groups = { 0 };
     for (size_t k = 0; k < in.vec.n; k++) {
         struct scry_labels g = group_labels(c, ag, &in.vec.s[k].ls);
-        size_t before = groups.n;
         struct ev_series *o = pql__map_get(c, &map, &groups, &g, false);
-        (void)before;
         if (in.vec.s[k].drop_name && scry_labels_get(&g, "__name__"))
             o->drop_name = true;
         gid[k] = (uint32_t)(o - groups.s);
@@ -304,7 +338,7 @@ int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_va
     if (ag->op == PQL_AGG_TOPK || ag->op == PQL_AGG_BOTTOMK || ag->op == PQL_AGG_LIMITK)
         return agg_k(c, ag, &in.vec, gid, groups.n, pv.sc, out);
     if (ag->op == PQL_AGG_LIMIT_RATIO)
-        return scry_err_set(c->err, SCRY_EINVAL, "limit_ratio is not supported");
+        return agg_limit_ratio(c, ag, &in.vec, pv.sc, out);
     struct grp *gs = scry_arena_alloc(c->a, (groups.n + 1) * sizeof(*gs));
     double *qv = NULL;
     size_t *qn = NULL;

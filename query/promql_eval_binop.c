@@ -5,6 +5,7 @@
  * removal, as the conformance suite runs Prometheus). */
 #include <assert.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -249,12 +250,16 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
     uint32_t *match_stamp = scry_arena_calloc(c->a, sg.n_ids + 1, sizeof(uint32_t));
     size_t *cache_r = scry_arena_alloc(c->a, (many->n + 1) * sizeof(size_t));
     struct ev_series **cache_o = scry_arena_calloc(c->a, many->n + 1, sizeof(*cache_o));
-    uint32_t *out_stamp = NULL;
-    size_t out_stamp_cap = 0;
     struct ev_map map;
     pql__map_init(c, &map, many->n);
     out->type = PQL_TYPE_VECTOR;
     bool cmp = pql_op_is_comparison(b->op);
+    /* experimental fill modifiers: as Prometheus swaps the operands of a
+     * one-to-many match but not the fill values, fill_right always stands
+     * in for the "one" side and fill_left for the "many" side */
+    bool fill_one = vm->fill_rhs_set, fill_many = vm->fill_lhs_set;
+    double fill_one_v = vm->fill_rhs, fill_many_v = vm->fill_lhs;
+    static const struct scry_labels no_labels;
     for (size_t i = 0; i < c->n_steps; i++) {
         uint32_t stamp = (uint32_t)i + 1;
         int rc = pql__check_limits(c);
@@ -283,16 +288,19 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
         for (size_t k = 0; k < many->n; k++) {
             struct ev_series *ls = &many->s[k];
             uint32_t sid = sg.l[k];
-            if (!ls->ok[i] || one_stamp[sid] != stamp)
+            if (!ls->ok[i])
                 continue;
-            struct ev_series *rs = &one->s[one_at[sid]];
-            if (vm->card == PQL_CARD_ONE_TO_ONE) {
-                if (match_stamp[sid] == stamp)
+            bool matched = one_stamp[sid] == stamp;
+            if (!matched && !fill_one)
+                continue;
+            struct ev_series *rs = matched ? &one->s[one_at[sid]] : NULL;
+            if (matched) {
+                if (vm->card == PQL_CARD_ONE_TO_ONE && match_stamp[sid] == stamp)
                     return scry_err_set(c->err, SCRY_EINVAL,
                         "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
                 match_stamp[sid] = stamp;
             }
-            double fl = ls->v[i], fr = rs->v[i];
+            double fl = ls->v[i], fr = matched ? rs->v[i] : fill_one_v;
             if (swap) {
                 double t = fl;
                 fl = fr;
@@ -305,15 +313,16 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
             } else if (!keep) {
                 continue;
             }
+            size_t key = matched ? (size_t)one_at[sid] : SIZE_MAX;
             struct ev_series *o;
-            if (cache_o[k] && cache_r[k] == (size_t)one_at[sid]) {
+            if (cache_o[k] && cache_r[k] == key) {
                 o = cache_o[k];
             } else {
-                struct scry_labels m = result_metric(c, &ls->ls, &rs->ls, vm);
+                struct scry_labels m = result_metric(c, &ls->ls, rs ? &rs->ls : &no_labels, vm);
                 o = pql__map_get(c, &map, &out->vec, &m,
                                  drops_name(b->op) || b->return_bool || (cmp && ls->drop_name));
                 cache_o[k] = o;
-                cache_r[k] = (size_t)one_at[sid];
+                cache_r[k] = key;
             }
             if (vm->card != PQL_CARD_ONE_TO_ONE && o->ok[i]) {
                 return scry_err_set(c->err, SCRY_EINVAL,
@@ -325,9 +334,36 @@ static int vector_vector(struct ev_ctx *c, const struct pql_binary *b, struct ev
             o->v[i] = v;
             o->ok[i] = 1;
         }
+        if (!fill_many)
+            continue;
+        /* experimental fill: a "one" series no "many" series matched */
+        for (size_t k = 0; k < one->n; k++) {
+            struct ev_series *rs = &one->s[k];
+            if (!rs->ok[i] || match_stamp[sg.r[k]] == stamp)
+                continue;
+            double fl = fill_many_v, fr = rs->v[i];
+            if (swap) {
+                double t = fl;
+                fl = fr;
+                fr = t;
+            }
+            bool keep;
+            double v = elem(b->op, fl, fr, &keep);
+            if (b->return_bool)
+                v = keep ? 1 : 0;
+            else if (!keep)
+                continue;
+            if (cmp && !b->return_bool)
+                v = swap ? fr : fl;
+            struct scry_labels m = match_labels(c, &rs->ls, vm->on, vm->labels, vm->n_labels);
+            struct ev_series *o = pql__map_get(c, &map, &out->vec, &m, true);
+            if (o->ok[i])
+                return scry_err_set(c->err, SCRY_EINVAL,
+                                    "vector cannot contain metrics with the same labelset");
+            o->v[i] = v;
+            o->ok[i] = 1;
+        }
     }
-    (void)out_stamp;
-    (void)out_stamp_cap;
     return 0;
 }
 

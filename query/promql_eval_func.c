@@ -68,6 +68,86 @@ static bool extrapolated_rate(const struct win *w, double *out, bool counter, bo
     *out = r * factor;
     return true;
 }
+/* ---- experimental anchored / smoothed ranges ---------------------------------- */
+
+/* Go's sort.Search(n, t[i] > x), or t[i] >= x with ge */
+static size_t search_gt(const int64_t *t, size_t n, int64_t x, bool ge)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (ge ? t[mid] >= x : t[mid] > x)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/* Linear interpolation at `at` between points a and a+1; across a counter
+ * reset the counter is taken to restart from 0 at the first point. */
+static double interp(const int64_t *t, const double *v, size_t a, int64_t at, bool counter, bool left)
+{
+    double y1 = v[a], y2 = v[a + 1];
+    (void)left;
+    if (counter && y2 < y1)
+        y1 = 0;
+    return y1 + (y2 - y1) * (double)(at - t[a]) / (double)(t[a + 1] - t[a]);
+}
+
+/* The values at the range boundaries (the sample at or before the start for
+ * anchored; interpolated for smoothed) and [*first, *last) the points
+ * strictly inside. w holds the points from lookback before the window (and
+ * after it, smoothed). */
+static bool ext_bounds(const struct win *w, bool smoothed, bool counter, double *left,
+                       double *right, size_t *first, size_t *last)
+{
+    if (!w->n)
+        return false;
+    size_t li = w->n - 1;
+    size_t fi = search_gt(w->t, li, w->start, false);
+    fi = fi > 0 ? fi - 1 : 0;
+    if (smoothed)
+        li = search_gt(w->t, li, w->end, true);
+    if (w->t[li] <= w->start || w->t[fi] > w->end)
+        return false;
+    *left = (smoothed && w->t[fi] < w->start) ? interp(w->t, w->v, fi, w->start, counter, true)
+                                               : w->v[fi];
+    *right = (smoothed && li > 0 && w->t[li] > w->end)
+                 ? interp(w->t, w->v, li - 1, w->end, counter, false)
+                 : w->v[li];
+    if (w->t[fi] <= w->start)
+        fi++;
+    size_t end = w->t[li] >= w->end ? li : li + 1;
+    *first = fi;
+    *last = end < fi ? fi : end;
+    return true;
+}
+
+static bool extended_rate(const struct win *w, double *out, bool counter, bool rate, bool smoothed)
+{
+    double left, right;
+    size_t fi, li;
+    if (!ext_bounds(w, smoothed, counter, &left, &right, &fi, &li))
+        return false;
+    double r = right - left;
+    if (counter) {
+        double corr = 0, prev = left;
+        for (size_t i = fi; i < li; i++) {
+            if (w->v[i] < prev)
+                corr += prev;
+            prev = w->v[i];
+        }
+        if (right < prev)
+            corr += prev;
+        r += corr;
+    }
+    if (rate)
+        r /= (double)w->range / 1000;
+    *out = r;
+    return true;
+}
+
 static bool f_rate(const struct win *w, double *o) { return extrapolated_rate(w, o, true, true); }
 static bool f_increase(const struct win *w, double *o) { return extrapolated_rate(w, o, true, false); }
 static bool f_delta(const struct win *w, double *o) { return extrapolated_rate(w, o, false, false); }
@@ -353,6 +433,30 @@ struct range_fn {
     bool keep_name;
 };
 
+/* changes/resets over an anchored range: the boundary value, the points
+ * inside, the last value (Go's extendFloats) */
+static bool ext_points(const struct win *w, int64_t *t, double *v, struct win *out)
+{
+    double left, right;
+    size_t fi, li;
+    if (!ext_bounds(w, false, false, &left, &right, &fi, &li))
+        return false;
+    size_t n = 0;
+    t[n] = w->start;
+    v[n++] = left;
+    for (size_t i = fi; i < li; i++) {
+        t[n] = w->t[i];
+        v[n++] = w->v[i];
+    }
+    t[n] = w->end;
+    v[n++] = right;
+    *out = *w;
+    out->t = t;
+    out->v = v;
+    out->n = n;
+    return true;
+}
+
 static const struct range_fn range_fns[] = {
     { "rate", f_rate, false }, { "increase", f_increase, false }, { "delta", f_delta, false },
     { "irate", f_irate, false }, { "idelta", f_idelta, false }, { "changes", f_changes, false },
@@ -426,6 +530,23 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
     }
     out->type = PQL_TYPE_VECTOR;
     bool quant = name_is(e, "quantile_over_time"), mad = name_is(e, "mad_over_time");
+    if (m.type == PQL_TYPE_MATRIX && (m.m.anchored || m.m.smoothed)) {
+        static const char *anch[] = { "changes", "delta", "increase", "rate", "resets" };
+        bool ok = false;
+        for (size_t j = 0; j < 5; j++)
+            if (strcmp(call->func->name, anch[j]) == 0)
+                ok = !m.m.smoothed || (j != 0 && j != 4);
+        if (!ok)
+            return scry_err_set(c->err, SCRY_EINVAL, m.m.smoothed
+                ? "smoothed modifier can only be used with: delta, increase, rate - not with %s"
+                : "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with %s",
+                call->func->name);
+    }
+    bool ext = m.m.anchored || m.m.smoothed;
+    bool is_rate = name_is(e, "rate"), is_inc = name_is(e, "increase"), is_delta = name_is(e, "delta");
+    int64_t *xt = NULL;
+    double *xv = NULL;
+    size_t x_cap = 0;
     double *buf = NULL;
     size_t buf_cap = 0;
     double argv[PQL_FUNC_MAX_ARGS];
@@ -437,7 +558,8 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
             return rc;
         for (size_t i = 0; i < c->n_steps; i++) {
             int64_t end = m.m.win_end[i], start = end - m.m.range_ms;
-            size_t lo = first_gt(s->t, s->n, start), hi = first_gt(s->t, s->n, end);
+            size_t lo = first_gt(s->t, s->n, start - m.m.ext_ms),
+                   hi = first_gt(s->t, s->n, end + (m.m.smoothed ? m.m.ext_ms : 0));
             for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
                 argv[j] = sc[j] ? sc[j][i] : 0;
             struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, m.m.range_ms, ev_ts(c, i), argv };
@@ -458,12 +580,25 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
                                     pql__fmt_g(c, argv[0]));
                     v = pql__quantile(argv[0], buf, w.n);
                 } else {
+                    bool has_nan = false;
+                    for (size_t j = 0; j < w.n; j++)
+                        has_nan |= isnan(w.v[j]);
                     double med = pql__quantile(0.5, buf, w.n);
                     for (size_t j = 0; j < w.n; j++)
                         buf[j] = fabs(w.v[j] - med);
-                    v = pql__quantile(0.5, buf, w.n);
+                    v = has_nan ? NAN : pql__quantile(0.5, buf, w.n);
                 }
                 ok = true;
+            } else if (ext && (is_rate || is_inc || is_delta)) {
+                ok = extended_rate(&w, &v, !is_delta, is_rate, m.m.smoothed);
+            } else if (ext) {
+                if (x_cap < w.n + 2) {
+                    x_cap = (w.n + 2) * 2;
+                    xt = scry_arena_alloc(c->a, x_cap * sizeof(int64_t));
+                    xv = scry_arena_alloc(c->a, x_cap * sizeof(double));
+                }
+                struct win xw;
+                ok = ext_points(&w, xt, xv, &xw) && rf->fn(&xw, &v);
             } else {
                 ok = rf->fn(&w, &v);
             }
@@ -929,6 +1064,63 @@ static double bucket_fraction(double lower, double upper, struct bucket *b, size
     return (ur - lr) / count;
 }
 
+/* OpenMetrics float text for a quantile label: Go's 'g' -1, ".0" appended
+ * to integers ("0.0", "0.25", "1.0", "-0.1") */
+static const char *om_float(struct ev_ctx *c, double v)
+{
+    const char *g = pql__fmt_g(c, v);
+    if (strpbrk(g, ".eIN"))
+        return g;
+    return scry_arena_printf(c->a, "%s.0", g);
+}
+
+static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bool fraction,
+                                  struct ev_val *out);
+
+/* histogram_quantiles(v, "label", q1, q2, ...) (experimental): one
+ * histogram_quantile per q, told apart by the label. */
+static int eval_histogram_quantiles(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
+{
+    const struct pql_call *call = &e->u.call;
+    struct ev_val lbl;
+    int rc = pql__eval(c, call->args[1], &lbl);
+    if (rc != 0)
+        return rc;
+    struct ev_vec all = { 0 };
+    for (size_t j = 2; j < call->n_args; j++) {
+        struct pql_expr one = *e;
+        const struct pql_expr *args[2] = { call->args[j], call->args[0] };
+        one.u.call.args = (struct pql_expr **)args;
+        one.u.call.n_args = 2;
+        struct ev_val part;
+        rc = eval_histogram_classic(c, &one, false, &part);
+        if (rc != 0)
+            return rc;
+        struct ev_val q;
+        rc = pql__eval(c, call->args[j], &q);
+        if (rc != 0)
+            return rc;
+        for (size_t k = 0; k < part.vec.n; k++) {
+            struct ev_series *ps = &part.vec.s[k];
+            if (scry_labels_get(&ps->ls, lbl.str))
+                return scry_err_set(c->err, SCRY_EINVAL,
+                                    "label %s already exists in the input of histogram_quantiles()", lbl.str);
+            struct scry_labels_builder b;
+            scry_labels_builder_init(&b, c->a);
+            scry_labels_builder_reset(&b, &ps->ls);
+            scry_labels_builder_set(&b, lbl.str, om_float(c, q.sc[0]));
+            struct scry_labels ls = scry_labels_builder_labels(&b);
+            struct ev_series *o = pql__vec_add(c, &all, &ls, true);
+            memcpy(o->v, ps->v, c->n_steps * sizeof(double));
+            memcpy(o->ok, ps->ok, c->n_steps);
+        }
+    }
+    memset(out, 0, sizeof(*out));
+    out->type = PQL_TYPE_VECTOR;
+    out->vec = all;
+    return 0;
+}
+
 static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bool fraction,
                                   struct ev_val *out)
 {
@@ -984,7 +1176,6 @@ static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bo
     for (size_t g = 0; g < groups.n; g++)
         off[g + 1] += off[g];
     out->vec = groups;
-    bool forced_any = false;
     for (size_t i = 0; i < c->n_steps; i++) {
         memset(n_in, 0, groups.n * sizeof(size_t));
         for (size_t k = 0; k < v.vec.n; k++) {
@@ -1005,12 +1196,10 @@ static int eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bo
                             "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name \"%s\"",
                             nm ? nm : "");
             }
-            forced_any |= forced;
             groups.s[g].v[i] = r;
             groups.s[g].ok[i] = 1;
         }
     }
-    (void)forced_any;
     return 0;
 }
 
@@ -1023,12 +1212,49 @@ struct sort_ctx {
     bool by_label;
 };
 
+/* facette/natsort's order, as sort_by_label uses: runs of digits compare
+ * as numbers, everything else as bytes. */
+static int natcmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        bool da = *a >= '0' && *a <= '9', db = *b >= '0' && *b <= '9';
+        size_t la = 0, lb = 0;
+        while (a[la] && ((a[la] >= '0' && a[la] <= '9') == da))
+            la++;
+        while (b[lb] && ((b[lb] >= '0' && b[lb] <= '9') == db))
+            lb++;
+        if (da && db) {
+            const char *x = a, *y = b;
+            size_t lx = la, ly = lb;
+            while (lx > 1 && *x == '0')
+                x++, lx--;
+            while (ly > 1 && *y == '0')
+                y++, ly--;
+            if (lx != ly)
+                return lx < ly ? -1 : 1;
+            int r = memcmp(x, y, lx);
+            if (r)
+                return r;
+        } else {
+            size_t l = la < lb ? la : lb;
+            int r = memcmp(a, b, l);
+            if (r)
+                return r;
+            if (la != lb)
+                return la < lb ? -1 : 1;
+        }
+        a += la;
+        b += lb;
+    }
+    return (*a != 0) - (*b != 0);
+}
+
 static int cmp_sort(const struct sort_ctx *sx, const struct ev_series *a, const struct ev_series *b)
 {
     if (sx->by_label) {
         for (size_t i = 0; i < sx->n_labels; i++) {
             const char *x = scry_labels_get(&a->ls, sx->labels[i]), *y = scry_labels_get(&b->ls, sx->labels[i]);
-            int r = strcmp(x ? x : "", y ? y : "");
+            int r = natcmp(x ? x : "", y ? y : "");
             if (r)
                 return sx->desc ? -r : r;
         }
@@ -1063,6 +1289,117 @@ static void sort_vec(struct ev_ctx *c, struct ev_vec *v, const struct sort_ctx *
         }
         v->s[j] = x;
     }
+}
+
+/* ---- info() (experimental) ------------------------------------------------- */
+
+static bool is_identifying(const char *name)
+{
+    return strcmp(name, "instance") == 0 || strcmp(name, "job") == 0;
+}
+
+static bool str_eq0(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static int eval_info(struct ev_ctx *c, const struct pql_call *call, struct ev_val *out)
+{
+    int rc = pql__eval(c, call->args[0], out);
+    if (rc != 0)
+        return rc;
+    const struct pql_vector_sel *sel = NULL;
+    if (call->n_args > 1) {
+        const struct pql_expr *a1 = pql__unparen(call->args[1]);
+        if (a1->kind == PQL_VECTOR_SEL)
+            sel = &a1->u.vs;
+    }
+    size_t n_ms = sel ? sel->n_matchers : 0;
+    struct scry_matcher *ms = scry_arena_calloc(c->a, n_ms + 1, sizeof(*ms));
+    size_t n_name = 0, n_data = 0;
+    for (size_t i = 0; i < n_ms; i++)
+        if (strcmp(sel->matchers[i].name, "__name__") == 0)
+            n_name++;
+    for (size_t i = 0; i < n_ms; i++)
+        ms[i] = sel->matchers[i];
+    n_data = n_ms - n_name;
+    bool own_default = false;
+    if (n_name == 0) {
+        rc = scry_matcher_init(&ms[n_ms], SCRY_MATCH_EQ, "__name__", "target_info", c->err);
+        if (rc != 0)
+            return rc;
+        own_default = true;
+        n_ms++;
+    }
+    /* the info series, per step */
+    struct pql_expr ie = { .kind = PQL_VECTOR_SEL, .type = PQL_TYPE_VECTOR };
+    ie.u.vs.matchers = ms;
+    ie.u.vs.n_matchers = n_ms;
+    struct ev_val info;
+    rc = pql__eval_vector_sel(c, &ie, &info);
+    if (rc != 0)
+        goto done;
+    struct ev_vec in = out->vec;
+    memset(&out->vec, 0, sizeof(out->vec));
+    struct ev_map map;
+    pql__map_init(c, &map, in.n);
+    struct scry_labels_builder b;
+    scry_labels_builder_init(&b, c->a);
+    for (size_t k = 0; k < in.n; k++) {
+        const struct ev_series *s = &in.s[k];
+        /* a series that is itself one of the info metrics is left alone */
+        bool is_info = true;
+        for (size_t j = 0; j < n_ms; j++)
+            if (strcmp(ms[j].name, "__name__") == 0 && !scry_matcher_matches_labels(&ms[j], &s->ls))
+                is_info = false;
+        for (size_t i = 0; i < c->n_steps; i++) {
+            if (!s->ok[i])
+                continue;
+            scry_labels_builder_reset(&b, &s->ls);
+            bool matched = false;
+            if (!is_info) {
+                for (size_t q = 0; q < info.vec.n; q++) {
+                    const struct ev_series *f = &info.vec.s[q];
+                    if (!f->ok[i] ||
+                        !str_eq0(scry_labels_get(&f->ls, "instance"), scry_labels_get(&s->ls, "instance")) ||
+                        !str_eq0(scry_labels_get(&f->ls, "job"), scry_labels_get(&s->ls, "job")))
+                        continue;
+                    matched = true;
+                    for (size_t l = 0; l < f->ls.n; l++) {
+                        const char *nm = f->ls.v[l].name;
+                        if (strcmp(nm, "__name__") == 0 || is_identifying(nm) ||
+                            scry_labels_get(&s->ls, nm))
+                            continue;
+                        bool wanted = n_data == 0;
+                        for (size_t j = 0; j < n_ms && !wanted; j++)
+                            wanted = strcmp(ms[j].name, nm) == 0;
+                        if (wanted)
+                            scry_labels_builder_set(&b, nm, f->ls.v[l].value);
+                    }
+                }
+            }
+            if (!matched && !is_info) {
+                bool keep = true;
+                for (size_t j = 0; j < n_ms && keep; j++)
+                    if (strcmp(ms[j].name, "__name__") != 0)
+                        keep = scry_matcher_matches(&ms[j], "", 0);
+                if (!keep)
+                    continue;
+            }
+            struct scry_labels ls = scry_labels_builder_labels(&b);
+            struct ev_series *o = pql__map_get(c, &map, &out->vec, &ls, s->drop_name);
+            if (o->ok[i]) {
+                rc = scry_err_set(c->err, SCRY_EINVAL, "vector cannot contain metrics with the same labelset");
+                goto done;
+            }
+            o->v[i] = s->v[i];
+            o->ok[i] = 1;
+        }
+    }
+done:
+    if (own_default)
+        scry_matcher_fini(&ms[n_ms - 1]);
+    return rc;
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
@@ -1117,6 +1454,21 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
                                   : (double)(c->is_range ? c->q_step : 0) / 1000;
         out->type = PQL_TYPE_SCALAR;
         out->sc = pql__scalar_const(c, v);
+        return 0;
+    }
+    if (strcmp(fn, "min_of") == 0 || strcmp(fn, "max_of") == 0) {
+        double *sc[PQL_FUNC_MAX_ARGS] = { 0 };
+        int rc = scalar_args(c, call, sc, -1);
+        if (rc != 0)
+            return rc;
+        out->type = PQL_TYPE_SCALAR;
+        out->sc = scry_arena_alloc(c->a, c->n_steps * sizeof(double));
+        for (size_t i = 0; i < c->n_steps; i++) {
+            double m = sc[0][i];
+            for (size_t j = 1; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
+                m = fn[1] == 'i' ? go_min(m, sc[j][i]) : go_max(m, sc[j][i]);
+            out->sc[i] = m;
+        }
         return 0;
     }
     if (strcmp(fn, "pi") == 0) {
@@ -1178,10 +1530,14 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
     }
     if (strcmp(fn, "timestamp") == 0)
         return eval_timestamp(c, call->args[0], out);
+    if (strcmp(fn, "info") == 0)
+        return eval_info(c, call, out);
     if (strcmp(fn, "histogram_quantile") == 0)
         return eval_histogram_classic(c, e, false, out);
     if (strcmp(fn, "histogram_fraction") == 0)
         return eval_histogram_classic(c, e, true, out);
+    if (strcmp(fn, "histogram_quantiles") == 0)
+        return eval_histogram_quantiles(c, e, out);
     if (strncmp(fn, "histogram_", 10) == 0) {
         /* native histograms only: floats give nothing */
         out->type = PQL_TYPE_VECTOR;
@@ -1268,6 +1624,8 @@ int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *ou
             sx.labels[j - 1] = s.str;
         }
         sort_vec(c, &out->vec, &sx);
+        if (c->is_range)
+            pql__annotf(c, true, e, "sort is ineffective for range queries since results are always ordered by labels");
         return 0;
     }
     return scry_err_set(c->err, SCRY_EINVAL, "function %s is not supported", fn);

@@ -50,6 +50,10 @@ struct ev_matrix {
     size_t n;
     int64_t range_ms;
     int64_t *win_end;    /* per step: the window is (win_end - range_ms, win_end] */
+    /* experimental anchored/smoothed selectors: the points also reach
+     * lookback before the window (and after it, smoothed) */
+    bool anchored, smoothed;
+    int64_t ext_ms;
 };
 
 struct ev_val {

@@ -61,6 +61,8 @@ int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val
     saved.n_samples = c->n_samples;
     saved.warn = c->warn, saved.n_warn = c->n_warn, saved.cap_warn = c->cap_warn;
     saved.info = c->info, saved.n_info = c->n_info, saved.cap_info = c->cap_info;
+    saved.scratch_t = c->scratch_t, saved.scratch_v = c->scratch_v;
+    saved.scratch_cap = c->scratch_cap;
     *c = saved;
     if (rc != 0)
         return rc;

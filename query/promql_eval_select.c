@@ -160,9 +160,16 @@ static int vsel_series(struct ev_ctx *c, const struct scry_labels *ls, struct ra
         long k = last_le(r->t, r->n, x->ref[i]);
         if (k < 0 || r->t[k] <= x->ref[i] - c->lookback_ms || pql_is_stale_nan(r->v[k]))
             continue;
+        double v = x->ts ? (double)r->t[k] / 1000 : r->v[k];
+        if (x->vs->smoothed && r->t[k] < x->ref[i] && (size_t)k + 1 < r->n &&
+            r->t[k + 1] <= x->ref[i] + c->lookback_ms && !pql_is_stale_nan(r->v[k + 1])) {
+            /* experimental: interpolate between the samples around ref */
+            double y1 = r->v[k], y2 = r->v[k + 1];
+            v = y1 + (y2 - y1) * (double)(x->ref[i] - r->t[k]) / (double)(r->t[k + 1] - r->t[k]);
+        }
         if (!s)
             s = pql__vec_add(c, x->out, ls, false);
-        s->v[i] = x->ts ? (double)r->t[k] / 1000 : r->v[k];
+        s->v[i] = v;
         s->ok[i] = 1;
     }
     return 0;
@@ -183,7 +190,8 @@ static int vector_sel(struct ev_ctx *c, const struct pql_expr *e, bool ts, struc
             hi = x.ref[i];
     }
     out->type = PQL_TYPE_VECTOR;
-    return select_raw(c, vs, lo - c->lookback_ms + 1, hi, true, vsel_series, &x);
+    return select_raw(c, vs, lo - c->lookback_ms + 1, hi + (vs->smoothed ? c->lookback_ms : 0),
+                      true, vsel_series, &x);
 }
 
 int pql__eval_vector_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
@@ -237,5 +245,10 @@ int pql__eval_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_v
             hi = t;
     }
     struct msel x = { &out->m, 0 };
-    return select_raw(c, vs, lo - range + 1, hi, false, msel_series, &x);
+    out->m.anchored = vs->anchored;
+    out->m.smoothed = vs->smoothed;
+    if (vs->anchored || vs->smoothed)
+        out->m.ext_ms = c->lookback_ms;
+    return select_raw(c, vs, lo - range + 1 - out->m.ext_ms,
+                      hi + (vs->smoothed ? out->m.ext_ms : 0), false, msel_series, &x);
 }
