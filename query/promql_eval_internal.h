@@ -140,5 +140,20 @@ void pql__kahan_inc(double inc, double *sum, double *comp);
 double pql__quantile(double q, double *vals, size_t n); /* sorts vals */
 /* promql_eval_func.c */
 int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+/* Evaluates a call's scalar arguments (all but the one at index skip, -1
+ * for none) into sc[j]; non-scalar arguments leave sc[j] NULL. */
+int pql__scalar_args(struct ev_ctx *c, const struct pql_call *call, double **sc, int skip);
+/* The labels absent() and absent_over_time() give: the argument's equality
+ * matchers other than __name__. */
+int pql__absent_labels(struct ev_ctx *c, const struct pql_expr *arg, struct scry_labels *out);
+/* promql_eval_frange.c: evaluates e when it calls a range-vector function
+ * (*handled true), else leaves it to the caller (*handled false). */
+int pql__eval_range_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out,
+                         bool *handled);
+/* promql_eval_hist.c: histogram_quantile (fraction false) or
+ * histogram_fraction (true), and histogram_quantiles, over classic buckets. */
+int pql__eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bool fraction,
+                                struct ev_val *out);
+int pql__eval_histogram_quantiles(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
 
 #endif
