@@ -17,6 +17,17 @@ PACKAGES=(
   prometheus-node-exporter
 )
 
+# A machine may already have Node.js from elsewhere (NodeSource's nodejs
+# bundles npm and conflicts with Debian's npm package): a working node and
+# npm on PATH are enough, whatever package brought them.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  keep=()
+  for p in "${PACKAGES[@]}"; do
+    case "$p" in nodejs|npm) ;; *) keep+=("$p") ;; esac
+  done
+  PACKAGES=("${keep[@]}")
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
