@@ -15,6 +15,8 @@ PACKAGES=(
   nodejs npm
   # tests: a real target for the scrape manager (tests/unit/collector/test_scrape_node.c)
   prometheus-node-exporter
+  # receivers for `scry agent` (tests/integration/test_agent.py)
+  victoria-metrics prometheus
 )
 
 # A machine may already have Node.js from elsewhere (NodeSource's nodejs
