@@ -447,8 +447,8 @@ void col_rwq_dir_name(const char *url, char out[17])
 
 static void register_metrics(struct col_rwq *q, struct scry_metrics *m)
 {
-    if (!m)
-        return;
+    if (!m) /* a private registry keeps the update paths free of NULL checks */
+        m = q->own_metrics = scry_metrics_create();
     static const char *const ln[] = { "url" };
     const char *lv[] = { q->cfg->url };
 #define FAM(field, type, name, help)                                                        \
@@ -595,6 +595,7 @@ int col_rwq_close(struct col_rwq *q, struct scry_err *err)
         free(a);
     }
     free(q->shards);
+    scry_metrics_destroy(q->own_metrics);
     pthread_cond_destroy(&q->cond);
     pthread_mutex_destroy(&q->mu);
     free(q->dir);

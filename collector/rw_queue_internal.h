@@ -84,6 +84,7 @@ struct col_rwq {
     uint32_t n_shards;
     struct col_rwq_stats st;     /* counters, under mu */
     struct col__rwq_metrics m;
+    struct scry_metrics *own_metrics; /* when the caller gave none */
     void *free_apps;             /* pooled appenders */
 };
 
