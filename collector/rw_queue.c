@@ -153,8 +153,10 @@ void col__rwq_acked(struct col_rwq *q)
 
 /* ---- replay --------------------------------------------------------------- */
 
-/* Checks a record's framing: every entry inside the payload. */
-static bool rec_valid(const char *p, size_t len, uint32_t *n_entries)
+/* Checks a record's framing: every entry inside the payload, as many
+ * entries as the header says. Records come from disk: validated, never
+ * asserted (tests/fuzz/fuzz_rw_queue.c). */
+bool col__rwq_rec_valid(const char *p, size_t len, uint32_t *n_entries)
 {
     if (len < COL__RWQ_REC_HEADER || (unsigned char)p[0] != COL__RWQ_REC_VERSION)
         return false;
@@ -178,7 +180,7 @@ static int replay_record(void *ud, uint8_t type, const void *payload, size_t len
 {
     struct col_rwq *q = ud;
     uint32_t n = 0;
-    if (type != COL__RWQ_WAL_TYPE || !rec_valid(payload, len, &n)) {
+    if (type != COL__RWQ_WAL_TYPE || !col__rwq_rec_valid(payload, len, &n)) {
         SCRY_LOG(q->log, SCRY_LOG_WARN, "remote_write", "skipping an unreadable queue record",
                  "dir", q->dir);
         return 0;

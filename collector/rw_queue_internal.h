@@ -90,6 +90,8 @@ struct col_rwq {
 
 /* The record with this seq (head_seq <= seq < next_seq), or NULL for a gap. */
 struct col__rwq_rec *col__rwq_rec_at(struct col_rwq *q, uint64_t seq);
+/* Framing check of a record read from disk (n_entries from its header). */
+bool col__rwq_rec_valid(const char *p, size_t len, uint32_t *n_entries);
 /* After a shard's acked_seq moved: recomputes the queue's, frees records and
  * WAL segments below it, writes dir/acked. Called with mu held. */
 void col__rwq_acked(struct col_rwq *q);
