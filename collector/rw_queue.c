@@ -236,6 +236,9 @@ struct rwq_app {
     struct scry_arena *a;     /* relabelling scratch, reset per commit */
     struct scry_labels_builder b;
     struct col_relabel_ctx rc;
+    size_t *lens; /* encode scratch: name and value lengths */
+    size_t lens_cap;
+    size_t last_len; /* size of the last record: the next one is alike */
 };
 
 static size_t varint_len(uint64_t v)
@@ -248,71 +251,79 @@ static size_t varint_len(uint64_t v)
     return n;
 }
 
-static void put_varint(struct scry_buf *b, uint64_t v)
+static char *w_varint(char *p, uint64_t v)
 {
-    char t[10];
-    size_t n = 0;
     while (v >= 0x80) {
-        t[n++] = (char)(v | 0x80);
+        *p++ = (char)(v | 0x80);
         v >>= 7;
     }
-    t[n++] = (char)v;
-    scry_buf_put(b, t, n);
+    *p++ = (char)v;
+    return p;
 }
 
-static void put_le(struct scry_buf *b, uint64_t v, size_t n)
+static char *w_le(char *p, uint64_t v, size_t n)
 {
-    char t[8];
     for (size_t i = 0; i < n; i++)
-        t[i] = (char)(v >> (8 * i));
-    scry_buf_put(b, t, n);
-}
-
-static size_t label_msg_len(const struct scry_label *l)
-{
-    size_t n = strlen(l->name), v = strlen(l->value);
-    return 1 + varint_len(n) + n + 1 + varint_len(v) + v;
+        p[i] = (char)(v >> (8 * i));
+    return p + n;
 }
 
 /* Encodes one entry: header, then WriteRequest field 1 holding
- * TimeSeries{labels = 1, samples = 2 {value = 1 (double), timestamp = 2}}. */
-static void encode_entry(struct scry_buf *b, const struct scry_labels *ls, int64_t t_ms, double v)
+ * TimeSeries{labels = 1 {name = 1, value = 2}, samples = 2 {value = 1
+ * (double), timestamp = 2}}. Sizes first (string lengths kept in lens, so
+ * strlen runs once per string), then one reservation and raw writes: the
+ * per-piece scry_buf_put version cost ~6300 instructions per sample. The
+ * shard hash is xxHash64 of the encoded labels, which are a function of
+ * the label set alone. */
+static void encode_entry(struct rwq_app *a, const struct scry_labels *ls, int64_t t_ms, double v)
 {
+    if (ls->n * 2 > a->lens_cap) {
+        a->lens_cap = ls->n * 2;
+        a->lens = scry_realloc(a->lens, a->lens_cap * sizeof *a->lens);
+    }
     size_t ts = 0;
     for (size_t i = 0; i < ls->n; i++) {
-        size_t l = label_msg_len(&ls->v[i]);
+        size_t nl = a->lens[2 * i] = strlen(ls->v[i].name);
+        size_t vl = a->lens[2 * i + 1] = strlen(ls->v[i].value);
+        size_t l = 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl;
         ts += 1 + varint_len(l) + l;
     }
     size_t sl = 9 + 1 + varint_len((uint64_t)t_ms);
     ts += 1 + varint_len(sl) + sl;
     size_t len = 1 + varint_len(ts) + ts;
-    put_le(b, len, 4);
-    put_le(b, scry_labels_hash(ls), 8);
-    put_le(b, (uint64_t)t_ms, 8);
-    size_t start = b->len;
-    scry_buf_putc(b, 0x0a);
-    put_varint(b, ts);
+    struct scry_buf *b = &a->rec;
+    scry_buf_reserve(b, COL__RWQ_ENTRY_HEADER + len);
+    char *h = b->p + b->len, *p = h + COL__RWQ_ENTRY_HEADER;
+    *p++ = 0x0a;
+    p = w_varint(p, ts);
+    char *lab = p;
     for (size_t i = 0; i < ls->n; i++) {
-        const struct scry_label *l = &ls->v[i];
-        size_t nl = strlen(l->name), vl = strlen(l->value);
-        scry_buf_putc(b, 0x0a);
-        put_varint(b, label_msg_len(l));
-        scry_buf_putc(b, 0x0a);
-        put_varint(b, nl);
-        scry_buf_put(b, l->name, nl);
-        scry_buf_putc(b, 0x12);
-        put_varint(b, vl);
-        scry_buf_put(b, l->value, vl);
+        size_t nl = a->lens[2 * i], vl = a->lens[2 * i + 1];
+        *p++ = 0x0a;
+        p = w_varint(p, 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl);
+        *p++ = 0x0a;
+        p = w_varint(p, nl);
+        memcpy(p, ls->v[i].name, nl);
+        p += nl;
+        *p++ = 0x12;
+        p = w_varint(p, vl);
+        memcpy(p, ls->v[i].value, vl);
+        p += vl;
     }
-    scry_buf_putc(b, 0x12);
-    put_varint(b, sl);
-    scry_buf_putc(b, 0x09);
+    uint64_t hash = scry_xxh64(lab, (size_t)(p - lab), 0);
+    *p++ = 0x12;
+    p = w_varint(p, sl);
+    *p++ = 0x09;
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits); /* bit pattern kept: the stale NaN survives */
-    put_le(b, bits, 8);
-    scry_buf_putc(b, 0x10);
-    put_varint(b, (uint64_t)t_ms);
-    assert(b->len - start == len);
+    p = w_le(p, bits, 8);
+    *p++ = 0x10;
+    p = w_varint(p, (uint64_t)t_ms);
+    assert((size_t)(p - h) == COL__RWQ_ENTRY_HEADER + len);
+    h = w_le(h, len, 4);
+    h = w_le(h, hash, 8);
+    w_le(h, (uint64_t)t_ms, 8);
+    b->len += COL__RWQ_ENTRY_HEADER + len;
 }
 
 static int app_append_sample(struct scry_appender *app, uint64_t *ref,
@@ -340,7 +351,7 @@ static int app_append_sample(struct scry_appender *app, uint64_t *ref,
     if (a->rec.len + 4096 > SCRY_WAL_RECORD_MAX_BYTES)
         return scry_err_set(err, SCRY_ELIMIT, "remote_write queue: one commit over %u bytes",
                             SCRY_WAL_RECORD_MAX_BYTES);
-    encode_entry(&a->rec, &out, t_ms, v);
+    encode_entry(a, &out, t_ms, v);
     a->n++;
     if (ref)
         *ref = 1; /* no store refs here; the caller passes labels every time */
@@ -389,6 +400,7 @@ static int app_commit(struct scry_appender *app, struct scry_err *err)
         r->segment = ws.segment;
         r->n_entries = a->n;
         r->len = a->rec.len;
+        a->last_len = a->rec.len;
         r->p = scry_buf_take(&a->rec); /* the record keeps the bytes */
         ring_push(q, r);
         q->st.samples_in += a->n;
@@ -435,6 +447,7 @@ static int rwq_begin(struct scry_appendable *store, const char *tenant, struct s
         col_relabel_ctx_init(&a->rc, q->cfg->write_relabel_configs,
                              q->cfg->n_write_relabel_configs);
     }
+    scry_buf_reserve(&a->rec, a->last_len + a->last_len / 8);
     scry_buf_put(&a->rec, "\0\0\0\0\0\0\0\0\0\0\0\0\0", COL__RWQ_REC_HEADER); /* filled at commit */
     *out = &a->app;
     return 0;
@@ -594,6 +607,7 @@ int col_rwq_close(struct col_rwq *q, struct scry_err *err)
         scry_buf_fini(&a->rec);
         col_relabel_ctx_fini(&a->rc);
         scry_arena_destroy(a->a);
+        free(a->lens);
         free(a);
     }
     free(q->shards);
