@@ -238,6 +238,30 @@ class AgentToScryTest(unittest.TestCase):
                 exp.stop()
 
 
+    def test_sighup_reloads_scrape_configs(self):
+        with tempfile.TemporaryDirectory() as d:
+            exp = Exporter(d)
+            agent = None
+            with Server() as srv:
+                try:
+                    url = srv.api + "/api/v1/write"
+                    cfg = agent_config(d, exp.port, url)
+                    agent = Agent(cfg, os.path.join(d, "agent"))
+                    wait_until(lambda: scry_series(srv, 'up{job="node"}'), "job node")
+                    with open(cfg) as f:
+                        text = f.read().replace("job_name: node", "job_name: node2")
+                    with open(cfg, "w") as f:
+                        f.write(text)
+                    agent.proc.send_signal(signal.SIGHUP)
+                    wait_until(lambda: scry_series(srv, 'up{job="node2"}'), "job node2 after SIGHUP")
+                    self.assertEqual(agent.stop(), 0)
+                    agent = None
+                finally:
+                    if agent:
+                        agent.stop(signal.SIGKILL)
+                    exp.stop()
+
+
 class AgentToVictoriaMetricsTest(unittest.TestCase):
     def start_vm(self, port, path):
         p = subprocess.Popen([VM, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={path}",
