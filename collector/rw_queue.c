@@ -137,7 +137,12 @@ void col__rwq_acked(struct col_rwq *q)
         return;
     assert(min <= q->next_seq && q->head_seq == q->acked_seq);
     while (q->head_seq < min) {
-        rec_free(q->ring[q->ring_start]);
+        struct col__rwq_rec *r = q->ring[q->ring_start];
+        if (r && r->p)
+            q->mem_samples -= r->n_entries;
+        else if (r)
+            q->n_evicted--;
+        rec_free(r);
         q->ring[q->ring_start] = NULL;
         q->ring_start = (q->ring_start + 1) % q->ring_cap;
         q->head_seq++;
@@ -152,6 +157,14 @@ void col__rwq_acked(struct col_rwq *q)
 }
 
 /* ---- replay --------------------------------------------------------------- */
+
+/* Whether a new record of n samples keeps its payload in memory: only
+ * while nothing is evicted (so the evicted records stay a suffix) and the
+ * budget has room. The first record always fits, however large. */
+static bool keep_in_memory(struct col_rwq *q, uint64_t n)
+{
+    return q->n_evicted == 0 && (q->mem_samples == 0 || q->mem_samples + n <= q->mem_budget);
+}
 
 /* Checks a record's framing: every entry inside the payload, as many
  * entries as the header says. Records come from disk: validated, never
@@ -199,9 +212,14 @@ static int replay_record(void *ud, uint8_t type, const void *payload, size_t len
     r->seq = seq;
     r->segment = pos->segment;
     r->n_entries = n;
-    r->len = len;
-    r->p = scry_malloc(len);
-    memcpy(r->p, payload, len);
+    if (keep_in_memory(q, n)) {
+        r->len = len;
+        r->p = scry_malloc(len);
+        memcpy(r->p, payload, len);
+        q->mem_samples += n;
+    } else {
+        q->n_evicted++;
+    }
     ring_push(q, r);
     q->st.samples_pending += n;
     q->st.replayed_records++;
@@ -399,9 +417,14 @@ static int app_commit(struct scry_appender *app, struct scry_err *err)
         r->seq = seq;
         r->segment = ws.segment;
         r->n_entries = a->n;
-        r->len = a->rec.len;
         a->last_len = a->rec.len;
-        r->p = scry_buf_take(&a->rec); /* the record keeps the bytes */
+        if (keep_in_memory(q, a->n)) {
+            r->len = a->rec.len;
+            r->p = scry_buf_take(&a->rec); /* the record keeps the bytes */
+            q->mem_samples += a->n;
+        } else {
+            q->n_evicted++; /* on disk only; the appender keeps its buffer */
+        }
         ring_push(q, r);
         q->st.samples_in += a->n;
         q->st.samples_pending += a->n;
@@ -451,6 +474,102 @@ static int rwq_begin(struct scry_appendable *store, const char *tenant, struct s
     scry_buf_put(&a->rec, "\0\0\0\0\0\0\0\0\0\0\0\0\0", COL__RWQ_REC_HEADER); /* filled at commit */
     *out = &a->app;
     return 0;
+}
+
+/* ---- reading the backlog back ---------------------------------------------- */
+
+struct load {
+    uint64_t from, room, got_samples;
+    struct load_rec {
+        uint64_t seq;
+        uint32_t n;
+        size_t len;
+        char *p;
+    } *v;
+    size_t n, cap;
+};
+
+static int load_record(void *ud, uint8_t type, const void *payload, size_t len,
+                       const struct scry_wal_pos *pos)
+{
+    struct load *l = ud;
+    uint32_t n = 0;
+    if (type != COL__RWQ_WAL_TYPE || !col__rwq_rec_valid(payload, len, &n))
+        return 0;
+    uint64_t seq = col__rwq_le64((const char *)payload + 1);
+    if (seq < l->from)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 64;
+        l->v = scry_realloc(l->v, l->cap * sizeof *l->v);
+    }
+    struct load_rec *r = &l->v[l->n++];
+    r->seq = seq;
+    r->n = n;
+    r->len = len;
+    r->p = scry_malloc(len);
+    memcpy(r->p, payload, len);
+    l->got_samples += n;
+    return l->got_samples >= l->room ? 1 : 0; /* 1 stops the replay */
+}
+
+void col__rwq_load(struct col_rwq *q, uint64_t seq)
+{
+    if (q->loading) { /* another shard reads: wait for it */
+        pthread_cond_wait(&q->cond, &q->mu);
+        return;
+    }
+    struct col__rwq_rec *need = col__rwq_rec_at(q, seq);
+    assert(need && !need->p && q->n_evicted);
+    /* The shards call this under budget, or as the slowest shard, when every
+     * record in memory is behind it and freed: room is then the budget. */
+    uint64_t room = q->mem_budget > q->mem_samples ? q->mem_budget - q->mem_samples : 1;
+    struct scry_wal_stats ws;
+    scry_wal_stats(q->wal, &ws);
+    struct load l = { .from = seq, .room = room };
+    struct scry_wal_replay_opts ro = {
+        .on_record = load_record, .ud = &l,
+        .first_segment = need->segment ? need->segment : 1,
+        .last_segment = ws.segment, /* also no repair: the writer is live */
+    };
+    q->loading = true;
+    q->st.disk_loads++;
+    pthread_mutex_unlock(&q->mu);
+    struct scry_err err = { 0 };
+    /* The live segment may end in a record being written: that reads as
+     * corruption after every complete record was delivered, harmless here. */
+    scry_wal_replay(q->dir, &ro, NULL, &err);
+    pthread_mutex_lock(&q->mu);
+    for (size_t i = 0; i < l.n; i++) {
+        struct load_rec *x = &l.v[i];
+        struct col__rwq_rec *r = x->seq >= q->head_seq && x->seq < q->next_seq
+                                     ? col__rwq_rec_at(q, x->seq) : NULL;
+        if (r && !r->p && r->n_entries == x->n) {
+            r->p = x->p;
+            r->len = x->len;
+            q->mem_samples += x->n;
+            q->n_evicted--;
+            x->p = NULL;
+        }
+        free(x->p);
+    }
+    free(l.v);
+    if (!need->p) {
+        /* Unreadable: skip it rather than stall every shard behind it. */
+        char n[32];
+        snprintf(n, sizeof n, "%u", need->n_entries);
+        SCRY_LOG(q->log, SCRY_LOG_ERROR, "remote_write", "queue record unreadable; its samples "
+                 "are dropped", "dir", q->dir, "samples", n, "err", err.msg);
+        q->st.samples_dropped += need->n_entries;
+        q->st.samples_pending -= need->n_entries;
+        scry_metric_add(q->m.dropped, need->n_entries);
+        need->p = scry_calloc(1, COL__RWQ_REC_HEADER); /* an empty record */
+        need->len = COL__RWQ_REC_HEADER;
+        need->n_entries = 0;
+        q->n_evicted--;
+    }
+    q->loading = false;
+    pthread_cond_broadcast(&q->cond);
 }
 
 /* ---- open / close ----------------------------------------------------------- */
@@ -522,6 +641,7 @@ int col_rwq_open(struct col_rwq **out, const struct col_rwq_opts *o, struct scry
     pthread_cond_init(&q->cond, &ca);
     pthread_condattr_destroy(&ca);
     q->n_shards = shard_count(o);
+    q->mem_budget = o->cfg->queue.capacity * q->n_shards;
     q->shards = scry_calloc(q->n_shards, sizeof *q->shards);
     q->st.shards = q->n_shards;
     register_metrics(q, o->metrics);
@@ -625,5 +745,6 @@ void col_rwq_stats(struct col_rwq *q, struct col_rwq_stats *out)
     pthread_mutex_lock(&q->mu);
     *out = q->st;
     out->next_seq = q->next_seq;
+    out->samples_in_memory = q->mem_samples;
     pthread_mutex_unlock(&q->mu);
 }

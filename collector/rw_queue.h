@@ -73,6 +73,8 @@ struct col_rwq_stats {
     uint64_t requests;         /* HTTP attempts */
     uint64_t next_seq, acked_seq; /* records: every seq < acked_seq is done */
     uint64_t replayed_records;    /* queued again at open */
+    uint64_t disk_loads;          /* backlog reads from disk (records beyond the memory bound) */
+    uint64_t samples_in_memory;   /* pending samples whose records are in memory */
     uint32_t shards;
     int64_t highest_sent_ms;      /* newest sample timestamp acknowledged, 0 if none */
 };

@@ -34,7 +34,7 @@ struct col__rwq_rec {
     uint32_t segment; /* WAL segment holding it: truncation below the oldest */
     uint32_t n_entries;
     size_t len;
-    char *p; /* the payload, header included */
+    char *p; /* the payload, header included; NULL: on disk only (evicted) */
 };
 
 struct col__rwq_shard {
@@ -80,6 +80,14 @@ struct col_rwq {
     uint64_t acked_seq;          /* persisted in dir/acked */
     bool stopping, flushing;
     bool curl_init;              /* curl_global_init was called */
+    /* Memory bound: records whose payload is held in memory total at most
+     * mem_budget samples (capacity x shards). Beyond it, records are kept
+     * on disk only: the evicted ones always form the suffix
+     * [next_seq - n_evicted, next_seq), and a shard that reaches them
+     * loads the next ones back from the WAL (col__rwq_load). */
+    uint64_t mem_samples, mem_budget;
+    uint64_t n_evicted;
+    bool loading;
     struct col__rwq_shard *shards;
     uint32_t n_shards;
     struct col_rwq_stats st;     /* counters, under mu */
@@ -95,6 +103,12 @@ bool col__rwq_rec_valid(const char *p, size_t len, uint32_t *n_entries);
 /* After a shard's acked_seq moved: recomputes the queue's, frees records and
  * WAL segments below it, writes dir/acked. Called with mu held. */
 void col__rwq_acked(struct col_rwq *q);
+
+/* Loads evicted records from seq on back into memory, up to the budget
+ * (at least one record). Called with mu held; releases it while reading.
+ * A record that cannot be read is skipped and its samples counted as
+ * dropped, so the shards never stall on a damaged queue. */
+void col__rwq_load(struct col_rwq *q, uint64_t seq);
 
 /* Shards (rw_queue_send.c). start: threads; stop: join (mu not held). */
 int col__rwq_shards_start(struct col_rwq *q, struct scry_err *err);

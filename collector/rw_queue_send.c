@@ -193,13 +193,16 @@ static CURL *shard_curl(struct col_rwq *q)
 /* ---- batches ---------------------------------------------------------------- */
 
 /* Copies this shard's entries into the batch from the read position on,
- * until the batch is full or the records end. Called with mu held. */
-static void fill(struct col__rwq_shard *s)
+ * until the batch is full or the records end (false), or a record is on
+ * disk only (true). Called with mu held. */
+static bool fill(struct col__rwq_shard *s)
 {
     struct col_rwq *q = s->q;
     uint64_t max = q->cfg->queue.max_samples_per_send;
     while (s->batch_samples < max && s->rseq < q->next_seq) {
         struct col__rwq_rec *r = col__rwq_rec_at(q, s->rseq);
+        if (r && !r->p)
+            return true; /* on disk only: the caller loads it */
         size_t off = s->roff ? s->roff : COL__RWQ_REC_HEADER;
         while (r && off < r->len && s->batch_samples < max) {
             uint32_t len = col__rwq_le32(r->p + off);
@@ -221,6 +224,7 @@ static void fill(struct col__rwq_shard *s)
             s->roff = off;
         }
     }
+    return false;
 }
 
 static void deadline_in(struct timespec *ts, double s)
@@ -311,7 +315,23 @@ static void *shard_main(void *arg)
     uint64_t max = q->cfg->queue.max_samples_per_send;
     pthread_mutex_lock(&q->mu);
     while (!q->stopping) {
-        fill(s);
+        bool on_disk = fill(s);
+        if (on_disk && s->batch_samples == 0) {
+            /* Everything before rseq is sent: say so first, it may free
+             * the memory the load needs. */
+            if (s->acked_seq != s->rseq) {
+                s->acked_seq = s->rseq;
+                col__rwq_acked(q);
+                pthread_cond_broadcast(&q->cond);
+            }
+            /* Over budget and a slower shard holds memory: let it catch
+             * up. The slowest shard always loads, so this cannot stall. */
+            if (q->mem_samples >= q->mem_budget && q->acked_seq < s->rseq)
+                pthread_cond_wait(&q->cond, &q->mu);
+            else
+                col__rwq_load(q, s->rseq);
+            continue;
+        }
         if (s->batch_samples == 0) {
             /* Caught up: every record before rseq is done for this shard. */
             if (s->acked_seq != s->rseq) {
@@ -324,7 +344,7 @@ static void *shard_main(void *arg)
             continue;
         }
         double due = s->batch_first_s + deadline_s;
-        if (s->batch_samples < max && !q->flushing && scry_mono_s() < due) {
+        if (s->batch_samples < max && !q->flushing && !on_disk && scry_mono_s() < due) {
             struct timespec dl;
             deadline_in(&dl, due - scry_mono_s());
             pthread_cond_timedwait(&q->cond, &q->mu, &dl);

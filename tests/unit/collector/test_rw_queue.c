@@ -354,7 +354,7 @@ static void test_rw_queue_restart_resends_what_was_not_acknowledged(void **state
     snprintf(dead, sizeof dead, "http://127.0.0.1:%d/api/v1/write", free_port());
     const struct scry_remote_write_config *c =
         rw_cfg(f, dead, "    queue_config: {batch_send_deadline: 10ms, min_backoff: 5ms, "
-                        "max_backoff: 20ms}\n");
+                        "max_backoff: 20ms, capacity: 10}\n");
     struct col_rwq *q = open_q(f, c, 2);
     for (int k = 0; k < 30; k++) /* ~7 KB: several 4 KiB segments */
         commit_scrape(q, 3, 5000 + k);
@@ -362,6 +362,7 @@ static void test_rw_queue_restart_resends_what_was_not_acknowledged(void **state
     struct col_rwq_stats st;
     col_rwq_stats(q, &st);
     assert_int_equal(st.samples_pending, 90);
+    assert_true(st.samples_in_memory <= 20 + 3); /* capacity 10 x 2 shards, + one record */
     assert_true(st.samples_retried > 0);
     assert_int_equal(st.samples_sent, 0);
     assert_int_equal(col_rwq_close(q, NULL), 0);
@@ -369,14 +370,15 @@ static void test_rw_queue_restart_resends_what_was_not_acknowledged(void **state
 
     /* Same queue directory, now with a receiver: everything arrives. */
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/write", f->port);
-    c = rw_cfg(f, url, "    queue_config: {batch_send_deadline: 10ms}\n");
+    c = rw_cfg(f, url, "    queue_config: {batch_send_deadline: 10ms, capacity: 4}\n");
     q = open_q(f, c, 4);
     col_rwq_stats(q, &st);
-    assert_int_equal(st.replayed_records, 30);
-    assert_int_equal(st.samples_pending, 90);
+    assert_int_equal(st.replayed_records, 30); /* capacity 4 x 4 shards: most stay on disk */
     assert_int_equal(col_rwq_flush(q, 10000), 0);
     col_rwq_stats(q, &st);
     assert_int_equal(st.samples_sent, 90);
+    assert_true(st.disk_loads >= 3); /* 75 samples read back in pieces of ~16 */
+    assert_int_equal(st.samples_in_memory, 0);
     assert_int_equal(col_rwq_close(q, NULL), 0);
     pthread_mutex_lock(&f->store.mu);
     assert_int_equal(f->store.n, 90);
@@ -390,6 +392,42 @@ static void test_rw_queue_restart_resends_what_was_not_acknowledged(void **state
     fclose(fp);
     q = open_q(f, c, 1);
     assert_int_equal(col_rwq_close(q, NULL), 0);
+}
+
+/* More than the memory bound while the receiver keeps up only later: the
+ * backlog beyond capacity is read back from the WAL, in order. */
+static void test_rw_queue_backlog_beyond_capacity_is_read_from_disk(void **state)
+{
+    struct fx *f = *state;
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/write", f->port);
+    const struct scry_remote_write_config *c = rw_cfg(
+        f, url, "    queue_config: {batch_send_deadline: 1h, capacity: 25, "
+                "max_samples_per_send: 7}\n");
+    struct col_rwq *q = open_q(f, c, 2); /* budget 50 samples */
+    for (int k = 0; k < 200; k++)
+        commit_scrape(q, 10, 1000 + k * 10);
+    struct col_rwq_stats st;
+    col_rwq_stats(q, &st);
+    assert_true(st.samples_in_memory <= 50 + 10); /* the budget, overshot by one record at most */
+    assert_int_equal(col_rwq_flush(q, 20000), 0);
+    col_rwq_stats(q, &st);
+    assert_int_equal(st.samples_sent, 2000);
+    assert_true(st.disk_loads > 10);
+    assert_int_equal(col_rwq_close(q, NULL), 0);
+    pthread_mutex_lock(&f->store.mu);
+    assert_int_equal(f->store.n, 2000);
+    int64_t last[10];
+    for (int i = 0; i < 10; i++)
+        last[i] = 0;
+    for (size_t i = 0; i < f->store.n; i++) {
+        const char *p = strstr(f->store.v[i].series, "\"i0");
+        assert_non_null(p);
+        int k = p[3] - '0';
+        assert_true(f->store.v[i].t_ms > last[k]); /* per series, in order */
+        last[k] = f->store.v[i].t_ms;
+    }
+    pthread_mutex_unlock(&f->store.mu);
 }
 
 static void test_rw_queue_retries_5xx_and_429_honours_retry_after_drops_4xx(void **state)
@@ -482,6 +520,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rw_queue_delivers_every_sample_in_order, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_rw_queue_restart_resends_what_was_not_acknowledged,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rw_queue_backlog_beyond_capacity_is_read_from_disk,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_rw_queue_retries_5xx_and_429_honours_retry_after_drops_4xx, setup, teardown),
