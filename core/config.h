@@ -153,7 +153,7 @@ struct scry_tenants_config {
 /* remote_write queue tuning, Prometheus's queue_config keys and defaults
  * (retry_on_http_429 defaults to true here: dropping on 429 loses data). */
 struct scry_queue_config {
-    uint64_t capacity;              /* default 10000 samples per shard */
+    uint64_t capacity;              /* default 10000: samples held in memory per shard */
     uint64_t max_shards;            /* default 50 */
     uint64_t min_shards;            /* default 1 */
     uint64_t max_samples_per_send;  /* default 2000 */

@@ -20,7 +20,7 @@
 
 static const struct cfg_opt queue_opts[] = {
     { "capacity", CFG_UINT, QOFF(capacity), 0, "10000", 1,
-      .help = "samples buffered per shard before a send is forced" },
+      .help = "pending samples held in memory per shard; more wait on disk" },
     { "max_shards", CFG_UINT, QOFF(max_shards), 0, "50", 1, .help = "upper bound of shards" },
     { "min_shards", CFG_UINT, QOFF(min_shards), 0, "1", 1, .help = "lower bound of shards" },
     { "max_samples_per_send", CFG_UINT, QOFF(max_samples_per_send), 0, "2000", 1,
