@@ -319,7 +319,7 @@ class AgentToVictoriaMetricsTest(unittest.TestCase):
 
 
 class AgentToPrometheusTest(unittest.TestCase):
-    def test_samples_arrive(self):
+    def test_samples_arrive_also_at_a_second_target(self):
         self.assertTrue(os.access(PROMETHEUS, os.X_OK), "needs prometheus (scripts/deps.sh)")
         with tempfile.TemporaryDirectory() as d:
             exp = Exporter(d)
@@ -336,8 +336,12 @@ class AgentToPrometheusTest(unittest.TestCase):
             agent = None
             try:
                 wait_until(lambda: http_ok(base + "/-/ready"), "prometheus ready")
+                # Two targets: prometheus from the file, a scry server from the flag.
+                srv = Server()
+                self.addCleanup(srv.stop)
                 agent = Agent(agent_config(d, exp.port, base + "/api/v1/write"),
-                              os.path.join(d, "agent"))
+                              os.path.join(d, "agent"),
+                              "--remote-write", srv.api + "/api/v1/write")
 
                 def query(q):
                     r = http("GET", base + "/api/v1/query?" + urllib.parse.urlencode({"query": q}))
@@ -349,6 +353,9 @@ class AgentToPrometheusTest(unittest.TestCase):
                 self.assertEqual(res[0]["metric"]["instance"], f"127.0.0.1:{exp.port}")
                 wait_until(lambda: query('count_over_time(up{job="node"}[1m]) >= 3'),
                            "several scrapes in prometheus")
+                got = wait_until(lambda: scry_series(srv, 'scry_agent_test_value{job="node"}'),
+                                 "samples in the second target")
+                self.assertEqual(got[0]["value"][1], "42.5")
                 self.assertEqual(agent.metric("scry_remote_write_samples_dropped_total"), 0)
                 self.assertEqual(agent.stop(), 0)
                 agent = None
