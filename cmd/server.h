@@ -16,6 +16,7 @@ struct col_rw;
 struct col_otlp;
 struct col_scrape_manager;
 struct pql_api;
+struct loki_api;
 struct ls_store;
 
 struct scry_server {
@@ -48,6 +49,7 @@ struct scry_server {
     struct col_scrape_manager *scrape;
     struct scry_queryable query; /* what the query APIs read: the store once ready */
     struct pql_api *prom_api;
+    struct loki_api *loki_api;
 
     /* The log store (cmd/server_logs.c), opened after tsdb. Ingest handlers
      * append to log_ingest and the Loki API reads log_query: both forward
