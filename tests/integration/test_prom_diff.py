@@ -98,7 +98,9 @@ QUERIES = [
     '2 * synth_temperature_celsius - 1',
     'scalar(synth_big_bytes) / 1e6 + synth_tiny',
     '-synth_special ^ 2 % 7',
-    'atan2(synth_temperature_celsius, 3)',
+    # atan2 drops the metric name in 3.x (shouldDropMetricName), not in 2.x:
+    # '+ 0' drops it on both
+    'synth_temperature_celsius atan2 3 + 0',
     'synth_flappy and on () synth_flappy{phase="both"}',
     'synth_flappy or synth_temperature_celsius',
     'synth_requests_total unless synth_requests_total{code="500"}',
@@ -110,7 +112,7 @@ QUERIES = [
     'clamp(synth_temperature_celsius, -5, 5)',
     'clamp_min(synth_special, 1)',
     'round(synth_temperature_celsius, 0.5)',
-    'sqrt(abs(synth_temperature_celsius)) + ln(synth_big_bytes) + log2(synth_tiny)',
+    'sqrt(abs(synth_temperature_celsius)) + scalar(ln(synth_big_bytes)) + scalar(log2(synth_tiny))',
     'exp(synth_temperature_celsius / 10)',
     'sgn(synth_temperature_celsius) * sin(synth_temperature_celsius)',
     'time()',
@@ -124,6 +126,63 @@ QUERIES = [
     'max_over_time(rate(synth_requests_total[5s])[12s:2s])',
     'avg_over_time(synth_temperature_celsius[10s:1s])',
     'sum_over_time(irate(synth_requests_total[3s])[15s:3s] offset 2s)',
+    # edges: NaN/±Inf through aggregations and functions, staleness,
+    # label rewriting, division by zero, ties of set operators
+    'avg(synth_special)',
+    'stddev(synth_special)',
+    'quantile(0.5, synth_special)',
+    'topk(1, synth_special)',
+    'bottomk(2, synth_special)',
+    'sort(synth_special)',
+    'sort_desc(synth_special)',
+    'count(synth_special > 0)',
+    'sum_over_time(synth_special[5s])',
+    'avg_over_time(synth_special[5s])',
+    'quantile_over_time(0.99, synth_special[10s])',
+    'stddev_over_time(synth_special[6s])',
+    'irate(synth_special[5s]) + idelta(synth_special[5s])',
+    'deriv(synth_special[5s])',
+    'round(synth_special)',
+    'synth_temperature_celsius / 0',
+    'ceil(synth_temperature_celsius) / floor(synth_temperature_celsius)',
+    'synth_requests_total % -3',
+    'synth_special == bool synth_special',
+    'scalar(synth_temperature_celsius)',
+    'histogram_quantile(0.99, synth_latency_seconds_bucket)',
+    'histogram_quantile(1.5, synth_latency_seconds_bucket)',
+    'histogram_quantile(-1, synth_latency_seconds_bucket{method="GET"})',
+    'max by (le) (synth_latency_seconds_bucket)',
+    'deriv(synth_big_bytes[10s])',
+    'predict_linear(synth_big_bytes[10s], 60)',
+    'changes(synth_flappy[20s])',
+    'last_over_time(synth_flappy[20s])',
+    'delta(synth_flappy[10s])',
+    'timestamp(synth_flappy)',
+    'absent(synth_flappy{phase="early"})',
+    'absent_over_time(nonexistent[5s])',
+    'clamp(synth_temperature_celsius, 5, -5)',
+    'clamp_max(synth_special, 3)',
+    'count_values("le", synth_latency_seconds_bucket)',
+    'count_values without (code) ("val", synth_requests_total)',
+    'sum without (instance, job) (synth_requests_total)',
+    'sum by (__name__) ({__name__=~"synth_temp.*|synth_tiny"})',
+    'synth_requests_total{code="200"} * on (path) group_right synth_requests_total',
+    'synth_temperature_celsius > bool synth_temperature_celsius offset 1s',
+    'rate(synth_requests_total[5s] offset 3s)',
+    'synth_requests_total offset -2s @ {at}',
+    '{__name__=~"synth_special|synth_tiny"}',
+    'label_replace(synth_state, "desc", "$1", "desc", "(quote).*")',
+    'label_replace(synth_temperature_celsius, "__name__", "renamed", "room", "k.*")',
+    'label_join(synth_state, "x", ";", "desc", "__name__")',
+    'acos(clamp(synth_temperature_celsius / 20, -1, 1)) + scalar(asinh(synth_tiny))',
+    'tanh(synth_special)',
+    'deg(synth_tiny) + pi()',
+    'rad(synth_temperature_celsius)',
+    'day_of_month(timestamp(synth_state)) + day_of_year(timestamp(synth_state))',
+    'minute(synth_state)',
+    'time() - timestamp(synth_state)',
+    'synth_requests_total + on (code) synth_requests_total',
+    'scalar(vector(time())) - time()',
     # the node exporter and the scrape's own series
     'sum by (mode) (rate(node_cpu_seconds_total[10s]))',
     'node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes',
@@ -133,6 +192,16 @@ QUERIES = [
     'scrape_samples_scraped',
     'avg_over_time(scrape_duration_seconds[10s])',
 ]
+
+# Queries that must come back empty, or fail, on Prometheus at every
+# evaluation (anything else empty or failing is a broken query here).
+EXPECTED_EMPTY = {
+    'absent(synth_temperature_celsius)',
+    'clamp(synth_temperature_celsius, 5, -5)',
+}
+EXPECTED_ERROR = {
+    'synth_requests_total + on (code) synth_requests_total',   # many-to-many
+}
 
 SUBQUERY = re.compile(r"\[\d+s:\d+s\]")
 # Prometheus 2.42 caps counter extrapolation at the counter's zero point
@@ -276,7 +345,7 @@ class PromDiffTest(unittest.TestCase):
         on_whole_second = any(t % 1000 == 0 for t in self.all_ts)
         at = fsec(self.t0 + 9000)
         instants = [self.t1, self.t1 - 6000, self.t0 + 4000, self.t0 + 13000]
-        failures, compared, skipped = [], 0, []
+        failures, compared, skipped, empty, errors = [], 0, [], [], []
         for q in QUERIES:
             if on_whole_second and SUBQUERY.search(q):
                 skipped.append(q)   # a 2.x/3.x window boundary could fall on a sample
@@ -291,17 +360,26 @@ class PromDiffTest(unittest.TestCase):
             runs = [("/api/v1/query", {"query": q, "time": fsec(t)}) for t in instants if t >= start]
             runs += [("/api/v1/query_range", {"query": q, "start": fsec(start), "end": fsec(self.t1),
                                               "step": step}) for step in ("1", "3", "15")]
+            seen = erred = False
             for path, params in runs:
                 p = api(self.prom.url, path, params)
                 s = api(self.scry.api, path, params)
                 compared += 1
+                seen = seen or bool(p.get("data", {}).get("result"))
+                erred = erred or p.get("status") != "success"
                 d = diff(p, s, ordered=q.startswith("sort") and path.endswith("query"))
                 if d:
                     failures.append(f"{path} {params}:\n  {d}")
                     break
+            if not seen and not erred:
+                empty.append(q)
+            if erred:
+                errors.append(q)
         print(f"{len(QUERIES) - len(skipped)} queries, {compared} evaluations compared; "
               f"skipped (sample on a whole second): {skipped}", flush=True)
         self.assertFalse(failures, "\n\n".join(failures))
+        self.assertEqual(set(empty), EXPECTED_EMPTY)
+        self.assertEqual(set(errors), EXPECTED_ERROR)
 
 
 if __name__ == "__main__":
