@@ -271,7 +271,11 @@ def diff(prom, scry, exact=False, rel=1e-9, ordered=False):
     pd, sd = prom["data"], scry["data"]
     if pd["resultType"] != sd["resultType"]:
         return "resultType: prometheus %s, scry %s" % (pd["resultType"], sd["resultType"])
-    if pd["resultType"] in ("scalar", "string"):
+    if pd["resultType"] == "string":
+        if pd["result"] != sd["result"]:
+            return "string: prometheus %s, scry %s" % (pd["result"], sd["result"])
+        return None
+    if pd["resultType"] == "scalar":
         pd = {"result": [{"metric": {}, "value": pd["result"]}]}
         sd = {"result": [{"metric": {}, "value": sd["result"]}]}
     pm = {key(e["metric"]): e for e in pd["result"]}
@@ -302,6 +306,11 @@ def diff(prom, scry, exact=False, rel=1e-9, ordered=False):
                         break
                 else:
                     ok = close(a, b, rel)
+                    # The same double must print the same way (Prometheus's
+                    # jsonutil: shortest 'f', 'e' below 1e-6 and from 1e21).
+                    if ok and bits(a) == bits(b) and a != b:
+                        bad = "value text differs at %s: %r vs %r" % (t, a, b)
+                        break
                 if not ok:
                     bad = "value differs at %s: prometheus %s, scry %s" % (t, a, b)
                     break

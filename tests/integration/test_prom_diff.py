@@ -183,6 +183,43 @@ QUERIES = [
     'time() - timestamp(synth_state)',
     'synth_requests_total + on (code) synth_requests_total',
     'scalar(vector(time())) - time()',
+    'count_values("v", synth_special)',
+    'count_values("v", synth_tiny)',
+    'count_values("v", synth_big_bytes * 1e10)',
+    'synth_tiny * -0',
+    'synth_tiny / 1e300',
+    'synth_big_bytes * 1e10',
+    'quantile(2, synth_temperature_celsius)',
+    'quantile(scalar(synth_state) / 2, synth_temperature_celsius)',
+    'topk(scalar(synth_state), synth_temperature_celsius)',
+    'topk(0, synth_temperature_celsius)',
+    'avg(synth_temperature_celsius / 0)',
+    'sum(synth_special) by (kind)',
+    'stddev by (method) (synth_latency_seconds_bucket)',
+    'sum by (quantile) (synth_rpc_seconds)',
+    'histogram_quantile(0.5, sum by (le, method) (rate(synth_latency_seconds_bucket[5s])))',
+    'histogram_quantile(0.5, synth_rpc_seconds)',
+    'increase(synth_requests_total[2s])',
+    'resets(synth_special[10s])',
+    'rate(synth_flappy[5s])',
+    'max_over_time(synth_flappy[2s])',
+    'synth_flappy offset 3s',
+    'present_over_time(synth_flappy[20s])',
+    'sum_over_time(synth_requests_total[30s])',
+    'predict_linear(synth_temperature_celsius[6s], -20)',
+    'max_over_time(synth_temperature_celsius[10s:1s] @ {at})',
+    'rate(sum(synth_requests_total)[10s:1s])',
+    '1 < synth_temperature_celsius',
+    'synth_temperature_celsius >= bool -2',
+    'synth_requests_total * on () group_left (desc) synth_state',
+    'synth_requests_total and ignoring (code) synth_requests_total{code="200"}',
+    'synth_flappy or on (phase) vector(1)',
+    'count by (__name__) ({job="synth"})',
+    'label_replace(synth_tiny, "x", "$0", "__name__", ".*")',
+    'absent(sum(nonexistent))',
+    '1 + 2',
+    '"hello"',
+    'synth_special[4s]',
     # the node exporter and the scrape's own series
     'sum by (mode) (rate(node_cpu_seconds_total[10s]))',
     'node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes',
@@ -198,9 +235,13 @@ QUERIES = [
 EXPECTED_EMPTY = {
     'absent(synth_temperature_celsius)',
     'clamp(synth_temperature_celsius, 5, -5)',
+    'topk(0, synth_temperature_celsius)',
+    'histogram_quantile(0.5, synth_rpc_seconds)',   # no le label
 }
 EXPECTED_ERROR = {
     'synth_requests_total + on (code) synth_requests_total',   # many-to-many
+    '"hello"',   # a string is no range query
+    'synth_special[4s]',   # nor is a range vector
 }
 
 SUBQUERY = re.compile(r"\[\d+s:\d+s\]")
