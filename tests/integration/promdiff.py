@@ -55,19 +55,21 @@ def exposition(n):
     function of n only, so a run is reproducible up to scrape timing."""
     out = []
     w = out.append
+    # Series of one metric never tie (a small per-series offset): which of
+    # equal values topk/bottomk keep, or sort puts first, is unspecified.
     # Counters; /b resets at scrape 12 (a restart of the instrumented process).
     w("# HELP synth_requests_total Requests handled.\n# TYPE synth_requests_total counter\n")
     for i, (path, code) in enumerate([("/a", "200"), ("/a", "500"), ("/b", "200"), ("/c", "404")]):
         if path == "/b":
             m = n if n < 12 else n - 12
-            v = sum(3 + _noise(j, 7) % 5 for j in range(m + 1)) + (1000 if n < 12 else 0)
+            v = sum(3 + _noise(j, 7) % 5 for j in range(m + 1)) + (1000 if n < 12 else 0) + m * 0.0071
         else:
-            v = sum((i + 1) * (1 + _noise(j, i) % 9) for j in range(n + 1)) * 0.5
+            v = sum((i + 1) * (1 + _noise(j, i) % 9) for j in range(n + 1)) * 0.5 + n * 0.0137 * (i + 1)
         w(f'synth_requests_total{{code="{code}",path="{path}"}} {_fmt(v)}\n')
     # Gauges: negative, fractional, large, tiny.
     w("# TYPE synth_temperature_celsius gauge\n")
     for i, room in enumerate(["kitchen", "cellar", "roof"]):
-        v = (_noise(n, 20 + i) - 600) / 37.0
+        v = (_noise(n, 20 + i) - 600) / 37.0 + i * 0.001
         w(f'synth_temperature_celsius{{room="{room}"}} {_fmt(v)}\n')
     w("# TYPE synth_big_bytes gauge\n")
     w(f"synth_big_bytes {_fmt(1.5e15 + _noise(n, 30) * 1048576.0)}\n")
@@ -86,7 +88,7 @@ def exposition(n):
     if n < 8 or n >= 16:
         w("# TYPE synth_flappy gauge\n")
         w(f'synth_flappy{{phase="{"early" if n < 8 else "late"}"}} {_fmt(_noise(n, 40) / 10.0)}\n')
-        w(f'synth_flappy{{phase="both"}} {_fmt(_noise(n, 41) / 10.0)}\n')
+        w(f'synth_flappy{{phase="both"}} {_fmt(_noise(n, 41) / 10.0 + 0.001)}\n')
     # A classic histogram with several label combinations.
     w("# TYPE synth_latency_seconds histogram\n")
     for k, (method, code) in enumerate(HIST_SERIES):
