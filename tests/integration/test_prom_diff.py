@@ -252,8 +252,9 @@ SUBQUERY = re.compile(r"\[\d+s:\d+s\]")
 # Prometheus 2.42 caps counter extrapolation at the counter's zero point
 # before deciding whether the series starts inside the window; 3.x (and
 # scry) first replaces a too-long gap to the window start by half an
-# interval and then caps (extrapolatedRate, functions.go). The two differ
-# only for windows that begin before a series' first sample.
+# interval and then caps (extrapolatedRate in functions.go, changed by
+# prometheus/prometheus#13725). The two differ only for windows that begin
+# before a series' first sample.
 EXTRAPOLATED = re.compile(r"\b(rate|increase)\(")
 
 
