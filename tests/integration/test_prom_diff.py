@@ -38,6 +38,11 @@ SETTLE_S = 2          # T1 ends this far (or a bit more) in the past
 
 # Every query is run instantly at several times and as a range query with
 # three steps. {at} is a safe evaluation time inside [T0, T1].
+# Left out by design: queries where delayed __name__ removal shows (scry
+# always does it, as the conformance suite; Prometheus only with
+# --enable-feature=promql-delayed-name-removal), e.g.
+# sum by (__name__) (rate({__name__=~"a|b"}[5s])) is one series {} in
+# Prometheus and a label-set collision in scry.
 QUERIES = [
     # raw selectors and modifiers
     'synth_requests_total',
