@@ -254,6 +254,8 @@ def close(a, b, rel):
         return math.isnan(x) and math.isnan(y)
     if math.isinf(x) or math.isinf(y):
         return x == y
+    if x == 0 and y == 0:
+        return math.copysign(1, x) == math.copysign(1, y)   # "-0" is not "0"
     return abs(x - y) <= rel * max(abs(x), abs(y)) or abs(x - y) <= 1e-300
 
 
