@@ -39,6 +39,10 @@ void scry__server_ingest_close(struct scry_server *s);
 /* Registers the query APIs (Prometheus; later Loki and Tempo). */
 int scry__server_query_routes(struct scry_server *s, struct scry_http_server *api);
 void scry__server_query_close(struct scry_server *s);
+struct scry_err;
+void scry__server_logs_routes(struct scry_server *s, struct scry_http_server *api);
+int scry__server_logs_open(struct scry_server *s, struct scry_err *err);
+void scry__server_logs_close(struct scry_server *s);
 
 /* Data directory lock (cmd/datadir.c): creates dir if missing, takes an
  * exclusive flock on dir/LOCK and writes our pid into it. Returns the fd,

@@ -302,6 +302,7 @@ static int run(struct scry_server *s)
     }
     scry__server_routes(s, api, otlp);
     scry__server_admin_routes(s, api);
+    scry__server_logs_routes(s, api);
     if (scry__server_ingest_routes(s, api, otlp) != 0 || scry__server_query_routes(s, api) != 0)
         goto out;
     struct col_scrape_opts so = { .appendable = &s->ingest, .metrics = s->metrics, .log = s->log };
@@ -332,6 +333,10 @@ static int run(struct scry_server *s)
                  err.msg);
         goto out;
     }
+    if (scry__server_logs_open(s, &err) != 0) {
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "logstore", "cannot open the log store", "err", err.msg);
+        goto out;
+    }
     atomic_store(&s->ready, true);
     scry_metric_set(s->ready_metric, 1);
     pthread_mutex_lock(&s->reload_mu);
@@ -357,6 +362,7 @@ out:
     s->scrape = NULL;
     scry__server_ingest_close(s);
     scry__server_query_close(s);
+    scry__server_logs_close(s);
     tsdb_close(s->db); /* syncs the WAL: the head is replayed from it next time */
     if (rc == SCRY_EXIT_OK)
         SCRY_LOG(s->log, SCRY_LOG_INFO, "server", "stopped");

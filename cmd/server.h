@@ -16,6 +16,8 @@ struct col_rw;
 struct col_otlp;
 struct col_scrape_manager;
 struct pql_api;
+struct loki_api;
+struct ls_store;
 
 struct scry_server {
     /* From the command line; NULL when not given. */
@@ -47,6 +49,18 @@ struct scry_server {
     struct col_scrape_manager *scrape;
     struct scry_queryable query; /* what the query APIs read: the store once ready */
     struct pql_api *prom_api;
+    struct loki_api *loki_api;
+
+    /* The log store (cmd/server_logs.c), opened after tsdb. Ingest handlers
+     * append to log_ingest and the Loki API reads log_query: both forward
+     * to the store once ready and fail before. */
+    struct ls_store *logs;
+    struct scry_appendable log_ingest;
+    struct scry_queryable log_query;
+    pthread_t logs_thread;
+    pthread_mutex_t logs_mu;
+    pthread_cond_t logs_cv;
+    bool logs_stop, logs_thread_started;
     pthread_mutex_t reload_mu; /* serialises reloads (SIGHUP, POST /-/reload) */
 
     struct scry_metric_family *http_requests, *http_duration;

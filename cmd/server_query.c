@@ -8,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "cmd/server.h"
 #include "core/http.h"
+#include "query/api_loki.h"
 #include "query/api_prom.h"
 
 static int query_querier(struct scry_queryable *q, const char *tenant, int64_t mint, int64_t maxt,
@@ -48,6 +49,21 @@ int scry__server_query_routes(struct scry_server *s, struct scry_http_server *ap
                  err.msg);
         return -1;
     }
+    struct loki_api_opts lo = {
+        .timeout_ms = sc->query_timeout_ms,
+        .max_concurrent_queries = (unsigned)sc->max_concurrent_queries,
+        .metrics = s->metrics,
+        .log = s->log,
+        .multi_tenant = s->cfg->tenants.enabled,
+        .tenant_header = s->cfg->tenants.header,
+        .readiness = is_ready,
+        .readiness_ud = s,
+    };
+    if (loki_api_register(&s->loki_api, api, &s->log_query, &lo, &err) != 0) {
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register the Loki API", "err",
+                 err.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -55,4 +71,6 @@ void scry__server_query_close(struct scry_server *s)
 {
     pql_api_destroy(s->prom_api);
     s->prom_api = NULL;
+    loki_api_destroy(s->loki_api);
+    s->loki_api = NULL;
 }

@@ -56,6 +56,12 @@ class ServerTest(unittest.TestCase):
         # The OTLP listener answers health checks too.
         self.assertEqual(http("GET", self.s.otlp + "/-/ready").status, 200)
 
+    def test_log_store_opens_and_flushes(self):
+        # The log store opens with tsdb at start-up; POST /flush cuts its head.
+        self.assertTrue(os.path.isdir(os.path.join(self.s.data_dir, "logs", "wal")))
+        self.assertEqual(self.s.post("/flush").status, 204)
+        self.assertEqual(self.s.get("/flush").status, 405)
+
     def test_buildinfo_has_exact_grafana_shape(self):
         r = self.s.get("/api/v1/status/buildinfo")
         self.assertEqual(r.status, 200)
