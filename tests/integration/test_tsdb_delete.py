@@ -127,6 +127,11 @@ class TsdbDeleteTest(unittest.TestCase):
             with Server(data_dir=d, config=cfg) as s:
                 self.check_queries(s)
             self.assertEqual(dump(d), want_all())
+            code, out, _ = run_cli("tsdb", "inspect", d)
+            self.assertEqual(code, 0)
+            # series 1, 10..19, 5 and 7 of the block have one range each
+            self.assertIn("tombstones: 1 blocks, 13 series, 13 deleted ranges", out)
+            self.assertRegex(out, r"\n\w{26} .* 13/13\n")
 
             with Server(data_dir=d, config=cfg) as s:
                 self.assertEqual(s.post("/api/v1/admin/tsdb/flush").status, 204)
@@ -143,6 +148,7 @@ class TsdbDeleteTest(unittest.TestCase):
             self.assertEqual(code, 0)
             n_want = len(want_all())
             self.assertRegex(out, rf"total: 2 blocks, \d+ series, {n_want} samples")
+            self.assertNotIn("tombstones:", out)
             self.assertEqual(dump(d), want_all())
             for root, _, files in os.walk(os.path.join(d, "tsdb", "blocks")):
                 self.assertNotIn("tombstones", files)
