@@ -441,6 +441,79 @@ static void test_tomb_compaction_drops_deleted(void **state)
     tsdb_close(db);
 }
 
+/* Random operations against the model: appends, deletes (series, groups,
+ * everything; ranges anywhere), flushes, maintenance (cuts of 1 s blocks,
+ * compaction), clean_tombstones and restarts, each followed by selects
+ * over random windows. */
+static void test_tomb_random_ops(void **state)
+{
+    (void)state;
+    static struct model m;
+    memset(&m, 0, sizeof m);
+    struct tsdb *db = open_db(1000);
+    struct scry_err err = { 0 };
+    const char *seed = getenv("SCRY_TOMB_SEED"); /* to try others by hand */
+    uint64_t r = seed ? strtoull(seed, NULL, 10) : 12345;
+    int next_k = 0;
+    size_t n_ops[7] = { 0 }, compared = 0;
+    for (int step = 0; step < 160; step++) {
+        r = mix(r);
+        int op = (int)(r % 16);
+        if (op < 5 && next_k < NT) {
+            int k1 = next_k + 1 + (int)((r >> 8) % 40);
+            k1 = k1 > NT ? NT : k1;
+            append(db, &m, next_k, k1);
+            next_k = k1;
+            n_ops[0]++;
+        } else if (op < 10) {
+            char who[16];
+            const char *name = "i";
+            switch ((r >> 8) % 8) {
+            case 0: name = "grp"; snprintf(who, sizeof who, "%s", (r >> 12) % 2 ? "a" : "b"); break;
+            case 1: name = "__name__"; snprintf(who, sizeof who, "m"); break;
+            default: snprintf(who, sizeof who, "%02d", (int)((r >> 12) % NS));
+            }
+            int64_t a = (int64_t)((r >> 20) % (NT * 10 + 200)) - 100;
+            int64_t b = a + (int64_t)((r >> 36) % 1500);
+            if ((r >> 50) % 8 == 0)
+                b = INT64_MAX; /* up to now */
+            delete(db, &m, name, who, a, b);
+            n_ops[1]++;
+        } else if (op == 10) {
+            flush(db);
+            n_ops[2]++;
+        } else if (op < 13) {
+            assert_int_equal(tsdb_maintain(db, &err), 0);
+            n_ops[3]++;
+        } else if (op == 13) {
+            assert_int_equal(tsdb_clean_tombstones(db, &err), 0);
+            n_ops[4]++;
+        } else if (op == 14) {
+            tsdb_close(db);
+            db = open_db(1000);
+            n_ops[5]++;
+        } else {
+            n_ops[6]++;
+        }
+        int64_t w0 = (int64_t)((r >> 24) % (NT * 10)), w1 = w0 + (int64_t)((r >> 40) % 3000);
+        strict = false; /* a cleaned or compacted block may return empty series */
+        compared += check(db, &m, w0, w1);
+        compared += check(db, &m, INT64_MIN / 2, INT64_MAX / 2);
+        strict = true;
+    }
+    assert_int_equal(check(db, &m, INT64_MIN / 2, INT64_MAX / 2), live(&m));
+    tsdb_close(db);
+    db = open_db(1000);
+    assert_int_equal(check(db, &m, INT64_MIN / 2, INT64_MAX / 2), live(&m));
+    tsdb_close(db);
+    print_message("random ops: %zu appends, %zu deletes, %zu flushes, %zu maintains, %zu cleans, "
+                  "%zu restarts; %zu samples compared, %zu live of %d\n", n_ops[0], n_ops[1],
+                  n_ops[2], n_ops[3], n_ops[4], n_ops[5], compared, live(&m), NS * NT);
+    for (int i = 0; i < 6; i++)
+        assert_true(n_ops[i] >= 3);
+    assert_true(live(&m) > 0 && live(&m) < (size_t)NS * NT);
+}
+
 /* ---- the file format and intervals ---------------------------------------------- */
 
 static void test_tomb_file_flips_and_truncations(void **state)
@@ -543,6 +616,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tomb_head_checkpoint_keeps_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tomb_blocks_delete_reopen_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tomb_compaction_drops_deleted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tomb_random_ops, setup, teardown),
         cmocka_unit_test(test_tomb_file_flips_and_truncations),
         cmocka_unit_test(test_tomb_intervals_vs_bitmap),
     };
