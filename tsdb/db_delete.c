@@ -50,12 +50,18 @@ int tsdb_delete_series(struct tsdb *db, const struct scry_matcher *ms, size_t n,
         changed[i] = !rc && k > 0;
         block_series += k;
     }
-    /* Swap even after a failure: the files written so far are the truth. */
-    tsdb__gate_lock(db);
+    /* Swap even after a failure: the files written so far are the truth.
+     * The gate waits for open queriers; skip it when no block changed. */
+    bool any = false;
     for (size_t i = 0; i < nb; i++)
-        if (changed[i])
-            tsdb_block_set_tombstones(tsdb_blocks_at(db->blocks, i), &nt[i]);
-    tsdb__gate_unlock(db);
+        any |= changed[i];
+    if (any) {
+        tsdb__gate_lock(db);
+        for (size_t i = 0; i < nb; i++)
+            if (changed[i])
+                tsdb_block_set_tombstones(tsdb_blocks_at(db->blocks, i), &nt[i]);
+        tsdb__gate_unlock(db);
+    }
     for (size_t i = 0; i < nb; i++)
         tsdb_tombs_fini(&nt[i]);
     free(nt);

@@ -67,6 +67,8 @@ int tsdb_flush(struct tsdb *db, struct scry_err *err);
  * samples leave the disk when a block is compacted or rewritten by
  * tsdb_clean_tombstones, and the head's when it is cut. Head ranges are
  * clamped to each series' samples at the time: later appends stay. */
+/* Like flush and maintenance, it waits for open queriers when blocks
+ * change: the calling thread must not hold one. */
 int tsdb_delete_series(struct tsdb *db, const struct scry_matcher *ms, size_t n, int64_t mint,
                        int64_t maxt, struct scry_err *err);
 

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -514,6 +516,108 @@ static void test_tomb_random_ops(void **state)
     assert_true(live(&m) > 0 && live(&m) < (size_t)NS * NT);
 }
 
+/* Deletes, flushes and cleans while one thread appends and another queries:
+ * no error, no crash (ASan/TSan), and series 00, deleted over and over and
+ * never appended to again, stays gone. */
+struct conc {
+    struct tsdb *db;
+    atomic_bool stop;
+    atomic_int appended_k, queries;
+};
+
+static void *conc_append(void *ud)
+{
+    struct conc *c = ud;
+    for (int k = 100; !atomic_load(&c->stop) && k < 100000; k++) {
+        struct scry_appender *app;
+        struct scry_err err = { 0 };
+        if (scry_appender_begin(tsdb_appendable(c->db), NULL, &app, &err))
+            abort();
+        for (int s = 1; s < NS; s++) {
+            struct scry_label l[3];
+            char buf[16];
+            struct scry_labels ls = labels_of(s, l, buf);
+            uint64_t ref = 0;
+            if (scry_append_sample(app, &ref, &ls, (int64_t)k * 10, value(s, k), &err))
+                abort();
+        }
+        if (scry_appender_commit(app, &err))
+            abort();
+        atomic_store(&c->appended_k, k);
+    }
+    return NULL;
+}
+
+static void *conc_query(void *ud)
+{
+    struct conc *c = ud;
+    while (!atomic_load(&c->stop)) {
+        struct scry_querier *q;
+        struct scry_series_set *ss;
+        struct scry_err err = { 0 };
+        struct scry_queryable *qa = tsdb_queryable(c->db);
+        if (qa->querier(qa, NULL, INT64_MIN / 2, INT64_MAX / 2, &q, &err) ||
+            q->ops->select_series(q, NULL, 0, NULL, &ss, &err))
+            abort();
+        while (ss->ops->next(ss)) {
+            if (!strcmp(ss->ops->labels(ss)->v[2].value, "00"))
+                abort(); /* deleted before the threads started */
+            struct scry_sample_iter *it = ss->ops->samples(ss);
+            int64_t last = INT64_MIN, t;
+            double v;
+            while (it->ops->next(it)) {
+                it->ops->at(it, &t, &v);
+                if (t <= last)
+                    abort();
+                last = t;
+            }
+            if (it->ops->err(it, &err))
+                abort();
+        }
+        if (ss->ops->err(ss, &err))
+            abort();
+        ss->ops->close(ss);
+        q->ops->close(q);
+        atomic_fetch_add(&c->queries, 1);
+    }
+    return NULL;
+}
+
+static void test_tomb_concurrent_deletes(void **state)
+{
+    (void)state;
+    static struct model m;
+    memset(&m, 0, sizeof m);
+    struct conc c = { .db = open_db(0) };
+    append(c.db, &m, 0, 100);
+    flush(c.db);
+    append(c.db, &m, 100, 101);
+    delete(c.db, &m, "i", "00", INT64_MIN, INT64_MAX);
+    pthread_t ta, tq;
+    pthread_create(&ta, NULL, conc_append, &c);
+    pthread_create(&tq, NULL, conc_query, &c);
+    struct scry_err err = { 0 };
+    for (int round = 0; round < 30; round++) {
+        char who[16];
+        snprintf(who, sizeof who, "%02d", 1 + round % (NS - 1));
+        int64_t now = (int64_t)atomic_load(&c.appended_k) * 10;
+        delete(c.db, &m, "i", who, now - 300, now);
+        delete(c.db, &m, "i", "00", INT64_MIN, INT64_MAX);
+        if (round % 5 == 0)
+            flush(c.db);
+        if (round % 7 == 0)
+            assert_int_equal(tsdb_clean_tombstones(c.db, &err), 0);
+        usleep(2000);
+    }
+    atomic_store(&c.stop, true);
+    pthread_join(ta, NULL);
+    pthread_join(tq, NULL);
+    print_message("concurrent: %d queries while appending up to k=%d\n",
+                  atomic_load(&c.queries), atomic_load(&c.appended_k));
+    assert_true(atomic_load(&c.queries) > 0);
+    tsdb_close(c.db);
+}
+
 /* ---- the file format and intervals ---------------------------------------------- */
 
 static void test_tomb_file_flips_and_truncations(void **state)
@@ -617,6 +721,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tomb_blocks_delete_reopen_clean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tomb_compaction_drops_deleted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tomb_random_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tomb_concurrent_deletes, setup, teardown),
         cmocka_unit_test(test_tomb_file_flips_and_truncations),
         cmocka_unit_test(test_tomb_intervals_vs_bitmap),
     };
