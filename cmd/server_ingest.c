@@ -44,6 +44,7 @@ int scry__server_ingest_routes(struct scry_server *s, struct scry_http_server *a
         .max_body_bytes = (size_t)s->cfg->server.max_body_bytes,
         .metrics = s->metrics,
         .log = s->log,
+        .logs = &s->log_ingest, /* /v1/logs into the log store (server_logs.c) */
     };
     if (col_otlp_register(&s->otlp, api, &s->ingest, &oo, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register OTLP", "err", err.msg);
