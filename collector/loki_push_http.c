@@ -158,13 +158,18 @@ static void handle_push(struct scry_http_req *req, struct scry_http_resp *resp, 
     struct scry_err err = { 0 };
     struct col_loki_push p;
     int rc;
+    const char *ce = scry_http_header(req, "Content-Encoding");
+    if (ce && *ce && strcasecmp(ce, "identity") && strcasecmp(ce, "gzip") &&
+        strcasecmp(ce, "x-gzip") && strcasecmp(ce, "deflate") && strcasecmp(ce, "snappy")) {
+        answer(l, resp, 400, "Content-Encoding \"%.64s\" not supported", ce);
+        return;
+    }
     if (is_json(scry_http_header(req, "Content-Type"))) {
         rc = col_loki_decode_json(req->arena, req->body, req->body_len, &p, &err);
     } else {
-        const char *enc = scry_http_header(req, "Content-Encoding");
         const char *body = req->body;
         size_t len = req->body_len;
-        if (!enc || strcasecmp(enc, "snappy") != 0) {
+        if (!ce || strcasecmp(ce, "snappy") != 0) {
             rc = scry_http_body_decode(req->arena, "snappy", req->body, req->body_len,
                                        l->max_body_bytes, &body, &len, &err);
             if (rc == SCRY_ELIMIT) {
@@ -248,7 +253,9 @@ int col_loki_register(struct col_loki **out, struct scry_http_server *srv,
                                           1, NULL, 0);
     }
     scry_http_server_route(srv, "POST", "/loki/api/v1/push", handle_push, l, l->max_body_bytes);
+    scry_http_server_route_own_encoding(srv); /* Loki's 400, not core's 415 */
     scry_http_server_route(srv, "POST", "/api/prom/push", handle_push, l, l->max_body_bytes);
+    scry_http_server_route_own_encoding(srv);
     *out = l;
     return 0;
 }

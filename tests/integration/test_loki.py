@@ -186,7 +186,7 @@ class LokiTest(unittest.TestCase):
             self.assertEqual(r.status, 400)
             r = s.post("/loki/api/v1/push", b"{}", headers={"Content-Type": "application/json",
                                                              "Content-Encoding": "br"})
-            self.assertIn(r.status, (400, 415))
+            self.assertEqual((r.status, r.text()), (400, 'Content-Encoding "br" not supported\n'))
             # the "later" entry of the partial write was kept
             self.assertEqual(s.get("/loki/api/v1/index/stats" + q(query='{job="batch"}', **self.rng)).json(),
                              {"streams": 1, "chunks": 1, "entries": 2, "bytes": len("done") + len("later")})
