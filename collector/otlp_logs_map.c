@@ -132,7 +132,7 @@ static void any_text(struct scry_buf *out, const ot_any *v)
 
 struct mapper {
     struct scry_arena *a;
-    struct scry_buf val;
+    struct scry_buf name, val; /* scratch, reused for every attribute */
 };
 
 /* The builder copies both strings into the arena; empty values carry
@@ -143,28 +143,29 @@ static void set_pair(struct scry_labels_builder *b, const char *name, const char
         scry_labels_builder_set(b, name, val);
 }
 
-/* Adds key (sanitised, under prefix) = value; maps are flattened. */
-static void add_attr(struct mapper *m, struct scry_labels_builder *b, const char *prefix,
-                     const char *key, const ot_any *v, int depth)
+/* Adds key (sanitised, after the prefix already in m->name) = value; maps
+ * are flattened into name_key. m->name is restored on return, so one
+ * scratch buffer serves every attribute of a request. */
+static void add_attr(struct mapper *m, struct scry_labels_builder *b, const char *key,
+                     const ot_any *v, int depth)
 {
-    struct scry_buf name = { 0 };
-    if (prefix && *prefix) {
-        scry_buf_puts(&name, prefix);
-        scry_buf_putc(&name, '_');
-    }
-    col_otlp_label_name(key, &name);
+    size_t at = m->name.len;
+    if (at)
+        scry_buf_putc(&m->name, '_');
+    col_otlp_label_name(key ? key : "", &m->name);
     if (v && v->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE &&
         v->kvlist_value && depth < COL__OTLP_MAX_DEPTH) {
-        for (size_t i = 0; i < v->kvlist_value->n_values; i++) {
-            const ot_kv *kv = v->kvlist_value->values[i];
-            add_attr(m, b, name.p ? name.p : "", kv->key ? kv->key : "", kv->value, depth + 1);
-        }
-    } else {
+        for (size_t i = 0; i < v->kvlist_value->n_values; i++)
+            add_attr(m, b, v->kvlist_value->values[i]->key, v->kvlist_value->values[i]->value,
+                     depth + 1);
+    } else if (m->name.len > at) {
         scry_buf_reset(&m->val);
         any_text(&m->val, v);
-        set_pair(b, name.p ? name.p : "", m->val.p ? m->val.p : "");
+        set_pair(b, m->name.p, m->val.p ? m->val.p : "");
     }
-    scry_buf_fini(&name);
+    m->name.len = at;
+    if (m->name.p)
+        m->name.p[at] = 0;
 }
 
 static void add_str(struct mapper *m, struct scry_labels_builder *b, const char *name,
@@ -220,7 +221,7 @@ static int record(struct mapper *m, const struct scry_labels *stream,
     scry_labels_builder_init(&b, m->a);
     scry_labels_builder_reset(&b, base);
     for (size_t i = 0; i < lr->n_attributes; i++)
-        add_attr(m, &b, NULL, lr->attributes[i]->key, lr->attributes[i]->value, 0);
+        add_attr(m, &b, lr->attributes[i]->key, lr->attributes[i]->value, 0);
     add_str(m, &b, "severity_text", lr->severity_text);
     if (lr->severity_number)
         add_u64(m, &b, "severity_number", (uint64_t)lr->severity_number);
@@ -248,10 +249,16 @@ static int record(struct mapper *m, const struct scry_labels *stream,
         add_u64(m, &b, "observed_timestamp", lr->observed_time_unix_nano);
     add_str(m, &b, "event_name", lr->event_name);
     e.metadata = scry_labels_builder_labels(&b);
-    scry_buf_reset(&m->val);
-    any_text(&m->val, lr->body);
-    e.line = (struct scry_str){ scry_arena_strndup(m->a, m->val.p ? m->val.p : "", m->val.len),
-                                m->val.len };
+    if (lr->body &&
+        lr->body->value_case == OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE &&
+        lr->body->string_value) {
+        e.line = scry_str_c(lr->body->string_value); /* the common case: no copy */
+    } else {
+        scry_buf_reset(&m->val);
+        any_text(&m->val, lr->body);
+        e.line = (struct scry_str){ scry_arena_strndup(m->a, m->val.p ? m->val.p : "", m->val.len),
+                                    m->val.len };
+    }
     int rc = fn(ud, stream, &e, err);
     if (rc == SCRY_EINVAL || rc == SCRY_ELIMIT) {
         res->n_rejected++;
@@ -280,7 +287,7 @@ int col_otlp_logs_translate(struct scry_arena *a, const struct col_otlp_logs_req
         for (size_t i = 0; i < n_attrs; i++) {
             const ot_kv *kv = rl->resource->attributes[i];
             const char *key = kv->key ? kv->key : "";
-            add_attr(&m, listed(label_attrs, key) ? &lb : &mb, NULL, key, kv->value, 0);
+            add_attr(&m, listed(label_attrs, key) ? &lb : &mb, key, kv->value, 0);
         }
         if (!scry_labels_builder_labels(&lb).n ||
             !scry_labels_get(&(struct scry_labels){ lb.v, lb.n }, "service_name"))
@@ -296,7 +303,7 @@ int col_otlp_logs_translate(struct scry_arena *a, const struct col_otlp_logs_req
                 add_str(&m, &sb, "scope_name", sl->scope->name);
                 add_str(&m, &sb, "scope_version", sl->scope->version);
                 for (size_t i = 0; i < sl->scope->n_attributes; i++)
-                    add_attr(&m, &sb, NULL, sl->scope->attributes[i]->key,
+                    add_attr(&m, &sb, sl->scope->attributes[i]->key,
                              sl->scope->attributes[i]->value, 0);
             }
             struct scry_labels base = scry_labels_builder_labels(&sb);
@@ -304,6 +311,7 @@ int col_otlp_logs_translate(struct scry_arena *a, const struct col_otlp_logs_req
                 rc = record(&m, &stream, &base, sl->log_records[k], now_ns, fn, ud, res, err);
         }
     }
+    scry_buf_fini(&m.name);
     scry_buf_fini(&m.val);
     return rc;
 }
