@@ -106,7 +106,8 @@ static char *lfx_dump(struct lfx *f)
     assert_int_equal(ss->ops->err(ss, &err), 0);
     ss->ops->close(ss);
     q->ops->close(q);
-    qsort(v, n, sizeof *v, cmp_line);
+    if (n)
+        qsort(v, n, sizeof *v, cmp_line); /* v is NULL when the store is empty */
     struct scry_buf out = { 0 };
     scry_buf_puts(&out, "");
     for (size_t i = 0; i < n; i++) {
