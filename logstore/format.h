@@ -10,7 +10,8 @@
 #include "core/buf.h"
 #include "core/labels.h"
 
-#define LS_SEGMENT_MAGIC "SCRYLSG1"
+#define LS_SEGMENT_MAGIC "SCRYLSG2"   /* format version 2 (FORMAT.md) */
+#define LS_SEGMENT_MAGIC_V1 "SCRYLSG1"
 #define LS_SEGMENT_END_MAGIC "SCRYLSGE"
 #define LS_MAGIC_BYTES 8
 #define LS_TOC_BYTES 64
@@ -19,7 +20,11 @@
 #define LS_CHUNK_RAW_MAX (64u << 20)
 #define LS_CHUNK_CUT_BYTES (256u << 10)
 #define LS_CHUNK_MAX_SPAN_NS (3600LL * 1000000000LL)
+/* Segment chunks merge a stream's head chunks up to this many raw bytes. */
+#define LS_SEG_CHUNK_BYTES (1u << 20)
 #define LS_SEGMENT_ZSTD_LEVEL 3
+/* Bound on a decompressed token dictionary: ratio to its compressed bytes. */
+#define LS_DICT_MAX_RATIO 64
 
 #define LS_WAL_STREAM 1
 #define LS_WAL_ENTRIES 2

@@ -16,6 +16,7 @@
 #include "core/querier.h"
 #include "core/wal.h"
 #include "logstore/format.h"
+#include "logstore/fpset.h"
 #include "logstore/logstore.h"
 
 /* A compressed chunk, or (codec 0) raw entries. Bytes are borrowed. */
@@ -110,8 +111,15 @@ struct ls_segment {
     struct ls_seg_chunk *chunks;
     struct ls_seg_pair *pairs;
     size_t n_pairs;
-    uint32_t n_tokens;
-    const uint8_t *tok_off, *post_off, *blob, *post;
+    /* The token index (FORMAT.md "Token index"), expanded at open: */
+    uint32_t n_dict;
+    const char *blob;                 /* the dictionary's tokens, concatenated */
+    uint32_t *tok_off;                /* n_dict + 1 offsets into blob */
+    const uint8_t *dict;              /* the decompressed dictionary */
+    uint32_t *post_off;               /* n_dict + 1: token i's postings in dict */
+    const uint8_t *hexmap;            /* n_chunks bits: chunk holds a hex id */
+    struct ls_fpset fp;
+    uint64_t dict_bytes, fp_bytes;    /* on disk, for stats */
     int64_t mint, maxt;
     uint64_t n_entries;
 };
@@ -127,12 +135,18 @@ void ls__segment_release(struct ls_segment *s);
 int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
                              struct scry_arena *a, uint64_t **out, size_t *n_out,
                              struct scry_err *err);
+/* The chunk ids that may hold a key=value pair with this (lower-cased) value:
+ * a superset (fingerprints), exact for values of up to LS_TOKEN_MAX bytes. */
+int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len,
+                             struct scry_arena *a, uint64_t **out, size_t *n_out);
 void ls__segment_select(struct ls_segment *s, const struct scry_matcher *ms, size_t n_ms,
                         struct scry_arena *a, uint64_t **out, size_t *n);
 
 struct ls_segment_stats {
     uint32_t n_streams, n_chunks;
     uint64_t n_entries, raw_bytes, bytes;
+    uint64_t chunk_bytes, stream_bytes, token_bytes;  /* sections: chunks, streams+labels, tokens */
+    uint64_t dict_bytes, fp_bytes, n_dict, n_fp;      /* inside the token index */
     int64_t mint, maxt;
 };
 /* Writes the head's streams (chunks all cut) into dir/segment via segment.tmp. */
