@@ -28,17 +28,43 @@ bool ls__is_hexid(const char *p, size_t len)
 {
     if (len < LS_HEXID_MIN)
         return false;
-    bool digit = false, letter = false;
+    bool digit = false;
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (c >= '0' && c <= '9')
             digit = true;
-        else if (c >= 'a' && c <= 'f')
-            letter = true;
-        else
+        else if (c < 'a' || c > 'f')
             return false;
     }
-    return digit && letter;
+    return digit;
+}
+
+static size_t digits(const char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && p[i] >= '0' && p[i] <= '9')
+        i++;
+    return i;
+}
+
+static bool letters(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (p[i] < 'a' || p[i] > 'z')
+            return false;
+    return true;
+}
+
+bool ls__is_numish(const char *p, size_t len)
+{
+    size_t d = digits(p, len);
+    return d >= LS_NUMISH_MIN && len - d <= 2 && letters(p + d, len - d);
+}
+
+bool ls__numish_piece(const char *p, size_t len)
+{
+    size_t d = digits(p, len);
+    return len > 0 && len - d <= 2 && letters(p + d, len - d);
 }
 
 uint64_t ls__fp_hash(int domain, const char *p, size_t len)

@@ -19,15 +19,24 @@
 #define LS_FP_DOMAIN_GRAM 1  /* key domains: the hash seed */
 #define LS_FP_DOMAIN_VALUE 2
 
-/* Hex ids (README.md "Token index"): a word of >= 8 bytes, all [0-9a-f],
- * with a digit and a letter. */
-#define LS_HEXID_MIN 8
-/* Hex ids of at least LS_GRAM_NEEDLE_MIN bytes are keyed by their LS_GRAM-byte
- * pieces at offsets 0, LS_GRAM, 2*LS_GRAM, ...: any piece of >= 2*LS_GRAM-1
- * bytes of such an id contains one of them at one of LS_GRAM alignments. */
-#define LS_GRAM 8
-#define LS_GRAM_NEEDLE_MIN (2 * LS_GRAM - 1)
+/* Hex ids (README.md "Token index"): a word of >= LS_HEXID_MIN bytes, all
+ * [0-9a-f], with a digit: trace and span ids, hashes, and plain numbers. */
+#define LS_HEXID_MIN 5
+/* Hex ids of at least gram_len + gram_step - 1 bytes are keyed by their
+ * gram_len-byte pieces at offsets 0, gram_step, 2*gram_step, ...: any piece
+ * of at least that many bytes of such an id contains one of them, at one of
+ * gram_step alignments. The writer's choice is stored in the segment. 17/16
+ * gives one key to a 32-digit trace id and finds it (and any longer needle);
+ * 9/8 would find 16-digit span ids too, for three keys per trace id. */
+#define LS_GRAM_LEN 17
+#define LS_GRAM_STEP 16
+/* Number-like words: >= LS_NUMISH_MIN digits, then at most 2 letters
+ * (microseconds of a timestamp "476362z", a duration "890910ms"). */
+#define LS_NUMISH_MIN 5
 
+bool ls__is_numish(const char *p, size_t len);
+/* Could w be a piece of a number-like word: digits, then at most 2 letters. */
+bool ls__numish_piece(const char *p, size_t len);
 bool ls__is_hexid(const char *p, size_t len);
 bool ls__all_hex(const char *p, size_t len);
 

@@ -117,7 +117,8 @@ struct ls_segment {
     uint32_t *tok_off;                /* n_dict + 1 offsets into blob */
     const uint8_t *dict;              /* the decompressed dictionary */
     uint32_t *post_off;               /* n_dict + 1: token i's postings in dict */
-    const uint8_t *hexmap;            /* n_chunks bits: chunk holds a hex id */
+    uint8_t tok_flags, gram_len, gram_step;
+    const uint8_t *hexmap, *nummap;   /* n_chunks bits each: chunk holds a hex id / a number */
     struct ls_fpset fp;
     uint64_t dict_bytes, fp_bytes;    /* on disk, for stats */
     int64_t mint, maxt;
@@ -136,7 +137,8 @@ int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, 
                              struct scry_arena *a, uint64_t **out, size_t *n_out,
                              struct scry_err *err);
 /* The chunk ids that may hold a key=value pair with this (lower-cased) value:
- * a superset (fingerprints), exact for values of up to LS_TOKEN_MAX bytes. */
+ * a superset (fingerprints) for values of up to LS_TOKEN_MAX bytes; *n_out
+ * SIZE_MAX (every chunk) when the segment does not key its values. */
 int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len,
                              struct scry_arena *a, uint64_t **out, size_t *n_out);
 void ls__segment_select(struct ls_segment *s, const struct scry_matcher *ms, size_t n_ms,
@@ -147,11 +149,12 @@ struct ls_segment_stats {
     uint64_t n_entries, raw_bytes, bytes;
     uint64_t chunk_bytes, stream_bytes, token_bytes;  /* sections: chunks, streams+labels, tokens */
     uint64_t dict_bytes, fp_bytes, n_dict, n_fp;      /* inside the token index */
+    uint64_t n_fp_values;                             /* key=value keys before dedup */
     int64_t mint, maxt;
 };
 /* Writes the head's streams (chunks all cut) into dir/segment via segment.tmp. */
 int ls__segment_write(const char *dir, struct ls_stream **streams, size_t n, int zstd_level,
-                      struct ls_segment_stats *st, struct scry_err *err);
+                      bool kv_values, struct ls_segment_stats *st, struct scry_err *err);
 
 /* Decompresses (or borrows) a chunk's raw payload into *buf. */
 int ls__chunk_payload(const struct ls_chunk_src *c, struct scry_buf *buf, const uint8_t **out,

@@ -142,9 +142,11 @@ static int read_labels(struct ls_segment *s, uint64_t off, uint64_t end, struct 
 static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct scry_err *err)
 {
     struct ls_rd r = { s->map + off, s->map + end - 4, false };
+    const uint8_t *hdr = ls__rd_bytes(&r, 3);
     uint64_t n = ls__rd_uvarint(&r), raw_len = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
     const uint8_t *zp = ls__rd_bytes(&r, comp);
-    if (r.bad || n > raw_len || raw_len > comp * LS_DICT_MAX_RATIO + 4096 ||
+    if (r.bad || (hdr[0] & ~LS_TOK_VALUES) || hdr[1] == 0 || hdr[2] == 0 || hdr[2] > hdr[1] ||
+        hdr[1] > LS_TOKEN_MAX || n > raw_len || raw_len > comp * LS_DICT_MAX_RATIO + 4096 ||
         raw_len > UINT32_MAX)
         return corrupt(s, off, "bad token dictionary header", err);
     uint8_t *raw = scry_arena_alloc(s->a, raw_len + 1);
@@ -152,6 +154,9 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     if (ZSTD_isError(got) || got != raw_len)
         return corrupt(s, (size_t)(zp - s->map), "token dictionary does not decompress", err);
     s->dict = raw;
+    s->tok_flags = hdr[0];
+    s->gram_len = hdr[1];
+    s->gram_step = hdr[2];
     s->dict_bytes = (uint64_t)(r.p - (s->map + off));
     s->n_dict = (uint32_t)n;
     s->tok_off = scry_arena_alloc(s->a, (n + 1) * sizeof *s->tok_off);
@@ -196,6 +201,7 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     s->blob = blob;
     size_t hm = (s->n_chunks + 7) / 8, used = 0;
     s->hexmap = ls__rd_bytes(&r, hm);
+    s->nummap = ls__rd_bytes(&r, hm);
     size_t at = (size_t)(r.p - s->map);
     if (r.bad || ls__fpset_parse(&s->fp, r.p, (size_t)(r.end - r.p), s->n_chunks, &used) != 0 ||
         used != (size_t)(r.end - r.p))
@@ -323,7 +329,7 @@ int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, stru
     r.end -= 4;
     uint8_t codec = *r.p++;
     uint64_t raw = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
-    if (r.bad || (codec != LS_CODEC_LZ4 && codec != LS_CODEC_ZSTD) || raw == 0 ||
+    if (r.bad || (codec != LS_CODEC_LZ4 && codec != LS_CODEC_ZSTD && codec != LS_CODEC_ZSTD_COLS) || raw == 0 ||
         raw > LS_CHUNK_RAW_MAX || comp != (uint64_t)(r.end - r.p))
         return scry_err_set(err, SCRY_ECORRUPT, "chunk header");
     out->codec = codec;
@@ -442,28 +448,44 @@ static struct scry_postings_iter *idv_postings(struct idv *x)
     return scry_postings_list(x->a, x->v, k);
 }
 
-/* The chunks that may hold a hex id containing tok (tok all hex): by its
- * LS_GRAM-byte pieces at every alignment when it is long enough, else every
- * chunk of the hex map (README.md "Token index"). */
-static struct scry_postings_iter *hexid_postings(struct ls_segment *s, const char *tok,
-                                                 size_t len, struct scry_arena *a)
+static void map_add(struct ls_segment *s, const uint8_t *map, struct idv *x)
 {
+    for (uint32_t c = 0; c < s->n_chunks; c++)
+        if (map[c / 8] & (1u << (c % 8)))
+            idv_add(x, c);
+}
+
+/* The chunks that may hold a hex id or a number-like word containing tok
+ * (README.md "Token index"): hex ids by the grams of tok at every alignment
+ * when it is long enough, else by the hex map; number-like words by their
+ * map. NULL when tok cannot lie inside either. */
+static struct scry_postings_iter *id_postings(struct ls_segment *s, const char *tok, size_t len,
+                                              struct scry_arena *a)
+{
+    bool hex = ls__all_hex(tok, len), num = ls__numish_piece(tok, len);
+    if (!hex && !num)
+        return NULL;
     struct idv x = { .a = a };
-    if (len >= LS_GRAM_NEEDLE_MIN) {
-        for (size_t al = 0; al < LS_GRAM && al + LS_GRAM <= len; al++)
-            ls__fpset_probe(&s->fp, ls__fp_hash(LS_FP_DOMAIN_GRAM, tok + al, LS_GRAM), idv_add,
-                            &x);
-    } else {
-        for (uint32_t c = 0; c < s->n_chunks; c++)
-            if (s->hexmap[c / 8] & (1u << (c % 8)))
-                idv_add(&x, c);
+    if (hex && len >= (size_t)s->gram_len + s->gram_step - 1) {
+        for (size_t al = 0; al < s->gram_step; al++)
+            ls__fpset_probe(&s->fp, ls__fp_hash(LS_FP_DOMAIN_GRAM, tok + al, s->gram_len),
+                            idv_add, &x);
+    } else if (hex) {
+        map_add(s, s->hexmap, &x);
     }
+    if (num)
+        map_add(s, s->nummap, &x);
     return idv_postings(&x);
 }
 
 int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len,
                              struct scry_arena *a, uint64_t **out, size_t *n_out)
 {
+    if (!(s->tok_flags & LS_TOK_VALUES)) {
+        *out = NULL;
+        *n_out = SIZE_MAX;
+        return 0;
+    }
     struct idv x = { .a = a };
     ls__fpset_probe(&s->fp, ls__fp_hash(LS_FP_DOMAIN_VALUE, value, len), idv_add, &x);
     idv_postings(&x);
@@ -486,7 +508,7 @@ static struct scry_postings_iter *token_postings(struct ls_segment *s, const cha
     size_t n_its = 0, cap = 0;
     const char *q = s->blob, *end = s->blob + blob_len;
     uint32_t last = UINT32_MAX;
-    bool hex = ls__all_hex(tok, len);
+    bool id_classes = true;
     for (;;) {
         struct scry_postings_iter *it = NULL;
         if (q && q < end && (q = memmem(q, (size_t)(end - q), tok, len)) != NULL) {
@@ -509,10 +531,11 @@ static struct scry_postings_iter *token_postings(struct ls_segment *s, const cha
             size_t n;
             SCRY_ASSERT(read_ids(&r, s->n_chunks, a, &ids, &n) == 0); /* validated at open */
             it = scry_postings_list(a, ids, n);
-        } else if (hex) {
-            hex = false;
+        } else if (id_classes) {
+            id_classes = false;
             q = NULL;
-            it = hexid_postings(s, tok, len, a);
+            if ((it = id_postings(s, tok, len, a)) == NULL)
+                continue;
         } else {
             break;
         }

@@ -138,6 +138,7 @@ struct schunk {
 
 struct cw {                       /* the chunk being built and the output */
     struct scry_buf *f, raw, z;
+    struct ls_cols cols;          /* the chunk's entries, columnar */
     struct schunk *v;
     size_t n, cap;
     int level;
@@ -151,6 +152,8 @@ static int cw_cut(struct cw *w, struct scry_err *err)
 {
     if (w->n_ent == 0)
         return 0;
+    scry_buf_reset(&w->raw);
+    ls__cols_finish(&w->cols, &w->raw);
     size_t bound = ZSTD_compressBound(w->raw.len);
     scry_buf_reset(&w->z);
     scry_buf_reserve(&w->z, bound);
@@ -158,7 +161,7 @@ static int cw_cut(struct cw *w, struct scry_err *err)
     if (ZSTD_isError(zn))
         return scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
     size_t start = w->f->len;
-    scry_buf_putc(w->f, LS_CODEC_ZSTD);
+    scry_buf_putc(w->f, LS_CODEC_ZSTD_COLS);
     ls__put_uvarint(w->f, w->raw.len);
     ls__put_uvarint(w->f, zn);
     scry_buf_put(w->f, w->z.p, zn);
@@ -202,14 +205,15 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                 struct scry_log_entry en;
                 SCRY_ASSERT(ls__entry_get(&r, prev, NULL, &en));
                 prev = en.t_ns;
-                if (w->n_ent && (w->raw.len >= LS_SEG_CHUNK_BYTES ||
+                size_t have = w->cols.lines.len + w->cols.dts.len + w->cols.lens.len;
+                if (w->n_ent && (have >= LS_SEG_CHUNK_BYTES ||
                                  en.t_ns - w->mint > LS_CHUNK_MAX_SPAN_NS))
                     rc = cw_cut(w, err);
                 if (w->n_ent == 0) {
                     w->mint = w->prev = en.t_ns;
                     w->tm->chunk = (uint32_t)w->n;
                 }
-                ls__entry_put(&w->raw, w->prev, &en);
+                ls__cols_add(&w->cols, w->prev, &en);
                 w->prev = en.t_ns;
                 w->n_ent++;
                 ls_tokenize_split(en.line.p, en.line.len, tokmap_word, tokmap_value, w->tm);
@@ -304,33 +308,40 @@ static void put_postings(struct scry_buf *b, const struct tok *t)
 }
 
 /* FORMAT.md "Token index": words into the front-coded dictionary (one zstd
- * frame) or, for hex ids, into the hex map and the fingerprint set by their
- * grams; key=value values into the fingerprint set whole. */
+ * frame) or, for hex ids and number-like words, into the id maps (and long
+ * hex ids into the fingerprint set by their grams); key=value values into
+ * the fingerprint set whole, when asked to. */
 static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks, int level,
-                        struct ls_segment_stats *st, struct scry_err *err)
+                        bool values, struct ls_segment_stats *st, struct scry_err *err)
 {
     qsort(tm->v, tm->n, sizeof *tm->v, tok_cmp);
     struct scry_buf dict = { 0 }, z = { 0 };
     struct ls_fpw fp = { 0 };
-    size_t hexmap_len = (n_chunks + 7) / 8;
-    uint8_t *hexmap = scry_calloc(hexmap_len + 1, 1);
+    size_t map_len = (n_chunks + 7) / 8;
+    uint8_t *maps = scry_calloc(2 * map_len + 1, 1), *hexmap = maps, *nummap = maps + map_len;
     const struct tok *prev = NULL;
     uint64_t n_dict = 0;
     for (size_t i = 0; i < tm->n; i++) {
         const struct tok *t = &tm->v[i];
         if (t->kind == 1) {
+            if (!values)
+                continue;
             uint64_t h = ls__fp_hash(LS_FP_DOMAIN_VALUE, t->s, t->len);
             for (uint32_t k = 0; k < t->n; k++)
                 ls__fpw_add(&fp, h, t->ids[k]);
+            st->n_fp_values += t->n;
             continue;
         }
-        if (ls__is_hexid(t->s, t->len)) {
+        bool hex = ls__is_hexid(t->s, t->len);
+        if (hex || ls__is_numish(t->s, t->len)) {
+            uint8_t *map = hex ? hexmap : nummap;
             for (uint32_t k = 0; k < t->n; k++)
-                hexmap[t->ids[k] / 8] |= (uint8_t)(1u << (t->ids[k] % 8));
-            if (t->len < LS_GRAM_NEEDLE_MIN)
-                continue; /* no needle piece that long fits: the hex map answers */
-            for (size_t p = 0; p + LS_GRAM <= t->len; p += LS_GRAM) {
-                uint64_t h = ls__fp_hash(LS_FP_DOMAIN_GRAM, t->s + p, LS_GRAM);
+                map[t->ids[k] / 8] |= (uint8_t)(1u << (t->ids[k] % 8));
+            /* Shorter ids hold no needle piece the grams answer: the map does. */
+            if (!hex || t->len < LS_GRAM_LEN + LS_GRAM_STEP - 1)
+                continue;
+            for (size_t p = 0; p + LS_GRAM_LEN <= t->len; p += LS_GRAM_STEP) {
+                uint64_t h = ls__fp_hash(LS_FP_DOMAIN_GRAM, t->s + p, LS_GRAM_LEN);
                 for (uint32_t k = 0; k < t->n; k++)
                     ls__fpw_add(&fp, h, t->ids[k]);
             }
@@ -354,20 +365,23 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         rc = scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
     } else {
         size_t start = f->len;
+        scry_buf_putc(f, (char)(values ? LS_TOK_VALUES : 0));
+        scry_buf_putc(f, LS_GRAM_LEN);
+        scry_buf_putc(f, LS_GRAM_STEP);
         ls__put_uvarint(f, n_dict);
         ls__put_uvarint(f, dict.len);
         ls__put_uvarint(f, zn);
         scry_buf_put(f, z.p, zn);
         st->dict_bytes = f->len - start;
         st->n_dict = n_dict;
-        scry_buf_put(f, hexmap, hexmap_len);
+        scry_buf_put(f, maps, 2 * map_len);
         size_t fstart = f->len;
         ls__fpw_encode(&fp, n_chunks, f);
         st->fp_bytes = f->len - fstart;
         st->n_fp = fp.n;
         section_crc(f, start);
     }
-    free(hexmap);
+    free(maps);
     ls__fpw_fini(&fp);
     scry_buf_fini(&dict);
     scry_buf_fini(&z);
@@ -412,7 +426,7 @@ static int write_file(const char *dir, const struct scry_buf *f, struct scry_err
     return 0;
 }
 
-int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int level,
+int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int level, bool values,
                       struct ls_segment_stats *st, struct scry_err *err)
 {
     memset(st, 0, sizeof *st);
@@ -436,7 +450,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
         write_labels(&f, ss, n);
         uint64_t tokens_off = f.len;
         st->stream_bytes = tokens_off - streams_off;
-        rc = write_tokens(&f, &tm, (uint32_t)w.n, level, st, err);
+        rc = write_tokens(&f, &tm, (uint32_t)w.n, level, values, st, err);
         st->token_bytes = f.len - tokens_off;
         size_t toc = f.len;
         ls__put_le64(&f, streams_off);
@@ -458,6 +472,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
     free(w.v);
     free(per_stream);
     scry_buf_fini(&w.raw);
+    ls__cols_fini(&w.cols);
     scry_buf_fini(&w.z);
     tokmap_fini(&tm);
     scry_buf_fini(&f);

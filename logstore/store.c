@@ -252,7 +252,7 @@ static int flush_locked(struct ls_store *st, struct scry_err *err)
     char *dir = path_join(st->seg_dir, id);
     struct ls_segment_stats sst;
     int level = st->opts.zstd_level ? st->opts.zstd_level : LS_SEGMENT_ZSTD_LEVEL;
-    rc = ls__segment_write(dir, ss, n, level, &sst, err);
+    rc = ls__segment_write(dir, ss, n, level, st->opts.index_kv_values, &sst, err);
     free(ss);
     struct ls_segment *seg = NULL;
     if (rc == 0)
