@@ -128,19 +128,30 @@ static void bw_flush(struct bw *w)
     w->n = 0;
 }
 
+static size_t dedup(struct ls_fp_ent *v, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!k || v[i].h != v[k - 1].h || v[i].chunk != v[k - 1].chunk)
+            v[k++] = v[i];
+    return k;
+}
+
 void ls__fpw_encode(struct ls_fpw *w, uint32_t n_chunks, struct scry_buf *out)
 {
+    if (w->n)
+        qsort(w->v, w->n, sizeof *w->v, ent_cmp);
+    w->n = dedup(w->v, w->n);
     unsigned lg = w->n > 1 ? bits_for(w->n - 1) : 0;
     unsigned b = lg + LS_FP_SLACK > 64 ? 64 : lg + LS_FP_SLACK, k = b - lg;
     unsigned c = n_chunks > 1 ? bits_for(n_chunks - 1) : 0;
+    /* b from the distinct count; truncated hashes are sorted again (equal
+     * ones by chunk) and repeats dropped. */
     for (size_t i = 0; i < w->n; i++)
         w->v[i].h = b == 64 ? w->v[i].h : w->v[i].h >> (64 - b);
     if (w->n)
         qsort(w->v, w->n, sizeof *w->v, ent_cmp);
-    size_t n = 0;
-    for (size_t i = 0; i < w->n; i++)
-        if (!n || w->v[i].h != w->v[n - 1].h || w->v[i].chunk != w->v[n - 1].chunk)
-            w->v[n++] = w->v[i];
+    size_t n = w->n = dedup(w->v, w->n);
     struct scry_buf bits = { 0 }, samples = { 0 };
     struct bw bw = { .b = &bits };
     uint64_t prev = 0;

@@ -149,7 +149,6 @@ struct ls_segment_stats {
     uint64_t n_entries, raw_bytes, bytes;
     uint64_t chunk_bytes, stream_bytes, token_bytes;  /* sections: chunks, streams+labels, tokens */
     uint64_t dict_bytes, fp_bytes, n_dict, n_fp;      /* inside the token index */
-    uint64_t n_fp_values;                             /* key=value keys before dedup */
     int64_t mint, maxt;
 };
 /* Writes the head's streams (chunks all cut) into dir/segment via segment.tmp. */

@@ -20,31 +20,36 @@
 #include "logstore/ls_internal.h"
 #include "logstore/tokenize.h"
 
-/* ---- the token map: token → chunk ids (appended in increasing order) ---- */
+/* ---- tokens: dictionary words → chunk ids; ids and values → maps and keys ---- */
 
 struct tok {
-    uint8_t len, kind;  /* kind: 0 a word (rule 1), 1 a key=value value (rule 2) */
+    uint8_t len;
     char s[LS_TOKEN_MAX];
     uint32_t n, cap;
-    uint32_t *ids;
+    uint32_t *ids;      /* chunk ids, appended in increasing order */
 };
 struct tokmap {
-    struct tok *v;      /* entries */
-    uint32_t *slots;    /* index + 1 into v, 0 = empty */
+    struct tok *v;      /* dictionary words */
+    uint64_t *slots;    /* (hash << 32) | (index + 1) into v; 0 = empty */
     size_t n, cap, n_slots;
     uint32_t chunk;     /* the chunk being tokenized */
-    uint8_t kind;       /* of the tokens being added */
+    bool values;        /* key the key=value values */
+    struct ls_fpw fp;   /* gram and value keys, deduplicated when encoded */
+    uint8_t *maps;      /* per chunk: bit 0 holds a hex id, bit 1 a number-like word */
+    size_t map_cap;
 };
 
 static void tokmap_grow(struct tokmap *m)
 {
     size_t ns = m->n_slots ? m->n_slots * 2 : 1024;
-    uint32_t *sl = scry_calloc(ns, sizeof *sl);
-    for (size_t i = 0; i < m->n; i++) {
-        size_t j = scry_xxh64(m->v[i].s, m->v[i].len, m->v[i].kind) & (ns - 1);
+    uint64_t *sl = scry_calloc(ns, sizeof *sl);
+    for (size_t i = 0; i < m->n_slots; i++) {
+        if (!m->slots[i])
+            continue;
+        size_t j = (m->slots[i] >> 32) & (ns - 1);
         while (sl[j])
             j = (j + 1) & (ns - 1);
-        sl[j] = (uint32_t)i + 1;
+        sl[j] = m->slots[i];
     }
     free(m->slots);
     m->slots = sl;
@@ -55,11 +60,14 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
 {
     if (m->n * 2 >= m->n_slots)
         tokmap_grow(m);
-    size_t j = scry_xxh64(p, len, m->kind) & (m->n_slots - 1);
+    uint64_t h = scry_xxh64(p, len, 0) & 0xffffffffu;
+    size_t j = h & (m->n_slots - 1);
     struct tok *t = NULL;
     for (; m->slots[j]; j = (j + 1) & (m->n_slots - 1)) {
-        struct tok *c = &m->v[m->slots[j] - 1];
-        if (c->len == len && c->kind == m->kind && memcmp(c->s, p, len) == 0) {
+        if ((m->slots[j] >> 32) != h)
+            continue;
+        struct tok *c = &m->v[(uint32_t)m->slots[j] - 1];
+        if (c->len == len && memcmp(c->s, p, len) == 0) {
             t = c;
             break;
         }
@@ -71,11 +79,10 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
         }
         t = &m->v[m->n++];
         t->len = (uint8_t)len;
-        t->kind = m->kind;
         memcpy(t->s, p, len);
         t->n = t->cap = 0;
         t->ids = NULL;
-        m->slots[j] = (uint32_t)m->n;
+        m->slots[j] = h << 32 | (uint64_t)m->n;
     }
     if (t->n && t->ids[t->n - 1] == m->chunk)
         return;
@@ -86,24 +93,40 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
     t->ids[t->n++] = m->chunk;
 }
 
+/* A word: hex ids and number-like words go to the chunk's map bits (long
+ * hex ids also to the gram keys) and never into the dictionary. */
 static void tokmap_word(void *ud, const char *p, size_t len)
 {
     struct tokmap *m = ud;
-    m->kind = 0;
-    tokmap_add(m, p, len);
+    bool hex = ls__is_hexid(p, len);
+    if (!hex && !ls__is_numish(p, len)) {
+        tokmap_add(m, p, len);
+        return;
+    }
+    if (m->chunk >= m->map_cap) {
+        size_t nc = m->map_cap ? m->map_cap * 2 : 256;
+        while (nc <= m->chunk)
+            nc *= 2;
+        m->maps = scry_realloc(m->maps, nc);
+        memset(m->maps + m->map_cap, 0, nc - m->map_cap);
+        m->map_cap = nc;
+    }
+    m->maps[m->chunk] |= hex ? 1 : 2;
+    if (hex && len >= LS_GRAM_LEN + LS_GRAM_STEP - 1)
+        for (size_t at = 0; at + LS_GRAM_LEN <= len; at += LS_GRAM_STEP)
+            ls__fpw_add(&m->fp, ls__fp_hash(LS_FP_DOMAIN_GRAM, p + at, LS_GRAM_LEN), m->chunk);
 }
+
 static void tokmap_value(void *ud, const char *p, size_t len)
 {
     struct tokmap *m = ud;
-    m->kind = 1;
-    tokmap_add(m, p, len);
+    if (m->values)
+        ls__fpw_add(&m->fp, ls__fp_hash(LS_FP_DOMAIN_VALUE, p, len), m->chunk);
 }
 
 static int tok_cmp(const void *a, const void *b)
 {
     const struct tok *x = a, *y = b;
-    if (x->kind != y->kind)
-        return (int)x->kind - (int)y->kind;
     int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
     return c ? c : (int)x->len - (int)y->len;
 }
@@ -114,6 +137,8 @@ static void tokmap_fini(struct tokmap *m)
         free(m->v[i].ids);
     free(m->v);
     free(m->slots);
+    free(m->maps);
+    ls__fpw_fini(&m->fp);
 }
 
 /* ---- sections ---- */
@@ -307,46 +332,21 @@ static void put_postings(struct scry_buf *b, const struct tok *t)
         ls__put_uvarint(b, t->ids[k] - t->ids[k - 1]);
 }
 
-/* FORMAT.md "Token index": words into the front-coded dictionary (one zstd
- * frame) or, for hex ids and number-like words, into the id maps (and long
- * hex ids into the fingerprint set by their grams); key=value values into
- * the fingerprint set whole, when asked to. */
+/* FORMAT.md "Token index": the dictionary words front-coded in one zstd
+ * frame, the two chunk maps, the fingerprint set. */
 static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks, int level,
-                        bool values, struct ls_segment_stats *st, struct scry_err *err)
+                        struct ls_segment_stats *st, struct scry_err *err)
 {
     qsort(tm->v, tm->n, sizeof *tm->v, tok_cmp);
     struct scry_buf dict = { 0 }, z = { 0 };
-    struct ls_fpw fp = { 0 };
     size_t map_len = (n_chunks + 7) / 8;
-    uint8_t *maps = scry_calloc(2 * map_len + 1, 1), *hexmap = maps, *nummap = maps + map_len;
-    const struct tok *prev = NULL;
-    uint64_t n_dict = 0;
+    uint8_t *maps = scry_calloc(2 * map_len + 1, 1);
+    for (uint32_t c = 0; c < n_chunks && c < tm->map_cap; c++)
+        for (unsigned b = 0; b < 2; b++)
+            if (tm->maps[c] & (1u << b))
+                maps[b * map_len + c / 8] |= (uint8_t)(1u << (c % 8));
     for (size_t i = 0; i < tm->n; i++) {
-        const struct tok *t = &tm->v[i];
-        if (t->kind == 1) {
-            if (!values)
-                continue;
-            uint64_t h = ls__fp_hash(LS_FP_DOMAIN_VALUE, t->s, t->len);
-            for (uint32_t k = 0; k < t->n; k++)
-                ls__fpw_add(&fp, h, t->ids[k]);
-            st->n_fp_values += t->n;
-            continue;
-        }
-        bool hex = ls__is_hexid(t->s, t->len);
-        if (hex || ls__is_numish(t->s, t->len)) {
-            uint8_t *map = hex ? hexmap : nummap;
-            for (uint32_t k = 0; k < t->n; k++)
-                map[t->ids[k] / 8] |= (uint8_t)(1u << (t->ids[k] % 8));
-            /* Shorter ids hold no needle piece the grams answer: the map does. */
-            if (!hex || t->len < LS_GRAM_LEN + LS_GRAM_STEP - 1)
-                continue;
-            for (size_t p = 0; p + LS_GRAM_LEN <= t->len; p += LS_GRAM_STEP) {
-                uint64_t h = ls__fp_hash(LS_FP_DOMAIN_GRAM, t->s + p, LS_GRAM_LEN);
-                for (uint32_t k = 0; k < t->n; k++)
-                    ls__fpw_add(&fp, h, t->ids[k]);
-            }
-            continue;
-        }
+        const struct tok *t = &tm->v[i], *prev = i ? &tm->v[i - 1] : NULL;
         size_t shared = 0;
         if (prev)
             while (shared < prev->len && shared < t->len && prev->s[shared] == t->s[shared])
@@ -354,8 +354,6 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         ls__put_uvarint(&dict, shared);
         ls__put_str(&dict, t->s + shared, t->len - shared);
         put_postings(&dict, t);
-        prev = t;
-        n_dict++;
     }
     size_t bound = ZSTD_compressBound(dict.len);
     scry_buf_reserve(&z, bound);
@@ -365,24 +363,23 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         rc = scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
     } else {
         size_t start = f->len;
-        scry_buf_putc(f, (char)(values ? LS_TOK_VALUES : 0));
+        scry_buf_putc(f, (char)(tm->values ? LS_TOK_VALUES : 0));
         scry_buf_putc(f, LS_GRAM_LEN);
         scry_buf_putc(f, LS_GRAM_STEP);
-        ls__put_uvarint(f, n_dict);
+        ls__put_uvarint(f, tm->n);
         ls__put_uvarint(f, dict.len);
         ls__put_uvarint(f, zn);
         scry_buf_put(f, z.p, zn);
         st->dict_bytes = f->len - start;
-        st->n_dict = n_dict;
+        st->n_dict = tm->n;
         scry_buf_put(f, maps, 2 * map_len);
         size_t fstart = f->len;
-        ls__fpw_encode(&fp, n_chunks, f);
+        ls__fpw_encode(&tm->fp, n_chunks, f);
         st->fp_bytes = f->len - fstart;
-        st->n_fp = fp.n;
+        st->n_fp = tm->fp.n;
         section_crc(f, start);
     }
     free(maps);
-    ls__fpw_fini(&fp);
     scry_buf_fini(&dict);
     scry_buf_fini(&z);
     return rc;
@@ -438,7 +435,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
         assert(ss[i]->n_chunks > 0);
     }
     struct scry_buf f = { 0 };
-    struct tokmap tm = { 0 };
+    struct tokmap tm = { .values = values };
     size_t *per_stream = scry_calloc(n + 1, sizeof *per_stream);
     struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st };
     scry_buf_put(&f, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES);
@@ -450,7 +447,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
         write_labels(&f, ss, n);
         uint64_t tokens_off = f.len;
         st->stream_bytes = tokens_off - streams_off;
-        rc = write_tokens(&f, &tm, (uint32_t)w.n, level, values, st, err);
+        rc = write_tokens(&f, &tm, (uint32_t)w.n, level, st, err);
         st->token_bytes = f.len - tokens_off;
         size_t toc = f.len;
         ls__put_le64(&f, streams_off);
