@@ -58,6 +58,24 @@ struct ls_pair {                      /* stream postings of one label pair */
     size_t n, cap;
 };
 
+/* Each stream's newest entry as of the last cut (flush) or the segments at
+ * open, by label hash: a stream created again in the head starts from it, so
+ * the ordering rule holds across flushes and restarts (README "Ordering"). */
+struct ls_floor_ent {
+    uint64_t hash;                    /* label hash; 0 = empty slot */
+    int64_t t;
+    uint64_t line_hash;
+    size_t line_len;                  /* SIZE_MAX: line unknown (from a segment) */
+};
+struct ls_floor {
+    struct ls_floor_ent *v;
+    size_t n, cap;                    /* cap: a power of two */
+};
+/* Raises the floor of a label hash to (t, line) if t is not older. */
+void ls__floor_set(struct ls_floor *f, uint64_t hash, int64_t t, uint64_t line_hash,
+                   size_t line_len);
+void ls__floor_fini(struct ls_floor *f);
+
 struct ls_head {
     struct ls_stream **hb, **rb;      /* buckets by hash and by ref, n_buckets each */
     struct ls_pair **pb;
@@ -65,7 +83,10 @@ struct ls_head {
     uint64_t next_ref;
     uint64_t n_entries, raw_bytes;
     int64_t mint, maxt;
+    struct ls_floor *floor;           /* borrowed from the store; may be NULL */
 };
+/* Records every stream's newest entry into h->floor (before a flush empties h). */
+void ls__head_save_floor(struct ls_head *h);
 
 void ls__head_init(struct ls_head *h, uint64_t next_ref);
 void ls__head_fini(struct ls_head *h);
@@ -175,6 +196,7 @@ struct ls_store {
     struct ls_segment **segs;
     size_t n_segs;
     uint32_t wal_upto, seq;
+    struct ls_floor floor;
     uint64_t dropped_out_of_order;
 };
 
