@@ -33,17 +33,17 @@ seg=$(awk '/^segment:/ {print $2}' "$T/out.txt")
 
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 echo
-printf 'file bytes %d; zstd -T1 -3 per file %d (%.2f %%); segment %d (%.2f %% of file bytes, %.3f x zstd -3)\n' \
-    "$raw" "$z3" "$(echo "100*$z3/$raw" | bc -l)" "$seg" "$(echo "100*$seg/$raw" | bc -l)" \
-    "$(echo "$seg/$z3" | bc -l)"
+awk -v raw="$raw" -v z3="$z3" -v seg="$seg" 'BEGIN {
+    printf "file bytes %d; zstd -T1 -3 per file %d (%.2f %%); segment %d (%.2f %% of file bytes, %.3f x zstd -3)\n",
+        raw, z3, 100 * z3 / raw, seg, 100 * seg / raw, seg / z3 }'
 printf '%-34s %10s %12s %10s\n' needle "store ms" "rg -c ms" "rg/store"
 awk '/^needle/ {on=1; next} on && NF >= 5 {print $1, $4}' "$T/out.txt" | while read -r tok ms; do
-    rgms=$(for i in 1 2 3 4 5; do
+    us=$(for i in 1 2 3 4 5; do
         s=$(date +%s%N)
         rg --no-config -F -c --no-filename "$tok" "$T/corpus" >/dev/null || true
         e=$(date +%s%N)
         echo $(( (e - s) / 1000 ))
     done | median)
-    printf '%-34s %10.3f %12.3f %10.1f\n' "$tok" "$ms" "$(echo "$rgms/1000" | bc -l)" \
-        "$(echo "$rgms/1000/$ms" | bc -l)"
+    awk -v t="$tok" -v ms="$ms" -v us="$us" \
+        'BEGIN { printf "%-34s %10.3f %12.3f %10.1f\n", t, ms, us / 1000, us / 1000 / ms }'
 done

@@ -205,6 +205,9 @@ static int load_chunk(struct ls_entry_iter *it, const struct ls_chunk_src *c)
     if (rc)
         return rc;
     scry_arena_reset(it->md);
+    if (c->n > c->raw_len) /* every entry takes >= 3 payload bytes */
+        return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk of %u bytes cannot hold %u entries",
+                            c->raw_len, c->n);
     if (c->n > it->cap_ents) {
         it->cap_ents = c->n;
         it->ents = scry_realloc(it->ents, c->n * sizeof *it->ents);

@@ -161,7 +161,8 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     s->n_dict = (uint32_t)n;
     s->tok_off = scry_arena_alloc(s->a, (n + 1) * sizeof *s->tok_off);
     s->post_off = scry_arena_alloc(s->a, (n + 1) * sizeof *s->post_off);
-    char *blob = scry_arena_alloc(s->a, raw_len + 1);
+    /* Front coding: the expanded tokens can be longer than the raw bytes. */
+    struct scry_buf bb = { 0 };
     struct ls_rd d = { raw, raw + raw_len, false };
     uint32_t bl = 0, prev_len = 0;
     struct scry_arena *tmp = scry_arena_create(0);
@@ -172,8 +173,11 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
         if (d.bad || shared > prev_len || len == 0 || len > LS_TOKEN_MAX)
             break;
         /* The shared prefix is the previous token's: copy it down. */
+        scry_buf_reserve(&bb, len + 1); /* bb.len == bl */
+        char *blob = bb.p;
         memmove(blob + bl, blob + bl - prev_len, shared);
         memcpy(blob + bl + shared, suf.p, suf.len);
+        bb.len = bl + len;
         if (i) {
             const char *pv = blob + bl - prev_len, *cur = blob + bl;
             size_t m = prev_len < len ? prev_len : len;
@@ -194,10 +198,16 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
         prev_len = (uint32_t)len;
     }
     scry_arena_destroy(tmp);
-    if (d.bad || d.p != d.end)
+    if (d.bad || d.p != d.end) {
+        scry_buf_fini(&bb);
         return corrupt(s, (size_t)(zp - s->map), "bad token dictionary", err);
+    }
     s->tok_off[n] = bl;
     s->post_off[n] = (uint32_t)raw_len;
+    char *blob = scry_arena_alloc(s->a, bl + 1);
+    if (bl)
+        memcpy(blob, bb.p, bl);
+    scry_buf_fini(&bb);
     s->blob = blob;
     size_t hm = (s->n_chunks + 7) / 8, used = 0;
     s->hexmap = ls__rd_bytes(&r, hm);

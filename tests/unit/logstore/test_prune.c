@@ -91,8 +91,12 @@ static size_t make_line(char *line, size_t cap, unsigned *seed, int k)
     case 3:
         n = (size_t)snprintf(line, cap, "x%sy deadbeef%u %s", b, rand_r(seed) % 1000, c);
         break;
-    default:
-        n = (size_t)snprintf(line, cap, "plain words only %s", k % 211 == 7 ? "zqx1e3needle" : "");
+    default: /* + a word sharing 60 bytes with its neighbours: front coding expands it */
+        n = (size_t)snprintf(line, cap, "plain words only %s %.60s%c%c%c",
+                             k % 211 == 7 ? "zqx1e3needle" : "",
+                             "wxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyz",
+                             'g' + rand_r(seed) % 20, 'g' + rand_r(seed) % 20,
+                             'g' + rand_r(seed) % 20);
     }
     return n < cap ? n : cap - 1;
 }
@@ -195,7 +199,7 @@ static void test_prune_ids_equal_scan(void **state)
         TRACE, "0AF7651916CD43DD8448EB211C80319C", "f7651916cd43dd8448eb211c80319",
         "0af7651916cd43dd", "zqx1e3needle", "needle", "ms", "z level", "123", "00",
         "request completed", "u00", "deadbeef", "HTTP/1.1 200", "ffffffffffffffffffff",
-        "span_id", ":00.", "nothere", "2026-11-24T00:00:0",
+        "span_id", ":00.", "nothere", "2026-11-24T00:00:0", "yzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwxyzwh",
     };
     for (unsigned round = 0; round < 3; round++) {
         struct ls_store *st = open_store(round == 1);
