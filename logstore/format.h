@@ -22,7 +22,7 @@
 #define LS_CHUNK_CUT_BYTES (256u << 10)
 #define LS_CHUNK_MAX_SPAN_NS (3600LL * 1000000000LL)
 /* Segment chunks merge a stream's head chunks up to this many raw bytes. */
-#define LS_SEG_CHUNK_BYTES (1u << 20)
+#define LS_SEG_CHUNK_BYTES (512u << 10)
 #define LS_SEGMENT_ZSTD_LEVEL 9   /* 3 leaves the chunks alone above zstd -3 of the files */
 /* Token index flags (FORMAT.md "Token index"). */
 #define LS_TOK_VALUES 1   /* key=value values are in the fingerprint set */
