@@ -177,6 +177,9 @@ static void needles_from(struct ls_store *st, unsigned seed, int k, char out[][9
     char line[512];
     for (int i = 0; i <= k; i++)
         make_line(line, sizeof line, &seed, i);
+    const char *u = strstr(line, "request_id=");
+    if (u) /* a whole uuid */
+        snprintf(out[(*n)++], 96, "%.36s", u + 11);
     /* Every run of >= 5 hex/digit bytes of the line, and pieces of it. */
     for (const char *p = line; *p && *n < 40;) {
         size_t l = strspn(p, "0123456789abcdefABCDEF");
