@@ -170,8 +170,10 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
         uint64_t shared = ls__rd_uvarint(&d);
         struct scry_str suf = ls__rd_str(&d);
         uint64_t len = shared + suf.len;
-        if (d.bad || shared > prev_len || len == 0 || len > LS_TOKEN_MAX)
+        if (d.bad || shared > prev_len || len == 0 || len > LS_TOKEN_MAX) {
+            d.bad = true;
             break;
+        }
         /* The shared prefix is the previous token's: copy it down. */
         scry_buf_reserve(&bb, len + 1); /* bb.len == bl */
         char *blob = bb.p;
@@ -339,8 +341,9 @@ int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, stru
     r.end -= 4;
     uint8_t codec = *r.p++;
     uint64_t raw = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
-    if (r.bad || (codec != LS_CODEC_LZ4 && codec != LS_CODEC_ZSTD && codec != LS_CODEC_ZSTD_COLS) || raw == 0 ||
-        raw > LS_CHUNK_RAW_MAX || comp != (uint64_t)(r.end - r.p))
+    bool known = codec == LS_CODEC_LZ4 || codec == LS_CODEC_ZSTD || codec == LS_CODEC_ZSTD_COLS;
+    if (r.bad || !known || raw == 0 || raw > LS_CHUNK_RAW_MAX ||
+        comp != (uint64_t)(r.end - r.p))
         return scry_err_set(err, SCRY_ECORRUPT, "chunk header");
     out->codec = codec;
     out->p = r.p;
