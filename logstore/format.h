@@ -26,8 +26,6 @@
 #define LS_SEGMENT_ZSTD_LEVEL 9   /* 3 leaves the chunks alone above zstd -3 of the files */
 /* Token index flags (FORMAT.md "Token index"). */
 #define LS_TOK_VALUES 1   /* key=value values are in the fingerprint set */
-/* Bound on a decompressed token dictionary: ratio to its compressed bytes. */
-#define LS_DICT_MAX_RATIO 64
 
 #define LS_WAL_STREAM 1
 #define LS_WAL_ENTRIES 2

@@ -136,6 +136,29 @@ static int read_labels(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     return 0;
 }
 
+/* One zstd frame of exactly raw_len bytes into out. Streaming, so memory
+ * follows the bytes the frame really yields, not the length it claims. */
+static int inflate(const uint8_t *zp, size_t comp, size_t raw_len, struct scry_buf *out)
+{
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    ZSTD_inBuffer in = { zp, comp, 0 };
+    size_t ret = 1;
+    while (ret != 0) {
+        size_t step = raw_len - out->len;
+        step = step > (1u << 20) ? (1u << 20) : step ? step : 1; /* 1: room to see excess */
+        scry_buf_reserve(out, step);
+        ZSTD_outBuffer o = { out->p + out->len, step, 0 };
+        ret = ZSTD_decompressStream(d, &o, &in);
+        if (ZSTD_isError(ret))
+            break;
+        out->len += o.pos;
+        if (out->len > raw_len || (ret != 0 && o.pos == 0 && in.pos == in.size))
+            break;
+    }
+    ZSTD_freeDCtx(d);
+    return ret == 0 && out->len == raw_len && in.pos == in.size ? 0 : -1;
+}
+
 /* FORMAT.md "Token index": the dictionary is decompressed and expanded
  * into the arena (tokens concatenated for the containment walk, offsets for
  * binary search), every entry checked; the fingerprint set is decoded once. */
@@ -146,13 +169,17 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     uint64_t n = ls__rd_uvarint(&r), raw_len = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
     const uint8_t *zp = ls__rd_bytes(&r, comp);
     if (r.bad || (hdr[0] & ~LS_TOK_VALUES) || hdr[1] == 0 || hdr[2] == 0 || hdr[2] > hdr[1] ||
-        hdr[1] > LS_TOKEN_MAX || n > raw_len || raw_len > comp * LS_DICT_MAX_RATIO + 4096 ||
-        raw_len > UINT32_MAX)
+        hdr[1] > LS_TOKEN_MAX || n > raw_len || raw_len > UINT32_MAX)
         return corrupt(s, off, "bad token dictionary header", err);
-    uint8_t *raw = scry_arena_alloc(s->a, raw_len + 1);
-    size_t got = ZSTD_decompress(raw, raw_len, zp, comp);
-    if (ZSTD_isError(got) || got != raw_len)
+    struct scry_buf rb = { 0 };
+    if (inflate(zp, (size_t)comp, (size_t)raw_len, &rb) != 0) {
+        scry_buf_fini(&rb);
         return corrupt(s, (size_t)(zp - s->map), "token dictionary does not decompress", err);
+    }
+    uint8_t *raw = scry_arena_alloc(s->a, raw_len + 1);
+    if (raw_len)
+        memcpy(raw, rb.p, raw_len);
+    scry_buf_fini(&rb);
     s->dict = raw;
     s->tok_flags = hdr[0];
     s->gram_len = hdr[1];

@@ -259,11 +259,41 @@ static void test_prune_trace_id_hits_its_chunks(void **state)
     ls_close(st);
 }
 
+/* Many chunks sharing every word: postings of all ones, a dictionary that
+ * compresses far beyond any fixed ratio, and must still open. */
+static void test_prune_dictionary_of_dense_postings(void **state)
+{
+    (void)state;
+    struct ls_store *st = open_store(false);
+    struct scry_appender *app;
+    assert_int_equal(scry_appender_begin(ls_appendable(st), NULL, &app, NULL), 0);
+    static const char line[] = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu "
+                               "nu xi omicron pi rho sigma tau upsilon";
+    for (int i = 0; i < 3000; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "s%d", i);
+        struct scry_label l[1] = { { "stream", v } };
+        struct scry_labels ls = { l, 1 };
+        struct scry_log_entry e = { .t_ns = 1000 + i, .line = { line, sizeof line - 1 } };
+        assert_int_equal(scry_append_log(app, NULL, &ls, &e, NULL), 0);
+    }
+    assert_int_equal(scry_appender_commit(app, NULL), 0);
+    struct scry_err err = { 0 };
+    if (ls_flush(st, &err) != 0)
+        fail_msg("flush: %s", err.msg);
+    assert_int_equal(count(st, "omicron", true), 3000);
+    ls_close(st);
+    st = open_store(false);
+    assert_int_equal(count(st, "upsilon", true), 3000);
+    ls_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prune_ids_equal_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_trace_id_hits_its_chunks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_dictionary_of_dense_postings, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
