@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/crc32c.h"
 #include "logstore/ls_internal.h"
 #include "logstore/logstore.h"
 #include "logstore/tokenize.h"
@@ -288,12 +289,81 @@ static void test_prune_dictionary_of_dense_postings(void **state)
     ls_close(st);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+/* Byte flips inside the index sections with their CRCs made right again, so
+ * the parsers behind the CRCs (stream index, dictionary, fingerprints) see
+ * them: open fails with SCRY_ECORRUPT or opens, and lookups then answer. */
+static void test_prune_damage_behind_crcs(void **state)
+{
+    (void)state;
+    struct ls_store *st = open_store(true);
+    load(st, 9, 1500);
+    assert_int_equal(ls_flush(st, NULL), 0);
+    struct ls_segment *seg = st->segs[0];
+    size_t len = seg->len;
+    uint8_t *img = malloc(len), *m = malloc(len);
+    memcpy(img, seg->map, len);
+    ls_close(st);
+    const uint8_t *toc = img + len - LS_TOC_BYTES;
+    uint64_t off[4] = { ls__le64(toc + LS_TOC_STREAMS_OFF), ls__le64(toc + LS_TOC_LABELS_OFF),
+                        ls__le64(toc + LS_TOC_TOKENS_OFF), len - LS_TOC_BYTES };
+    unsigned seed = 3;
+    int opened = 0, refused = 0;
+    static const char *needles[] = { "zqx1e3needle", TRACE, "12345", "476362z", "plain" };
+    for (int round = 0; round < 3000; round++) {
+        memcpy(m, img, len);
+        int sec = rand_r(&seed) % 3;
+        uint64_t a = off[sec], b = off[sec + 1] - 4;
+        for (int k = 0; k < 1 + round % 3; k++) {
+            uint8_t bit = (uint8_t)(1u << (rand_r(&seed) % 8));
+            m[a + (uint64_t)rand_r(&seed) % (b - a)] ^= rand_r(&seed) % 4 ? bit : 0xff;
+        }
+        for (int i = 0; i < 3; i++)
+            put32(m + off[i + 1] - 4, scry_crc32c(0, m + off[i], off[i + 1] - 4 - off[i]));
+        struct ls_segment *s = NULL;
+        int rc = ls__segment_open_mem(&s, m, len, "mutated", NULL);
+        if (rc) {
+            assert_int_equal(rc, SCRY_ECORRUPT);
+            refused++;
+            continue;
+        }
+        opened++;
+        struct scry_arena *ar = scry_arena_create(0);
+        for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++) {
+            struct words w = { .n = 0 };
+            ls_tokenize_words(needles[i], strlen(needles[i]), add_word, &w);
+            uint64_t *ids;
+            size_t n;
+            assert_int_equal(ls__segment_token_chunks(s, w.v, w.n, ar, &ids, &n, NULL), 0);
+            for (size_t k = 0; n != SIZE_MAX && k < n; k++)
+                assert_true(ids[k] < s->n_chunks);
+        }
+        uint64_t *ids;
+        size_t n;
+        ls__segment_value_chunks(s, "request completed", 17, ar, &ids, &n);
+        scry_arena_destroy(ar);
+        ls__segment_release(s);
+    }
+    assert_true(refused > 1000);
+    free(m);
+    free(img);
+    print_message("damaged segments: %d refused, %d opened and answered\n", refused, opened);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prune_ids_equal_scan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_trace_id_hits_its_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_dictionary_of_dense_postings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_damage_behind_crcs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
