@@ -554,10 +554,20 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
         rc = pql__check_limits(c);
         if (rc != 0)
             return rc;
+        size_t lo = 0, hi = 0;
         for (size_t i = 0; i < c->n_steps; i++) {
             int64_t end = m.m.win_end[i], start = end - m.m.range_ms;
-            size_t lo = first_gt(s->t, s->n, start - m.m.ext_ms),
-                   hi = first_gt(s->t, s->n, end + (m.m.smoothed ? m.m.ext_ms : 0));
+            int64_t lo_t = start - m.m.ext_ms, hi_t = end + (m.m.smoothed ? m.m.ext_ms : 0);
+            /* windows only move forward (steps, or one @ time): two cursors
+             * walk the points once instead of two binary searches a step */
+            if (i > 0 && end < m.m.win_end[i - 1])
+                lo = hi = 0;
+            while (lo < s->n && s->t[lo] <= lo_t)
+                lo++;
+            if (hi < lo)
+                hi = lo;
+            while (hi < s->n && s->t[hi] <= hi_t)
+                hi++;
             for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
                 argv[j] = sc[j] ? sc[j][i] : 0;
             struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, m.m.range_ms, ev_ts(c, i), argv };
