@@ -66,9 +66,9 @@ static size_t parse_labels(const struct series *s, struct scry_label *out, size_
     return n;
 }
 
-static struct tsdb *open_db(const char *dir, int64_t *clock_ms, struct scry_clock *clk)
+static struct tsdb *open_db(const char *dir, int64_t *clock_ms, struct scry_clock *clk, bool ro)
 {
-    struct tsdb_opts o = {.data_dir = dir, .maintain_interval_ms = -1, .clock = clk};
+    struct tsdb_opts o = {.data_dir = dir, .maintain_interval_ms = -1, .clock = clk, .read_only = ro};
     o.storage.retention_ms = 100LL * 365 * 86400000;
     o.storage.block_duration_ms = 2 * 3600000;
     o.storage.wal_fsync = SCRY_WAL_FSYNC_NEVER;
@@ -94,7 +94,7 @@ static int cmd_load(const char *file, const char *dir)
     }
     int64_t clock_ms = maxt;
     struct scry_clock clk;
-    struct tsdb *db = open_db(dir, &clock_ms, &clk);
+    struct tsdb *db = open_db(dir, &clock_ms, &clk, false);
     struct scry_err err;
     double t0 = now_s();
     /* time-major, in batches, as the remote_write sender delivers them */
@@ -210,7 +210,8 @@ static int cmd_run(const char *dir, const char *qfile, const char *only, int64_t
     fclose(f);
     int64_t clock_ms = maxt;
     struct scry_clock clk;
-    struct tsdb *db = open_db(dir, &clock_ms, &clk);
+    /* read-only: several runs (callgrind beside a timing run) may share DIR */
+    struct tsdb *db = open_db(dir, &clock_ms, &clk, true);
     /* peerbench.sh: whole minutes inside the data's range */
     int64_t qs = (mint / 1000 + 59) / 60 * 60 * 1000, qe = maxt / 1000 / 60 * 60 * 1000;
     FILE *qf = fopen(qfile, "r");

@@ -110,15 +110,7 @@ static int shortest_e(double v, char *tmp, size_t cap)
     return prec;
 }
 
-/* 10^k for 0 <= k <= 22, and 5^k for 0 <= k <= 27, exact. */
-static unsigned __int128 pow10_u128(int k)
-{
-    unsigned __int128 r = 1;
-    while (k-- > 0)
-        r *= 10;
-    return r;
-}
-
+/* 5^k for 0 <= k <= 27. */
 static const uint64_t pow5_tab[28] = {
     1ull, 5ull, 25ull, 125ull, 625ull, 3125ull, 15625ull, 78125ull, 390625ull, 1953125ull,
     9765625ull, 48828125ull, 244140625ull, 1220703125ull, 6103515625ull, 30517578125ull,
@@ -126,6 +118,12 @@ static const uint64_t pow5_tab[28] = {
     476837158203125ull, 2384185791015625ull, 11920928955078125ull, 59604644775390625ull,
     298023223876953125ull, 1490116119384765625ull, 7450580596923828125ull,
 };
+
+/* 10^k for 0 <= k <= 27 */
+static unsigned __int128 pow10_u128(int k)
+{
+    return (unsigned __int128)pow5_tab[k] << k;
+}
 
 /* Sign of m*2^e - 10^k, exactly (|v| in [1e-7, 1e22], k in [-7, 22]). */
 static int cmp_pow10(uint64_t m, int e, int k)
@@ -197,6 +195,54 @@ static bool round_check(uint64_t m, int e, int q, uint64_t *d_out)
  * is below half a unit of the 15th digit); else 16, else 17 digits.
  * Returns the number of digits (0: not handled) and the decimal exponent
  * of the first one in *exp10. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* The decimal digits of d into out; returns how many. */
+size_t scry_fmt_u64(char *out, uint64_t d)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    while (d >= 100) {
+        unsigned r = (unsigned)(d % 100);
+        d /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (d >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * d, 2);
+    } else {
+        *--p = (char)('0' + d);
+    }
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    memcpy(out, p, n);
+    return n;
+}
+
+/* d * 10^q with its trailing zeros stripped, as digits and the exponent of
+ * the first one. */
+static int put_digits(uint64_t d, int q, char *digits, int *exp10)
+{
+    while (d % 10 == 0) {
+        d /= 10;
+        q++;
+    }
+    int n = (int)scry_fmt_u64(digits, d);
+    digits[n] = 0;
+    *exp10 = q + n - 1;
+    return n;
+}
+
+/* 10^k as doubles, exact for k <= 22; [k + 8] for -8 <= k <= 22. */
+static const double pow10_dbl[31] = {
+    1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,
+    1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+    1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
 static int fast_digits(double v, char *digits, int *exp10)
 {
     uint64_t bits;
@@ -204,35 +250,44 @@ static int fast_digits(double v, char *digits, int *exp10)
     uint64_t frac = bits & ((1ull << 52) - 1);
     int bexp = (int)((bits >> 52) & 0x7ff);
     double a = fabs(v);
-    if (bexp == 0 || bexp == 0x7ff || frac == 0 || !(a >= 1e-6 && a < 1e21))
+    if (bexp == 0 || bexp == 0x7ff || !(a >= 1e-8 && a < 1e21))
         return 0;
+    /* floor(log10(a)), from the binary exponent (one low at most), then
+     * fixed with the table (approximately: what follows does not rely on
+     * it being exact) */
+    int e10 = ((bexp - 1023) * 78913) >> 18;
+    if (e10 + 9 < 31 && a >= pow10_dbl[e10 + 9])
+        e10++;
+    int p0 = 15;
+    if (e10 >= -8 && e10 <= 14) {
+        /* Values of at most 15 significant digits (integers, fixed
+         * decimals), in floating point: d = v * 10^k with k = 14 - e10 is
+         * within 0.25 of an integer when such a decimal reads back as v,
+         * and the division d / 10^k (both exact, so correctly rounded) is
+         * exactly what strtod would make of it. A decimal of <= 15 digits
+         * that reads back is the only one, hence the shortest. */
+        int k = 14 - e10;
+        double x = a * pow10_dbl[k + 8];
+        if (x < 1e15 + 0.5) {
+            double r = nearbyint(x);
+            if (r >= 1 && r / pow10_dbl[k + 8] == a)
+                return put_digits((uint64_t)r, -k, digits, exp10);
+            if (x >= 1e14 && x < 1e15 - 1)
+                p0 = 16; /* e10 was right: no decimal of 15 digits reads back */
+        }
+    }
+    if (frac == 0 || a < 1e-6)
+        return 0; /* lopsided rounding interval of a power of two; tiny values */
     uint64_t m = frac | (1ull << 52);
     int e = bexp - 1075;
-    int e10 = (int)floor(log10(a));
     if (cmp_pow10(m, e, e10) < 0)
         e10--;
     else if (cmp_pow10(m, e, e10 + 1) >= 0)
         e10++;
-    for (int p = 15; p <= 17; p++) {
-        int q = e10 - (p - 1);
+    for (int p = p0; p <= 17; p++) {
         uint64_t d;
-        if (!round_check(m, e, q, &d))
-            continue;
-        while (d % 10 == 0) {
-            d /= 10;
-            q++;
-        }
-        char tmp[24];
-        int n = 0;
-        while (d) {
-            tmp[n++] = (char)('0' + d % 10);
-            d /= 10;
-        }
-        for (int i = 0; i < n; i++)
-            digits[i] = tmp[n - 1 - i];
-        digits[n] = 0;
-        *exp10 = q + n - 1;
-        return n;
+        if (round_check(m, e, e10 - (p - 1), &d))
+            return put_digits(d, e10 - (p - 1), digits, exp10);
     }
     return 0;
 }

@@ -55,6 +55,8 @@ void scry_buf_put_double_api(struct scry_buf *b, double v);
 #define SCRY_FMT_DOUBLE_MAX 32
 size_t scry_fmt_double(char *out, double v);
 size_t scry_fmt_double_api(char *out, double v);
+/* The decimal digits of d into out (at least 20 bytes, no NUL). */
+size_t scry_fmt_u64(char *out, uint64_t d);
 /* Hands the bytes to the caller (free() them) and leaves b empty. */
 char *scry_buf_take(struct scry_buf *b);
 

@@ -23,16 +23,8 @@ static size_t fmt_time(char *out, int64_t t_ms)
         *o++ = '-';
         u = (uint64_t)0 - u;
     }
-    uint64_t sec = u / 1000;
     unsigned frac = (unsigned)(u % 1000);
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + sec % 10);
-        sec /= 10;
-    } while (sec);
-    while (n)
-        *o++ = tmp[--n];
+    o += scry_fmt_u64(o, u / 1000);
     if (frac) {
         *o++ = '.';
         *o++ = (char)('0' + frac / 100);
