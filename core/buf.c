@@ -200,11 +200,20 @@ static const char digit_pairs[201] = "000102030405060708091011121314151617181920
                                      "50515253545556575859606162636465666768697071727374"
                                      "75767778798081828384858687888990919293949596979899";
 
-/* The decimal digits of d into out; returns how many. */
+static const uint64_t pow10_u64[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* The decimal digits of d into out; returns how many. The length first
+ * (from the bit length), then two digits at a time from the end. */
 size_t scry_fmt_u64(char *out, uint64_t d)
 {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
+    int t = ((64 - __builtin_clzll(d | 1)) * 1233) >> 12;
+    size_t n = (size_t)(t - ((d | 1) < pow10_u64[t]) + 1); /* d = 0 has one digit */
+    char *p = out + n;
     while (d >= 100) {
         unsigned r = (unsigned)(d % 100);
         d /= 100;
@@ -217,8 +226,6 @@ size_t scry_fmt_u64(char *out, uint64_t d)
     } else {
         *--p = (char)('0' + d);
     }
-    size_t n = (size_t)(tmp + sizeof tmp - p);
-    memcpy(out, p, n);
     return n;
 }
 
@@ -226,6 +233,10 @@ size_t scry_fmt_u64(char *out, uint64_t d)
  * the first one. */
 static int put_digits(uint64_t d, int q, char *digits, int *exp10)
 {
+    while (d % 10000 == 0) {
+        d /= 10000;
+        q += 4;
+    }
     while (d % 10 == 0) {
         d /= 10;
         q++;

@@ -176,6 +176,25 @@ static void test_buf_fast_digits_match_reference(void **state)
     }
 }
 
+static void test_buf_fmt_u64(void **state)
+{
+    char got[24], want[24];
+    uint64_t x = 1;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t v = i < 64 ? ((uint64_t)1 << i) - (i & 1) : x >> (x % 64);
+        if (i < 20)
+            v = i;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = scry_fmt_u64(got, v);
+        got[n] = 0;
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        assert_string_equal(got, want);
+    }
+    size_t n = scry_fmt_u64(got, UINT64_MAX);
+    got[n] = 0;
+    assert_string_equal(got, "18446744073709551615");
+}
+
 static void test_str_compare(void **state)
 {
     assert_true(scry_str_eqz(SCRY_STR("abc"), "abc"));
@@ -193,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_buf_put_double_like_prometheus),
         cmocka_unit_test(test_buf_put_double_api_like_prometheus_json),
         cmocka_unit_test(test_buf_fast_digits_match_reference),
+        cmocka_unit_test(test_buf_fmt_u64),
         cmocka_unit_test(test_str_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
