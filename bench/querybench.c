@@ -13,7 +13,9 @@
  *       (pql__api_write_result into a buffer), the series, points and bytes.
  *
  * `run` with one ID, one step and REPS=1 is what callgrind gets (README.md).
- * The query phase's peak RSS is `/usr/bin/time -v querybench run ...`. */
+ * The query phase's peak RSS is `/usr/bin/time -v querybench run ...`.
+ * QUERYBENCH_DUMP=DIR writes each response to DIR/ID.STEP.json (to compare
+ * the bytes of two builds). */
 #include <inttypes.h>
 #include <time.h>
 
@@ -188,6 +190,15 @@ static void run_one(struct scry_queryable *store, const char *id, const char *q,
         for (size_t k = 0; k < res.n_series; k++)
             n_points += res.series[k].n_points;
         bytes = b.len;
+        const char *dump = getenv("QUERYBENCH_DUMP"); /* DIR: the JSON of each query goes there */
+        if (dump && r == 0) {
+            char path[4096];
+            int pn = snprintf(path, sizeof path, "%s/%s.%" PRId64 ".json", dump, id, step / 1000);
+            FILE *f = pn > 0 && (size_t)pn < sizeof path ? fopen(path, "w") : NULL;
+            if (!f || fwrite(b.p, 1, b.len, f) != b.len)
+                die("cannot write the dump");
+            fclose(f);
+        }
         pql_expr_fini(e);
         scry_arena_reset(a);
     }
