@@ -283,18 +283,20 @@ static int fast_digits(double v, char *digits, int *exp10)
             double r = nearbyint(x);
             if (r >= 1 && r / pow10_dbl[k + 8] == a)
                 return put_digits((uint64_t)r, -k, digits, exp10);
-            if (x >= 1e14 && x < 1e15 - 1)
-                p0 = 16; /* e10 was right: no decimal of 15 digits reads back */
+            if (x >= 1e14 + 1 && x < 1e15 - 1)
+                p0 = 16; /* e10 is right: no decimal of 15 digits reads back */
         }
     }
     if (frac == 0 || a < 1e-6)
         return 0; /* lopsided rounding interval of a power of two; tiny values */
     uint64_t m = frac | (1ull << 52);
     int e = bexp - 1075;
-    if (cmp_pow10(m, e, e10) < 0)
-        e10--;
-    else if (cmp_pow10(m, e, e10 + 1) >= 0)
-        e10++;
+    if (p0 == 15) { /* e10 not known to be exact yet */
+        if (cmp_pow10(m, e, e10) < 0)
+            e10--;
+        else if (cmp_pow10(m, e, e10 + 1) >= 0)
+            e10++;
+    }
     for (int p = p0; p <= 17; p++) {
         uint64_t d;
         if (round_check(m, e, e10 - (p - 1), &d))
