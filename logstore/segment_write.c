@@ -215,6 +215,9 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                         struct scry_err *err)
 {
     struct scry_buf lz = { 0 };
+    /* Structured metadata is decoded into md and copied into the chunk's
+     * columns at once, so md is reset per entry. */
+    struct scry_arena *md = scry_arena_create(0);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         size_t first = w->n;
@@ -229,7 +232,8 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
             int64_t prev = c->mint;
             for (uint32_t e = 0; e < c->n && rc == 0; e++) {
                 struct scry_log_entry en;
-                SCRY_ASSERT(ls__entry_get(&r, prev, NULL, &en));
+                scry_arena_reset(md);
+                SCRY_ASSERT(ls__entry_get(&r, prev, md, &en));
                 prev = en.t_ns;
                 size_t have = w->cols.lines.len + w->cols.dts.len + w->cols.lens.len;
                 if (w->n_ent && (have >= LS_SEG_CHUNK_BYTES ||
@@ -251,6 +255,7 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
             rc = cw_cut(w, err);
         per_stream[i] = w->n - first;
     }
+    scry_arena_destroy(md);
     scry_buf_fini(&lz);
     return rc;
 }

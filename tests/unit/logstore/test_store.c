@@ -238,6 +238,59 @@ static void test_store_order_across_flush_and_restart(void **state)
     ls_close(st);
 }
 
+/* The metadata of the one entry in the store, as "k=v,k=v". */
+static void metadata_of_only_entry(struct ls_store *st, char *out, size_t cap)
+{
+    struct scry_querier *q;
+    assert_int_equal(ls_queryable(st)->querier(ls_queryable(st), NULL, INT64_MIN, INT64_MAX, &q,
+                                               NULL), 0);
+    struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX };
+    struct scry_stream_set *ss;
+    assert_int_equal(q->ops->select_streams(q, NULL, 0, &h, &ss, NULL), 0);
+    size_t n = 0, off = 0;
+    out[0] = 0;
+    while (ss->ops->next(ss)) {
+        struct scry_entry_iter *it = ss->ops->entries(ss);
+        while (it->ops->next(it)) {
+            struct scry_log_entry e;
+            it->ops->at(it, &e);
+            n++;
+            for (size_t i = 0; i < e.metadata.n; i++)
+                off += (size_t)snprintf(out + off, cap - off, "%s%s=%s", i ? "," : "",
+                                        e.metadata.v[i].name, e.metadata.v[i].value);
+        }
+    }
+    ss->ops->close(ss);
+    q->ops->close(q);
+    assert_int_equal(n, 1);
+}
+
+/* Structured metadata survives the head, a WAL replay and a flush into a
+ * segment (the segment writer once dropped it). */
+static void test_store_metadata_roundtrip(void **state)
+{
+    (void)state;
+    struct ls_store *st = open_store();
+    struct scry_appender *app;
+    assert_int_equal(scry_appender_begin(ls_appendable(st), NULL, &app, NULL), 0);
+    struct scry_label v[2], md[2] = { { "trace_id", "4bf92f3577b34da6" }, { "user", "bob" } };
+    struct scry_labels ls = stream_labels(0, v);
+    struct scry_log_entry e = { .t_ns = 1000, .line = { "hello", 5 }, .metadata = { md, 2 } };
+    assert_int_equal(scry_append_log(app, NULL, &ls, &e, NULL), 0);
+    assert_int_equal(scry_appender_commit(app, NULL), 0);
+    char got[256];
+    metadata_of_only_entry(st, got, sizeof got);
+    assert_string_equal(got, "trace_id=4bf92f3577b34da6,user=bob");
+    ls_close(st);
+    st = open_store();
+    metadata_of_only_entry(st, got, sizeof got);
+    assert_string_equal(got, "trace_id=4bf92f3577b34da6,user=bob");
+    assert_int_equal(ls_flush(st, NULL), 0);
+    metadata_of_only_entry(st, got, sizeof got);
+    assert_string_equal(got, "trace_id=4bf92f3577b34da6,user=bob");
+    ls_close(st);
+}
+
 /* The property: pruned selection + substring filter == full scan + filter. */
 static void test_store_prune_equals_scan(void **state)
 {
@@ -399,6 +452,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_order_across_flush_and_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_wal_replay_after_crash, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_metadata_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_retention_by_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_corrupt_segment_is_error, setup, teardown),
     };
