@@ -59,6 +59,16 @@ int col_tail_fingerprint(int fd, int64_t n, uint64_t *fp, struct scry_err *err)
     return 0;
 }
 
+/* An exclude glob with a '/' matches the whole path; one without matches
+ * the file name, so `exclude: ["*.gz"]` does what it says. */
+static bool exclude_match(const char *pattern, const char *path)
+{
+    if (strchr(pattern, '/'))
+        return fnmatch(pattern, path, FNM_PATHNAME) == 0;
+    const char *base = strrchr(path, '/');
+    return fnmatch(pattern, base ? base + 1 : path, 0) == 0;
+}
+
 int col__tail_match(const struct scry_config *cfg, const char *path)
 {
     for (size_t i = 0; cfg && i < cfg->n_logs; i++) {
@@ -67,7 +77,7 @@ int col__tail_match(const struct scry_config *cfg, const char *path)
         for (size_t k = 0; k < l->n_paths && !in; k++)
             in = fnmatch(l->paths[k], path, FNM_PATHNAME) == 0;
         for (size_t k = 0; k < l->n_exclude && in; k++)
-            in = fnmatch(l->exclude[k], path, FNM_PATHNAME) != 0;
+            in = !exclude_match(l->exclude[k], path);
         if (in)
             return (int)i;
     }

@@ -55,9 +55,10 @@ static int on_entries(struct replay *rp, struct ls_rd *r)
         rp->skipped++;
         return 0;
     }
+    scry_arena_reset(rp->a); /* metadata of this record only: the head copies it */
     for (uint64_t i = 0; i < n; i++) {
         struct scry_log_entry e;
-        if (!ls__entry_get(r, prev, NULL, &e))
+        if (!ls__entry_get(r, prev, rp->a, &e))
             return SCRY_ECORRUPT;
         prev = e.t_ns;
         ls__head_append(&rp->st->head, s, &e);
