@@ -24,7 +24,6 @@
 /* Bytes read per file per round: bounds a round's memory and latency when
  * a big backlog is read (first start, catching up after downtime). */
 #define READ_CAP_BYTES (4u << 20)
-#define READ_CHUNK 65536
 
 int64_t col__tail_now_ns(void)
 {
@@ -209,10 +208,10 @@ void col__tail_file_read(struct col_tail_manager *m, struct col__tail_file *f, i
         SCRY_LOG(m->o.log, SCRY_LOG_INFO, "tail", "file deleted; draining", "path", f->path);
     }
     check_identity(m, f, (int64_t)st.st_size);
-    static char buf[READ_CHUNK]; /* only the manager's thread reads */
+    char *buf = m->rbuf; /* READ_CHUNK bytes; only the manager's thread reads */
     size_t total = 0;
     while (f->lines.off < (int64_t)st.st_size && total < READ_CAP_BYTES) {
-        ssize_t r = pread(f->fd, buf, sizeof buf, (off_t)f->lines.off);
+        ssize_t r = pread(f->fd, buf, COL__TAIL_READ_CHUNK, (off_t)f->lines.off);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {

@@ -80,6 +80,8 @@ struct col__tail_file {
     bool round_intent; /* the intent row was written this round */
 };
 
+#define COL__TAIL_READ_CHUNK 65536
+
 struct col_tail_manager {
     struct col_tail_opts o;
     char *catalog_path;
@@ -98,6 +100,7 @@ struct col_tail_manager {
     int64_t last_scan_ms;
     struct scry_log_limit lim;
     bool thread_failed;
+    char *rbuf; /* COL__TAIL_READ_CHUNK bytes: the thread's read buffer */
     struct scry_metrics *own_metrics; /* when opts gave none */
     struct {
         struct scry_metric *files, *lines, *bytes, *truncated, *rot_rename, *rot_truncate,

@@ -378,6 +378,7 @@ int col_tail_manager_create(const struct col_tail_opts *o, struct col_tail_manag
     m->o.min_round_ms = o->min_round_ms > 0 ? o->min_round_ms : 200;
     m->o.idle_flush_ms = o->idle_flush_ms > 0 ? o->idle_flush_ms : 5000;
     m->catalog_path = scry_strdup(o->catalog_path);
+    m->rbuf = scry_malloc(COL__TAIL_READ_CHUNK);
     m->o.catalog_path = m->catalog_path;
     pthread_mutex_init(&m->mu, NULL);
     scry_log_limit_init(&m->lim, 10000);
@@ -479,5 +480,6 @@ void col_tail_manager_destroy(struct col_tail_manager *m)
     scry_metrics_destroy(m->own_metrics);
     pthread_mutex_destroy(&m->mu);
     free(m->catalog_path);
+    free(m->rbuf);
     free(m);
 }
