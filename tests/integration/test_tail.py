@@ -66,14 +66,16 @@ def wait_for(cond, timeout, what):
 
 
 class Writer(threading.Thread):
-    """Appends "line NNNNNN ..." every `period` s to logs/app.log, rotating
-    every `per_file` lines by rename (to app.log.K, which the glob does not
-    match) or copytruncate (copy to app.log.K, truncate in place)."""
+    """Appends "line NNNNNN ..." to logs/app.log at a steady `rate` lines/s
+    (bursts of 10 on a fixed schedule, so a slow sleep does not slow the
+    rate down), rotating every `per_file` lines by rename (to app.log.K,
+    which the glob does not match) or copytruncate (copy to app.log.K,
+    truncate in place)."""
 
-    def __init__(self, test, logs, n, per_file, mode, period=0.002):
+    def __init__(self, test, logs, n, per_file, mode, rate=1000):
         super().__init__(daemon=True)
         self.test, self.logs, self.n, self.per_file, self.mode = test, logs, n, per_file, mode
-        self.period = period
+        self.rate = rate
         self.path = os.path.join(logs, "app.log")
         self.rotations = 0
         self.error = None
@@ -81,12 +83,17 @@ class Writer(threading.Thread):
     def run(self):
         try:
             f = open(self.path, "a")
+            start = time.monotonic()
             for i in range(self.n):
                 if i and i % self.per_file == 0:
                     f = self.rotate(f)
+                    start = time.monotonic() - i / self.rate  # a pause is not made up for
                 f.write(f"line {i:06d} the quick brown fox {i % 97}\n")
                 f.flush()
-                time.sleep(self.period)
+                if i % 10 == 9:
+                    ahead = start + (i + 1) / self.rate - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
             f.close()
         except Exception as e:  # reported by the test
             self.error = e
@@ -139,14 +146,16 @@ class TailTest(unittest.TestCase):
 
     def rotation_with_kills(self, mode):
         cfg = self.config("logs:\n  - paths: [LOGS/*.log]\n    labels: {job: app}\n")
-        n, per_file = 4000, 700
+        # 10 s of writing, 5 rotations; a file lives 2 s, longer than a
+        # restart takes, so no file is created and rotated away unseen.
+        n, per_file = 10000, 2000
         self.start(cfg)
         w = Writer(self, self.logs, n, per_file, mode)
         w.start()
         kills = 0
         rng = random.Random(os.getpid())
         for _ in range(2):
-            time.sleep(rng.uniform(1.0, 3.0))
+            time.sleep(rng.uniform(1.5, 3.5))
             if not w.is_alive():
                 break
             self.server.stop(signal.SIGKILL)
