@@ -5,6 +5,7 @@
  * config again on every reload, and stops before the log store closes, so
  * its last round is committed and checkpointed. */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cmd/cmd.h"
 #include "cmd/server.h"
@@ -12,6 +13,9 @@
 
 int scry__server_tail_start(struct scry_server *s, struct scry_err *err)
 {
+    /* Test hook: widen the window between commit and checkpoint so the
+     * crash tests' kill -9 lands in it (tests/integration/test_tail.py). */
+    const char *delay = getenv("SCRY_TAIL_CHECKPOINT_DELAY_MS");
     char path[4096];
     snprintf(path, sizeof path, "%s/catalog.db", s->data_dir);
     struct col_tail_opts o = {
@@ -19,6 +23,7 @@ int scry__server_tail_start(struct scry_server *s, struct scry_err *err)
         .catalog_path = path,
         .log = s->log,
         .metrics = s->metrics,
+        .checkpoint_delay_ms = delay ? atoll(delay) : 0,
     };
     if (col_tail_manager_create(&o, &s->tail, err) != 0)
         return -1;

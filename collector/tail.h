@@ -48,6 +48,8 @@ struct col_tail_opts {
     int64_t idle_flush_ms; /* flush a rotated/deleted file's partial line, or an
                               open multiline record, after this idle time; 0 → 5000 */
     bool no_inotify;       /* force the polling fallback (tests) */
+    int64_t checkpoint_delay_ms; /* tests only: sleep between commit and checkpoint,
+                                    so a kill -9 lands in that window */
 };
 
 /* Starts the thread (idle until the first apply). The catalog is opened in

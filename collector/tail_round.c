@@ -18,6 +18,7 @@
  * intents are in place, so the retry produces the same entries. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "collector/tail_internal.h"
 
@@ -187,6 +188,8 @@ size_t col__tail_round(struct col_tail_manager *m, int64_t now_ms)
          * cap still reproduces them. */
         f->pinned = !f->at_eof;
     }
+    if (m->o.checkpoint_delay_ms > 0)
+        usleep((useconds_t)(m->o.checkpoint_delay_ms * 1000));
     write_rows(m, false); /* on failure the intents stand: a restart replays */
     for (size_t i = 0; i < m->n_files; i++) {
         struct col__tail_file *f = m->files[i];
