@@ -238,6 +238,7 @@ void col__tail_file_read(struct col_tail_manager *m, struct col__tail_file *f, i
 void col__tail_file_rewind(struct col__tail_file *f)
 {
     col_tail_lines_reset(&f->lines, f->ck_off);
+    f->at_eof = false; /* what was read is not stored: not done, not droppable */
     f->n_recs = 0;
     scry_buf_reset(&f->rb);
 }
