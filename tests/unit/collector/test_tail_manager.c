@@ -313,6 +313,45 @@ static void test_tail_manager_reload_and_multiline(void **state)
     stop(&r, false);
 }
 
+/* The marker is structured metadata; it must survive the log store's WAL
+ * replay (a restart), which once dropped metadata. */
+static void test_tail_manager_truncated_marker_survives_restart(void **state)
+{
+    (void)state;
+    struct rig r = { .cfg = load("    max_line_bytes: 16B\n") };
+    start(&r);
+    char p[256];
+    snprintf(p, sizeof p, "%s/e.log", logs);
+    FILE *f = fopen(p, "w");
+    fputs("0123456789abcdefXYZ\nshort\n", f);
+    fclose(f);
+    wait_count(r.st, 2);
+    stop(&r, true);
+    start(&r);
+    struct scry_queryable *qa = ls_queryable(r.st);
+    struct scry_querier *q;
+    struct scry_stream_set *ss;
+    struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX };
+    assert_int_equal(qa->querier(qa, NULL, INT64_MIN, INT64_MAX, &q, NULL), 0);
+    assert_int_equal(q->ops->select_streams(q, NULL, 0, &h, &ss, NULL), 0);
+    assert_true(ss->ops->next(ss));
+    struct scry_entry_iter *it = ss->ops->entries(ss);
+    struct scry_log_entry e;
+    assert_true(it->ops->next(it));
+    it->ops->at(it, &e);
+    assert_int_equal(e.line.len, 16);
+    assert_memory_equal(e.line.p, "0123456789abcdef", 16);
+    assert_int_equal(e.metadata.n, 1);
+    assert_string_equal(e.metadata.v[0].name, "truncated");
+    assert_string_equal(e.metadata.v[0].value, "true");
+    assert_true(it->ops->next(it));
+    it->ops->at(it, &e);
+    assert_int_equal(e.metadata.n, 0);
+    ss->ops->close(ss);
+    q->ops->close(q);
+    stop(&r, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -322,6 +361,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tail_manager_copytruncate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tail_manager_reload_and_multiline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tail_manager_truncated_marker_survives_restart,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
