@@ -310,8 +310,11 @@ static void *run(void *arg)
         scry_metric_inc(m->met.errors);
         return NULL;
     }
+    bool backlog = false;
     for (;;) {
-        wait_fd(m, m->o.poll_ms, true);
+        /* A backlog (a round stopped at the read cap) sends no events:
+         * go on at once; otherwise sleep until an event or the poll. */
+        wait_fd(m, backlog ? 0 : m->o.poll_ms, true);
         bool dir_event = m->ifd >= 0 && drain_inotify(m);
         int64_t now_ms = col__tail_now_ms();
         pthread_mutex_lock(&m->mu);
@@ -325,9 +328,12 @@ static void *run(void *arg)
                 rescan(m, now_ms);
             n = col__tail_round(m, now_ms);
             drop_finished(m, now_ms);
+            backlog = false;
+            for (size_t i = 0; i < m->n_files; i++)
+                backlog |= !m->files[i]->at_eof;
         }
         pthread_mutex_unlock(&m->mu);
-        if (n > 0)
+        if (n > 0 && !backlog)
             wait_fd(m, m->o.min_round_ms, false); /* batch what arrives meanwhile */
     }
     return NULL;
