@@ -4,7 +4,7 @@ the file (by rename, and by copytruncate), `kill -9` of the server at two
 random points in between, restarts, and then `scry logs dump` of the data
 dir: every line must be there exactly once. Also: new files matching the
 glob, deleted files drained, excluded files, relabelling over __path__,
-the max_line_bytes marker and UTF-8 repair."""
+the max_line_bytes marker, UTF-8 repair, and a reload adding a glob."""
 import os
 import random
 import re
@@ -238,6 +238,13 @@ class TailTest(unittest.TestCase):
             f.write(b"x" * 200 + b"\n" + b"bad \xff\xfe utf8\r\n" + b"two-end\n")
         wait_for(lambda: metric(s, "scry_tail_lines_total") >= 5, 20, "two.log read")
         self.assertEqual(metric(s, "scry_tail_lines_truncated_total"), 1)
+        # A reload adds a glob: its files are picked up without a restart.
+        with open(cfg, "a") as f:
+            f.write(f"  - paths: [{self.logs}/*.txt]\n    labels: {{app: txt}}\n")
+        self.assertEqual(s.post("/-/reload").status, 200)
+        with open(os.path.join(self.logs, "r.txt"), "w") as f:
+            f.write("after-reload\n")
+        wait_for(lambda: metric(s, "scry_tail_lines_total") >= 6, 20, "r.txt read after reload")
         # Deleted right after a last append: that line is still read.
         with open(one, "a") as f:
             f.write("one-3\n")
@@ -254,6 +261,7 @@ class TailTest(unittest.TestCase):
             app = re.search(r'app="(\w+)"', labels).group(1)
             lines.setdefault(app, []).append(line)
         self.assertEqual(lines["one"], ["one-1", "one-2", "one-3"])
+        self.assertEqual(lines["txt"], ["after-reload"])
         self.assertNotIn("skip", lines)
         two = lines["two"]
         self.assertEqual(len(two), 3)
