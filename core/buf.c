@@ -5,6 +5,7 @@
 #include "core/mem.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,15 +97,59 @@ void scry_buf_printf(struct scry_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The other n-digit neighbour of v: "%.*e" gives the n-digit decimal
+ * nearest to v; when that does not read back as v, the one on the other
+ * side of v may (at a power of two the gap below is half the gap above:
+ * 2^-24 is "5.960464477539063e-08", not the nearer "…062"). */
+static bool other_neighbour(double v, int prec, const char *near, char *out, size_t cap)
+{
+    const char *p = near;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    uint64_t m = 0, pow10 = 1;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            m = m * 10 + (uint64_t)(*p - '0');
+    if (*p != 'e')
+        return false;
+    int e = atoi(p + 1);
+    for (int i = 0; i < prec; i++)
+        pow10 *= 10; /* the smallest mantissa with prec+1 digits */
+    bool up = (strtod(near, NULL) < v) != neg; /* away from zero */
+    if (up) {
+        if (++m == pow10 * 10) {
+            m = pow10;
+            e++;
+        }
+    } else {
+        if (m-- == pow10) {
+            m = pow10 * 10 - 1;
+            e--;
+        }
+    }
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRIu64, m);
+    snprintf(out, cap, "%s%c%s%se%c%02d", neg ? "-" : "", digits[0], prec ? "." : "", digits + 1,
+             e < 0 ? '-' : '+', e < 0 ? -e : e);
+    return strtod(out, NULL) == v;
+}
+
 /* Shortest "%.*e" text of a finite v that reads back as v: the digits Go's
- * strconv picks with precision -1. Returns the precision used. */
+ * strconv picks with precision -1 (the nearest of that length, or the other
+ * neighbour when only that one reads back). Returns the precision used. */
 static int shortest_e(double v, char *tmp, size_t cap)
 {
     int prec;
+    char alt[40];
     for (prec = 0; prec < 17; prec++) {
         snprintf(tmp, cap, "%.*e", prec, v);
         if (strtod(tmp, NULL) == v)
             return prec;
+        if (v != 0 && other_neighbour(v, prec, tmp, alt, sizeof alt)) {
+            snprintf(tmp, cap, "%s", alt);
+            return prec;
+        }
     }
     snprintf(tmp, cap, "%.*e", prec, v);
     return prec;
