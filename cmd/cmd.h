@@ -17,6 +17,7 @@ int scry_cmd_agent(int argc, char **argv);
 int scry_cmd_query(int argc, char **argv);
 int scry_cmd_check(int argc, char **argv);
 int scry_cmd_tsdb(int argc, char **argv);
+int scry_cmd_logs(int argc, char **argv);
 
 /* "scry 0.1.0 (revision abc, built 2026...)" */
 void scry_cmd_print_version(FILE *f);
@@ -43,6 +44,11 @@ struct scry_err;
 void scry__server_logs_routes(struct scry_server *s, struct scry_http_server *api);
 int scry__server_logs_open(struct scry_server *s, struct scry_err *err);
 void scry__server_logs_close(struct scry_server *s);
+/* File tailing (cmd/server_tail.c): start after the log store is ready,
+ * apply on reload, stop before the log store closes. */
+int scry__server_tail_start(struct scry_server *s, struct scry_err *err);
+int scry__server_tail_apply(struct scry_server *s, struct scry_err *err);
+void scry__server_tail_stop(struct scry_server *s);
 
 /* Data directory lock (cmd/datadir.c): creates dir if missing, takes an
  * exclusive flock on dir/LOCK and writes our pid into it. Returns the fd,

@@ -16,6 +16,7 @@ static const char usage[] =
     "  query    run a PromQL expression against a server and print the result\n"
     "  check    validate a config file (exit 0 when valid, 2 with file:line:col when not)\n"
     "  tsdb     inspect or dump a data directory offline\n"
+    "  logs     dump the log entries of a data directory offline\n"
     "\n"
     "Run 'scry <command> --help' for the options of each command.\n"
     "  --version  print the version and exit\n";
@@ -54,6 +55,8 @@ int main(int argc, char **argv)
         return scry_cmd_check(argc - 1, argv + 1);
     if (!strcmp(c, "tsdb"))
         return scry_cmd_tsdb(argc - 1, argv + 1);
+    if (!strcmp(c, "logs"))
+        return scry_cmd_logs(argc - 1, argv + 1);
     if (!strcmp(c, "--version") || !strcmp(c, "version")) {
         scry_cmd_print_version(stdout);
         return SCRY_EXIT_OK;

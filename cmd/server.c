@@ -130,6 +130,8 @@ static void apply_scrape_config(struct scry_server *s)
     if (col_scrape_manager_apply_config(s->scrape, s->cfg, &err) != 0)
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "scrape", "applying scrape_configs failed", "err",
                  err.msg);
+    if (scry__server_tail_apply(s, &err) != 0)
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "tail", "applying logs failed", "err", err.msg);
 }
 
 int scry__server_reload(struct scry_server *s, char *errbuf, size_t errlen)
@@ -341,6 +343,8 @@ static int run(struct scry_server *s)
     scry_metric_set(s->ready_metric, 1);
     pthread_mutex_lock(&s->reload_mu);
     apply_scrape_config(s); /* scraping starts once the store takes samples */
+    if (scry__server_tail_start(s, &err) != 0)
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "tail", "cannot start tailing", "err", err.msg);
     pthread_mutex_unlock(&s->reload_mu);
     char ms[32];
     snprintf(ms, sizeof ms, "%lld", (long long)(scry_now_ms() - s->start_ms));
@@ -362,6 +366,7 @@ out:
     s->scrape = NULL;
     scry__server_ingest_close(s);
     scry__server_query_close(s);
+    scry__server_tail_stop(s); /* commits its last round before the log store closes */
     scry__server_logs_close(s);
     tsdb_close(s->db); /* syncs the WAL: the head is replayed from it next time */
     if (rc == SCRY_EXIT_OK)

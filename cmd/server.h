@@ -19,6 +19,7 @@ struct col_scrape_manager;
 struct pql_api;
 struct loki_api;
 struct ls_store;
+struct col_tail_manager;
 
 struct scry_server {
     /* From the command line; NULL when not given. */
@@ -63,6 +64,7 @@ struct scry_server {
     pthread_mutex_t logs_mu;
     pthread_cond_t logs_cv;
     bool logs_stop, logs_thread_started;
+    struct col_tail_manager *tail; /* the logs: section (cmd/server_tail.c) */
     pthread_mutex_t reload_mu; /* serialises reloads (SIGHUP, POST /-/reload) */
 
     struct scry_metric_family *http_requests, *http_duration;

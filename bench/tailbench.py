@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""tailbench.py — how fast `scry server` reads a backlog of log lines.
+
+Writes N logfmt-like lines (default 1,000,000, ~112 bytes each) into
+DIR/logs/big.log, starts `scry server` with a `logs:` section on it, and
+times how long until the tail checkpoint (catalog table tail_positions)
+reaches the file's size: every line read, committed to the log store and
+checkpointed. Prints MB/s and the server's CPU seconds.
+
+    python3 bench/tailbench.py build/cmd/scry [N]
+"""
+import os
+import random
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+
+def main():
+    scry = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 1000000
+    d = tempfile.mkdtemp(prefix="tailbench-")
+    try:
+        os.makedirs(f"{d}/logs")
+        r = random.Random(1)
+        with open(f"{d}/logs/big.log", "w") as f:
+            for i in range(n):
+                f.write('ts=2026-12-05T19:00:00Z level=info msg="request done" '
+                        f'path=/api/v1/items/{i % 1000} status=200 dur_ms={r.randint(1, 900)} '
+                        f'user=u{r.randint(0, 99999):06d}\n')
+        size = os.path.getsize(f"{d}/logs/big.log")
+        with open(f"{d}/scry.yml", "w") as f:
+            f.write(f"logs:\n  - paths: [{d}/logs/*.log]\n    labels: {{job: bench}}\n")
+        p = subprocess.Popen([scry, "server", "--config", f"{d}/scry.yml", "--data", f"{d}/data",
+                              "--listen", "127.0.0.1:0", "--otlp-listen", "127.0.0.1:0"],
+                             stderr=subprocess.PIPE, text=True)
+        addr = None
+        while addr is None:
+            line = p.stderr.readline()
+            if not line:
+                raise SystemExit("the server exited")
+            m = re.search(r"listener=api addr=(\S+)", line)
+            addr = m.group(1) if m else None
+        t0 = time.time()
+        while True:
+            try:
+                db = sqlite3.connect(f"file:{d}/data/catalog.db?mode=ro", uri=True)
+                rows = db.execute("SELECT off FROM tail_positions").fetchall()
+                db.close()
+                if rows and rows[0][0] >= size:
+                    break
+            except sqlite3.Error:
+                pass
+            if time.time() - t0 > 600:
+                raise SystemExit("timed out")
+            time.sleep(0.02)
+        dt = time.time() - t0
+        text = urllib.request.urlopen(f"http://{addr}/metrics").read().decode()
+        cpu = re.search(r"^process_cpu_seconds_total (\S+)$", text, re.M).group(1)
+        rounds = re.search(r"^scry_tail_commits_total (\S+)$", text, re.M).group(1)
+        print(f"{n} lines, {size / 1e6:.1f} MB in {dt:.2f} s: {size / 1e6 / dt:.1f} MB/s, "
+              f"{n / dt:.0f} lines/s, {rounds} rounds, server CPU {cpu} s (with start-up)")
+        p.terminate()
+        p.wait()
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
