@@ -127,26 +127,26 @@ void col__otlp_answer_text(struct col_otlp *o, struct scry_http_resp *resp, int 
     col__otlp_log_refusal(o, status, msg);
 }
 
-/* 200: empty, or partial_success when points were rejected. */
-static void answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
-                      const struct col_otlp_batch *b)
+void col__otlp_answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
+                         const char *json_key, const char *noun, uint64_t n_rejected,
+                         uint64_t n_total, const char *first)
 {
     resp->status = 200;
     char msg[SCRY_ERR_MSG_MAX + 256] = "";
-    if (b->n_rejected_points)
-        snprintf(msg, sizeof msg, "%" PRIu64 " of %" PRIu64 " data points rejected; first: %s",
-                 b->n_rejected_points, b->n_points, b->first.p ? b->first.p : "");
+    if (n_rejected)
+        snprintf(msg, sizeof msg, "%" PRIu64 " of %" PRIu64 " %s rejected; first: %s",
+                 n_rejected, n_total, noun, first ? first : "");
     if (enc == ENC_JSON) {
         resp->content_type = "application/json";
         struct scry_json j;
         scry_json_init(&j, &resp->body);
         scry_json_obj_begin(&j);
-        if (b->n_rejected_points) {
+        if (n_rejected) {
             scry_json_key(&j, "partialSuccess");
             scry_json_obj_begin(&j);
-            scry_json_key(&j, "rejectedDataPoints");
+            scry_json_key(&j, json_key);
             char n[24];
-            snprintf(n, sizeof n, "%" PRIu64, b->n_rejected_points);
+            snprintf(n, sizeof n, "%" PRIu64, n_rejected);
             scry_json_str(&j, n); /* int64 → decimal string in OTLP/JSON */
             scry_json_key(&j, "errorMessage");
             scry_json_str(&j, msg);
@@ -154,28 +154,48 @@ static void answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc 
         }
         scry_json_obj_end(&j);
     } else {
+        /* Every Export*ServiceResponse is {1: partial_success} and every
+         * Export*PartialSuccess is {1: int64 rejected, 2: string message}:
+         * the same bytes for metrics and logs, so no generated code. */
         resp->content_type = "application/x-protobuf";
         scry_buf_puts(&resp->body, "");
-        if (b->n_rejected_points) {
-            Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsPartialSuccess ps =
-                OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_PARTIAL_SUCCESS__INIT;
-            Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceResponse r =
-                OPENTELEMETRY__PROTO__COLLECTOR__METRICS__V1__EXPORT_METRICS_SERVICE_RESPONSE__INIT;
-            ps.rejected_data_points = (int64_t)b->n_rejected_points;
-            ps.error_message = msg;
-            r.partial_success = &ps;
-            size_t len =
-                opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__get_packed_size(&r);
-            scry_buf_reserve(&resp->body, len);
-            opentelemetry__proto__collector__metrics__v1__export_metrics_service_response__pack(
-                &r, (uint8_t *)resp->body.p);
-            resp->body.len = len;
-            resp->body.p[len] = 0;
+        if (n_rejected) {
+            struct scry_buf ps = { 0 };
+            size_t ml = strlen(msg);
+            scry_buf_putc(&ps, 0x08);
+            put_varint(&ps, n_rejected);
+            scry_buf_putc(&ps, 0x12);
+            put_varint(&ps, ml);
+            scry_buf_put(&ps, msg, ml);
+            scry_buf_putc(&resp->body, 0x0a);
+            put_varint(&resp->body, ps.len);
+            scry_buf_put(&resp->body, ps.p, ps.len);
+            scry_buf_fini(&ps);
         }
     }
     col__otlp_count_request(o, 200);
-    if (b->n_rejected_points)
-        col__otlp_log_refusal(o, 400, msg); /* logged like a 4xx: the sender sent bad points */
+    if (n_rejected)
+        col__otlp_log_refusal(o, 400, msg); /* logged like a 4xx: the sender sent bad data */
+}
+
+bool col__otlp_check_request(struct col_otlp *o, struct scry_http_req *req,
+                             struct scry_http_resp *resp, enum enc *enc)
+{
+    if (strcmp(req->method, "POST") != 0) {
+        scry_http_resp_header(resp, "Allow", "POST");
+        col__otlp_answer_text(o, resp, 405, "405 method not allowed, supported: [POST]");
+        return false;
+    }
+    *enc = ENC_PROTO;
+    const char *ct = scry_http_header(req, "Content-Type");
+    if (col__otlp_media_type(ct, enc) != 0) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "415 unsupported media type, supported: "
+                 "[application/json, application/x-protobuf] (got \"%.100s\")", ct ? ct : "");
+        col__otlp_answer_text(o, resp, 415, msg);
+        return false;
+    }
+    return true;
 }
 
 /* ---- the request -------------------------------------------------------- */
@@ -221,20 +241,9 @@ static int append(void *ud, const struct scry_labels *ls, int64_t t_ms, double v
 static void handle_metrics(struct scry_http_req *req, struct scry_http_resp *resp, void *ud)
 {
     struct col_otlp *o = ud;
-    if (strcmp(req->method, "POST") != 0) {
-        scry_http_resp_header(resp, "Allow", "POST");
-        col__otlp_answer_text(o, resp, 405, "405 method not allowed, supported: [POST]");
+    enum enc enc;
+    if (!col__otlp_check_request(o, req, resp, &enc))
         return;
-    }
-    enum enc enc = ENC_PROTO;
-    const char *ct = scry_http_header(req, "Content-Type");
-    if (col__otlp_media_type(ct, &enc) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "415 unsupported media type, supported: "
-                 "[application/json, application/x-protobuf] (got \"%.100s\")", ct ? ct : "");
-        col__otlp_answer_text(o, resp, 415, msg);
-        return;
-    }
     struct scry_err err = { 0 };
     struct col_otlp_metrics_req *r = NULL;
     int rc = enc == ENC_JSON
@@ -270,7 +279,8 @@ static void handle_metrics(struct scry_http_req *req, struct scry_http_resp *res
             scry_metric_add(o->accepted, (double)(b.n_points - b.n_rejected_points));
             scry_metric_add(o->rejected, (double)b.n_rejected_points);
         }
-        answer_ok(o, resp, enc, &b);
+        col__otlp_answer_ok(o, resp, enc, "rejectedDataPoints", "data points",
+                            b.n_rejected_points, b.n_points, b.first.p);
     }
     col_otlp_batch_fini(&b);
 }

@@ -4,6 +4,9 @@
 #ifndef SCRY_COLLECTOR_OTLP_INTERNAL_H
 #define SCRY_COLLECTOR_OTLP_INTERNAL_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "collector/otlp.h"
 #include "collector/proto/otlp_logs_service.pb-c.h"
 #include "collector/proto/otlp_metrics_service.pb-c.h"
@@ -89,6 +92,14 @@ void col__otlp_answer_status(struct col_otlp *o, struct scry_http_resp *resp, en
     __attribute__((format(printf, 6, 7)));
 void col__otlp_answer_text(struct col_otlp *o, struct scry_http_resp *resp, int status,
                            const char *msg);
+/* 405 unless POST, 415 unless JSON or protobuf: false when answered. */
+bool col__otlp_check_request(struct col_otlp *o, struct scry_http_req *req,
+                             struct scry_http_resp *resp, enum enc *enc);
+/* 200: empty, or a partial_success naming how many of n_total were
+ * rejected (json_key: "rejectedDataPoints", "rejectedLogRecords"). */
+void col__otlp_answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
+                         const char *json_key, const char *noun, uint64_t n_rejected,
+                         uint64_t n_total, const char *first);
 void col__otlp_count_request(struct col_otlp *o, int status);
 void col__otlp_log_refusal(struct col_otlp *o, int status, const char *msg);
 

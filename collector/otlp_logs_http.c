@@ -26,56 +26,6 @@ struct col__otlp_logs {
     struct scry_metric *accepted, *rejected; /* NULL without a registry */
 };
 
-static void answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
-                      const struct col_otlp_logs_result *r)
-{
-    resp->status = 200;
-    char msg[SCRY_ERR_MSG_MAX + 256] = "";
-    if (r->n_rejected)
-        snprintf(msg, sizeof msg, "%" PRIu64 " of %" PRIu64 " log records rejected; first: %s",
-                 r->n_rejected, r->n_records, r->first.p ? r->first.p : "");
-    if (enc == ENC_JSON) {
-        resp->content_type = "application/json";
-        struct scry_json j;
-        scry_json_init(&j, &resp->body);
-        scry_json_obj_begin(&j);
-        if (r->n_rejected) {
-            scry_json_key(&j, "partialSuccess");
-            scry_json_obj_begin(&j);
-            scry_json_key(&j, "rejectedLogRecords");
-            char n[24];
-            snprintf(n, sizeof n, "%" PRIu64, r->n_rejected);
-            scry_json_str(&j, n); /* int64 → decimal string in OTLP/JSON */
-            scry_json_key(&j, "errorMessage");
-            scry_json_str(&j, msg);
-            scry_json_obj_end(&j);
-        }
-        scry_json_obj_end(&j);
-    } else {
-        resp->content_type = "application/x-protobuf";
-        scry_buf_puts(&resp->body, "");
-        if (r->n_rejected) {
-            Opentelemetry__Proto__Collector__Logs__V1__ExportLogsPartialSuccess ps =
-                OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_PARTIAL_SUCCESS__INIT;
-            Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceResponse rs =
-                OPENTELEMETRY__PROTO__COLLECTOR__LOGS__V1__EXPORT_LOGS_SERVICE_RESPONSE__INIT;
-            ps.rejected_log_records = (int64_t)r->n_rejected;
-            ps.error_message = msg;
-            rs.partial_success = &ps;
-            size_t len =
-                opentelemetry__proto__collector__logs__v1__export_logs_service_response__get_packed_size(&rs);
-            scry_buf_reserve(&resp->body, len);
-            opentelemetry__proto__collector__logs__v1__export_logs_service_response__pack(
-                &rs, (uint8_t *)resp->body.p);
-            resp->body.len = len;
-            resp->body.p[len] = 0;
-        }
-    }
-    col__otlp_count_request(o, 200);
-    if (r->n_rejected)
-        col__otlp_log_refusal(o, 400, msg);
-}
-
 struct sink {
     struct scry_appender *app;
 };
@@ -92,20 +42,9 @@ static void handle_logs(struct scry_http_req *req, struct scry_http_resp *resp, 
 {
     struct col_otlp *o = ud;
     struct col__otlp_logs *lg = o->logs;
-    if (strcmp(req->method, "POST") != 0) {
-        scry_http_resp_header(resp, "Allow", "POST");
-        col__otlp_answer_text(o, resp, 405, "405 method not allowed, supported: [POST]");
+    enum enc enc;
+    if (!col__otlp_check_request(o, req, resp, &enc))
         return;
-    }
-    enum enc enc = ENC_PROTO;
-    const char *ct = scry_http_header(req, "Content-Type");
-    if (col__otlp_media_type(ct, &enc) != 0) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "415 unsupported media type, supported: "
-                 "[application/json, application/x-protobuf] (got \"%.100s\")", ct ? ct : "");
-        col__otlp_answer_text(o, resp, 415, msg);
-        return;
-    }
     struct scry_err err = { 0 };
     struct col_otlp_logs_req *r = NULL;
     int rc = enc == ENC_JSON
@@ -141,7 +80,8 @@ static void handle_logs(struct scry_http_req *req, struct scry_http_resp *resp, 
             scry_metric_add(lg->accepted, (double)(res.n_records - res.n_rejected));
             scry_metric_add(lg->rejected, (double)res.n_rejected);
         }
-        answer_ok(o, resp, enc, &res);
+        col__otlp_answer_ok(o, resp, enc, "rejectedLogRecords", "log records", res.n_rejected,
+                            res.n_records, res.first.p);
     }
     scry_buf_fini(&res.first);
 }
