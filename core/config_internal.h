@@ -115,6 +115,8 @@ int scry__cfg_check_hostport(struct cfg_ctx *c, const struct scry_yaml_node *n,
 extern const struct cfg_section scry__cfg_root;
 extern const struct cfg_section scry__cfg_scrape;
 extern const struct cfg_section scry__cfg_relabel;
+/* tls_config: ca_file, cert_file, key_file, server_name, insecure_skip_verify. */
+extern const struct cfg_section scry__cfg_tls;
 extern const struct cfg_section scry__cfg_remote_write;
 extern const char *const scry__cfg_relabel_actions[];
 

@@ -82,28 +82,6 @@ static const struct cfg_section authorization_section = {
     "authorization", authorization_opts, CFG_N(authorization_opts), 0, NULL,
 };
 
-static const struct cfg_opt tls_opts[] = {
-    { "ca_file", CFG_STRING, OFF(scry_tls_config, ca_file), .help = "CA bundle" },
-    { "cert_file", CFG_STRING, OFF(scry_tls_config, cert_file), .help = "client certificate" },
-    { "key_file", CFG_STRING, OFF(scry_tls_config, key_file), .help = "client key" },
-    { "server_name", CFG_STRING, OFF(scry_tls_config, server_name), .help = "SNI / verify name" },
-    { "insecure_skip_verify", CFG_BOOL, OFF(scry_tls_config, insecure_skip_verify), 0, "false",
-      .help = "do not verify the server certificate" },
-};
-
-static int tls_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node *map,
-                      const struct scry_yaml_node *at, const char *path)
-{
-    const struct scry_tls_config *t = obj;
-    if (!t->cert_file != !t->key_file)
-        return scry__cfg_fail(c, at, path, "cert_file and key_file must be set together");
-    return 0;
-}
-
-static const struct cfg_section tls_section = {
-    "tls_config", tls_opts, CFG_N(tls_opts), 0, tls_finish,
-};
-
 static const struct cfg_opt rw_opts[] = {
     { "url", CFG_STRING, WOFF(url), .flags = CFG_REQUIRED,
       .help = "the receiver, e.g. http://host:9090/api/v1/write" },
@@ -119,7 +97,7 @@ static const struct cfg_opt rw_opts[] = {
       .help = "legacy: authorization.credentials" },
     { "bearer_token_file", CFG_STRING, WOFF(authorization_credentials_file),
       .flags = CFG_NODUMP, .help = "legacy: authorization.credentials_file" },
-    { "tls_config", CFG_OBJECT, WOFF(tls), .sub = &tls_section, .help = "TLS client settings" },
+    { "tls_config", CFG_OBJECT, WOFF(tls), .sub = &scry__cfg_tls, .help = "TLS client settings" },
     { "write_relabel_configs", CFG_LIST, WOFF(write_relabel_configs),
       WOFF(n_write_relabel_configs), .sub = &scry__cfg_relabel,
       .help = "relabelling of each series before it is queued" },

@@ -243,7 +243,8 @@ static int tls_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node 
     return 0;
 }
 
-static const struct cfg_section tls_section = {
+/* Shared with remote_write (config_remote_write.c). */
+const struct cfg_section scry__cfg_tls = {
     "tls_config", tls_opts, CFG_N(tls_opts), 0, tls_finish,
 };
 
@@ -280,7 +281,7 @@ static const struct cfg_opt scrape_opts[] = {
       .help = "legacy: authorization.credentials" },
     { "bearer_token_file", CFG_STRING, SOFF(authorization_credentials_file),
       .flags = CFG_NODUMP, .help = "legacy: authorization.credentials_file" },
-    { "tls_config", CFG_OBJECT, SOFF(tls), .sub = &tls_section, .help = "TLS client settings" },
+    { "tls_config", CFG_OBJECT, SOFF(tls), .sub = &scry__cfg_tls, .help = "TLS client settings" },
     { "static_configs", CFG_LIST, SOFF(static_configs), SOFF(n_static_configs),
       .sub = &static_section, .help = "fixed target groups" },
     { "file_sd_configs", CFG_LIST, SOFF(file_sd_configs), SOFF(n_file_sd_configs),
