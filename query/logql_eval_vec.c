@@ -347,10 +347,16 @@ static int vec_vec(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *
             at[j] = -1;
         for (size_t i = 0; i < one->n; i++)
             if (one->s[i].has[t]) {
-                if (at[ogrp[i]] >= 0 && op > LQL_UNLESS && e->u.bin.card == 0) {
-                    rc = scry_err_set(c->err, SCRY_EINVAL, "multiple matches for labels: "
-                                      "many-to-one matching must be explicit "
-                                      "(group_left/group_right)");
+                if (at[ogrp[i]] >= 0 && op > LQL_UNLESS) {
+                    struct scry_buf b;
+                    scry_buf_init(&b);
+                    scry_labels_format(&okeys.s[ogrp[i]].labels, &b);
+                    rc = scry_err_set(c->err, SCRY_EINVAL, "found duplicate series for the "
+                                      "match group %s on the %s hand-side of the operation; "
+                                      "many-to-many matching not allowed: matching labels "
+                                      "must be unique on one side", b.p,
+                                      right_many ? "left" : "right");
+                    scry_buf_fini(&b);
                     break;
                 }
                 at[ogrp[i]] = (long)i;

@@ -115,7 +115,8 @@ struct lql_row {
 /* Label lookup (last live one wins); NULL when absent. */
 const struct lql_lbl *lql__row_get(const struct lql_row *r, const char *name);
 /* Sets (overrides) a label; val is copied into the scratch arena unless
- * borrowed is true. */
+ * borrowed is true, which promises val[vlen] == 0 and that val outlives the
+ * row (label sets hand values out as C strings). */
 void lql__row_set(struct lql_row *r, const char *name, size_t nlen, const char *val,
                   size_t vlen, enum lql_lbl_kind kind, bool borrowed);
 void lql__row_del(struct lql_row *r, const char *name);

@@ -43,9 +43,11 @@ static void put_value(struct lql_row *r, const char *name, size_t nlen,
                       const struct scry_jval *v)
 {
     switch (v->type) {
-    case SCRY_JSON_STRING:
-    case SCRY_JSON_NUMBER:
+    case SCRY_JSON_STRING: /* NUL-terminated in the DOM */
         lql__row_set(r, name, nlen, v->u.s, v->n, LQL_LBL_PARSED, true);
+        break;
+    case SCRY_JSON_NUMBER: /* the source text: not terminated */
+        lql__row_set(r, name, nlen, v->u.s, v->n, LQL_LBL_PARSED, false);
         break;
     case SCRY_JSON_BOOL:
         lql__row_set(r, name, nlen, v->b ? "true" : "false", v->b ? 4 : 5, LQL_LBL_PARSED, true);
@@ -255,7 +257,7 @@ void lql__parse_logfmt(const struct lql_stage *st, struct lql_row *r)
         char name[256];
         size_t n = 0;
         sanitize(name, &n, sizeof name, lname, lnl);
-        lql__row_set(r, name, n, v ? v : "", vl, LQL_LBL_PARSED, true);
+        lql__row_set(r, name, n, v ? v : "", vl, LQL_LBL_PARSED, false);
     }
 }
 
@@ -277,7 +279,7 @@ void lql__parse_regexp(const struct lql_stage *st, struct lql_row *r)
         if (!name || ov[2 * g] == PCRE2_UNSET)
             continue;
         lql__row_set(r, name, strlen(name), r->line + ov[2 * g], ov[2 * g + 1] - ov[2 * g],
-                     LQL_LBL_PARSED, true);
+                     LQL_LBL_PARSED, false);
     }
 }
 
@@ -351,7 +353,7 @@ void lql__parse_pattern(const struct lql_stage *st, struct lql_row *r)
         }
         if (strcmp(p[i].name, "_"))
             lql__row_set(r, p[i].name, strlen(p[i].name), s, (size_t)(ce - s), LQL_LBL_PARSED,
-                         true);
+                         false);
         s = ce;
     }
 }

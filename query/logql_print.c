@@ -13,7 +13,8 @@
 static void quote(struct scry_buf *b, const char *s, size_t len) { pql_quote(s, len, b); }
 static void quotez(struct scry_buf *b, const char *s) { quote(b, s, strlen(s)); }
 
-/* Go's time.Duration.String() for ns. */
+/* A duration as h/m/s/ms components ("1h30m", "1s500ms"); below a
+ * millisecond in Go's units (both forms parse back). */
 static void put_dur(struct scry_buf *b, int64_t ns)
 {
     if (ns == 0) {
@@ -24,31 +25,20 @@ static void put_dur(struct scry_buf *b, int64_t ns)
         scry_buf_putc(b, '-');
         ns = -ns;
     }
-    if (ns < 1000000000) {
-        if (ns % 1000000 == 0)
-            scry_buf_printf(b, "%lldms", (long long)(ns / 1000000));
-        else if (ns % 1000 == 0)
-            scry_buf_printf(b, "%lldus", (long long)(ns / 1000));
-        else
-            scry_buf_printf(b, "%lldns", (long long)ns);
+    if (ns % 1000000) {
+        scry_buf_printf(b, "%lldns", (long long)ns);
         return;
     }
-    int64_t h = ns / 3600000000000LL, rem = ns % 3600000000000LL;
-    int64_t m = rem / 60000000000LL, sns = rem % 60000000000LL;
-    if (h)
-        scry_buf_printf(b, "%lldh", (long long)h);
-    if (h || m)
-        scry_buf_printf(b, "%lldm", (long long)m);
-    int64_t s = sns / 1000000000, frac = sns % 1000000000;
-    if (frac) {
-        char f[16];
-        int l = snprintf(f, sizeof f, "%09lld", (long long)frac);
-        while (l > 0 && f[l - 1] == '0')
-            f[--l] = 0;
-        scry_buf_printf(b, "%lld.%ss", (long long)s, f);
-    } else {
-        scry_buf_printf(b, "%llds", (long long)s);
-    }
+    static const struct {
+        int64_t ns;
+        const char *u;
+    } units[] = { { 3600000000000LL, "h" }, { 60000000000LL, "m" }, { 1000000000LL, "s" },
+                  { 1000000LL, "ms" } };
+    for (size_t i = 0; i < 4; i++)
+        if (ns >= units[i].ns) {
+            scry_buf_printf(b, "%lld%s", (long long)(ns / units[i].ns), units[i].u);
+            ns %= units[i].ns;
+        }
 }
 
 static void put_names(struct scry_buf *b, const char *const *v, size_t n)

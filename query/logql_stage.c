@@ -474,8 +474,13 @@ bool lql__run_stages(const struct lql_stage *st, size_t n, struct lql_row *r)
             for (size_t k = 0; k < s->u.kv.n_kv; k++) {
                 const struct lql_kv *kv = &s->u.kv.kv[k];
                 const struct lql_lbl *l = lql__row_get(r, kv->name);
-                if (l && (!kv->m || scry_matcher_matches(kv->m, l->val, l->vlen)))
+                if (l && (!kv->m || scry_matcher_matches(kv->m, l->val, l->vlen))) {
                     lql__row_del(r, kv->name);
+                    /* the details mean nothing without the error (Grafana
+                     * appends `| drop __error__` to its volume queries) */
+                    if (!strcmp(kv->name, "__error__"))
+                        lql__row_del(r, "__error_details__");
+                }
             }
             break;
         case LQL_ST_KEEP:
