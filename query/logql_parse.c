@@ -39,7 +39,7 @@ int lql__fail(struct lql_parser *p, size_t pos, const char *fmt, ...)
     if (p->err) {
         p->err->line = line;
         p->err->col = col;
-        p->err->offset = (int64_t)pos;
+        p->err->offset = pos;
     }
     return SCRY_EPARSE;
 }
