@@ -129,6 +129,18 @@ static bool scan_entry(struct scan *s, const struct scry_labels *ls,
                        const struct scry_log_entry *e)
 {
     struct lql_row *r = &s->row;
+    s->c->lines++;
+    s->c->bytes += e->line.len;
+    /* the leading line filters need no labels: most entries of a needle
+     * query stop here, before any label work */
+    const struct lql_stage *st = s->log->stages;
+    size_t n = s->log->n_stages, lead = 0;
+    while (lead < n && st[lead].kind == LQL_ST_FILTER)
+        lead++;
+    r->line = e->line.p;
+    r->line_len = e->line.len;
+    if (lead && !lql__run_stages(st, lead, r))
+        return false;
     scry_arena_reset(r->ea);
     r->v = NULL;
     r->n = r->cap = 0;
@@ -137,8 +149,6 @@ static bool scan_entry(struct scan *s, const struct scry_labels *ls,
     r->t_ns = e->t_ns;
     r->has_value = false;
     r->value = 0;
-    s->c->lines++;
-    s->c->bytes += e->line.len;
     size_t need = ls->n + e->metadata.n + 8;
     r->v = scry_arena_alloc(r->ea, need * sizeof *r->v);
     r->cap = need;
@@ -150,7 +160,7 @@ static bool scan_entry(struct scan *s, const struct scry_labels *ls,
         lql__row_set(r, l->name, strlen(l->name), l->value, strlen(l->value), LQL_LBL_META,
                      true);
     }
-    return lql__run_stages(s->log->stages, s->log->n_stages, r);
+    return lql__run_stages(st + lead, n - lead, r);
 }
 
 static int scan_err(struct scan *s, struct scry_entry_iter *it)
