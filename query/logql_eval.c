@@ -522,7 +522,36 @@ static const char *pipeline_error(const struct scry_labels *ls)
     return scry_labels_get(ls, "__error__");
 }
 
-int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out)
+/* The labels named by `by (...)` of r, sorted, in r's scratch arena:
+ * no full label set per entry. */
+static struct scry_labels labels_by(const struct lql_row *r, const struct lql_grouping *g)
+{
+    struct scry_label *v = scry_arena_alloc(r->ea, (g->n + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct lql_lbl *l = lql__row_get(r, g->labels[i]);
+        if (!l || !l->vlen)
+            continue;
+        size_t j = n;
+        while (j > 0 && strcmp(v[j - 1].name, l->name) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = (struct scry_label){ l->name, l->val };
+        n++;
+        /* `by (a, a)` names a label once */
+        for (size_t k = 0; k + 1 < n; k++)
+            if (!strcmp(v[k].name, v[k + 1].name)) {
+                memmove(&v[k + 1], &v[k + 2], (n - k - 2) * sizeof *v);
+                n--;
+                break;
+            }
+    }
+    return (struct scry_labels){ v, n };
+}
+
+int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lql_grouping *push,
+                    struct lql_vec *out)
 {
     enum lql_range_op op = e->u.range.op;
     int64_t range = e->u.range.range_ns, off = e->u.range.offset_ns;
@@ -533,7 +562,7 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec 
     struct scan s;
     int rc = scan_open(&s, c, &e->u.range.log, mint, maxt, false);
     uint64_t max_series = c->opts->max_series ? c->opts->max_series : DEFAULT_MAX_SERIES;
-    const struct lql_grouping *g = &e->u.range.grouping;
+    const struct lql_grouping *g = e->u.range.grouping.present ? &e->u.range.grouping : push;
     uint64_t tick = 0;
     while (!rc && s.ss->ops->next(s.ss)) {
         const struct scry_labels *ls = s.ss->ops->labels(s.ss);
@@ -548,11 +577,17 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec 
             if (!scan_entry(&s, ls, &ent))
                 continue;
             struct lql_row *r = &s.row;
-            struct scry_labels out_ls = lql__row_labels(r, r->ea, -1);
-            if (g->present)
-                out_ls = lql__labels_group(&out_ls, g->labels, g->n, g->without, r->ea);
+            struct scry_labels out_ls;
+            const struct lql_lbl *perr_l = lql__row_get(r, "__error__");
+            if (perr_l || !g || !g->present || g->without) {
+                out_ls = lql__row_labels(r, r->ea, -1);
+                if (g && g->present && !perr_l)
+                    out_ls = lql__labels_group(&out_ls, g->labels, g->n, g->without, r->ea);
+            } else {
+                out_ls = labels_by(r, g);
+            }
             uint64_t h = scry_labels_hash(&out_ls);
-            long i = lql__smap_find(&rq.map, h, &out_ls, range_at, &rq);
+            long i = perr_l ? -1 : lql__smap_find(&rq.map, h, &out_ls, range_at, &rq);
             if (i < 0) {
                 const char *perr = pipeline_error(&out_ls);
                 if (perr) {

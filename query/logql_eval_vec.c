@@ -111,11 +111,24 @@ static void sort_idx(size_t *idx, size_t n, const double *v, bool desc)
 int lql__eval_vagg(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out)
 {
     struct lql_vec in = { 0 };
-    int rc = lql__eval_node(c, e->u.vagg.inner, &in);
-    if (rc)
-        return rc;
     enum lql_vagg_op op = e->u.vagg.op;
     const struct lql_grouping *g = &e->u.vagg.grouping;
+    const struct lql_expr *inner = e->u.vagg.inner;
+    while (inner->kind == LQL_PAREN)
+        inner = inner->u.paren;
+    int rc;
+    if (op == LQL_SUM && inner->kind == LQL_RANGE && !inner->u.range.grouping.present &&
+        (inner->u.range.op == LQL_COUNT_OVER_TIME || inner->u.range.op == LQL_RATE ||
+         inner->u.range.op == LQL_BYTES_OVER_TIME || inner->u.range.op == LQL_BYTES_RATE ||
+         inner->u.range.op == LQL_SUM_OVER_TIME)) {
+        /* additive over series: group while counting (Grafana's volume query) */
+        static const struct lql_grouping all = { .present = true };
+        rc = lql__eval_range(c, inner, g->present ? g : &all, &in);
+    } else {
+        rc = lql__eval_node(c, e->u.vagg.inner, &in);
+    }
+    if (rc)
+        return rc;
     if (op == LQL_SORT || op == LQL_SORT_DESC) {
         *out = in;
         if (c->n_steps == 1) {
@@ -566,7 +579,7 @@ int lql__eval_node(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *
         out->scalar = e->kind == LQL_NUMBER;
         return 0;
     }
-    case LQL_RANGE: return lql__eval_range(c, e, out);
+    case LQL_RANGE: return lql__eval_range(c, e, NULL, out);
     case LQL_VAGG: return lql__eval_vagg(c, e, out);
     case LQL_BINARY: return lql__eval_binary(c, e, out);
     case LQL_LABEL_REPLACE: return eval_label_replace(c, e, out);

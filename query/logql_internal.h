@@ -184,7 +184,12 @@ void lql__smap_add(struct lql_smap *m, uint64_t h, size_t idx);
 int lql__check_deadline(struct lql_ctx *c);
 struct lql_ser *lql__vec_add(struct lql_ctx *c, struct lql_vec *v, struct scry_labels ls);
 int lql__eval_node(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out);
-int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out);
+/* push: a grouping to apply to the samples before aggregating over time,
+ * when the range aggregation has none of its own (`sum by (x) (count_over_time
+ * (...))` groups by x while counting: the sum of additive per-series
+ * aggregates is the aggregate of the union). NULL: none. */
+int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lql_grouping *push,
+                    struct lql_vec *out);
 int lql__eval_vagg(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out);
 int lql__eval_binary(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out);
 
