@@ -86,7 +86,7 @@ class LokiQueryTest(unittest.TestCase):
         self.assertEqual(d["resultType"], "matrix")
         got = {s["metric"]["status"]: s["values"] for s in d["result"]}
         # window (T0, T0+60]: i = 1..59 of each app; status 500 at i = 10, 20, ..., 50
-        self.assertEqual(got, {"200": [[T0 + 60, "98"]], "500": [[T0 + 60, "10"]]})
+        self.assertEqual(got, {"200": [[T0 + 60, "108"]], "500": [[T0 + 60, "10"]]})
 
     def test_logs_and_metrics_head_then_segment(self):
         self.check_logs()
