@@ -563,6 +563,12 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
     int rc = scan_open(&s, c, &e->u.range.log, mint, maxt, false);
     uint64_t max_series = c->opts->max_series ? c->opts->max_series : DEFAULT_MAX_SERIES;
     const struct lql_grouping *g = e->u.range.grouping.present ? &e->u.range.grouping : push;
+    /* parsers need to extract only what the grouping and later stages read */
+    const char *const *want = NULL;
+    size_t n_want = 0;
+    bool hinted = !rc && lql__parser_hints(&e->u.range.log, g, c->a, &want, &n_want);
+    s.row.want = hinted ? want : NULL;
+    s.row.n_want = n_want;
     uint64_t tick = 0;
     while (!rc && s.ss->ops->next(s.ss)) {
         const struct scry_labels *ls = s.ss->ops->labels(s.ss);

@@ -108,9 +108,18 @@ struct lql_row {
     int64_t t_ns;
     double value;      /* unwrap */
     bool has_value;
-    const char *err;   /* __error__ */
-    const char *err_details;
+    /* Parser hints: when want is set, parsers extract only these names
+     * (Loki's parser hints); NULL: every field. */
+    const char *const *want;
+    size_t n_want;
 };
+
+/* Whether a parser should extract the field that becomes label name. */
+bool lql__row_wants(const struct lql_row *r, const char *name, size_t len);
+/* The labels a metric query grouped `by (g)` needs from parsers, or false
+ * when a later stage may read any label (templates, keep, label_format). */
+bool lql__parser_hints(const struct lql_log *log, const struct lql_grouping *g,
+                       struct scry_arena *a, const char *const **out, size_t *n_out);
 
 /* Label lookup (last live one wins); NULL when absent. */
 const struct lql_lbl *lql__row_get(const struct lql_row *r, const char *name);

@@ -70,7 +70,7 @@ static void flatten(struct lql_row *r, const struct scry_jval *obj, char *prefix
         sanitize(name, &n, sizeof name, m->key.p, m->key.len);
         if (m->val.type == SCRY_JSON_OBJECT)
             flatten(r, &m->val, name, n);
-        else
+        else if (lql__row_wants(r, name, n))
             put_value(r, name, n, &m->val);
     }
 }
@@ -247,6 +247,13 @@ void lql__parse_logfmt(const struct lql_stage *st, struct lql_row *r)
             continue;
         const char *lname = k;
         size_t lnl = kl;
+        if (!st->u.kv.n_kv && r->want) {
+            char nm[256];
+            size_t nn = 0;
+            sanitize(nm, &nn, sizeof nm, k, kl);
+            if (!lql__row_wants(r, nm, nn))
+                continue;
+        }
         if (st->u.kv.n_kv) {
             const struct lql_kv *w = wanted(st, k, kl);
             if (!w)

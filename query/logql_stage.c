@@ -506,3 +506,76 @@ bool lql__run_stages(const struct lql_stage *st, size_t n, struct lql_row *r)
     }
     return true;
 }
+
+/* ---- parser hints ---- */
+
+bool lql__row_wants(const struct lql_row *r, const char *name, size_t len)
+{
+    if (!r->want)
+        return true;
+    for (size_t i = 0; i < r->n_want; i++)
+        if (strlen(r->want[i]) == len && !memcmp(r->want[i], name, len))
+            return true;
+    return false;
+}
+
+static void hint_add(struct scry_arena *a, const char ***v, size_t *n, size_t *cap,
+                     const char *name)
+{
+    /* `x_extracted` comes from a parsed `x` that met a stream label x */
+    size_t len = strlen(name);
+    if (len > 10 && !strcmp(name + len - 10, "_extracted"))
+        hint_add(a, v, n, cap, scry_arena_strndup(a, name, len - 10));
+    for (size_t i = 0; i < *n; i++)
+        if (!strcmp((*v)[i], name))
+            return;
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 8;
+        const char **w = scry_arena_alloc(a, *cap * sizeof *w);
+        if (*n)
+            memcpy(w, *v, *n * sizeof *w);
+        *v = w;
+    }
+    (*v)[(*n)++] = name;
+}
+
+static void hint_lf(struct scry_arena *a, const struct lql_lf *f, const char ***v, size_t *n,
+                    size_t *cap)
+{
+    if (f->kind == LQL_LF_AND || f->kind == LQL_LF_OR) {
+        hint_lf(a, f->l, v, n, cap);
+        hint_lf(a, f->r, v, n, cap);
+    } else {
+        hint_add(a, v, n, cap, f->name);
+    }
+}
+
+bool lql__parser_hints(const struct lql_log *log, const struct lql_grouping *g,
+                       struct scry_arena *a, const char *const **out, size_t *n_out)
+{
+    if (!g || !g->present || g->without)
+        return false;
+    const char **v = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < g->n; i++)
+        hint_add(a, &v, &n, &cap, g->labels[i]);
+    for (size_t i = 0; i < log->n_stages; i++) {
+        const struct lql_stage *st = &log->stages[i];
+        switch (st->kind) {
+        case LQL_ST_LABEL_FILTER: hint_lf(a, st->u.lf, &v, &n, &cap); break;
+        case LQL_ST_UNWRAP: hint_add(a, &v, &n, &cap, st->u.unwrap.label); break;
+        case LQL_ST_DROP:
+            for (size_t k = 0; k < st->u.kv.n_kv; k++)
+                hint_add(a, &v, &n, &cap, st->u.kv.kv[k].name);
+            break;
+        case LQL_ST_LINE_FORMAT:
+        case LQL_ST_LABEL_FORMAT:
+        case LQL_ST_KEEP:
+            return false; /* may read any label */
+        default: break;
+        }
+    }
+    *out = v;
+    *n_out = n;
+    return true;
+}

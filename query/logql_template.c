@@ -333,8 +333,6 @@ static struct val eval_arg(const struct targ *a, const struct lql_row *r)
         if (a->len == 0)
             return (struct val){ r->line, r->line_len };
         const struct lql_lbl *l = lql__row_get(r, a->s);
-        if (!l && !strcmp(a->s, "__error__") && r->err)
-            return (struct val){ r->err, strlen(r->err) };
         return l ? (struct val){ l->val, l->vlen } : (struct val){ "", 0 };
     }
     case A_STR: return (struct val){ a->s, a->len };

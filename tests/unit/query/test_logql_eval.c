@@ -15,6 +15,9 @@ static int setup(void **state)
     }
     for (int i = 10; i <= 60; i += 10)
         fx_append("app=b", i * SEC, "status=200 v=1", NULL);
+    fx_append("app=h,level=info", 5 * SEC, "level=warn status=1 z=9", NULL);
+    fx_append("app=j", 5 * SEC, "{\"req\":{\"code\":503,\"path\":\"/x\"},\"n\":2}", NULL);
+    fx_append("app=j", 6 * SEC, "{\"req\":{\"code\":200},\"n\":3}", NULL);
     return 0;
 }
 
@@ -125,6 +128,28 @@ static void test_logql_eval_binary(void **state)
     assert_string_equal(fx_metric("vector(1)", 0, 20 * SEC, 10 * SEC, false), "{} 0=1 10=1 20=1\n");
 }
 
+/* Parser hints (only the fields a grouped metric query reads are
+ * extracted) must not change any answer. */
+static void test_logql_eval_parser_hints(void **state)
+{
+    (void)state;
+    char want[4096];
+    /* label_format may read any label: no hints there */
+    snprintf(want, sizeof want, "%s",
+             AT("sum by (status) (count_over_time({app=\"a\"} | logfmt | label_format q=`{{.v}}` | v > 3 [10s]))", 10));
+    assert_string_equal(AT("sum by (status) (count_over_time({app=\"a\"} | logfmt | v > 3 [10s]))", 10),
+                        want);
+    assert_string_equal(want, "{status=200} 10=5\n{status=500} 10=2\n");
+    assert_string_equal(AT("sum by (level_extracted) (count_over_time({app=\"h\"} | logfmt [10s]))", 10),
+                        "{level_extracted=warn} 10=1\n");
+    assert_string_equal(AT("sum by (level) (count_over_time({app=\"h\"} | logfmt [10s]))", 10),
+                        "{level=info} 10=1\n");
+    assert_string_equal(AT("sum by (req_code) (count_over_time({app=\"j\"} | json | n > 2 [10s]))", 10),
+                        "{req_code=200} 10=1\n");
+    assert_string_equal(AT("sum by (z) (sum_over_time({app=\"h\"} | logfmt | unwrap status [10s]))", 10),
+                        "{z=9} 10=1\n");
+}
+
 static void test_logql_eval_absent_and_errors(void **state)
 {
     (void)state;
@@ -161,6 +186,7 @@ int main(void)
         cmocka_unit_test(test_logql_eval_unwrap),
         cmocka_unit_test(test_logql_eval_aggregations),
         cmocka_unit_test(test_logql_eval_binary),
+        cmocka_unit_test(test_logql_eval_parser_hints),
         cmocka_unit_test(test_logql_eval_absent_and_errors),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
