@@ -69,6 +69,7 @@ struct tp {
     size_t n, i;
     char *why;
     size_t why_len;
+    int depth; /* parenthesised pipelines: bounded, the parser recurses */
 };
 
 static void skip_ws(struct tp *t)
@@ -126,10 +127,13 @@ static int parse_arg(struct tp *t, struct targ *a, bool *is_fn)
         return 0;
     }
     if (c == '(') {
+        if (++t->depth > 64)
+            return fail(t, "template nested too deeply");
         t->i++;
         a->kind = A_PIPE;
         if (parse_pipe(t, &a->pipe, true))
             return -1;
+        t->depth--;
         skip_ws(t);
         if (t->i >= t->n || t->s[t->i] != ')')
             return fail(t, "unclosed parenthesis");
