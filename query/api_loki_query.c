@@ -280,6 +280,7 @@ void loki__query_range(struct loki_api_ctx *c)
         return;
     struct lql_opts o = opts_of(c);
     o.categorize = categorize(c);
+    o.interval_ns = interval;
     struct lql_result r;
     struct scry_err err = { 0 };
     double t0 = scry_mono_s();

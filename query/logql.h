@@ -205,6 +205,7 @@ struct lql_opts {
     const char *tenant;   /* NULL in single-tenant mode */
     uint64_t max_series;  /* metric queries; 0 → 500 000 */
     bool categorize;      /* streams: keep stream labels apart (categorize-labels) */
+    int64_t interval_ns;  /* log queries: entries at least this far apart (0: all) */
 };
 
 struct lql_out_entry {

@@ -183,7 +183,7 @@ struct slot {
 struct logq {
     struct lql_ctx *c;
     bool backward;
-    uint64_t limit;
+    uint64_t limit, seq;
     struct slot *slots; /* a binary heap, worst entry on top */
     size_t n;
     struct lql_smap map; /* output stream labels → index */
@@ -285,6 +285,110 @@ static int cmp_streams(const void *a, const void *b)
                            &((const struct lql_out_stream *)b)->labels);
 }
 
+struct pick {
+    bool collect;
+    int64_t *t;     /* collect: matching timestamps; then: the picked ones, ascending */
+    size_t n, cap;
+    uint8_t *taken; /* per picked timestamp: an entry was kept */
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void pick_times(struct pick *pk, bool backward, int64_t interval, uint64_t limit)
+{
+    if (pk->n)
+        qsort(pk->t, pk->n, sizeof *pk->t, cmp_i64);
+    size_t k = 0;
+    int64_t last = 0;
+    for (size_t j = 0; j < pk->n && k < limit; j++) {
+        size_t i = backward ? pk->n - 1 - j : j;
+        int64_t t = pk->t[i];
+        if (k > 0 && (backward ? t > last - interval : t < last + interval))
+            continue;
+        pk->t[k++] = t; /* k <= j: overwrites only what was read */
+        last = t;
+    }
+    pk->n = k;
+    if (backward) /* picked newest first: make them ascending for bsearch */
+        for (size_t i = 0; i < k / 2; i++) {
+            int64_t x = pk->t[i];
+            pk->t[i] = pk->t[k - 1 - i];
+            pk->t[k - 1 - i] = x;
+        }
+    pk->taken = scry_calloc(k + 1, 1);
+}
+
+/* One pass over the selector: the heap of best entries, or (pk->collect)
+ * the timestamps of matching entries, or only entries at picked times. */
+static int scan_logs(struct logq *q, const struct lql_log *log, int64_t start_ns, int64_t end_ns,
+                     struct pick *pk, size_t *cap_slots)
+{
+    struct lql_ctx *c = q->c;
+    struct scan s;
+    /* Loki's log range is [start, end) */
+    int rc = scan_open(&s, c, log, start_ns, end_ns - 1, q->backward);
+    uint64_t tick = 0;
+    while (!rc && s.ss->ops->next(s.ss)) {
+        const struct scry_labels *ls = s.ss->ops->labels(s.ss);
+        struct scry_entry_iter *it = s.ss->ops->entries(s.ss);
+        struct scry_log_entry ent;
+        while (it->ops->next(it)) {
+            if ((++tick & 1023) == 0 && (rc = lql__check_deadline(c)))
+                break;
+            it->ops->at(it, &ent);
+            if (ent.t_ns < start_ns || ent.t_ns >= end_ns)
+                continue;
+            if (q->n == q->limit && !better(q, &(struct slot){ .t = ent.t_ns, .seq = 0 },
+                                            q->slots[0].t, q->slots[0].seq))
+                break; /* this stream's later entries are all worse */
+            if (pk && !pk->collect) {
+                if (!pk->n)
+                    break;
+                int64_t *hit = bsearch(&ent.t_ns, pk->t, pk->n, sizeof *pk->t, cmp_i64);
+                if (!hit || pk->taken[hit - pk->t])
+                    continue;
+            }
+            if (!scan_entry(&s, ls, &ent))
+                continue;
+            if (pk && pk->collect) {
+                if (pk->n == pk->cap) {
+                    pk->cap = pk->cap ? 2 * pk->cap : 1024;
+                    pk->t = scry_realloc(pk->t, pk->cap * sizeof *pk->t);
+                }
+                pk->t[pk->n++] = ent.t_ns;
+                continue;
+            }
+            if (pk)
+                pk->taken[(int64_t *)bsearch(&ent.t_ns, pk->t, pk->n, sizeof *pk->t, cmp_i64) -
+                          pk->t] = 1;
+            q->seq++;
+            if (q->n < q->limit) {
+                if (q->n == *cap_slots) {
+                    size_t nc = *cap_slots * 2 < q->limit ? *cap_slots * 2 : q->limit;
+                    q->slots = scry_realloc(q->slots, nc * sizeof *q->slots);
+                    memset(q->slots + *cap_slots, 0, (nc - *cap_slots) * sizeof *q->slots);
+                    *cap_slots = nc;
+                }
+                fill_slot(q, &q->slots[q->n], &s.row, q->seq);
+                sift_up(q, q->n++);
+            } else {
+                fill_slot(q, &q->slots[0], &s.row, q->seq);
+                sift_down(q, 0);
+            }
+        }
+        if (!rc)
+            rc = scan_err(&s, it);
+    }
+    if (!rc && s.ss)
+        rc = s.ss->ops->err(s.ss, c->err);
+    scan_close(&s);
+    return rc;
+}
+
 int lql_eval_logs(const struct lql_opts *opts, struct scry_queryable *store,
                   const struct lql_expr *e, int64_t start_ns, int64_t end_ns, uint64_t limit,
                   bool backward, struct scry_arena *a, struct lql_result *out,
@@ -307,46 +411,24 @@ int lql_eval_logs(const struct lql_opts *opts, struct scry_queryable *store,
     lql__smap_init(&q.map);
     q.slots = scry_calloc(limit < 4096 ? limit : 4096, sizeof *q.slots);
     size_t cap_slots = limit < 4096 ? limit : 4096;
-    struct scan s;
-    /* Loki's log range is [start, end) */
-    int rc = scan_open(&s, &c, &e->u.log, start_ns, end_ns - 1, backward);
-    uint64_t seq = 0, tick = 0;
-    while (!rc && s.ss->ops->next(s.ss)) {
-        const struct scry_labels *ls = s.ss->ops->labels(s.ss);
-        struct scry_entry_iter *it = s.ss->ops->entries(s.ss);
-        struct scry_log_entry ent;
-        while (it->ops->next(it)) {
-            if ((++tick & 1023) == 0 && (rc = lql__check_deadline(&c)))
-                break;
-            it->ops->at(it, &ent);
-            if (ent.t_ns < start_ns || ent.t_ns >= end_ns)
-                continue;
-            if (q.n == limit && !better(&q, &(struct slot){ .t = ent.t_ns, .seq = 0 },
-                                        q.slots[0].t, q.slots[0].seq))
-                break; /* this stream's later entries are all worse */
-            if (!scan_entry(&s, ls, &ent))
-                continue;
-            seq++;
-            if (q.n < limit) {
-                if (q.n == cap_slots) {
-                    size_t nc = cap_slots * 2 < limit ? cap_slots * 2 : limit;
-                    q.slots = scry_realloc(q.slots, nc * sizeof *q.slots);
-                    memset(q.slots + cap_slots, 0, (nc - cap_slots) * sizeof *q.slots);
-                    cap_slots = nc;
-                }
-                fill_slot(&q, &q.slots[q.n], &s.row, seq);
-                sift_up(&q, q.n++);
-            } else {
-                fill_slot(&q, &q.slots[0], &s.row, seq);
-                sift_down(&q, 0);
-            }
-        }
+    /* interval (Loki's query_range `interval`): a first pass collects the
+     * timestamps of matching entries; entries are then kept only at those
+     * picked greedily at least interval apart, in the query's direction,
+     * over all streams (Loki's merged iterator); one entry per instant */
+    struct pick pk = { 0 };
+    int rc = 0;
+    if (o.interval_ns > 0) {
+        pk.collect = true;
+        rc = scan_logs(&q, &e->u.log, start_ns, end_ns, &pk, &cap_slots);
         if (!rc)
-            rc = scan_err(&s, it);
+            pick_times(&pk, backward, o.interval_ns, limit);
+        pk.collect = false;
     }
-    if (!rc && s.ss)
-        rc = s.ss->ops->err(s.ss, err);
-    scan_close(&s);
+    if (!rc)
+        rc = scan_logs(&q, &e->u.log, start_ns, end_ns, o.interval_ns > 0 ? &pk : NULL,
+                       &cap_slots);
+    free(pk.t);
+    free(pk.taken);
     if (!rc) {
         /* order the kept entries in the query's direction, then split */
         qsort(q.slots, q.n, sizeof *q.slots, cmp_slot);

@@ -21,6 +21,7 @@
 #define SEC 1000000000LL
 
 static char fx_dir[128];
+static int64_t fx_interval_ns; /* fx_logs: Loki's `interval` */
 static struct ls_store *fx_st;
 
 static __attribute__((unused)) int fx_setup(void **state)
@@ -102,7 +103,7 @@ static __attribute__((unused)) char *fx_logs(const char *q, int64_t start, int64
     if (lql_parse(a, q, strlen(q), &e, &err))
         fail_msg("parse %s: %s", q, err.msg);
     struct lql_result r;
-    struct lql_opts o = { 0 };
+    struct lql_opts o = { .interval_ns = fx_interval_ns };
     int rc = lql_eval_logs(&o, ls_queryable(fx_st), e, start, end, limit, backward, a, &r, &err);
     struct scry_buf b;
     scry_buf_init(&b);

@@ -137,6 +137,28 @@ static void test_logql_pipeline_limit_direction(void **state)
                         "{app=lb} 7 10.1.2.3 - alice [GET] /index.html 200\n");
 }
 
+/* Loki's `interval`: entries at least interval apart over all streams, in
+ * the query's direction, the first always kept. */
+static void test_logql_pipeline_interval(void **state)
+{
+    (void)state;
+    fx_interval_ns = 5 * SEC;
+    const char *fwd = fx_logs("{app=~\"api|lb\"} | drop trace_id", 0, 100 * SEC, 100, false);
+    const char *want_fwd = "{app=api} 1 level=info msg=\"GET /a\" status=200 latency=20ms size=512\n"
+                           "{app=lb} 7 10.1.2.3 - alice [GET] /index.html 200\n";
+    char got[1024];
+    snprintf(got, sizeof got, "%s", fwd);
+    assert_string_equal(got, want_fwd);
+    assert_string_equal(fx_logs("{app=~\"api|lb\"}", 0, 100 * SEC, 100, true),
+                        "{app=api} 3 level=warn msg=boom status=404 latency=300ms size=1MB\n"
+                        "{app=api,level=info} 11 level=debug x=1\n");
+    /* limit counts picked entries; filters apply before picking */
+    assert_string_equal(fx_logs("{app=~\"api|lb\"} |= \"GET\"", 0, 100 * SEC, 1, false),
+                        "{app=api} 1 level=info msg=\"GET /a\" status=200 latency=20ms size=512\n");
+    assert_string_equal(fx_logs("{app=\"nosuch\"}", 0, 100 * SEC, 10, false), "");
+    fx_interval_ns = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_logql_pipeline_regexp_pattern),
         cmocka_unit_test(test_logql_pipeline_formatters),
         cmocka_unit_test(test_logql_pipeline_limit_direction),
+        cmocka_unit_test(test_logql_pipeline_interval),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
