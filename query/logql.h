@@ -203,7 +203,7 @@ void lql_required_tokens(const struct lql_log *log, struct scry_arena *a,
 struct lql_opts {
     int64_t timeout_ms;   /* 0 → 2 min */
     const char *tenant;   /* NULL in single-tenant mode */
-    uint64_t max_series;  /* metric queries; 0 → 500 000 */
+    uint64_t max_series;  /* series of a range aggregation; 0 → 500 (Loki's default) */
     bool categorize;      /* streams: keep stream labels apart (categorize-labels) */
     int64_t interval_ns;  /* log queries: entries at least this far apart (0: all) */
 };

@@ -21,7 +21,7 @@
 #include "query/logql_internal.h"
 
 #define DEFAULT_TIMEOUT_MS (2 * 60 * 1000)
-#define DEFAULT_MAX_SERIES 500000
+#define DEFAULT_MAX_SERIES 500 /* Loki's max_query_series */
 
 int lql__check_deadline(struct lql_ctx *c)
 {

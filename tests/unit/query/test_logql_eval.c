@@ -176,6 +176,20 @@ static void test_logql_eval_absent_and_errors(void **state)
     assert_int_equal(lql_eval_metric(&o, ls_queryable(fx_st), e, 0, 0, 0, true, a, &r, &err),
                      SCRY_ETIMEOUT);
     lql_expr_fini(e);
+    /* the series limit: every entry of app=a is its own series after logfmt */
+    q = "count_over_time({app=\"a\"} | logfmt [1m])";
+    assert_int_equal(lql_parse(a, q, strlen(q), &e, &err), 0);
+    o = (struct lql_opts){ .max_series = 10 };
+    assert_int_equal(lql_eval_metric(&o, ls_queryable(fx_st), e, 60 * SEC, 60 * SEC, 0, true, a,
+                                     &r, &err),
+                     SCRY_ELIMIT);
+    assert_string_equal(err.msg, "maximum of series (10) reached for a single query");
+    o.max_series = 60;
+    assert_int_equal(lql_eval_metric(&o, ls_queryable(fx_st), e, 60 * SEC, 60 * SEC, 0, true, a,
+                                     &r, &err),
+                     0);
+    assert_int_equal(r.n_series, 60);
+    lql_expr_fini(e);
     scry_arena_destroy(a);
 }
 
