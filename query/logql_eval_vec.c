@@ -20,6 +20,9 @@
 
 #define DEFAULT_TIMEOUT_MS (2 * 60 * 1000)
 
+/* The returned struct may move when v grows (the old copy stays in the
+ * arena); its v/has arrays never move, so callers keep the pointer only to
+ * write values, never to change labels after another add. */
 struct lql_ser *lql__vec_add(struct lql_ctx *c, struct lql_vec *v, struct scry_labels ls)
 {
     if (v->n == v->cap) {
@@ -354,7 +357,6 @@ static int vec_vec(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *
         long j = lql__smap_find(&km, scry_labels_hash(&k), &k, vec_at, &okeys);
         mgrp[i] = j < 0 ? (size_t)-1 : (size_t)j;
     }
-    struct lql_ser **res = scry_arena_calloc(c->a, many->n + 1, sizeof *res);
     for (size_t t = 0; t < c->n_steps && !rc; t++) {
         for (size_t j = 0; j < okeys.n; j++)
             at[j] = -1;
@@ -424,7 +426,6 @@ static int vec_vec(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *
             }
         }
     }
-    (void)res;
     free(at);
     lql__smap_fini(&km);
     lql__smap_fini(&om);

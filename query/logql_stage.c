@@ -329,8 +329,6 @@ static bool label_filter(const struct lql_lf *f, struct lql_row *r)
     }
     case LQL_LF_IP: {
         const struct lql_lbl *l = lql__row_get(r, f->name);
-        uint8_t dummy[16];
-        (void)dummy;
         bool m = l && lql__ip_match(&f->ip, l->val, l->vlen);
         return f->cmp == LQL_NE ? !m : m;
     }
