@@ -13,10 +13,13 @@
 #include "query/logql_internal.h"
 #include "query/promql.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 enum fn {
     F_NONE, F_LINE, F_TS, F_UPPER, F_LOWER, F_TITLE, F_TRIM, F_TRIMSPACE, F_DEFAULT, F_REPLACE,
     F_TRUNC, F_PRINTF, F_CONTAINS, F_HASPREFIX, F_HASSUFFIX, F_TRIMPREFIX, F_TRIMSUFFIX,
-    F_SUBSTR, F_LEN,
+    F_SUBSTR, F_LEN, F_REGEX_REPLACE,
 };
 
 static const struct {
@@ -32,6 +35,7 @@ static const struct {
     { "hasPrefix", F_HASPREFIX }, { "hasSuffix", F_HASSUFFIX }, { "trimPrefix", F_TRIMPREFIX },
     { "TrimPrefix", F_TRIMPREFIX }, { "trimSuffix", F_TRIMSUFFIX },
     { "TrimSuffix", F_TRIMSUFFIX }, { "substr", F_SUBSTR }, { "len", F_LEN },
+    { "regexReplaceAll", F_REGEX_REPLACE },
 };
 
 enum arg_kind { A_FIELD, A_STR, A_PIPE, A_FN };
@@ -46,6 +50,7 @@ struct targ {
 };
 struct tcmd {
     enum fn f;     /* F_NONE: a single operand */
+    void *re, *md; /* regexReplaceAll: compiled once, from a literal */
     struct targ *args;
     size_t n_args;
 };
@@ -61,6 +66,8 @@ struct tnode {
 struct lql_tmpl {
     struct tnode *nodes;
     size_t n;
+    struct tcmd *res[16]; /* for lql__tmpl_fini */
+    size_t n_res;
 };
 
 struct tp {
@@ -70,6 +77,8 @@ struct tp {
     char *why;
     size_t why_len;
     int depth; /* parenthesised pipelines: bounded, the parser recurses */
+    struct tcmd *res[16]; /* commands holding compiled regexes */
+    size_t n_res;
 };
 
 static void skip_ws(struct tp *t)
@@ -198,6 +207,22 @@ static int parse_cmd(struct tp *t, struct tcmd *c, bool in_paren)
     }
     if (c->f == F_NONE && c->n_args == 0)
         return fail(t, "missing value for command");
+    if (c->f == F_REGEX_REPLACE) {
+        if (c->n_args < 1 || c->args[0].kind != A_STR)
+            return fail(t, "regexReplaceAll needs a literal regex as its first argument");
+        char why[128];
+        c->re = lql__re_compile(c->args[0].s, c->args[0].len, &c->md, why, sizeof why, NULL);
+        if (!c->re)
+            return fail(t, "regexReplaceAll: bad regex");
+        /* remember it for lql__tmpl_fini */
+        if (t->n_res < sizeof t->res / sizeof t->res[0])
+            t->res[t->n_res++] = c;
+        else {
+            lql__re_free(c->re, c->md);
+            c->re = c->md = NULL;
+            return fail(t, "too many regexReplaceAll in one template");
+        }
+    }
     return 0;
 }
 
@@ -277,18 +302,33 @@ int lql__tmpl_compile(struct scry_arena *a, const char *src, size_t len, struct 
         t.i = text_end + 2 + (trim_prev ? 1 : 0);
         struct tnode *nd = &tm->nodes[tm->n++];
         memset(nd, 0, sizeof *nd);
-        if (parse_pipe(&t, &nd->pipe, false))
+        bool bad = parse_pipe(&t, &nd->pipe, false) != 0;
+        if (!bad && !at_close(&t))
+            bad = fail(&t, "unexpected text in action") != 0;
+        if (bad) {
+            for (size_t k = 0; k < t.n_res; k++)
+                lql__re_free(t.res[k]->re, t.res[k]->md);
             return -1;
-        if (!at_close(&t))
-            return fail(&t, "unexpected text in action");
+        }
         trim_next = t.s[t.i] == '-';
         t.i += trim_next ? 3 : 2;
     }
+    memcpy(tm->res, t.res, sizeof t.res);
+    tm->n_res = t.n_res;
     *out = tm;
     return 0;
 }
 
-void lql__tmpl_fini(struct lql_tmpl *t) { (void)t; /* nothing outside the arena */ }
+void lql__tmpl_fini(struct lql_tmpl *t)
+{
+    if (!t)
+        return;
+    for (size_t k = 0; k < t->n_res; k++) {
+        lql__re_free(t->res[k]->re, t->res[k]->md);
+        t->res[k]->re = t->res[k]->md = NULL;
+    }
+    t->n_res = 0;
+}
 
 /* ---- execution ---- */
 
@@ -360,8 +400,9 @@ static const char *find(const char *h, size_t hl, const char *n, size_t nl)
 
 static struct val bool_val(bool b) { return b ? (struct val){ "true", 4 } : (struct val){ "false", 5 }; }
 
-static struct val apply(enum fn f, struct val *v, size_t n, const struct lql_row *r)
+static struct val apply(const struct tcmd *cmd, struct val *v, size_t n, const struct lql_row *r)
 {
+    enum fn f = cmd->f;
     struct scry_arena *a = r->ea;
     struct val last = n ? v[n - 1] : (struct val){ "", 0 };
     switch (f) {
@@ -411,6 +452,29 @@ static struct val apply(enum fn f, struct val *v, size_t n, const struct lql_row
             !memcmp(last.p + last.len - v[0].len, v[0].p, v[0].len))
             return (struct val){ last.p, last.len - v[0].len };
         return last;
+    case F_REGEX_REPLACE: {
+        /* sprig regexReplaceAll(regex, s, repl): $1, ${1}, ${name} */
+        if (n < 3 || !cmd->re)
+            return last;
+        struct val src = v[1], repl = v[2];
+        PCRE2_SIZE outlen = src.len * 2 + repl.len + 64;
+        for (int tries = 0; tries < 2; tries++) {
+            char *o = scry_arena_alloc(a, outlen + 1);
+            PCRE2_SIZE ol = outlen + 1;
+            int rc = pcre2_substitute(cmd->re, (PCRE2_SPTR)src.p, src.len, 0,
+                                      PCRE2_SUBSTITUTE_GLOBAL | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH |
+                                          PCRE2_SUBSTITUTE_UNKNOWN_UNSET |
+                                          PCRE2_SUBSTITUTE_UNSET_EMPTY,
+                                      cmd->md, NULL, (PCRE2_SPTR)repl.p, repl.len,
+                                      (PCRE2_UCHAR *)o, &ol);
+            if (rc >= 0)
+                return (struct val){ o, ol };
+            if (rc != PCRE2_ERROR_NOMEMORY)
+                return src;
+            outlen = ol;
+        }
+        return src;
+    }
     case F_LEN: {
         char b[24];
         int l = snprintf(b, sizeof b, "%zu", last.len);
@@ -500,7 +564,7 @@ static struct val run_pipe(const struct tpipe *p, const struct lql_row *r)
             vs[k] = eval_arg(&c->args[k], r);
         if (i > 0 && k < 16)
             vs[k] = prev;
-        prev = apply(c->f, vs, n, r);
+        prev = apply(c, vs, n, r);
     }
     return prev;
 }

@@ -47,6 +47,7 @@ static const char *const roundtrips[] = {
     "{job=\"api\"} | logfmt | addr=ip(\"192.168.0.0/16\")",
     "{job=\"api\"} | line_format \"{{.msg}} {{ .a | ToUpper }}\"",
     "{job=\"api\"} | label_format a=b, c=\"{{.x}}-{{ default \\\"none\\\" .y }}\"",
+    "{job=\"api\"} | line_format `{{ regexReplaceAll \"(a+)\" .x \"<$1>\" | ToUpper }}`",
     "{job=\"api\"} | drop a, b, __error__",
     "{job=\"api\"} | drop level=\"debug\"",
     "{job=\"api\"} | keep a, b",
@@ -141,6 +142,8 @@ static void test_logql_parse_errors(void **state)
     expect_error("{a=\"b\"} | pattern \"<a><b>\"", "consecutive capture");
     expect_error("{a=\"b\"} | line_format \"{{ if .a }}x{{ end }}\"", "not supported");
     expect_error("{a=\"b\"} | line_format \"{{ nosuch .a }}\"", "function \"nosuch\" not defined");
+    expect_error("{a=\"b\"} | line_format \"{{ regexReplaceAll .re .x \\\"y\\\" }}\"", "needs a literal regex");
+    expect_error("{a=\"b\"} | line_format \"{{ regexReplaceAll \\\"(\\\" .x \\\"y\\\" }}\"", "bad regex");
     expect_error("1 > 2", "comparisons between scalars must use BOOL");
     expect_error("{a=\"b\"} + 1", "binary operation between log queries");
     expect_error("sum({a=\"b\"})", "unexpected log query in aggregation");

@@ -111,6 +111,8 @@ static void test_logql_pipeline_formatters(void **state)
     assert_string_equal(ALL("{app=\"lb\"} |= \"bob\" | line_format `{{ default \"anon\" .nobody }} {{ replace \"bob\" \"BOB\" __line__ }} {{ printf \"%s!\" .app }}`"),
                         "{app=lb} 8 anon 192.168.1.9 - BOB [POST] /login 401 lb!\n");
     assert_string_equal(ALL("{app=\"color\"} | decolorize"), "{app=color} 9 red text\n");
+    assert_string_equal(ALL("{app=\"lb\"} |= \"bob\" | line_format `{{ regexReplaceAll \"(\\\\d+)\\\\.(\\\\d+)\" __line__ \"${2}_$1\" }}`"),
+                        "{app=lb} 8 168_192.9_1 - bob [POST] /login 401\n");
     /* Grafana's trace-to-logs query */
     assert_string_equal(ALL("{app=\"lb\"} | label_format hit=`{{ contains \"alice\" __line__ }}` | hit=\"true\" or user=\"x\" | drop hit"),
                         "{app=lb} 7 10.1.2.3 - alice [GET] /index.html 200\n");
