@@ -376,7 +376,11 @@ static int parse_primary(struct lql_parser *p, struct lql_expr **out)
                 /* -x is 0 - x, +x is x */
                 struct lql_expr *inner;
                 rc = parse_primary(p, &inner);
-                if (!rc && neg) {
+                if (!rc && lql_is_log(inner)) {
+                    e->kind = LQL_PAREN; /* so that fini reaches inner */
+                    e->u.paren = inner;
+                    rc = lql__fail(p, pos, "syntax error: unexpected sign before a log query");
+                } else if (!rc && neg) {
                     e->kind = LQL_BINARY;
                     e->u.bin.op = LQL_MUL;
                     e->u.bin.lhs = node(p, LQL_NUMBER, pos);
