@@ -65,6 +65,8 @@ int lql__parse_log(struct lql_parser *p, struct lql_log *out, bool allow_unwrap)
 /* Stages after the selector (may be none); stops at a token that starts none. */
 int lql__parse_stages(struct lql_parser *p, struct lql_log *log, bool allow_unwrap);
 void lql__log_fini(struct lql_log *log);
+/* unwrap is the last stage but label filters, and appears once. */
+int lql__check_unwrap(struct lql_parser *p, const struct lql_log *log);
 
 /* Go's time.ParseDuration into seconds; false on bad syntax. */
 bool lql__parse_go_duration(const char *s, size_t len, double *out_s);

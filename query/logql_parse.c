@@ -254,7 +254,7 @@ static int parse_range(struct lql_parser *p, enum lql_range_op op, struct lql_ex
             return SCRY_EPARSE;
         have_range = true;
         /* `{a="b"}[5m] | json | unwrap x` — stages after the range */
-        if (lql__parse_stages(p, log, true))
+        if (lql__parse_stages(p, log, true) || lql__check_unwrap(p, log))
             return SCRY_EPARSE;
     }
     if (!have_range)

@@ -643,6 +643,11 @@ int lql__parse_log(struct lql_parser *p, struct lql_log *out, bool allow_unwrap)
         return SCRY_EPARSE;
     if (lql__parse_stages(p, out, allow_unwrap))
         return SCRY_EPARSE;
+    return lql__check_unwrap(p, out);
+}
+
+int lql__check_unwrap(struct lql_parser *p, const struct lql_log *out)
+{
     /* unwrap must be the last stage but label filters */
     bool seen = false;
     for (size_t i = 0; i < out->n_stages; i++) {

@@ -144,6 +144,8 @@ static void test_logql_parse_errors(void **state)
     expect_error("{a=\"b\"} | line_format \"{{ nosuch .a }}\"", "function \"nosuch\" not defined");
     expect_error("{a=\"b\"} | line_format \"{{ regexReplaceAll .re .x \\\"y\\\" }}\"", "needs a literal regex");
     expect_error("{a=\"b\"} | line_format \"{{ regexReplaceAll \\\"(\\\" .x \\\"y\\\" }}\"", "bad regex");
+    expect_error("sum_over_time({a=\"b\"} | unwrap x [5m] | json)", "only label filters may follow unwrap");
+    expect_error("-{a=\"b\"}", "unexpected sign before a log query");
     expect_error("1 > 2", "comparisons between scalars must use BOOL");
     expect_error("{a=\"b\"} + 1", "binary operation between log queries");
     expect_error("sum({a=\"b\"})", "unexpected log query in aggregation");
