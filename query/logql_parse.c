@@ -95,6 +95,10 @@ int lql__string(struct lql_parser *p, const char **out, size_t *len)
     struct scry_err e = { 0 };
     if (pql_unquote(p->a, p->q + p->tok.pos, p->tok.len, out, len, &e) != 0)
         return lql__fail(p, p->tok.pos, "syntax error: %s", e.msg);
+    /* label values, matchers and templates are C strings: a NUL would cut
+     * them silently */
+    if (memchr(*out, 0, *len))
+        return lql__fail(p, p->tok.pos, "syntax error: string contains a NUL byte");
     lql__advance(p);
     return 0;
 }
