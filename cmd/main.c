@@ -12,7 +12,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  server   collector + stores + query API in one process (the default role)\n"
-    "  agent    scrape and tail only, forward to a server or any remote_write/OTLP backend\n"
+    "  agent    scrape only, forward by remote_write (disk-backed queue) to a server or any backend\n"
     "  query    run a PromQL expression against a server and print the result\n"
     "  check    validate a config file (exit 0 when valid, 2 with file:line:col when not)\n"
     "  tsdb     inspect or dump a data directory offline\n"

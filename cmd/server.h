@@ -14,6 +14,7 @@
 
 struct col_rw;
 struct col_otlp;
+struct col_loki;
 struct col_scrape_manager;
 struct pql_api;
 struct loki_api;
@@ -46,6 +47,7 @@ struct scry_server {
     struct scry_appendable ingest;
     struct col_rw *rw;
     struct col_otlp *otlp;
+    struct col_loki *loki_push;
     struct col_scrape_manager *scrape;
     struct scry_queryable query; /* what the query APIs read: the store once ready */
     struct pql_api *prom_api;

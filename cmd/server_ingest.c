@@ -8,6 +8,7 @@
  * during start-up. */
 #include "cmd/cmd.h"
 #include "cmd/server.h"
+#include "collector/loki_push.h"
 #include "collector/otlp.h"
 #include "collector/remote_write.h"
 #include "core/http.h"
@@ -43,12 +44,23 @@ int scry__server_ingest_routes(struct scry_server *s, struct scry_http_server *a
         .max_body_bytes = (size_t)s->cfg->server.max_body_bytes,
         .metrics = s->metrics,
         .log = s->log,
+        .logs = &s->log_ingest, /* /v1/logs into the log store (server_logs.c) */
     };
     if (col_otlp_register(&s->otlp, api, &s->ingest, &oo, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register OTLP", "err", err.msg);
         return -1;
     }
     col_otlp_add_server(s->otlp, otlp);
+    /* Loki push into the log store, through log_ingest (server_logs.c). */
+    struct col_loki_opts lo = {
+        .max_body_bytes = (size_t)s->cfg->server.max_body_bytes,
+        .metrics = s->metrics,
+        .log = s->log,
+    };
+    if (col_loki_register(&s->loki_push, api, &s->log_ingest, &lo, &err) != 0) {
+        SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register Loki push", "err", err.msg);
+        return -1;
+    }
     return 0;
 }
 
@@ -58,4 +70,6 @@ void scry__server_ingest_close(struct scry_server *s)
     s->rw = NULL;
     col_otlp_destroy(s->otlp);
     s->otlp = NULL;
+    col_loki_destroy(s->loki_push);
+    s->loki_push = NULL;
 }

@@ -1,4 +1,5 @@
-/* otlp.h — the OTLP/HTTP metrics receiver (POST /v1/metrics).
+/* otlp.h — the OTLP/HTTP receiver: metrics (POST /v1/metrics) into the
+ * TSDB and, when a log store is given, logs (POST /v1/logs) into it.
  *
  * Three layers, each usable on its own (tests and the fuzz target do):
  *  - decoders: an ExportMetricsServiceRequest body, binary protobuf
@@ -33,6 +34,10 @@
 struct Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest;
 #define col_otlp_metrics_req Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest
 
+/* The same for logs (collector/proto/otlp_logs_service.proto). */
+struct Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest;
+#define col_otlp_logs_req Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest
+
 /* Prometheus's staleness marker, written for NO_RECORDED_VALUE points. */
 #define COL_OTLP_STALE_NAN_BITS 0x7ff0000000000002ull
 
@@ -48,6 +53,14 @@ int col_otlp_metrics_decode_proto(struct scry_arena *a, const char *body, size_t
  * SCRY_EPARSE with the JSON path of the offending value in the message. */
 int col_otlp_metrics_decode_json(struct scry_arena *a, const char *body, size_t len,
                                  struct col_otlp_metrics_req **out, struct scry_err *err);
+
+/* Logs: an ExportLogsServiceRequest, protobuf or OTLP/JSON (hex trace and
+ * span ids, timeUnixNano/observedTimeUnixNano as strings or numbers,
+ * severityNumber as a number or its enum name). Same rules as above. */
+int col_otlp_logs_decode_proto(struct scry_arena *a, const char *body, size_t len,
+                               struct col_otlp_logs_req **out, struct scry_err *err);
+int col_otlp_logs_decode_json(struct scry_arena *a, const char *body, size_t len,
+                              struct col_otlp_logs_req **out, struct scry_err *err);
 
 /* ---- naming ------------------------------------------------------------- */
 
@@ -113,6 +126,38 @@ int col_otlp_translate(struct col_otlp_translator *tr, struct scry_arena *a,
 /* Applies b's pending delta totals (after the store committed). */
 void col_otlp_batch_commit(struct col_otlp_translator *tr, struct col_otlp_batch *b);
 
+/* ---- logs → the Loki model ---------------------------------------------- */
+
+/* Resource attributes that become stream labels by default (Loki's list):
+ * service.name, service.namespace, service.instance.id,
+ * deployment.environment(.name), cloud.region, cloud.availability_zone,
+ * k8s.{cluster,namespace,pod,container,replicaset,deployment,statefulset,
+ * daemonset,cronjob,job}.name, container.name. NULL-terminated. */
+extern const char *const col_otlp_default_log_labels[];
+
+/* Called once per log record: stream labels sorted and valid (at least
+ * service_name), entry with metadata sorted. 0: stored. SCRY_EINVAL or
+ * SCRY_ELIMIT: refused (counted, err->msg kept); other errors stop. */
+typedef int (*col_otlp_log_fn)(void *ud, const struct scry_labels *stream,
+                               const struct scry_log_entry *e, struct scry_err *err);
+
+struct col_otlp_logs_result {
+    uint64_t n_records, n_rejected;
+    struct scry_buf first; /* why the first record was refused; fini it */
+};
+
+/* Maps req like Loki's OTLP ingestion: label_attrs (NULL → the default
+ * list) on the resource become stream labels, dots and other invalid
+ * characters → "_"; everything else (other resource attributes, scope
+ * name/version/attributes, record attributes, severity, trace/span ids,
+ * flags, event name) becomes structured metadata; the body is the line
+ * (strings as is, other values as JSON); the timestamp is timeUnixNano,
+ * else observedTimeUnixNano, else now_ns. Scratch from a. Returns 0 or the
+ * error fn returned. */
+int col_otlp_logs_translate(struct scry_arena *a, const struct col_otlp_logs_req *req,
+                            const char *const *label_attrs, int64_t now_ns, col_otlp_log_fn fn,
+                            void *ud, struct col_otlp_logs_result *res, struct scry_err *err);
+
 /* ---- HTTP receiver ------------------------------------------------------ */
 
 struct col_otlp_opts {
@@ -121,12 +166,16 @@ struct col_otlp_opts {
     size_t max_delta_series;  /* see col_otlp_translator_opts; 0 → 65536 */
     struct scry_metrics *metrics; /* may be NULL: no self-metrics */
     struct scry_log *log;         /* may be NULL: no logging */
+    /* Logs: POST /v1/logs (and /otlp/v1/logs) append here; NULL: no logs
+     * routes. log_label_attrs: see col_otlp_logs_translate (borrowed). */
+    struct scry_appendable *logs;
+    const char *const *log_label_attrs;
 };
 
 struct col_otlp;
 
 /* Registers POST /v1/metrics (and the aliases /api/v1/otlp/v1/metrics and
- * /otlp/v1/metrics) on srv, before it starts, appending into store. *out
+ * /otlp/v1/metrics), with opts->logs also POST /v1/logs and /otlp/v1/logs, on srv, before it starts, appending into store. *out
  * holds the receiver's state (delta totals, metrics): destroy it after
  * every server it was added to has stopped. SCRY_EINVAL for missing
  * arguments. */

@@ -40,40 +40,25 @@
 #define DEFAULT_MAX_BYTES (64u << 20)
 #define DEFAULT_RETRY_AFTER_S 5
 #define LOG_INTERVAL_MS 10000
-#define GRPC_INVALID_ARGUMENT 3
-#define GRPC_RESOURCE_EXHAUSTED 8
-#define GRPC_UNAVAILABLE 14
 
-struct col_otlp {
-    struct scry_appendable *store;
-    struct col_otlp_translator *tr;
-    size_t max_body_bytes;
-    char retry_after[16];
-    struct scry_log *log;
-    struct scry_log_limit log_limit;
-    struct scry_metric *accepted, *rejected; /* NULL without a registry */
-    struct scry_metric_family *requests;
-};
-
-enum enc { ENC_PROTO, ENC_JSON };
 
 /* ---- responses ---------------------------------------------------------- */
 
-static void count_request(struct col_otlp *o, int status)
+void col__otlp_count_request(struct col_otlp *o, int status)
 {
     if (!o->requests)
         return;
-    char code[8];
+    char code[16];
     snprintf(code, sizeof code, "%d", status);
     const char *v[] = { code };
     scry_metric_inc(scry_metric_with(o->requests, v));
 }
 
-static void log_refusal(struct col_otlp *o, int status, const char *msg)
+void col__otlp_log_refusal(struct col_otlp *o, int status, const char *msg)
 {
     if (status < 400 || !o->log)
         return;
-    char key[16], st[8], sup[24];
+    char key[24], st[16], sup[24];
     uint64_t n = 0;
     snprintf(key, sizeof key, "otlp%d", status);
     struct timespec ts;
@@ -83,7 +68,7 @@ static void log_refusal(struct col_otlp *o, int status, const char *msg)
         snprintf(st, sizeof st, "%d", status);
         snprintf(sup, sizeof sup, "%" PRIu64, n);
         SCRY_LOG(o->log, status >= 500 ? SCRY_LOG_ERROR : SCRY_LOG_WARN, "otlp",
-                 "metrics export refused", "status", st, "err", msg, "suppressed", sup);
+                 "export refused", "status", st, "err", msg, "suppressed", sup);
     }
 }
 
@@ -97,10 +82,7 @@ static void put_varint(struct scry_buf *b, uint64_t v)
 }
 
 /* A google.rpc.Status {1: code, 2: message}, in the request's encoding. */
-static void answer_status(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
-                          int status, int grpc_code, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
-static void answer_status(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
+void col__otlp_answer_status(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
                           int status, int grpc_code, const char *fmt, ...)
 {
     char msg[SCRY_ERR_MSG_MAX + 256];
@@ -131,18 +113,18 @@ static void answer_status(struct col_otlp *o, struct scry_http_resp *resp, enum 
     }
     if (status == 429 || status == 503)
         scry_http_resp_header(resp, "Retry-After", o->retry_after);
-    count_request(o, status);
-    log_refusal(o, status, msg);
+    col__otlp_count_request(o, status);
+    col__otlp_log_refusal(o, status, msg);
 }
 
-static void answer_text(struct col_otlp *o, struct scry_http_resp *resp, int status,
+void col__otlp_answer_text(struct col_otlp *o, struct scry_http_resp *resp, int status,
                         const char *msg)
 {
     resp->status = status;
     resp->content_type = "text/plain";
     scry_buf_puts(&resp->body, msg);
-    count_request(o, status);
-    log_refusal(o, status, msg);
+    col__otlp_count_request(o, status);
+    col__otlp_log_refusal(o, status, msg);
 }
 
 /* 200: empty, or partial_success when points were rejected. */
@@ -191,15 +173,15 @@ static void answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc 
             resp->body.p[len] = 0;
         }
     }
-    count_request(o, 200);
+    col__otlp_count_request(o, 200);
     if (b->n_rejected_points)
-        log_refusal(o, 400, msg); /* logged like a 4xx: the sender sent bad points */
+        col__otlp_log_refusal(o, 400, msg); /* logged like a 4xx: the sender sent bad points */
 }
 
 /* ---- the request -------------------------------------------------------- */
 
 /* The media type of Content-Type, parameters ignored: 0 and *enc, or -1. */
-static int media_type(const char *ct, enum enc *enc)
+int col__otlp_media_type(const char *ct, enum enc *enc)
 {
     if (!ct)
         return -1;
@@ -241,16 +223,16 @@ static void handle_metrics(struct scry_http_req *req, struct scry_http_resp *res
     struct col_otlp *o = ud;
     if (strcmp(req->method, "POST") != 0) {
         scry_http_resp_header(resp, "Allow", "POST");
-        answer_text(o, resp, 405, "405 method not allowed, supported: [POST]");
+        col__otlp_answer_text(o, resp, 405, "405 method not allowed, supported: [POST]");
         return;
     }
     enum enc enc = ENC_PROTO;
     const char *ct = scry_http_header(req, "Content-Type");
-    if (media_type(ct, &enc) != 0) {
+    if (col__otlp_media_type(ct, &enc) != 0) {
         char msg[256];
         snprintf(msg, sizeof msg, "415 unsupported media type, supported: "
                  "[application/json, application/x-protobuf] (got \"%.100s\")", ct ? ct : "");
-        answer_text(o, resp, 415, msg);
+        col__otlp_answer_text(o, resp, 415, msg);
         return;
     }
     struct scry_err err = { 0 };
@@ -259,7 +241,7 @@ static void handle_metrics(struct scry_http_req *req, struct scry_http_resp *res
                  ? col_otlp_metrics_decode_json(req->arena, req->body, req->body_len, &r, &err)
                  : col_otlp_metrics_decode_proto(req->arena, req->body, req->body_len, &r, &err);
     if (rc != 0) {
-        answer_status(o, resp, enc, 400, GRPC_INVALID_ARGUMENT,
+        col__otlp_answer_status(o, resp, enc, 400, GRPC_INVALID_ARGUMENT,
                       "undecodable ExportMetricsServiceRequest: %s", err.msg);
         return;
     }
@@ -267,11 +249,11 @@ static void handle_metrics(struct scry_http_req *req, struct scry_http_resp *res
     /* Multi-tenancy: the tenant will come from X-Scope-OrgID here. */
     rc = scry_appender_begin(o->store, NULL, &s.app, &err);
     if (rc == SCRY_ELIMIT) {
-        answer_status(o, resp, enc, 429, GRPC_RESOURCE_EXHAUSTED, "store: %s", err.msg);
+        col__otlp_answer_status(o, resp, enc, 429, GRPC_RESOURCE_EXHAUSTED, "store: %s", err.msg);
         return;
     }
     if (rc != 0) {
-        answer_status(o, resp, enc, 503, GRPC_UNAVAILABLE, "store: %s", err.msg);
+        col__otlp_answer_status(o, resp, enc, 503, GRPC_UNAVAILABLE, "store: %s", err.msg);
         return;
     }
     struct col_otlp_batch b;
@@ -279,9 +261,9 @@ static void handle_metrics(struct scry_http_req *req, struct scry_http_resp *res
     rc = col_otlp_translate(o->tr, req->arena, r, append, &s, &b, &err);
     if (rc != 0) {
         scry_appender_rollback(s.app);
-        answer_status(o, resp, enc, 503, GRPC_UNAVAILABLE, "store: %s", err.msg);
+        col__otlp_answer_status(o, resp, enc, 503, GRPC_UNAVAILABLE, "store: %s", err.msg);
     } else if (scry_appender_commit(s.app, &err) != 0) {
-        answer_status(o, resp, enc, 503, GRPC_UNAVAILABLE, "store commit: %s", err.msg);
+        col__otlp_answer_status(o, resp, enc, 503, GRPC_UNAVAILABLE, "store commit: %s", err.msg);
     } else {
         col_otlp_batch_commit(o->tr, &b);
         if (o->accepted) {
@@ -302,6 +284,8 @@ void col_otlp_add_server(struct col_otlp *o, struct scry_http_server *srv)
     /* Every method: non-POST gets the Collector's text/plain 405 from the handler. */
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
         scry_http_server_route(srv, NULL, paths[i], handle_metrics, o, o->max_body_bytes);
+    if (o->logs)
+        col__otlp_logs_add_server(o, srv);
 }
 
 int col_otlp_register(struct col_otlp **out, struct scry_http_server *srv,
@@ -323,6 +307,8 @@ int col_otlp_register(struct col_otlp **out, struct scry_http_server *srv,
              opts && opts->retry_after_s ? opts->retry_after_s : DEFAULT_RETRY_AFTER_S);
     o->log = opts ? opts->log : NULL;
     scry_log_limit_init(&o->log_limit, LOG_INTERVAL_MS);
+    if (opts && opts->logs)
+        col__otlp_logs_init(o, opts);
     struct scry_metrics *m = opts ? opts->metrics : NULL;
     if (m) {
         static const char *const result[] = { "result" }, *const code[] = { "code" };
@@ -347,6 +333,7 @@ void col_otlp_destroy(struct col_otlp *o)
     if (!o)
         return;
     col_otlp_translator_destroy(o->tr);
+    col__otlp_logs_fini(o);
     scry_log_limit_fini(&o->log_limit);
     free(o);
 }

@@ -5,6 +5,7 @@
 #define SCRY_COLLECTOR_OTLP_INTERNAL_H
 
 #include "collector/otlp.h"
+#include "collector/proto/otlp_logs_service.pb-c.h"
 #include "collector/proto/otlp_metrics_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest ot_req;
@@ -29,6 +30,10 @@ typedef Opentelemetry__Proto__Metrics__V1__ExponentialHistogramDataPoint__Bucket
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint ot_sdp;
 typedef Opentelemetry__Proto__Metrics__V1__SummaryDataPoint__ValueAtQuantile ot_quantile;
 typedef Opentelemetry__Proto__Metrics__V1__Exemplar ot_exemplar;
+typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest ot_logs_req;
+typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ot_rl;
+typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ot_sl;
+typedef Opentelemetry__Proto__Logs__V1__LogRecord ot_lr;
 
 #define OT_DELTA OPENTELEMETRY__PROTO__METRICS__V1__AGGREGATION_TEMPORALITY__AGGREGATION_TEMPORALITY_DELTA
 #define OT_CUMULATIVE \
@@ -39,5 +44,57 @@ typedef Opentelemetry__Proto__Metrics__V1__Exemplar ot_exemplar;
  * down (a KeyValue inside a data point is at depth 6; each AnyValue array
  * or kvlist level adds 2), so AnyValue recursion cannot exhaust the stack. */
 #define COL__OTLP_MAX_DEPTH 64
+
+/* Which fields of which message are messages, for the depth pre-check:
+ * message ids are the caller's (0 means "not a message"). */
+struct col__otlp_schema {
+    unsigned char parent, field, child;
+};
+/* Walks a protobuf body following only the schema's message fields and
+ * refuses malformed wire format and nesting past COL__OTLP_MAX_DEPTH
+ * (SCRY_EPARSE with the byte offset), before protobuf-c recurses into it. */
+int col__otlp_check_depth(const struct col__otlp_schema *sc, size_t n_sc, const char *body,
+                          size_t len, unsigned root, struct scry_err *err);
+/* A protobuf-c allocator on the arena (nothing is freed one by one). */
+void col__otlp_arena_allocator(ProtobufCAllocator *al, struct scry_arena *a);
+
+/* ---- the HTTP receiver (otlp_http.c), shared with otlp_logs_http.c ---- */
+
+#define GRPC_INVALID_ARGUMENT 3
+#define GRPC_RESOURCE_EXHAUSTED 8
+#define GRPC_UNAVAILABLE 14
+
+struct col__otlp_logs; /* otlp_logs_http.c */
+
+struct col_otlp {
+    struct scry_appendable *store;
+    struct col_otlp_translator *tr;
+    size_t max_body_bytes;
+    char retry_after[16];
+    struct scry_log *log;
+    struct scry_log_limit log_limit;
+    struct scry_metric *accepted, *rejected; /* NULL without a registry */
+    struct scry_metric_family *requests;
+    struct col__otlp_logs *logs; /* NULL: no /v1/logs */
+};
+
+enum enc { ENC_PROTO, ENC_JSON };
+
+/* The media type of Content-Type, parameters ignored: 0 and *enc, or -1. */
+int col__otlp_media_type(const char *ct, enum enc *enc);
+/* A google.rpc.Status {code, message} in the request's encoding, with
+ * Retry-After on 429/503; counted and logged (rate-limited). */
+void col__otlp_answer_status(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
+                             int status, int grpc_code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+void col__otlp_answer_text(struct col_otlp *o, struct scry_http_resp *resp, int status,
+                           const char *msg);
+void col__otlp_count_request(struct col_otlp *o, int status);
+void col__otlp_log_refusal(struct col_otlp *o, int status, const char *msg);
+
+/* /v1/logs: set up from opts->logs, routes, teardown (NULL-safe). */
+void col__otlp_logs_init(struct col_otlp *o, const struct col_otlp_opts *opts);
+void col__otlp_logs_add_server(struct col_otlp *o, struct scry_http_server *srv);
+void col__otlp_logs_fini(struct col_otlp *o);
 
 #endif

@@ -28,7 +28,7 @@ enum msg {
 };
 
 /* Which fields of which message are messages: {parent, field, child}. */
-static const struct { unsigned char parent, field, child; } schema[] = {
+static const struct col__otlp_schema schema[] = {
     { M_REQ, 1, M_RM },      { M_RM, 1, M_RES },      { M_RM, 2, M_SM },
     { M_RES, 1, M_KV },      { M_SM, 1, M_SCOPE },    { M_SM, 2, M_METRIC },
     { M_SCOPE, 3, M_KV },    { M_METRIC, 5, M_GAUGE }, { M_METRIC, 7, M_SUM },
@@ -42,12 +42,13 @@ static const struct { unsigned char parent, field, child; } schema[] = {
     { M_KVL, 1, M_KV },
 };
 
-static enum msg child_of(enum msg parent, uint64_t field)
+static unsigned child_of(const struct col__otlp_schema *sc, size_t n_sc, unsigned parent,
+                         uint64_t field)
 {
-    for (size_t i = 0; i < sizeof schema / sizeof schema[0]; i++)
-        if (schema[i].parent == parent && schema[i].field == field)
-            return (enum msg)schema[i].child;
-    return M_NONE;
+    for (size_t i = 0; i < n_sc; i++)
+        if (sc[i].parent == parent && sc[i].field == field)
+            return sc[i].child;
+    return 0;
 }
 
 static int varint(const unsigned char *p, size_t len, size_t *i, uint64_t *out)
@@ -66,8 +67,8 @@ static int varint(const unsigned char *p, size_t len, size_t *i, uint64_t *out)
     return -1;
 }
 
-static int check_depth(const unsigned char *p, size_t len, size_t base, enum msg m, int depth,
-                       struct scry_err *err)
+static int check_depth(const struct col__otlp_schema *sc, size_t n_sc, const unsigned char *p,
+                       size_t len, size_t base, unsigned m, int depth, struct scry_err *err)
 {
     if (depth > COL__OTLP_MAX_DEPTH)
         return scry_err_set(err, SCRY_EPARSE,
@@ -97,8 +98,9 @@ static int check_depth(const unsigned char *p, size_t len, size_t base, enum msg
         case 2: {
             if (varint(p, len, &i, &n) != 0 || n > len - i)
                 goto bad;
-            enum msg c = child_of(m, key >> 3);
-            if (c != M_NONE && check_depth(p + i, (size_t)n, base + i, c, depth + 1, err) != 0)
+            unsigned c = child_of(sc, n_sc, m, key >> 3);
+            if (c != 0 &&
+                check_depth(sc, n_sc, p + i, (size_t)n, base + i, c, depth + 1, err) != 0)
                 return SCRY_EPARSE;
             i += (size_t)n;
             break;
@@ -118,6 +120,12 @@ static int check_depth(const unsigned char *p, size_t len, size_t base, enum msg
     return 0;
 }
 
+int col__otlp_check_depth(const struct col__otlp_schema *sc, size_t n_sc, const char *body,
+                          size_t len, unsigned root, struct scry_err *err)
+{
+    return check_depth(sc, n_sc, (const unsigned char *)body, len, 0, root, 1, err);
+}
+
 /* ---- protobuf-c on the arena -------------------------------------------- */
 
 static void *arena_alloc(void *ud, size_t len)
@@ -131,12 +139,18 @@ static void arena_free(void *ud, void *p)
     (void)p; /* the arena frees everything at once */
 }
 
+void col__otlp_arena_allocator(ProtobufCAllocator *al, struct scry_arena *a)
+{
+    *al = (ProtobufCAllocator){ .alloc = arena_alloc, .free = arena_free, .allocator_data = a };
+}
+
 int col_otlp_metrics_decode_proto(struct scry_arena *a, const char *body, size_t len,
                                   struct col_otlp_metrics_req **out, struct scry_err *err)
 {
     if (!a || (!body && len) || !out)
         return scry_err_set(err, SCRY_EINVAL, "otlp: missing arena, body or output");
-    int rc = check_depth((const unsigned char *)body, len, 0, M_REQ, 1, err);
+    int rc = col__otlp_check_depth(schema, sizeof schema / sizeof schema[0], body, len, M_REQ,
+                                   err);
     if (rc != 0)
         return rc;
     ProtobufCAllocator al = { .alloc = arena_alloc, .free = arena_free, .allocator_data = a };

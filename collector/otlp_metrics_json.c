@@ -16,364 +16,77 @@
  * wrong type is an error naming its path, e.g.
  * "resourceMetrics[0].scopeMetrics[0].metrics[1].sum.dataPoints[0].asInt:
  * want an integer". Depth is bounded by the JSON parser's nesting limit. */
-#include "collector/otlp_internal.h"
+#include "collector/otlp_json_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "core/json_read.h"
 
-struct jctx {
-    struct scry_arena *a;
-    struct scry_err *err;
-    struct scry_buf path; /* where we are, for messages */
-};
-
-typedef const struct scry_jval jv;
-
-static int fail(struct jctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(struct jctx *c, const char *fmt, ...)
-{
-    char msg[256];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return scry_err_set(c->err, SCRY_EPARSE, "otlp json: %s: %s",
-                        c->path.len ? c->path.p : "(root)", msg);
-}
-
-/* Path bookkeeping: push returns the length to pop back to. */
-static size_t push(struct jctx *c, const char *key, long idx)
-{
-    size_t at = c->path.len;
-    if (key)
-        scry_buf_printf(&c->path, "%s%s", at ? "." : "", key);
-    if (idx >= 0)
-        scry_buf_printf(&c->path, "[%ld]", idx);
-    return at;
-}
-
-static void pop(struct jctx *c, size_t at)
-{
-    c->path.len = at;
-    if (c->path.p)
-        c->path.p[at] = 0;
-}
-
-/* The member by its lowerCamelCase or snake_case name; NULL if absent or null. */
-static jv *field(jv *obj, const char *camel, const char *snake)
-{
-    jv *v = scry_jval_get(obj, camel);
-    if (!v && snake)
-        v = scry_jval_get(obj, snake);
-    return scry_jval_is_null(v) ? NULL : v;
-}
-
-/* Each getter leaves *out alone when the key is absent. */
-static int get_str(struct jctx *c, jv *o, const char *camel, const char *snake, char **out)
-{
-    jv *v = field(o, camel, snake);
-    struct scry_str s;
-    if (!v)
-        return 0;
-    if (scry_jval_str(v, &s) != 0) {
-        size_t at = push(c, camel, -1);
-        int rc = fail(c, "want a string");
-        pop(c, at);
-        return rc;
-    }
-    *out = (char *)s.p; /* NUL-terminated, arena-owned */
-    return 0;
-}
-
-#define GETTER(name, type, fn, what)                                                       \
-    static int name(struct jctx *c, jv *o, const char *camel, const char *snake, type *out) \
-    {                                                                                      \
-        jv *v = field(o, camel, snake);                                                    \
-        if (!v || fn(v, out) == 0)                                                         \
-            return 0;                                                                      \
-        size_t at = push(c, camel, -1);                                                    \
-        int rc = fail(c, "want " what);                                                    \
-        pop(c, at);                                                                        \
-        return rc;                                                                         \
-    }
-GETTER(get_u64, uint64_t, scry_jval_uint64, "an unsigned 64-bit integer (number or string)")
-GETTER(get_i64, int64_t, scry_jval_int64, "a 64-bit integer (number or string)")
-GETTER(get_double, double, scry_jval_double, "a number")
-GETTER(get_bool, bool, scry_jval_bool, "true or false")
-
-static int get_i32(struct jctx *c, jv *o, const char *camel, const char *snake, int64_t lo,
-                   int64_t hi, int64_t *out)
-{
-    int64_t v = *out;
-    int rc = get_i64(c, o, camel, snake, &v);
-    if (rc != 0)
-        return rc;
-    if (v < lo || v > hi) {
-        size_t at = push(c, camel, -1);
-        rc = fail(c, "%lld is out of range", (long long)v);
-        pop(c, at);
-        return rc;
-    }
-    *out = v;
-    return 0;
-}
-
-/* An array member: *n elements (0 when absent); an error when not an array. */
-static int get_arr(struct jctx *c, jv *o, const char *camel, const char *snake, jv **arr,
-                   size_t *n)
-{
-    jv *v = field(o, camel, snake);
-    *arr = NULL;
-    *n = 0;
-    if (!v)
-        return 0;
-    if (v->type != SCRY_JSON_ARRAY) {
-        size_t at = push(c, camel, -1);
-        int rc = fail(c, "want an array");
-        pop(c, at);
-        return rc;
-    }
-    *arr = v;
-    *n = v->n;
-    return 0;
-}
-
-static int want_obj(struct jctx *c, jv *v)
-{
-    return v->type == SCRY_JSON_OBJECT ? 0 : fail(c, "want an object");
-}
-
-/* ---- common.v1 ---------------------------------------------------------- */
-
-static int b64val(unsigned char ch)
-{
-    if (ch >= 'A' && ch <= 'Z')
-        return ch - 'A';
-    if (ch >= 'a' && ch <= 'z')
-        return ch - 'a' + 26;
-    if (ch >= '0' && ch <= '9')
-        return ch - '0' + 52;
-    if (ch == '+' || ch == '-')
-        return 62;
-    if (ch == '/' || ch == '_')
-        return 63;
-    return -1;
-}
-
-/* proto3 JSON bytes: standard or URL-safe base64, padding optional. */
-static int base64(struct jctx *c, struct scry_str s, ProtobufCBinaryData *out)
-{
-    uint8_t *d = scry_arena_alloc(c->a, s.len / 4 * 3 + 3);
-    size_t n = 0, i = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (; i < s.len && s.p[i] != '='; i++) {
-        int v = b64val((unsigned char)s.p[i]);
-        if (v < 0)
-            return fail(c, "invalid base64");
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            d[n++] = (uint8_t)(acc >> bits);
-        }
-    }
-    for (; i < s.len; i++)
-        if (s.p[i] != '=')
-            return fail(c, "invalid base64");
-    out->data = d;
-    out->len = n;
-    return 0;
-}
-
-static int any_value(struct jctx *c, jv *v, ot_any **out);
-
-static int key_value(struct jctx *c, jv *v, ot_kv **out)
-{
-    if (want_obj(c, v) != 0)
-        return SCRY_EPARSE;
-    ot_kv *kv = scry_arena_alloc(c->a, sizeof *kv);
-    opentelemetry__proto__common__v1__key_value__init(kv);
-    int rc = get_str(c, v, "key", NULL, &kv->key);
-    jv *val = field(v, "value", NULL);
-    if (rc == 0 && val) {
-        size_t at = push(c, "value", -1);
-        rc = any_value(c, val, &kv->value);
-        pop(c, at);
-    }
-    *out = kv;
-    return rc;
-}
-
-static int key_values(struct jctx *c, jv *o, const char *camel, const char *snake, size_t *n,
-                      ot_kv ***out)
+static int exemplars(struct col__oj *c, jv *o, const char *camel, size_t *n, ot_exemplar ***out)
 {
     jv *arr;
-    int rc = get_arr(c, o, camel, snake, &arr, n);
+    int rc = col__oj_get_arr(c, o, camel, NULL, &arr, n);
     if (rc != 0 || *n == 0)
         return rc;
     *out = scry_arena_alloc(c->a, *n * sizeof **out);
     for (size_t i = 0; i < *n && rc == 0; i++) {
-        size_t at = push(c, camel, (long)i);
-        rc = key_value(c, &arr->u.arr[i], &(*out)[i]);
-        pop(c, at);
-    }
-    return rc;
-}
-
-static int any_value(struct jctx *c, jv *v, ot_any **out)
-{
-    if (want_obj(c, v) != 0)
-        return SCRY_EPARSE;
-    ot_any *a = scry_arena_alloc(c->a, sizeof *a);
-    opentelemetry__proto__common__v1__any_value__init(a);
-    *out = a;
-    jv *x;
-    int rc = 0;
-    if ((x = field(v, "stringValue", "string_value"))) {
-        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-        a->string_value = "";
-        rc = get_str(c, v, "stringValue", "string_value", &a->string_value);
-    } else if ((x = field(v, "boolValue", "bool_value"))) {
-        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE;
-        bool b = false;
-        rc = get_bool(c, v, "boolValue", "bool_value", &b);
-        a->bool_value = b;
-    } else if ((x = field(v, "intValue", "int_value"))) {
-        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE;
-        rc = get_i64(c, v, "intValue", "int_value", &a->int_value);
-    } else if ((x = field(v, "doubleValue", "double_value"))) {
-        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE;
-        rc = get_double(c, v, "doubleValue", "double_value", &a->double_value);
-    } else if ((x = field(v, "arrayValue", "array_value"))) {
-        size_t at = push(c, "arrayValue", -1);
-        ot_array *arr = scry_arena_alloc(c->a, sizeof *arr);
-        opentelemetry__proto__common__v1__array_value__init(arr);
-        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE;
-        a->array_value = arr;
-        jv *vals;
-        rc = want_obj(c, x);
-        if (rc == 0)
-            rc = get_arr(c, x, "values", NULL, &vals, &arr->n_values);
-        if (rc == 0 && arr->n_values)
-            arr->values = scry_arena_alloc(c->a, arr->n_values * sizeof *arr->values);
-        for (size_t i = 0; rc == 0 && i < arr->n_values; i++) {
-            size_t at2 = push(c, "values", (long)i);
-            rc = any_value(c, &vals->u.arr[i], &arr->values[i]);
-            pop(c, at2);
-        }
-        pop(c, at);
-    } else if ((x = field(v, "kvlistValue", "kvlist_value"))) {
-        size_t at = push(c, "kvlistValue", -1);
-        ot_kvlist *l = scry_arena_alloc(c->a, sizeof *l);
-        opentelemetry__proto__common__v1__key_value_list__init(l);
-        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE;
-        a->kvlist_value = l;
-        rc = want_obj(c, x);
-        if (rc == 0)
-            rc = key_values(c, x, "values", NULL, &l->n_values, &l->values);
-        pop(c, at);
-    } else if ((x = field(v, "bytesValue", "bytes_value"))) {
-        struct scry_str s;
-        size_t at = push(c, "bytesValue", -1);
-        a->value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE;
-        rc = scry_jval_str(x, &s) == 0 ? base64(c, s, &a->bytes_value) : fail(c, "want a string");
-        pop(c, at);
-    }
-    return rc; /* {} is a valid empty value */
-}
-
-/* ---- metrics.v1 --------------------------------------------------------- */
-
-static int hex_id(struct jctx *c, jv *o, const char *camel, const char *snake, size_t len,
-                  ProtobufCBinaryData *out)
-{
-    jv *v = field(o, camel, snake);
-    struct scry_str s;
-    if (!v)
-        return 0;
-    size_t at = push(c, camel, -1);
-    int rc = 0;
-    if (scry_jval_str(v, &s) != 0) {
-        rc = fail(c, "want a hex string");
-    } else if (s.len > 0) {
-        uint8_t *d = scry_arena_alloc(c->a, len);
-        if (scry_jval_hex(v, d, len) != 0)
-            rc = fail(c, "want %zu hex digits", 2 * len);
-        out->data = d;
-        out->len = len;
-    }
-    pop(c, at);
-    return rc;
-}
-
-static int exemplars(struct jctx *c, jv *o, const char *camel, size_t *n, ot_exemplar ***out)
-{
-    jv *arr;
-    int rc = get_arr(c, o, camel, NULL, &arr, n);
-    if (rc != 0 || *n == 0)
-        return rc;
-    *out = scry_arena_alloc(c->a, *n * sizeof **out);
-    for (size_t i = 0; i < *n && rc == 0; i++) {
-        size_t at = push(c, camel, (long)i);
+        size_t at = col__oj_push(c, camel, (long)i);
         jv *v = &arr->u.arr[i];
         ot_exemplar *e = scry_arena_alloc(c->a, sizeof *e);
         opentelemetry__proto__metrics__v1__exemplar__init(e);
         (*out)[i] = e;
-        rc = want_obj(c, v);
+        rc = col__oj_want_obj(c, v);
         if (rc == 0)
-            rc = key_values(c, v, "filteredAttributes", "filtered_attributes",
+            rc = col__oj_key_values(c, v, "filteredAttributes", "filtered_attributes",
                             &e->n_filtered_attributes, &e->filtered_attributes);
         if (rc == 0)
-            rc = get_u64(c, v, "timeUnixNano", "time_unix_nano", &e->time_unix_nano);
-        if (rc == 0 && field(v, "asDouble", "as_double")) {
+            rc = col__oj_get_u64(c, v, "timeUnixNano", "time_unix_nano", &e->time_unix_nano);
+        if (rc == 0 && col__oj_field(v, "asDouble", "as_double")) {
             e->value_case = OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_DOUBLE;
-            rc = get_double(c, v, "asDouble", "as_double", &e->as_double);
-        } else if (rc == 0 && field(v, "asInt", "as_int")) {
+            rc = col__oj_get_double(c, v, "asDouble", "as_double", &e->as_double);
+        } else if (rc == 0 && col__oj_field(v, "asInt", "as_int")) {
             e->value_case = OPENTELEMETRY__PROTO__METRICS__V1__EXEMPLAR__VALUE_AS_INT;
-            rc = get_i64(c, v, "asInt", "as_int", &e->as_int);
+            rc = col__oj_get_i64(c, v, "asInt", "as_int", &e->as_int);
         }
         if (rc == 0)
-            rc = hex_id(c, v, "spanId", "span_id", 8, &e->span_id);
+            rc = col__oj_hex_id(c, v, "spanId", "span_id", 8, &e->span_id);
         if (rc == 0)
-            rc = hex_id(c, v, "traceId", "trace_id", 16, &e->trace_id);
-        pop(c, at);
+            rc = col__oj_hex_id(c, v, "traceId", "trace_id", 16, &e->trace_id);
+        col__oj_pop(c, at);
     }
     return rc;
 }
 
 /* The fields every data point has. */
-static int point_common(struct jctx *c, jv *v, uint64_t *start, uint64_t *t, uint32_t *flags)
+static int point_common(struct col__oj *c, jv *v, uint64_t *start, uint64_t *t, uint32_t *flags)
 {
     int64_t f = 0;
-    int rc = want_obj(c, v);
+    int rc = col__oj_want_obj(c, v);
     if (rc == 0)
-        rc = get_u64(c, v, "startTimeUnixNano", "start_time_unix_nano", start);
+        rc = col__oj_get_u64(c, v, "startTimeUnixNano", "start_time_unix_nano", start);
     if (rc == 0)
-        rc = get_u64(c, v, "timeUnixNano", "time_unix_nano", t);
+        rc = col__oj_get_u64(c, v, "timeUnixNano", "time_unix_nano", t);
     if (rc == 0)
-        rc = get_i32(c, v, "flags", NULL, 0, UINT32_MAX, &f);
+        rc = col__oj_get_i32(c, v, "flags", NULL, 0, UINT32_MAX, &f);
     *flags = (uint32_t)f;
     return rc;
 }
 
-static int number_point(struct jctx *c, jv *v, ot_ndp **out)
+static int number_point(struct col__oj *c, jv *v, ot_ndp **out)
 {
     ot_ndp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__number_data_point__init(p);
     *out = p;
     int rc = point_common(c, v, &p->start_time_unix_nano, &p->time_unix_nano, &p->flags);
     if (rc == 0)
-        rc = key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
-    if (rc == 0 && field(v, "asDouble", "as_double")) {
+        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
+    if (rc == 0 && col__oj_field(v, "asDouble", "as_double")) {
         p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
-        rc = get_double(c, v, "asDouble", "as_double", &p->as_double);
-    } else if (rc == 0 && field(v, "asInt", "as_int")) {
+        rc = col__oj_get_double(c, v, "asDouble", "as_double", &p->as_double);
+    } else if (rc == 0 && col__oj_field(v, "asInt", "as_int")) {
         p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_INT;
-        rc = get_i64(c, v, "asInt", "as_int", &p->as_int);
+        rc = col__oj_get_i64(c, v, "asInt", "as_int", &p->as_int);
     }
     if (rc == 0)
         rc = exemplars(c, v, "exemplars", &p->n_exemplars, &p->exemplars);
@@ -381,53 +94,53 @@ static int number_point(struct jctx *c, jv *v, ot_ndp **out)
 }
 
 /* A repeated uint64 ("bucketCounts": ["1", 2]) into an arena array. */
-static int u64_array(struct jctx *c, jv *o, const char *camel, const char *snake, size_t *n,
+static int u64_array(struct col__oj *c, jv *o, const char *camel, const char *snake, size_t *n,
                      uint64_t **out)
 {
     jv *arr;
-    int rc = get_arr(c, o, camel, snake, &arr, n);
+    int rc = col__oj_get_arr(c, o, camel, snake, &arr, n);
     if (rc != 0 || *n == 0)
         return rc;
     *out = scry_arena_alloc(c->a, *n * sizeof **out);
     for (size_t i = 0; i < *n; i++)
         if (scry_jval_uint64(&arr->u.arr[i], &(*out)[i]) != 0) {
-            size_t at = push(c, camel, (long)i);
-            rc = fail(c, "want an unsigned 64-bit integer (number or string)");
-            pop(c, at);
+            size_t at = col__oj_push(c, camel, (long)i);
+            rc = col__oj_fail(c, "want an unsigned 64-bit integer (number or string)");
+            col__oj_pop(c, at);
             return rc;
         }
     return 0;
 }
 
-static int double_array(struct jctx *c, jv *o, const char *camel, const char *snake, size_t *n,
+static int double_array(struct col__oj *c, jv *o, const char *camel, const char *snake, size_t *n,
                         double **out)
 {
     jv *arr;
-    int rc = get_arr(c, o, camel, snake, &arr, n);
+    int rc = col__oj_get_arr(c, o, camel, snake, &arr, n);
     if (rc != 0 || *n == 0)
         return rc;
     *out = scry_arena_alloc(c->a, *n * sizeof **out);
     for (size_t i = 0; i < *n; i++)
         if (scry_jval_double(&arr->u.arr[i], &(*out)[i]) != 0) {
-            size_t at = push(c, camel, (long)i);
-            rc = fail(c, "want a number");
-            pop(c, at);
+            size_t at = col__oj_push(c, camel, (long)i);
+            rc = col__oj_fail(c, "want a number");
+            col__oj_pop(c, at);
             return rc;
         }
     return 0;
 }
 
 /* An optional double: *present set when the key is there. */
-static int opt_double(struct jctx *c, jv *v, const char *key, double *out, int *present_case,
+static int opt_double(struct col__oj *c, jv *v, const char *key, double *out, int *present_case,
                       int set_case)
 {
-    if (!field(v, key, NULL))
+    if (!col__oj_field(v, key, NULL))
         return 0;
     *present_case = set_case;
-    return get_double(c, v, key, NULL, out);
+    return col__oj_get_double(c, v, key, NULL, out);
 }
 
-static int histogram_point(struct jctx *c, jv *v, ot_hdp **out)
+static int histogram_point(struct col__oj *c, jv *v, ot_hdp **out)
 {
     ot_hdp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__histogram_data_point__init(p);
@@ -435,9 +148,9 @@ static int histogram_point(struct jctx *c, jv *v, ot_hdp **out)
     int rc = point_common(c, v, &p->start_time_unix_nano, &p->time_unix_nano, &p->flags);
     int sc = 0, mnc = 0, mxc = 0;
     if (rc == 0)
-        rc = key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
+        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
     if (rc == 0)
-        rc = get_u64(c, v, "count", NULL, &p->count);
+        rc = col__oj_get_u64(c, v, "count", NULL, &p->count);
     if (rc == 0)
         rc = opt_double(c, v, "sum", &p->sum, &sc, 5);
     if (rc == 0)
@@ -458,28 +171,28 @@ static int histogram_point(struct jctx *c, jv *v, ot_hdp **out)
     return rc;
 }
 
-static int buckets(struct jctx *c, jv *o, const char *key, ot_buckets **out)
+static int buckets(struct col__oj *c, jv *o, const char *key, ot_buckets **out)
 {
-    jv *v = field(o, key, NULL);
+    jv *v = col__oj_field(o, key, NULL);
     if (!v)
         return 0;
-    size_t at = push(c, key, -1);
+    size_t at = col__oj_push(c, key, -1);
     ot_buckets *b = scry_arena_alloc(c->a, sizeof *b);
     opentelemetry__proto__metrics__v1__exponential_histogram_data_point__buckets__init(b);
     *out = b;
     int64_t off = 0;
-    int rc = want_obj(c, v);
+    int rc = col__oj_want_obj(c, v);
     if (rc == 0)
-        rc = get_i32(c, v, "offset", NULL, INT32_MIN, INT32_MAX, &off);
+        rc = col__oj_get_i32(c, v, "offset", NULL, INT32_MIN, INT32_MAX, &off);
     if (rc == 0)
         rc = u64_array(c, v, "bucketCounts", "bucket_counts", &b->n_bucket_counts,
                        &b->bucket_counts);
     b->offset = (int32_t)off;
-    pop(c, at);
+    col__oj_pop(c, at);
     return rc;
 }
 
-static int exp_histogram_point(struct jctx *c, jv *v, ot_edp **out)
+static int exp_histogram_point(struct col__oj *c, jv *v, ot_edp **out)
 {
     ot_edp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__exponential_histogram_data_point__init(p);
@@ -488,15 +201,15 @@ static int exp_histogram_point(struct jctx *c, jv *v, ot_edp **out)
     int sc = 0, mnc = 0, mxc = 0;
     int64_t scale = 0;
     if (rc == 0)
-        rc = key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
+        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
     if (rc == 0)
-        rc = get_u64(c, v, "count", NULL, &p->count);
+        rc = col__oj_get_u64(c, v, "count", NULL, &p->count);
     if (rc == 0)
         rc = opt_double(c, v, "sum", &p->sum, &sc, 5);
     if (rc == 0)
-        rc = get_i32(c, v, "scale", NULL, INT32_MIN, INT32_MAX, &scale);
+        rc = col__oj_get_i32(c, v, "scale", NULL, INT32_MIN, INT32_MAX, &scale);
     if (rc == 0)
-        rc = get_u64(c, v, "zeroCount", "zero_count", &p->zero_count);
+        rc = col__oj_get_u64(c, v, "zeroCount", "zero_count", &p->zero_count);
     if (rc == 0)
         rc = buckets(c, v, "positive", &p->positive);
     if (rc == 0)
@@ -506,7 +219,7 @@ static int exp_histogram_point(struct jctx *c, jv *v, ot_edp **out)
     if (rc == 0)
         rc = opt_double(c, v, "max", &p->max, &mxc, 13);
     if (rc == 0)
-        rc = get_double(c, v, "zeroThreshold", "zero_threshold", &p->zero_threshold);
+        rc = col__oj_get_double(c, v, "zeroThreshold", "zero_threshold", &p->zero_threshold);
     if (rc == 0)
         rc = exemplars(c, v, "exemplars", &p->n_exemplars, &p->exemplars);
     p->scale = (int32_t)scale;
@@ -516,7 +229,7 @@ static int exp_histogram_point(struct jctx *c, jv *v, ot_edp **out)
     return rc;
 }
 
-static int summary_point(struct jctx *c, jv *v, ot_sdp **out)
+static int summary_point(struct col__oj *c, jv *v, ot_sdp **out)
 {
     ot_sdp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__summary_data_point__init(p);
@@ -524,35 +237,35 @@ static int summary_point(struct jctx *c, jv *v, ot_sdp **out)
     int rc = point_common(c, v, &p->start_time_unix_nano, &p->time_unix_nano, &p->flags);
     jv *qs;
     if (rc == 0)
-        rc = key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
+        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
     if (rc == 0)
-        rc = get_u64(c, v, "count", NULL, &p->count);
+        rc = col__oj_get_u64(c, v, "count", NULL, &p->count);
     if (rc == 0)
-        rc = get_double(c, v, "sum", NULL, &p->sum);
+        rc = col__oj_get_double(c, v, "sum", NULL, &p->sum);
     if (rc == 0)
-        rc = get_arr(c, v, "quantileValues", "quantile_values", &qs, &p->n_quantile_values);
+        rc = col__oj_get_arr(c, v, "quantileValues", "quantile_values", &qs, &p->n_quantile_values);
     if (rc == 0 && p->n_quantile_values)
         p->quantile_values =
             scry_arena_alloc(c->a, p->n_quantile_values * sizeof *p->quantile_values);
     for (size_t i = 0; rc == 0 && i < p->n_quantile_values; i++) {
-        size_t at = push(c, "quantileValues", (long)i);
+        size_t at = col__oj_push(c, "quantileValues", (long)i);
         ot_quantile *q = scry_arena_alloc(c->a, sizeof *q);
         opentelemetry__proto__metrics__v1__summary_data_point__value_at_quantile__init(q);
         p->quantile_values[i] = q;
-        rc = want_obj(c, &qs->u.arr[i]);
+        rc = col__oj_want_obj(c, &qs->u.arr[i]);
         if (rc == 0)
-            rc = get_double(c, &qs->u.arr[i], "quantile", NULL, &q->quantile);
+            rc = col__oj_get_double(c, &qs->u.arr[i], "quantile", NULL, &q->quantile);
         if (rc == 0)
-            rc = get_double(c, &qs->u.arr[i], "value", NULL, &q->value);
-        pop(c, at);
+            rc = col__oj_get_double(c, &qs->u.arr[i], "value", NULL, &q->value);
+        col__oj_pop(c, at);
     }
     return rc;
 }
 
 /* Enums are integers in OTLP/JSON; the names are accepted as well. */
-static int temporality(struct jctx *c, jv *o, int *out)
+static int temporality(struct col__oj *c, jv *o, int *out)
 {
-    jv *v = field(o, "aggregationTemporality", "aggregation_temporality");
+    jv *v = col__oj_field(o, "aggregationTemporality", "aggregation_temporality");
     struct scry_str s;
     if (v && scry_jval_str(v, &s) == 0 && s.len && (s.p[0] < '0' || s.p[0] > '9')) {
         static const char *const names[] = { "AGGREGATION_TEMPORALITY_UNSPECIFIED",
@@ -561,13 +274,13 @@ static int temporality(struct jctx *c, jv *o, int *out)
         for (int i = 0; i < 3; i++)
             if (strcmp(s.p, names[i]) == 0)
                 return *out = i, 0;
-        size_t at = push(c, "aggregationTemporality", -1);
-        int rc = fail(c, "unknown enum value \"%s\"", s.p);
-        pop(c, at);
+        size_t at = col__oj_push(c, "aggregationTemporality", -1);
+        int rc = col__oj_fail(c, "unknown enum value \"%s\"", s.p);
+        col__oj_pop(c, at);
         return rc;
     }
     int64_t t = 0;
-    int rc = get_i32(c, o, "aggregationTemporality", "aggregation_temporality", INT32_MIN,
+    int rc = col__oj_get_i32(c, o, "aggregationTemporality", "aggregation_temporality", INT32_MIN,
                      INT32_MAX, &t);
     *out = (int)t;
     return rc;
@@ -577,151 +290,151 @@ static int temporality(struct jctx *c, jv *o, int *out)
 #define POINTS(c, o, n, out, build)                                              \
     do {                                                                         \
         jv *arr_;                                                                \
-        rc = get_arr(c, o, "dataPoints", "data_points", &arr_, n);               \
+        rc = col__oj_get_arr(c, o, "dataPoints", "data_points", &arr_, n);               \
         if (rc == 0 && *(n))                                                     \
             *(out) = scry_arena_alloc((c)->a, *(n) * sizeof **(out));            \
         for (size_t i_ = 0; rc == 0 && i_ < *(n); i_++) {                        \
-            size_t at_ = push(c, "dataPoints", (long)i_);                        \
+            size_t at_ = col__oj_push(c, "dataPoints", (long)i_);                        \
             rc = build(c, &arr_->u.arr[i_], &(*(out))[i_]);                      \
-            pop(c, at_);                                                         \
+            col__oj_pop(c, at_);                                                         \
         }                                                                        \
     } while (0)
 
-static int metric_data(struct jctx *c, jv *m, ot_metric *mt)
+static int metric_data(struct col__oj *c, jv *m, ot_metric *mt)
 {
     int rc = 0, t = 0;
     jv *x;
-    if ((x = field(m, "gauge", NULL))) {
-        size_t at = push(c, "gauge", -1);
+    if ((x = col__oj_field(m, "gauge", NULL))) {
+        size_t at = col__oj_push(c, "gauge", -1);
         ot_gauge *g = scry_arena_alloc(c->a, sizeof *g);
         opentelemetry__proto__metrics__v1__gauge__init(g);
         mt->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_GAUGE;
         mt->gauge = g;
-        if ((rc = want_obj(c, x)) == 0)
+        if ((rc = col__oj_want_obj(c, x)) == 0)
             POINTS(c, x, &g->n_data_points, &g->data_points, number_point);
-        pop(c, at);
-    } else if ((x = field(m, "sum", NULL))) {
-        size_t at = push(c, "sum", -1);
+        col__oj_pop(c, at);
+    } else if ((x = col__oj_field(m, "sum", NULL))) {
+        size_t at = col__oj_push(c, "sum", -1);
         ot_sum *s = scry_arena_alloc(c->a, sizeof *s);
         opentelemetry__proto__metrics__v1__sum__init(s);
         mt->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
         mt->sum = s;
         bool mono = false;
-        if ((rc = want_obj(c, x)) == 0 && (rc = temporality(c, x, &t)) == 0 &&
-            (rc = get_bool(c, x, "isMonotonic", "is_monotonic", &mono)) == 0)
+        if ((rc = col__oj_want_obj(c, x)) == 0 && (rc = temporality(c, x, &t)) == 0 &&
+            (rc = col__oj_get_bool(c, x, "isMonotonic", "is_monotonic", &mono)) == 0)
             POINTS(c, x, &s->n_data_points, &s->data_points, number_point);
         s->aggregation_temporality = t;
         s->is_monotonic = mono;
-        pop(c, at);
-    } else if ((x = field(m, "histogram", NULL))) {
-        size_t at = push(c, "histogram", -1);
+        col__oj_pop(c, at);
+    } else if ((x = col__oj_field(m, "histogram", NULL))) {
+        size_t at = col__oj_push(c, "histogram", -1);
         ot_hist *h = scry_arena_alloc(c->a, sizeof *h);
         opentelemetry__proto__metrics__v1__histogram__init(h);
         mt->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
         mt->histogram = h;
-        if ((rc = want_obj(c, x)) == 0 && (rc = temporality(c, x, &t)) == 0)
+        if ((rc = col__oj_want_obj(c, x)) == 0 && (rc = temporality(c, x, &t)) == 0)
             POINTS(c, x, &h->n_data_points, &h->data_points, histogram_point);
         h->aggregation_temporality = t;
-        pop(c, at);
-    } else if ((x = field(m, "exponentialHistogram", "exponential_histogram"))) {
-        size_t at = push(c, "exponentialHistogram", -1);
+        col__oj_pop(c, at);
+    } else if ((x = col__oj_field(m, "exponentialHistogram", "exponential_histogram"))) {
+        size_t at = col__oj_push(c, "exponentialHistogram", -1);
         ot_ehist *h = scry_arena_alloc(c->a, sizeof *h);
         opentelemetry__proto__metrics__v1__exponential_histogram__init(h);
         mt->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_EXPONENTIAL_HISTOGRAM;
         mt->exponential_histogram = h;
-        if ((rc = want_obj(c, x)) == 0 && (rc = temporality(c, x, &t)) == 0)
+        if ((rc = col__oj_want_obj(c, x)) == 0 && (rc = temporality(c, x, &t)) == 0)
             POINTS(c, x, &h->n_data_points, &h->data_points, exp_histogram_point);
         h->aggregation_temporality = t;
-        pop(c, at);
-    } else if ((x = field(m, "summary", NULL))) {
-        size_t at = push(c, "summary", -1);
+        col__oj_pop(c, at);
+    } else if ((x = col__oj_field(m, "summary", NULL))) {
+        size_t at = col__oj_push(c, "summary", -1);
         ot_summary *s = scry_arena_alloc(c->a, sizeof *s);
         opentelemetry__proto__metrics__v1__summary__init(s);
         mt->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUMMARY;
         mt->summary = s;
-        if ((rc = want_obj(c, x)) == 0)
+        if ((rc = col__oj_want_obj(c, x)) == 0)
             POINTS(c, x, &s->n_data_points, &s->data_points, summary_point);
-        pop(c, at);
+        col__oj_pop(c, at);
     }
     return rc;
 }
 
-static int metric(struct jctx *c, jv *m, ot_metric **out)
+static int metric(struct col__oj *c, jv *m, ot_metric **out)
 {
     ot_metric *mt = scry_arena_alloc(c->a, sizeof *mt);
     opentelemetry__proto__metrics__v1__metric__init(mt);
     *out = mt;
-    int rc = want_obj(c, m);
+    int rc = col__oj_want_obj(c, m);
     if (rc == 0)
-        rc = get_str(c, m, "name", NULL, &mt->name);
+        rc = col__oj_get_str(c, m, "name", NULL, &mt->name);
     if (rc == 0)
-        rc = get_str(c, m, "description", NULL, &mt->description);
+        rc = col__oj_get_str(c, m, "description", NULL, &mt->description);
     if (rc == 0)
-        rc = get_str(c, m, "unit", NULL, &mt->unit);
+        rc = col__oj_get_str(c, m, "unit", NULL, &mt->unit);
     if (rc == 0)
-        rc = key_values(c, m, "metadata", NULL, &mt->n_metadata, &mt->metadata);
+        rc = col__oj_key_values(c, m, "metadata", NULL, &mt->n_metadata, &mt->metadata);
     if (rc == 0)
         rc = metric_data(c, m, mt);
     return rc;
 }
 
-static int scope_metrics(struct jctx *c, jv *v, ot_sm **out)
+static int scope_metrics(struct col__oj *c, jv *v, ot_sm **out)
 {
     ot_sm *sm = scry_arena_alloc(c->a, sizeof *sm);
     opentelemetry__proto__metrics__v1__scope_metrics__init(sm);
     *out = sm;
-    int rc = want_obj(c, v);
-    jv *s = field(v, "scope", NULL), *ms;
+    int rc = col__oj_want_obj(c, v);
+    jv *s = col__oj_field(v, "scope", NULL), *ms;
     if (rc == 0 && s) {
-        size_t at = push(c, "scope", -1);
+        size_t at = col__oj_push(c, "scope", -1);
         ot_scope *sc = scry_arena_alloc(c->a, sizeof *sc);
         opentelemetry__proto__common__v1__instrumentation_scope__init(sc);
         sm->scope = sc;
-        if ((rc = want_obj(c, s)) == 0 && (rc = get_str(c, s, "name", NULL, &sc->name)) == 0 &&
-            (rc = get_str(c, s, "version", NULL, &sc->version)) == 0)
-            rc = key_values(c, s, "attributes", NULL, &sc->n_attributes, &sc->attributes);
-        pop(c, at);
+        if ((rc = col__oj_want_obj(c, s)) == 0 && (rc = col__oj_get_str(c, s, "name", NULL, &sc->name)) == 0 &&
+            (rc = col__oj_get_str(c, s, "version", NULL, &sc->version)) == 0)
+            rc = col__oj_key_values(c, s, "attributes", NULL, &sc->n_attributes, &sc->attributes);
+        col__oj_pop(c, at);
     }
     if (rc == 0)
-        rc = get_str(c, v, "schemaUrl", "schema_url", &sm->schema_url);
+        rc = col__oj_get_str(c, v, "schemaUrl", "schema_url", &sm->schema_url);
     if (rc == 0)
-        rc = get_arr(c, v, "metrics", NULL, &ms, &sm->n_metrics);
+        rc = col__oj_get_arr(c, v, "metrics", NULL, &ms, &sm->n_metrics);
     if (rc == 0 && sm->n_metrics)
         sm->metrics = scry_arena_alloc(c->a, sm->n_metrics * sizeof *sm->metrics);
     for (size_t i = 0; rc == 0 && i < sm->n_metrics; i++) {
-        size_t at = push(c, "metrics", (long)i);
+        size_t at = col__oj_push(c, "metrics", (long)i);
         rc = metric(c, &ms->u.arr[i], &sm->metrics[i]);
-        pop(c, at);
+        col__oj_pop(c, at);
     }
     return rc;
 }
 
-static int resource_metrics(struct jctx *c, jv *v, ot_rm **out)
+static int resource_metrics(struct col__oj *c, jv *v, ot_rm **out)
 {
     ot_rm *rm = scry_arena_alloc(c->a, sizeof *rm);
     opentelemetry__proto__metrics__v1__resource_metrics__init(rm);
     *out = rm;
-    int rc = want_obj(c, v);
-    jv *r = field(v, "resource", NULL), *sms;
+    int rc = col__oj_want_obj(c, v);
+    jv *r = col__oj_field(v, "resource", NULL), *sms;
     if (rc == 0 && r) {
-        size_t at = push(c, "resource", -1);
+        size_t at = col__oj_push(c, "resource", -1);
         ot_resource *res = scry_arena_alloc(c->a, sizeof *res);
         opentelemetry__proto__resource__v1__resource__init(res);
         rm->resource = res;
-        if ((rc = want_obj(c, r)) == 0)
-            rc = key_values(c, r, "attributes", NULL, &res->n_attributes, &res->attributes);
-        pop(c, at);
+        if ((rc = col__oj_want_obj(c, r)) == 0)
+            rc = col__oj_key_values(c, r, "attributes", NULL, &res->n_attributes, &res->attributes);
+        col__oj_pop(c, at);
     }
     if (rc == 0)
-        rc = get_str(c, v, "schemaUrl", "schema_url", &rm->schema_url);
+        rc = col__oj_get_str(c, v, "schemaUrl", "schema_url", &rm->schema_url);
     if (rc == 0)
-        rc = get_arr(c, v, "scopeMetrics", "scope_metrics", &sms, &rm->n_scope_metrics);
+        rc = col__oj_get_arr(c, v, "scopeMetrics", "scope_metrics", &sms, &rm->n_scope_metrics);
     if (rc == 0 && rm->n_scope_metrics)
         rm->scope_metrics = scry_arena_alloc(c->a, rm->n_scope_metrics * sizeof *rm->scope_metrics);
     for (size_t i = 0; rc == 0 && i < rm->n_scope_metrics; i++) {
-        size_t at = push(c, "scopeMetrics", (long)i);
+        size_t at = col__oj_push(c, "scopeMetrics", (long)i);
         rc = scope_metrics(c, &sms->u.arr[i], &rm->scope_metrics[i]);
-        pop(c, at);
+        col__oj_pop(c, at);
     }
     return rc;
 }
@@ -735,19 +448,19 @@ int col_otlp_metrics_decode_json(struct scry_arena *a, const char *body, size_t 
     int rc = scry_json_parse(a, body ? body : "", len, NULL, &root, err);
     if (rc != 0)
         return scry_err_prefix(err, "otlp json"), SCRY_EPARSE;
-    struct jctx c = { .a = a, .err = err };
+    struct col__oj c = { .a = a, .err = err };
     ot_req *r = scry_arena_alloc(a, sizeof *r);
     opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__init(r);
     jv *rms;
-    rc = want_obj(&c, root);
+    rc = col__oj_want_obj(&c, root);
     if (rc == 0)
-        rc = get_arr(&c, root, "resourceMetrics", "resource_metrics", &rms, &r->n_resource_metrics);
+        rc = col__oj_get_arr(&c, root, "resourceMetrics", "resource_metrics", &rms, &r->n_resource_metrics);
     if (rc == 0 && r->n_resource_metrics)
         r->resource_metrics = scry_arena_alloc(a, r->n_resource_metrics * sizeof *r->resource_metrics);
     for (size_t i = 0; rc == 0 && i < r->n_resource_metrics; i++) {
-        size_t at = push(&c, "resourceMetrics", (long)i);
+        size_t at = col__oj_push(&c, "resourceMetrics", (long)i);
         rc = resource_metrics(&c, &rms->u.arr[i], &r->resource_metrics[i]);
-        pop(&c, at);
+        col__oj_pop(&c, at);
     }
     scry_buf_fini(&c.path);
     if (rc != 0)

@@ -5,6 +5,7 @@
 #include "core/mem.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -96,29 +97,276 @@ void scry_buf_printf(struct scry_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The other n-digit neighbour of v: "%.*e" gives the n-digit decimal
+ * nearest to v; when that does not read back as v, the one on the other
+ * side of v may (at a power of two the gap below is half the gap above:
+ * 2^-24 is "5.960464477539063e-08", not the nearer "…062"). */
+static bool other_neighbour(double v, int prec, const char *near, char *out, size_t cap)
+{
+    const char *p = near;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    uint64_t m = 0, pow10 = 1;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            m = m * 10 + (uint64_t)(*p - '0');
+    if (*p != 'e')
+        return false;
+    int e = atoi(p + 1);
+    for (int i = 0; i < prec; i++)
+        pow10 *= 10; /* the smallest mantissa with prec+1 digits */
+    bool up = (strtod(near, NULL) < v) != neg; /* away from zero */
+    if (up) {
+        if (++m == pow10 * 10) {
+            m = pow10;
+            e++;
+        }
+    } else {
+        if (m-- == pow10) {
+            m = pow10 * 10 - 1;
+            e--;
+        }
+    }
+    char digits[24];
+    snprintf(digits, sizeof digits, "%" PRIu64, m);
+    snprintf(out, cap, "%s%c%s%se%c%02d", neg ? "-" : "", digits[0], prec ? "." : "", digits + 1,
+             e < 0 ? '-' : '+', e < 0 ? -e : e);
+    return strtod(out, NULL) == v;
+}
+
 /* Shortest "%.*e" text of a finite v that reads back as v: the digits Go's
- * strconv picks with precision -1. Returns the precision used. */
+ * strconv picks with precision -1 (the nearest of that length, or the other
+ * neighbour when only that one reads back). Returns the precision used. */
 static int shortest_e(double v, char *tmp, size_t cap)
 {
     int prec;
+    char alt[40];
     for (prec = 0; prec < 17; prec++) {
         snprintf(tmp, cap, "%.*e", prec, v);
         if (strtod(tmp, NULL) == v)
             return prec;
+        if (v != 0 && other_neighbour(v, prec, tmp, alt, sizeof alt)) {
+            snprintf(tmp, cap, "%s", alt);
+            return prec;
+        }
     }
     snprintf(tmp, cap, "%.*e", prec, v);
     return prec;
+}
+
+/* 5^k for 0 <= k <= 27. */
+static const uint64_t pow5_tab[28] = {
+    1ull, 5ull, 25ull, 125ull, 625ull, 3125ull, 15625ull, 78125ull, 390625ull, 1953125ull,
+    9765625ull, 48828125ull, 244140625ull, 1220703125ull, 6103515625ull, 30517578125ull,
+    152587890625ull, 762939453125ull, 3814697265625ull, 19073486328125ull, 95367431640625ull,
+    476837158203125ull, 2384185791015625ull, 11920928955078125ull, 59604644775390625ull,
+    298023223876953125ull, 1490116119384765625ull, 7450580596923828125ull,
+};
+
+/* 10^k for 0 <= k <= 27 */
+static unsigned __int128 pow10_u128(int k)
+{
+    return (unsigned __int128)pow5_tab[k] << k;
+}
+
+/* Sign of m*2^e - 10^k, exactly (|v| in [1e-7, 1e22], k in [-7, 22]). */
+static int cmp_pow10(uint64_t m, int e, int k)
+{
+    unsigned __int128 x, y;
+    if (k >= 0) {
+        x = (unsigned __int128)m << (e > 0 ? e : 0);
+        y = pow10_u128(k) << (e < 0 ? -e : 0);
+    } else {
+        /* m*2^e >= 10^-K  <=>  m*5^K*2^(e+K) >= 1 */
+        int sh = e - k;
+        x = (unsigned __int128)m * pow5_tab[-k] << (sh > 0 ? sh : 0);
+        y = (unsigned __int128)1 << (sh < 0 ? -sh : 0);
+    }
+    return x < y ? -1 : x > y;
+}
+
+/* d = v/10^q rounded half to even, and whether d*10^q reads back as v
+ * (lies within half an ulp of v = m*2^e; inclusive when m is even, as
+ * strtod rounds ties to even). Everything is exact 128-bit integer
+ * arithmetic; the ranges of fast_digits keep it from overflowing. */
+static bool round_check(uint64_t m, int e, int q, uint64_t *d_out)
+{
+    bool even = (m & 1) == 0;
+    unsigned __int128 d, diff, tol2, two_diff;
+    if (q >= 0) {
+        /* v >= 1e14 here, so e >= -6 */
+        unsigned __int128 v, t = pow10_u128(q);
+        if (e >= 0) {
+            v = (unsigned __int128)m << e;
+        } else {
+            v = m;
+            t <<= -e;
+        }
+        d = v / t;
+        unsigned __int128 r = v - d * t;
+        if (2 * r > t || (2 * r == t && (d & 1)))
+            d++;
+        diff = d * t > v ? d * t - v : v - d * t;
+        two_diff = 2 * diff;
+        tol2 = e >= 0 ? (unsigned __int128)1 << e : 1; /* 2 * half ulp, in units of v */
+    } else {
+        int k = -q; /* <= 22 */
+        unsigned __int128 n = (unsigned __int128)m * pow5_tab[k];
+        int sh = e + k;
+        if (sh >= 0) {
+            *d_out = (uint64_t)(n << sh); /* exact: < 10^17 */
+            return true;
+        }
+        int s = -sh; /* <= 95 */
+        d = n >> s;
+        unsigned __int128 r = n - (d << s), half = (unsigned __int128)1 << (s - 1);
+        if (r > half || (r == half && (d & 1)))
+            d++;
+        unsigned __int128 ds = d << s;
+        diff = ds > n ? ds - n : n - ds;
+        two_diff = 2 * diff;
+        tol2 = pow5_tab[k]; /* half an ulp times 10^k times 2^s, doubled */
+    }
+    *d_out = (uint64_t)d;
+    return even ? two_diff <= tol2 : two_diff < tol2;
+}
+
+/* The shortest round-trip digits of a finite non-zero v in 1e-6 <= |v| <
+ * 1e21 (not a power of two, whose rounding interval is lopsided), without
+ * printf: the same digits as the "%.*e" loop of shortest_e. The correctly
+ * rounded 15-digit decimal is, stripped of its trailing zeros, the
+ * shortest one whenever one of 15 digits or fewer reads back (half an ulp
+ * is below half a unit of the 15th digit); else 16, else 17 digits.
+ * Returns the number of digits (0: not handled) and the decimal exponent
+ * of the first one in *exp10. */
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+static const uint64_t pow10_u64[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* The decimal digits of d into out; returns how many. The length first
+ * (from the bit length), then two digits at a time from the end. */
+size_t scry_fmt_u64(char *out, uint64_t d)
+{
+    int t = ((64 - __builtin_clzll(d | 1)) * 1233) >> 12;
+    size_t n = (size_t)(t - ((d | 1) < pow10_u64[t]) + 1); /* d = 0 has one digit */
+    char *p = out + n;
+    while (d >= 100) {
+        unsigned r = (unsigned)(d % 100);
+        d /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (d >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * d, 2);
+    } else {
+        *--p = (char)('0' + d);
+    }
+    return n;
+}
+
+/* d * 10^q with its trailing zeros stripped, as digits and the exponent of
+ * the first one. */
+static int put_digits(uint64_t d, int q, char *digits, int *exp10)
+{
+    while (d % 10000 == 0) {
+        d /= 10000;
+        q += 4;
+    }
+    while (d % 10 == 0) {
+        d /= 10;
+        q++;
+    }
+    int n = (int)scry_fmt_u64(digits, d);
+    digits[n] = 0;
+    *exp10 = q + n - 1;
+    return n;
+}
+
+/* 10^k as doubles, exact for k <= 22; [k + 8] for -8 <= k <= 22. */
+static const double pow10_dbl[31] = {
+    1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,
+    1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
+    1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+static int fast_digits(double v, char *digits, int *exp10)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    uint64_t frac = bits & ((1ull << 52) - 1);
+    int bexp = (int)((bits >> 52) & 0x7ff);
+    double a = fabs(v);
+    if (bexp == 0 || bexp == 0x7ff || !(a >= 1e-8 && a < 1e21))
+        return 0;
+    /* floor(log10(a)), from the binary exponent (one low at most), then
+     * fixed with the table (approximately: what follows does not rely on
+     * it being exact) */
+    int e10 = ((bexp - 1023) * 78913) >> 18;
+    if (e10 + 9 < 31 && a >= pow10_dbl[e10 + 9])
+        e10++;
+    int p0 = 15;
+    if (e10 >= -8 && e10 <= 14) {
+        /* Values of at most 15 significant digits (integers, fixed
+         * decimals), in floating point: d = v * 10^k with k = 14 - e10 is
+         * within 0.25 of an integer when such a decimal reads back as v,
+         * and the division d / 10^k (both exact, so correctly rounded) is
+         * exactly what strtod would make of it. A decimal of <= 15 digits
+         * that reads back is the only one, hence the shortest. */
+        int k = 14 - e10;
+        double x = a * pow10_dbl[k + 8];
+        if (x < 1e15 + 0.5) {
+            double r = nearbyint(x);
+            if (r >= 1 && r / pow10_dbl[k + 8] == a)
+                return put_digits((uint64_t)r, -k, digits, exp10);
+            if (x >= 1e14 + 1 && x < 1e15 - 1)
+                p0 = 16; /* e10 is right: no decimal of 15 digits reads back */
+        }
+    }
+    if (frac == 0 || a < 1e-6)
+        return 0; /* lopsided rounding interval of a power of two; tiny values */
+    uint64_t m = frac | (1ull << 52);
+    int e = bexp - 1075;
+    if (p0 == 15) { /* e10 not known to be exact yet */
+        if (cmp_pow10(m, e, e10) < 0)
+            e10--;
+        else if (cmp_pow10(m, e, e10 + 1) >= 0)
+            e10++;
+    }
+    for (int p = p0; p <= 17; p++) {
+        uint64_t d;
+        if (round_check(m, e, e10 - (p - 1), &d))
+            return put_digits(d, e10 - (p - 1), digits, exp10);
+    }
+    return 0;
 }
 
 /* The significant digits of a finite v without sign or dot; returns the
  * decimal exponent. */
 static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
 {
+    int e10;
+    *neg = signbit(v);
+    if (v == 0) {
+        digits[0] = '0';
+        digits[1] = 0;
+        return 0;
+    }
+    if (cap >= 18 && fast_digits(v, digits, &e10) > 0)
+        return e10;
     char tmp[40];
     shortest_e(v, tmp, sizeof tmp);
     const char *p = tmp;
-    *neg = *p == '-';
-    if (*neg)
+    if (*p == '-')
         p++;
     size_t n = 0;
     for (; *p && *p != 'e'; p++)
@@ -129,78 +377,113 @@ static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
     return atoi(p + 1);
 }
 
-static bool put_special(struct scry_buf *b, double v)
+/* NaN, +Inf, -Inf into out; 0 when v is finite. */
+static size_t fmt_special(char *out, double v)
 {
-    if (isnan(v))
-        scry_buf_puts(b, "NaN");
-    else if (isinf(v))
-        scry_buf_puts(b, v > 0 ? "+Inf" : "-Inf");
-    else
-        return false;
-    return true;
+    const char *z = isnan(v) ? "NaN" : isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : NULL;
+    if (!z)
+        return 0;
+    size_t n = strlen(z);
+    memcpy(out, z, n);
+    return n;
 }
 
-/* Go's AppendFloat(v, 'f', -1, 64) for finite v: shortest digits, padded
- * with zeros, never the libc's exact binary expansion of large values. */
-static void put_fixed(struct scry_buf *b, double v)
+/* Go's AppendFloat(v, 'f', -1, 64) from the shortest digits d (n of them,
+ * the first at decimal exponent e): padded with zeros, never the libc's
+ * exact binary expansion of large values. */
+static size_t fmt_fixed(char *out, bool neg, const char *d, int n, int e)
 {
-    char d[24];
-    bool neg;
-    int e = shortest_digits(v, d, sizeof d, &neg);
-    int n = (int)strlen(d);
+    char *o = out;
     if (neg)
-        scry_buf_putc(b, '-');
+        *o++ = '-';
     if (e < 0) {
-        scry_buf_puts(b, "0.");
+        *o++ = '0';
+        *o++ = '.';
         for (int i = 0; i < -e - 1; i++)
-            scry_buf_putc(b, '0');
-        scry_buf_put(b, d, (size_t)n);
+            *o++ = '0';
+        memcpy(o, d, (size_t)n);
+        o += n;
     } else if (e >= n - 1) {
-        scry_buf_put(b, d, (size_t)n);
+        memcpy(o, d, (size_t)n);
+        o += n;
         for (int i = 0; i < e - (n - 1); i++)
-            scry_buf_putc(b, '0');
+            *o++ = '0';
     } else {
-        scry_buf_put(b, d, (size_t)e + 1);
-        scry_buf_putc(b, '.');
-        scry_buf_put(b, d + e + 1, (size_t)(n - e - 1));
+        memcpy(o, d, (size_t)e + 1);
+        o += e + 1;
+        *o++ = '.';
+        memcpy(o, d + e + 1, (size_t)(n - e - 1));
+        o += n - e - 1;
     }
+    return (size_t)(o - out);
 }
 
-/* Go's AppendFloat(v, 'e', -1, 64): "1e-07", "1.5e+21". C's %e writes the
- * same two-digit minimum exponent. */
-static void put_exp(struct scry_buf *b, double v)
+/* Go's AppendFloat(v, 'e', -1, 64): "1e-07", "1.5e+21", at least two
+ * exponent digits (as C's %e). */
+static size_t fmt_exp(char *out, bool neg, const char *d, int n, int e)
 {
-    char tmp[40];
-    shortest_e(v, tmp, sizeof tmp);
-    scry_buf_puts(b, tmp);
+    char *o = out;
+    if (neg)
+        *o++ = '-';
+    *o++ = d[0];
+    if (n > 1) {
+        *o++ = '.';
+        memcpy(o, d + 1, (size_t)n - 1);
+        o += n - 1;
+    }
+    *o++ = 'e';
+    *o++ = e < 0 ? '-' : '+';
+    unsigned u = (unsigned)(e < 0 ? -e : e);
+    if (u >= 100)
+        *o++ = (char)('0' + u / 100);
+    *o++ = (char)('0' + u / 10 % 10);
+    *o++ = (char)('0' + u % 10);
+    return (size_t)(o - out);
 }
 
-void scry_buf_put_double(struct scry_buf *b, double v)
+size_t scry_fmt_double(char *out, double v)
 {
-    if (put_special(b, v))
-        return;
+    size_t n = fmt_special(out, v);
+    if (n)
+        return n;
     /* Go's FormatFloat(v, 'g', -1, 64): exponent form when the decimal
      * exponent is < -4 or >= 6 (Go's eprec for the shortest precision). */
     char d[24];
     bool neg;
-    int e = v == 0 ? 0 : shortest_digits(v, d, sizeof d, &neg);
+    int e = shortest_digits(v, d, sizeof d, &neg);
+    int nd = (int)strlen(d);
     if (e < -4 || e >= 6)
-        put_exp(b, v);
-    else
-        put_fixed(b, v);
+        return fmt_exp(out, neg, d, nd, e);
+    return fmt_fixed(out, neg, d, nd, e);
+}
+
+size_t scry_fmt_double_api(char *out, double v)
+{
+    size_t n = fmt_special(out, v);
+    if (n)
+        return n;
+    /* Prometheus's API (jsoniter MarshalFloat): Go's 'f' -1, but 'e' -1 when
+     * |v| < 1e-6 or |v| >= 1e21. */
+    char d[24];
+    bool neg;
+    int e = shortest_digits(v, d, sizeof d, &neg);
+    int nd = (int)strlen(d);
+    double a = fabs(v);
+    if (a != 0 && (a < 1e-6 || a >= 1e21))
+        return fmt_exp(out, neg, d, nd, e);
+    return fmt_fixed(out, neg, d, nd, e);
+}
+
+void scry_buf_put_double(struct scry_buf *b, double v)
+{
+    char tmp[SCRY_FMT_DOUBLE_MAX];
+    scry_buf_put(b, tmp, scry_fmt_double(tmp, v));
 }
 
 void scry_buf_put_double_api(struct scry_buf *b, double v)
 {
-    if (put_special(b, v))
-        return;
-    /* Prometheus's API (jsoniter MarshalFloat): Go's 'f' -1, but 'e' -1 when
-     * |v| < 1e-6 or |v| >= 1e21. */
-    double a = fabs(v);
-    if (a != 0 && (a < 1e-6 || a >= 1e21))
-        put_exp(b, v);
-    else
-        put_fixed(b, v);
+    char tmp[SCRY_FMT_DOUBLE_MAX];
+    scry_buf_put(b, tmp, scry_fmt_double_api(tmp, v));
 }
 
 char *scry_buf_take(struct scry_buf *b)

@@ -49,6 +49,14 @@ void scry_buf_put_double(struct scry_buf *b, double v);
  * in fixed notation ("123456789012", "0.1"), exponent form only below 1e-6
  * or from 1e21, and "NaN", "+Inf", "-Inf". */
 void scry_buf_put_double_api(struct scry_buf *b, double v);
+/* The same texts into out (at least SCRY_FMT_DOUBLE_MAX bytes, no NUL);
+ * they return the length. For writers that format many numbers into
+ * memory they reserved themselves. */
+#define SCRY_FMT_DOUBLE_MAX 32
+size_t scry_fmt_double(char *out, double v);
+size_t scry_fmt_double_api(char *out, double v);
+/* The decimal digits of d into out (at least 20 bytes, no NUL). */
+size_t scry_fmt_u64(char *out, uint64_t d);
 /* Hands the bytes to the caller (free() them) and leaves b empty. */
 char *scry_buf_take(struct scry_buf *b);
 

@@ -409,6 +409,27 @@ static int decode_params(struct cfg_ctx *c, const struct cfg_opt *o, char *base,
     return rc;
 }
 
+/* HTTP headers: one string per name, order kept (a header may not repeat). */
+static int decode_headers(struct cfg_ctx *c, const struct cfg_opt *o, char *base,
+                          const struct scry_yaml_node *n, const char *path)
+{
+    char kpath[PATH_MAX_LEN];
+    int rc = want_kind(c, n, path, SCRY_YAML_MAP);
+    struct scry_label *v = rc == 0 && n->n ? scry_arena_calloc(c->a, n->n, sizeof *v) : NULL;
+    for (size_t i = 0; rc == 0 && i < n->n; i++) {
+        const struct scry_yaml_node *key = n->kids[2 * i], *val = n->kids[2 * i + 1];
+        scry__cfg_path(kpath, sizeof kpath, path, key->s);
+        if ((rc = want_string(c, key, kpath)) || (rc = want_string(c, val, kpath)))
+            break;
+        v[i] = (struct scry_label){ key->s, val->s };
+    }
+    if (rc == 0) {
+        *(const struct scry_label **)(base + o->off) = v;
+        *(size_t *)(base + o->off_n) = n->n;
+    }
+    return rc;
+}
+
 static void apply_defaults(struct cfg_ctx *c, const struct cfg_section *sec, char *base);
 
 static int decode_list(struct cfg_ctx *c, const struct cfg_opt *o, char *base,
@@ -448,6 +469,8 @@ static int decode_opt(struct cfg_ctx *c, const struct cfg_opt *o, char *base,
         return decode_labels(c, o, base, n, path);
     case CFG_PARAMS:
         return decode_params(c, o, base, n, path);
+    case CFG_HEADERS:
+        return decode_headers(c, o, base, n, path);
     case CFG_LIST:
         return decode_list(c, o, base, n, path);
     case CFG_OBJECT:

@@ -1,7 +1,7 @@
 /* config.h — scry's configuration: YAML (libyaml) into typed structs.
  *
- * Sections: global, scrape_configs (Prometheus-compatible keys), logs,
- * storage, server, tenants. Unknown keys are errors. Every error carries the
+ * Sections: global, scrape_configs and remote_write (Prometheus-compatible
+ * keys), logs, storage, server, tenants. Unknown keys are errors. Every error carries the
  * position of the offending node and reads
  *     scry.yml:12:5: scrape_configs[0].scrape_interval: cannot parse "5x" as a duration
  * (err->file/line/col hold the position, err->msg the rest).
@@ -150,6 +150,35 @@ struct scry_tenants_config {
     size_t n_overrides;
 };
 
+/* remote_write queue tuning, Prometheus's queue_config keys and defaults
+ * (retry_on_http_429 defaults to true here: dropping on 429 loses data). */
+struct scry_queue_config {
+    uint64_t capacity;              /* default 10000: samples held in memory per shard */
+    uint64_t max_shards;            /* default 50 */
+    uint64_t min_shards;            /* default 1 */
+    uint64_t max_samples_per_send;  /* default 2000 */
+    int64_t batch_send_deadline_ms; /* default 5s */
+    int64_t min_backoff_ms;         /* default 30ms */
+    int64_t max_backoff_ms;         /* default 5s */
+    bool retry_on_http_429;         /* default true */
+};
+
+/* One remote_write target (Prometheus's remote_write: list), for the agent. */
+struct scry_remote_write_config {
+    const char *url;               /* required, http:// or https:// */
+    const char *name;              /* default NULL */
+    int64_t remote_timeout_ms;     /* default 30s */
+    const struct scry_label *headers; /* extra HTTP headers, in file order */
+    size_t n_headers;
+    const char *basic_auth_username, *basic_auth_password, *basic_auth_password_file;
+    const char *authorization_type; /* "Bearer" when credentials are set */
+    const char *authorization_credentials, *authorization_credentials_file;
+    struct scry_tls_config tls;
+    struct scry_relabel_config *write_relabel_configs;
+    size_t n_write_relabel_configs;
+    struct scry_queue_config queue;
+};
+
 struct scry_config {
     const char *source; /* file path, or "<default>" for the embedded config */
     struct scry_global_config global;
@@ -160,6 +189,8 @@ struct scry_config {
     struct scry_storage_config storage;
     struct scry_server_config server;
     struct scry_tenants_config tenants;
+    struct scry_remote_write_config *remote_write; /* used by `scry agent` */
+    size_t n_remote_write;
     struct scry_arena *arena; /* owns everything above */
 };
 

@@ -179,6 +179,22 @@ static void dump_opt(struct scry_buf *out, const struct cfg_opt *o, const char *
         }
         break;
     }
+    case CFG_HEADERS: {
+        const struct scry_label *v = *(const struct scry_label *const *)p;
+        size_t n = *(const size_t *)(base + o->off_n);
+        if (n == 0)
+            return;
+        indent(out, ind);
+        scry_buf_printf(out, "%s:", o->key);
+        for (size_t i = 0; i < n; i++) {
+            scry_buf_putc(out, '\n');
+            indent(out, ind + 2);
+            put_quoted(out, v[i].name);
+            scry_buf_puts(out, ": ");
+            put_quoted(out, redact && (o->flags & CFG_SECRET) ? "<secret>" : v[i].value);
+        }
+        break;
+    }
     case CFG_OBJECT: {
         struct scry_buf sub = { 0 };
         dump_section(&sub, o->sub, (const char *)p, ind + 2, redact);
@@ -226,7 +242,7 @@ static const char *const type_names[] = {
     [CFG_UINT] = "uint",         [CFG_DURATION] = "duration", [CFG_BYTES] = "bytes",
     [CFG_ENUM] = "enum",         [CFG_STRINGS] = "[string]",  [CFG_LABELS] = "labels",
     [CFG_PARAMS] = "{string: [string]}", [CFG_OBJECT] = "object", [CFG_LIST] = "[object]",
-    [CFG_REGEX] = "regex",       [CFG_IGNORED] = "ignored",
+    [CFG_REGEX] = "regex",       [CFG_IGNORED] = "ignored",   [CFG_HEADERS] = "{string: string}",
 };
 
 static void describe_section(struct scry_buf *out, const struct cfg_section *sec,

@@ -32,6 +32,8 @@ enum cfg_type {
     CFG_LIST,     /* a sequence of .sub objects (.sub->size bytes each) */
     CFG_REGEX,    /* source const char * at .off, pcre2_code * at .off_n */
     CFG_IGNORED,  /* accepted for Prometheus compatibility, has no effect */
+    CFG_HEADERS,  /* map of string -> string (HTTP headers), as a const struct
+                   * scry_label * at .off, count at .off_n, in file order */
 };
 
 enum {
@@ -113,6 +115,7 @@ int scry__cfg_check_hostport(struct cfg_ctx *c, const struct scry_yaml_node *n,
 extern const struct cfg_section scry__cfg_root;
 extern const struct cfg_section scry__cfg_scrape;
 extern const struct cfg_section scry__cfg_relabel;
+extern const struct cfg_section scry__cfg_remote_write;
 extern const char *const scry__cfg_relabel_actions[];
 
 /* Private part of a loaded config; cfg is first so the public pointer

@@ -263,6 +263,8 @@ static const struct cfg_opt root_opts[] = {
       .help = "listen addresses and query limits" },
     { "tenants", CFG_OBJECT, OFF(scry_config, tenants), .sub = &tenants_section,
       .help = "multi-tenancy and per-tenant limits" },
+    { "remote_write", CFG_LIST, OFF(scry_config, remote_write), OFF(scry_config, n_remote_write),
+      .sub = &scry__cfg_remote_write, .help = "where `scry agent` forwards samples" },
 };
 
 const struct cfg_section scry__cfg_root = {

@@ -80,6 +80,7 @@ struct route {
     scry_http_handler_fn fn;
     void *ud;
     size_t max_body_bytes;
+    bool own_unknown_encoding; /* the handler answers unsupported encodings */
 };
 
 struct scry_http_server {
@@ -254,6 +255,12 @@ static size_t split_path(const char *s, size_t len, size_t *starts, size_t *lens
             return n;
         i = end + 1;
     }
+}
+
+void scry_http_server_route_own_encoding(struct scry_http_server *srv)
+{
+    SCRY_ASSERT(srv && srv->n_routes > 0);
+    srv->routes[srv->n_routes - 1].own_unknown_encoding = true;
 }
 
 void scry_http_server_route(struct scry_http_server *srv, const char *method,
@@ -708,10 +715,14 @@ static enum MHD_Result finish(struct request *r, struct MHD_Connection *conn)
         scry_buf_fini(&r->raw);
         if (rc == SCRY_ELIMIT)
             return send_error(r, conn, 413, "bad_data", NULL, "%s", err.msg);
-        if (rc == SCRY_EINVAL)
+        if (rc == SCRY_EINVAL && r->route->own_unknown_encoding) {
+            req->body = "";
+            req->body_len = 0;
+        } else if (rc == SCRY_EINVAL) {
             return send_error(r, conn, 415, "bad_data", NULL, "%s", err.msg);
-        if (rc != 0)
+        } else if (rc != 0) {
             return send_error(r, conn, 400, "bad_data", NULL, "%s", err.msg);
+        }
     }
     struct args_ctx ac = { .r = r, .err = &err };
     if (is_form(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"))) {

@@ -97,6 +97,10 @@ int scry_http_server_create(struct scry_http_server **out, const struct scry_htt
 void scry_http_server_route(struct scry_http_server *srv, const char *method,
                             const char *pattern, scry_http_handler_fn fn, void *ud,
                             size_t max_body_bytes);
+/* Makes the route added last answer unsupported Content-Encodings itself:
+ * its handler runs with an empty body (the header tells it why) instead of
+ * core's 415 (Loki's push answers those with its own 400). */
+void scry_http_server_route_own_encoding(struct scry_http_server *srv);
 int scry_http_server_start(struct scry_http_server *srv, struct scry_err *err);
 /* The bound port (resolved when the listen address said 0). */
 int scry_http_server_port(const struct scry_http_server *srv);

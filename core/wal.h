@@ -139,6 +139,11 @@ struct scry_wal_replay_opts {
      * checkpoint and segments <= N (to build checkpoint N); nothing is
      * repaired, a bad record anywhere is corruption. */
     uint32_t last_segment;
+    /* 0: from the checkpoint on. N: skip the checkpoint and segments below
+     * N (a reader that knows where its data starts, e.g. the agent's queue
+     * reading back a backlog); with last_segment set, this may run beside
+     * the writer. */
+    uint32_t first_segment;
     /* false: stop at the first corruption. true: skip the rest of a corrupt
      * segment and go on with the next; the return is still SCRY_ECORRUPT
      * (err names the first corruption), but every readable record was

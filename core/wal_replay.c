@@ -344,6 +344,8 @@ static int make_plan(const char *dir, const struct scry_wal_replay_opts *o, stru
 {
     uint32_t cp;
     int rc = scry__wal_last_checkpoint(dir, &cp, err);
+    if (o->first_segment)
+        cp = 0; /* the caller starts past any checkpoint */
     if (rc == 0 && o->last_segment && cp > o->last_segment)
         rc = scry_err_set(err, SCRY_EINVAL, "wal %s: checkpoint %u is past segment %u", dir, cp,
                           o->last_segment);
@@ -358,7 +360,8 @@ static int make_plan(const char *dir, const struct scry_wal_replay_opts *o, stru
         return rc;
     size_t k = 0;
     for (size_t i = 0; i < pl->n_segs; i++)
-        if (pl->segs[i] > cp && (!o->last_segment || pl->segs[i] <= o->last_segment))
+        if (pl->segs[i] > cp && pl->segs[i] >= o->first_segment &&
+            (!o->last_segment || pl->segs[i] <= o->last_segment))
             pl->segs[k++] = pl->segs[i];
     pl->n_segs = k;
     char path[SCRY__WAL_NAME_MAX];

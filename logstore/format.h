@@ -10,16 +10,22 @@
 #include "core/buf.h"
 #include "core/labels.h"
 
-#define LS_SEGMENT_MAGIC "SCRYLSG1"
+#define LS_SEGMENT_MAGIC "SCRYLSG2"   /* format version 2 (FORMAT.md) */
+#define LS_SEGMENT_MAGIC_V1 "SCRYLSG1"
 #define LS_SEGMENT_END_MAGIC "SCRYLSGE"
 #define LS_MAGIC_BYTES 8
 #define LS_TOC_BYTES 64
 #define LS_CODEC_LZ4 1
 #define LS_CODEC_ZSTD 2
+#define LS_CODEC_ZSTD_COLS 3  /* zstd frame of a columnar payload (segments) */
 #define LS_CHUNK_RAW_MAX (64u << 20)
 #define LS_CHUNK_CUT_BYTES (256u << 10)
 #define LS_CHUNK_MAX_SPAN_NS (3600LL * 1000000000LL)
-#define LS_SEGMENT_ZSTD_LEVEL 3
+/* Segment chunks merge a stream's head chunks up to this many raw bytes. */
+#define LS_SEG_CHUNK_BYTES (512u << 10)
+#define LS_SEGMENT_ZSTD_LEVEL 9   /* 3 leaves the chunks alone above zstd -3 of the files */
+/* Token index flags (FORMAT.md "Token index"). */
+#define LS_TOK_VALUES 1   /* key=value values are in the fingerprint set */
 
 #define LS_WAL_STREAM 1
 #define LS_WAL_ENTRIES 2
@@ -126,5 +132,20 @@ void ls__entry_put(struct scry_buf *b, int64_t prev_t, const struct scry_log_ent
  * false (r->bad) on a malformed entry. */
 bool ls__entry_get(struct ls_rd *r, int64_t prev_t, struct scry_arena *a,
                    struct scry_log_entry *e);
+
+/* Columnar payload (FORMAT.md "Chunk", codec 3): every entry's dt, then every
+ * line length, then every metadata list, then the lines back to back, so
+ * zstd sees the lines as one text. */
+struct ls_cols {
+    struct scry_buf dts, lens, md, lines;
+};
+void ls__cols_add(struct ls_cols *c, int64_t prev_t, const struct scry_log_entry *e);
+/* Appends the payload to out and empties c. */
+void ls__cols_finish(struct ls_cols *c, struct scry_buf *out);
+void ls__cols_fini(struct ls_cols *c);
+/* Decodes n entries of a payload (lines point into p; metadata into a, or
+ * skipped when a is NULL). False on any malformed or trailing byte. */
+bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct scry_arena *a,
+                  struct scry_log_entry *out);
 
 #endif

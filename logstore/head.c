@@ -14,6 +14,67 @@
 
 #define HEAD_BUCKETS0 64
 
+/* ---- the floor ---- */
+
+static size_t floor_slot(const struct ls_floor *f, uint64_t hash)
+{
+    size_t j = hash & (f->cap - 1);
+    while (f->v[j].hash && f->v[j].hash != hash)
+        j = (j + 1) & (f->cap - 1);
+    return j;
+}
+
+static const struct ls_floor_ent *floor_get(const struct ls_floor *f, uint64_t hash)
+{
+    hash = hash ? hash : 1;
+    if (!f || !f->cap)
+        return NULL;
+    size_t j = floor_slot(f, hash);
+    return f->v[j].hash ? &f->v[j] : NULL;
+}
+
+void ls__floor_set(struct ls_floor *f, uint64_t hash, int64_t t, uint64_t line_hash,
+                   size_t line_len)
+{
+    hash = hash ? hash : 1; /* 0 marks an empty slot */
+    if ((f->n + 1) * 2 > f->cap) {
+        struct ls_floor g = { .cap = f->cap ? f->cap * 2 : 64 };
+        g.v = scry_calloc(g.cap, sizeof *g.v);
+        for (size_t i = 0; i < f->cap; i++)
+            if (f->v[i].hash)
+                g.v[floor_slot(&g, f->v[i].hash)] = f->v[i];
+        g.n = f->n;
+        free(f->v);
+        *f = g;
+    }
+    struct ls_floor_ent *e = &f->v[floor_slot(f, hash)];
+    if (!e->hash) {
+        *e = (struct ls_floor_ent){ hash, t, line_hash, line_len };
+        f->n++;
+    } else if (t > e->t || (t == e->t && line_len != SIZE_MAX)) {
+        *e = (struct ls_floor_ent){ hash, t, line_hash, line_len };
+    }
+}
+
+void ls__floor_fini(struct ls_floor *f)
+{
+    free(f->v);
+    memset(f, 0, sizeof *f);
+}
+
+void ls__head_save_floor(struct ls_head *h)
+{
+    if (!h->floor)
+        return;
+    for (size_t i = 0; i < h->n_buckets; i++)
+        for (struct ls_stream *s = h->hb[i]; s; s = s->hnext)
+            if (s->has_last)
+                ls__floor_set(h->floor, s->hash, s->last_t, s->last_line_hash,
+                              s->last_line_len);
+}
+
+/* ---- the head ---- */
+
 void ls__head_init(struct ls_head *h, uint64_t next_ref)
 {
     memset(h, 0, sizeof *h);
@@ -158,6 +219,13 @@ struct ls_stream *ls__head_create(struct ls_head *h, const struct scry_labels *l
     s->ref = ref;
     s->ls = (struct scry_labels){ v, ls->n };
     s->hash = scry_labels_hash(&s->ls);
+    const struct ls_floor_ent *fl = floor_get(h->floor, s->hash);
+    if (fl) {
+        s->has_last = true;
+        s->last_t = fl->t;
+        s->last_line_hash = fl->line_hash;
+        s->last_line_len = fl->line_len;
+    }
     if (h->n_streams >= h->n_buckets)
         grow(h);
     size_t m = h->n_buckets - 1;

@@ -147,14 +147,19 @@ static int apply(struct ls_store *st, struct pending *p, struct scry_err *err)
         return rc;
     struct ls_rd r = { (const uint8_t *)p->body.p, (const uint8_t *)p->body.p + p->body.len, 0 };
     int64_t prev = p->base_t;
+    /* Structured metadata is decoded into scratch (without an arena the
+     * codec skips it) and re-encoded into the open chunk. */
+    struct scry_arena *md = scry_arena_create(4096);
     for (uint32_t i = 0; i < p->n; i++) {
         struct scry_log_entry e;
-        SCRY_ASSERT(ls__entry_get(&r, prev, NULL, &e)); /* our own bytes */
+        scry_arena_reset(md);
+        SCRY_ASSERT(ls__entry_get(&r, prev, md, &e)); /* our own bytes */
         prev = e.t_ns;
         /* A concurrent appender may have moved the stream on: drop, count. */
         if (ls__head_append(&st->head, s, &e) < 0)
             st->dropped_out_of_order++;
     }
+    scry_arena_destroy(md);
     return 0;
 }
 

@@ -55,13 +55,19 @@ static int on_entries(struct replay *rp, struct ls_rd *r)
         rp->skipped++;
         return 0;
     }
+    /* Metadata needs an arena to be decoded (and so kept); scratch. */
+    struct scry_arena *md = scry_arena_create(4096);
     for (uint64_t i = 0; i < n; i++) {
         struct scry_log_entry e;
-        if (!ls__entry_get(r, prev, NULL, &e))
+        scry_arena_reset(md);
+        if (!ls__entry_get(r, prev, md, &e)) {
+            scry_arena_destroy(md);
             return SCRY_ECORRUPT;
+        }
         prev = e.t_ns;
         ls__head_append(&rp->st->head, s, &e);
     }
+    scry_arena_destroy(md);
     return 0;
 }
 

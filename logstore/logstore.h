@@ -12,6 +12,7 @@
 #ifndef SCRY_LOGSTORE_LOGSTORE_H
 #define SCRY_LOGSTORE_LOGSTORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/appender.h"
@@ -31,6 +32,7 @@ struct ls_opts {
     enum scry_wal_fsync wal_fsync;   /* default (0) INTERVAL */
     int64_t wal_segment_bytes;       /* 0 → core default */
     int zstd_level;                  /* sealed segments; 0 → LS_SEGMENT_ZSTD_LEVEL */
+    bool index_kv_values;            /* key the values of key=value pairs (README "Token index") */
     struct scry_log *log;            /* may be NULL; borrowed */
     struct scry_metrics *metrics;    /* may be NULL; borrowed */
     const struct scry_clock *clock;  /* NULL → wall clock; borrowed */

@@ -16,6 +16,7 @@
 #include "core/querier.h"
 #include "core/wal.h"
 #include "logstore/format.h"
+#include "logstore/fpset.h"
 #include "logstore/logstore.h"
 
 /* A compressed chunk, or (codec 0) raw entries. Bytes are borrowed. */
@@ -57,6 +58,24 @@ struct ls_pair {                      /* stream postings of one label pair */
     size_t n, cap;
 };
 
+/* Each stream's newest entry as of the last cut (flush) or the segments at
+ * open, by label hash: a stream created again in the head starts from it, so
+ * the ordering rule holds across flushes and restarts (README "Ordering"). */
+struct ls_floor_ent {
+    uint64_t hash;                    /* label hash; 0 = empty slot */
+    int64_t t;
+    uint64_t line_hash;
+    size_t line_len;                  /* SIZE_MAX: line unknown (from a segment) */
+};
+struct ls_floor {
+    struct ls_floor_ent *v;
+    size_t n, cap;                    /* cap: a power of two */
+};
+/* Raises the floor of a label hash to (t, line) if t is not older. */
+void ls__floor_set(struct ls_floor *f, uint64_t hash, int64_t t, uint64_t line_hash,
+                   size_t line_len);
+void ls__floor_fini(struct ls_floor *f);
+
 struct ls_head {
     struct ls_stream **hb, **rb;      /* buckets by hash and by ref, n_buckets each */
     struct ls_pair **pb;
@@ -64,7 +83,10 @@ struct ls_head {
     uint64_t next_ref;
     uint64_t n_entries, raw_bytes;
     int64_t mint, maxt;
+    struct ls_floor *floor;           /* borrowed from the store; may be NULL */
 };
+/* Records every stream's newest entry into h->floor (before a flush empties h). */
+void ls__head_save_floor(struct ls_head *h);
 
 void ls__head_init(struct ls_head *h, uint64_t next_ref);
 void ls__head_fini(struct ls_head *h);
@@ -110,8 +132,16 @@ struct ls_segment {
     struct ls_seg_chunk *chunks;
     struct ls_seg_pair *pairs;
     size_t n_pairs;
-    uint32_t n_tokens;
-    const uint8_t *tok_off, *post_off, *blob, *post;
+    /* The token index (FORMAT.md "Token index"), expanded at open: */
+    uint32_t n_dict;
+    const char *blob;                 /* the dictionary's tokens, concatenated */
+    uint32_t *tok_off;                /* n_dict + 1 offsets into blob */
+    const uint8_t *dict;              /* the decompressed dictionary */
+    uint32_t *post_off;               /* n_dict + 1: token i's postings in dict */
+    uint8_t tok_flags, gram_len, gram_step;
+    const uint8_t *hexmap, *nummap;   /* n_chunks bits each: chunk holds a hex id / a number */
+    struct ls_fpset fp;
+    uint64_t dict_bytes, fp_bytes;    /* on disk, for stats */
     int64_t mint, maxt;
     uint64_t n_entries;
 };
@@ -127,17 +157,24 @@ void ls__segment_release(struct ls_segment *s);
 int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
                              struct scry_arena *a, uint64_t **out, size_t *n_out,
                              struct scry_err *err);
+/* The chunk ids that may hold a key=value pair with this (lower-cased) value:
+ * a superset (fingerprints) for values of up to LS_TOKEN_MAX bytes; *n_out
+ * SIZE_MAX (every chunk) when the segment does not key its values. */
+int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len,
+                             struct scry_arena *a, uint64_t **out, size_t *n_out);
 void ls__segment_select(struct ls_segment *s, const struct scry_matcher *ms, size_t n_ms,
                         struct scry_arena *a, uint64_t **out, size_t *n);
 
 struct ls_segment_stats {
     uint32_t n_streams, n_chunks;
     uint64_t n_entries, raw_bytes, bytes;
+    uint64_t chunk_bytes, stream_bytes, token_bytes;  /* sections: chunks, streams+labels, tokens */
+    uint64_t dict_bytes, fp_bytes, n_dict, n_fp;      /* inside the token index */
     int64_t mint, maxt;
 };
 /* Writes the head's streams (chunks all cut) into dir/segment via segment.tmp. */
 int ls__segment_write(const char *dir, struct ls_stream **streams, size_t n, int zstd_level,
-                      struct ls_segment_stats *st, struct scry_err *err);
+                      bool kv_values, struct ls_segment_stats *st, struct scry_err *err);
 
 /* Decompresses (or borrows) a chunk's raw payload into *buf. */
 int ls__chunk_payload(const struct ls_chunk_src *c, struct scry_buf *buf, const uint8_t **out,
@@ -159,6 +196,7 @@ struct ls_store {
     struct ls_segment **segs;
     size_t n_segs;
     uint32_t wal_upto, seq;
+    struct ls_floor floor;
     uint64_t dropped_out_of_order;
 };
 

@@ -205,13 +205,31 @@ static int load_chunk(struct ls_entry_iter *it, const struct ls_chunk_src *c)
     if (rc)
         return rc;
     scry_arena_reset(it->md);
+    if (c->n > c->raw_len) /* every entry takes >= 3 payload bytes */
+        return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk of %u bytes cannot hold %u entries",
+                            c->raw_len, c->n);
     if (c->n > it->cap_ents) {
         it->cap_ents = c->n;
         it->ents = scry_realloc(it->ents, c->n * sizeof *it->ents);
     }
+    it->n_ents = 0;
+    if (c->codec == LS_CODEC_ZSTD_COLS) {
+        if (!ls__cols_get(p, c->raw_len, c->n, c->mint, it->md, it->ents))
+            return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk payload");
+        int64_t prev = c->mint;
+        for (uint32_t i = 0; i < c->n; i++) {
+            struct scry_log_entry e = it->ents[i];
+            if (e.t_ns < prev || e.t_ns > c->maxt)
+                return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk entry %u", i);
+            prev = e.t_ns;
+            if (e.t_ns >= it->mint && e.t_ns <= it->maxt)
+                it->ents[it->n_ents++] = e;
+        }
+        it->pos = 0;
+        return 0;
+    }
     struct ls_rd r = { p, p + c->raw_len, false };
     int64_t prev = c->mint;
-    it->n_ents = 0;
     for (uint32_t i = 0; i < c->n; i++) {
         struct scry_log_entry e;
         if (!ls__entry_get(&r, prev, it->md, &e) || e.t_ns > c->maxt)

@@ -136,43 +136,125 @@ static int read_labels(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     return 0;
 }
 
+/* One zstd frame of exactly raw_len bytes into out. Streaming, so memory
+ * follows the bytes the frame really yields, not the length it claims. */
+static int inflate(const uint8_t *zp, size_t comp, size_t raw_len, struct scry_buf *out)
+{
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    ZSTD_inBuffer in = { zp, comp, 0 };
+    size_t ret = 1;
+    while (ret != 0) {
+        size_t step = raw_len - out->len;
+        step = step > (1u << 20) ? (1u << 20) : step ? step : 1; /* 1: room to see excess */
+        scry_buf_reserve(out, step);
+        ZSTD_outBuffer o = { out->p + out->len, step, 0 };
+        ret = ZSTD_decompressStream(d, &o, &in);
+        if (ZSTD_isError(ret))
+            break;
+        out->len += o.pos;
+        if (out->len > raw_len || (ret != 0 && o.pos == 0 && in.pos == in.size))
+            break;
+    }
+    ZSTD_freeDCtx(d);
+    return ret == 0 && out->len == raw_len && in.pos == in.size ? 0 : -1;
+}
+
+/* FORMAT.md "Token index": the dictionary is decompressed and expanded
+ * into the arena (tokens concatenated for the containment walk, offsets for
+ * binary search), every entry checked; the fingerprint set is decoded once. */
 static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct scry_err *err)
 {
-    uint64_t len = end - off - 4;
-    const uint8_t *p = s->map + off;
-    if (len < 12)
-        return corrupt(s, off, "short token index", err);
-    uint64_t n = ls__le32(p), blob = ls__le32(p + 4), post = ls__le32(p + 8);
-    if (12 + (n + 1) * 8 + blob + post != len)
-        return corrupt(s, off, "token index sizes", err);
-    s->n_tokens = (uint32_t)n;
-    s->tok_off = p + 12;
-    s->post_off = s->tok_off + (n + 1) * 4;
-    s->blob = s->post_off + (n + 1) * 4;
-    s->post = s->blob + blob;
-    if (ls__le32(s->tok_off) || ls__le32(s->post_off) || ls__le32(s->tok_off + n * 4) != blob ||
-        ls__le32(s->post_off + n * 4) != post)
-        return corrupt(s, off, "token offsets", err);
+    struct ls_rd r = { s->map + off, s->map + end - 4, false };
+    const uint8_t *hdr = ls__rd_bytes(&r, 3);
+    uint64_t n = ls__rd_uvarint(&r), raw_len = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
+    const uint8_t *zp = ls__rd_bytes(&r, comp);
+    if (r.bad || (hdr[0] & ~LS_TOK_VALUES) || hdr[1] == 0 || hdr[2] == 0 || hdr[2] > hdr[1] ||
+        hdr[1] > LS_TOKEN_MAX || n > raw_len || raw_len > UINT32_MAX)
+        return corrupt(s, off, "bad token dictionary header", err);
+    struct scry_buf rb = { 0 };
+    if (inflate(zp, (size_t)comp, (size_t)raw_len, &rb) != 0) {
+        scry_buf_fini(&rb);
+        return corrupt(s, (size_t)(zp - s->map), "token dictionary does not decompress", err);
+    }
+    uint8_t *raw = scry_arena_alloc(s->a, raw_len + 1);
+    if (raw_len)
+        memcpy(raw, rb.p, raw_len);
+    scry_buf_fini(&rb);
+    s->dict = raw;
+    s->tok_flags = hdr[0];
+    s->gram_len = hdr[1];
+    s->gram_step = hdr[2];
+    s->dict_bytes = (uint64_t)(r.p - (s->map + off));
+    s->n_dict = (uint32_t)n;
+    s->tok_off = scry_arena_alloc(s->a, (n + 1) * sizeof *s->tok_off);
+    s->post_off = scry_arena_alloc(s->a, (n + 1) * sizeof *s->post_off);
+    /* Front coding: the expanded tokens can be longer than the raw bytes. */
+    struct scry_buf bb = { 0 };
+    struct ls_rd d = { raw, raw + raw_len, false };
+    uint32_t bl = 0, prev_len = 0;
+    struct scry_arena *tmp = scry_arena_create(0);
     for (uint64_t i = 0; i < n; i++) {
-        uint32_t a = ls__le32(s->tok_off + i * 4), b = ls__le32(s->tok_off + i * 4 + 4);
-        uint32_t c = ls__le32(s->post_off + i * 4), d = ls__le32(s->post_off + i * 4 + 4);
-        if (b <= a || b - a > 255 || d <= c)
-            return corrupt(s, off + 12 + i * 4, "token offsets not increasing", err);
-        struct ls_rd r = { s->post + c, s->post + d, false };
+        uint64_t shared = ls__rd_uvarint(&d);
+        struct scry_str suf = ls__rd_str(&d);
+        uint64_t len = shared + suf.len;
+        if (d.bad || shared > prev_len || len == 0 || len > LS_TOKEN_MAX) {
+            d.bad = true;
+            break;
+        }
+        /* The shared prefix is the previous token's: copy it down. */
+        scry_buf_reserve(&bb, len + 1); /* bb.len == bl */
+        char *blob = bb.p;
+        memmove(blob + bl, blob + bl - prev_len, shared);
+        memcpy(blob + bl + shared, suf.p, suf.len);
+        bb.len = bl + len;
+        if (i) {
+            const char *pv = blob + bl - prev_len, *cur = blob + bl;
+            size_t m = prev_len < len ? prev_len : len;
+            int c = memcmp(pv, cur, m);
+            if (c > 0 || (c == 0 && prev_len >= len))
+                d.bad = true; /* not sorted, or a repeat */
+        }
+        s->tok_off[i] = bl;
+        s->post_off[i] = (uint32_t)(d.p - raw);
         uint64_t *ids;
         size_t k;
-        struct scry_arena *tmp = scry_arena_create(0);
-        int bad = read_ids(&r, s->n_chunks, tmp, &ids, &k) != 0 || r.p != r.end;
-        scry_arena_destroy(tmp);
-        if (bad)
-            return corrupt(s, (size_t)(s->post + c - s->map), "bad token postings", err);
+        scry_arena_reset(tmp);
+        if (d.bad || read_ids(&d, s->n_chunks, tmp, &ids, &k) != 0) {
+            d.bad = true;
+            break;
+        }
+        bl += (uint32_t)len;
+        prev_len = (uint32_t)len;
     }
+    scry_arena_destroy(tmp);
+    if (d.bad || d.p != d.end) {
+        scry_buf_fini(&bb);
+        return corrupt(s, (size_t)(zp - s->map), "bad token dictionary", err);
+    }
+    s->tok_off[n] = bl;
+    s->post_off[n] = (uint32_t)raw_len;
+    char *blob = scry_arena_alloc(s->a, bl + 1);
+    if (bl)
+        memcpy(blob, bb.p, bl);
+    scry_buf_fini(&bb);
+    s->blob = blob;
+    size_t hm = (s->n_chunks + 7) / 8, used = 0;
+    s->hexmap = ls__rd_bytes(&r, hm);
+    s->nummap = ls__rd_bytes(&r, hm);
+    size_t at = (size_t)(r.p - s->map);
+    if (r.bad || ls__fpset_parse(&s->fp, r.p, (size_t)(r.end - r.p), s->n_chunks, &used) != 0 ||
+        used != (size_t)(r.end - r.p))
+        return corrupt(s, at, "bad fingerprint set", err);
+    s->fp_bytes = used;
     return 0;
 }
 
 static int validate(struct ls_segment *s, struct scry_err *err)
 {
     const uint8_t *p = s->map;
+    if (s->len >= LS_MAGIC_BYTES && !memcmp(p, LS_SEGMENT_MAGIC_V1, LS_MAGIC_BYTES))
+        return corrupt(s, 0, "segment format version 1 is not readable by this version "
+                       "(version 2, FORMAT.md): remove the segment", err);
     if (s->len < LS_MAGIC_BYTES + LS_TOC_BYTES || memcmp(p, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES))
         return corrupt(s, 0, "bad magic", err);
     size_t toc = s->len - LS_TOC_BYTES;
@@ -286,8 +368,9 @@ int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, stru
     r.end -= 4;
     uint8_t codec = *r.p++;
     uint64_t raw = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
-    if (r.bad || (codec != LS_CODEC_LZ4 && codec != LS_CODEC_ZSTD) || raw == 0 ||
-        raw > LS_CHUNK_RAW_MAX || comp != (uint64_t)(r.end - r.p))
+    bool known = codec == LS_CODEC_LZ4 || codec == LS_CODEC_ZSTD || codec == LS_CODEC_ZSTD_COLS;
+    if (r.bad || !known || raw == 0 || raw > LS_CHUNK_RAW_MAX ||
+        comp != (uint64_t)(r.end - r.p))
         return scry_err_set(err, SCRY_ECORRUPT, "chunk header");
     out->codec = codec;
     out->p = r.p;
@@ -375,45 +458,136 @@ void ls__segment_select(struct ls_segment *s, const struct scry_matcher *ms, siz
     *n = k;
 }
 
-/* The union of the postings of every dictionary token containing tok. */
+struct idv {                          /* chunk ids from fingerprint probes */
+    struct scry_arena *a;
+    uint64_t *v;
+    size_t n, cap;
+};
+static void idv_add(void *ud, uint32_t chunk)
+{
+    struct idv *x = ud;
+    if (x->n == x->cap) {
+        size_t nc = x->cap ? x->cap * 2 : 16;
+        uint64_t *v = scry_arena_alloc(x->a, nc * sizeof *v);
+        if (x->n)
+            memcpy(v, x->v, x->n * sizeof *v);
+        x->v = v;
+        x->cap = nc;
+    }
+    x->v[x->n++] = chunk;
+}
+static struct scry_postings_iter *idv_postings(struct idv *x)
+{
+    if (x->n == 0)
+        return scry_postings_empty(x->a);
+    qsort(x->v, x->n, sizeof *x->v, ls__cmp_u64);
+    size_t k = 0;
+    for (size_t i = 0; i < x->n; i++)
+        if (!k || x->v[k - 1] != x->v[i])
+            x->v[k++] = x->v[i];
+    return scry_postings_list(x->a, x->v, k);
+}
+
+static void map_add(struct ls_segment *s, const uint8_t *map, struct idv *x)
+{
+    for (uint32_t c = 0; c < s->n_chunks; c++)
+        if (map[c / 8] & (1u << (c % 8)))
+            idv_add(x, c);
+}
+
+/* The chunks that may hold a hex id or a number-like word containing tok
+ * (README.md "Token index"): hex ids by the grams of tok at every alignment
+ * when it is long enough, else by the hex map; number-like words by their
+ * map. NULL when tok cannot lie inside either. */
+static struct scry_postings_iter *id_postings(struct ls_segment *s, const char *tok, size_t len,
+                                              struct scry_arena *a)
+{
+    bool hex = ls__all_hex(tok, len), num = ls__numish_piece(tok, len);
+    if (!hex && !num)
+        return NULL;
+    struct idv x = { .a = a };
+    if (hex && len >= (size_t)s->gram_len + s->gram_step - 1) {
+        for (size_t al = 0; al < s->gram_step; al++)
+            ls__fpset_probe(&s->fp, ls__fp_hash(LS_FP_DOMAIN_GRAM, tok + al, s->gram_len),
+                            idv_add, &x);
+    } else if (hex) {
+        map_add(s, s->hexmap, &x);
+    }
+    if (num)
+        map_add(s, s->nummap, &x);
+    return idv_postings(&x);
+}
+
+int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len,
+                             struct scry_arena *a, uint64_t **out, size_t *n_out)
+{
+    if (!(s->tok_flags & LS_TOK_VALUES)) {
+        *out = NULL;
+        *n_out = SIZE_MAX;
+        return 0;
+    }
+    struct idv x = { .a = a };
+    ls__fpset_probe(&s->fp, ls__fp_hash(LS_FP_DOMAIN_VALUE, value, len), idv_add, &x);
+    idv_postings(&x);
+    *out = x.v;
+    size_t k = 0;
+    for (size_t i = 0; i < x.n; i++)
+        if (!k || x.v[k - 1] != x.v[i])
+            k++;
+    *n_out = x.n ? k : 0;
+    return 0;
+}
+
+/* The union of the postings of every dictionary token containing tok, and
+ * of the hex ids that may contain it. */
 static struct scry_postings_iter *token_postings(struct ls_segment *s, const char *tok,
                                                  size_t len, struct scry_arena *a)
 {
-    size_t blob_len = ls__le32(s->tok_off + (size_t)s->n_tokens * 4);
+    size_t blob_len = s->tok_off[s->n_dict];
     struct scry_postings_iter **its = NULL;
     size_t n_its = 0, cap = 0;
-    const uint8_t *q = s->blob, *end = s->blob + blob_len;
+    const char *q = s->blob, *end = s->blob + blob_len;
     uint32_t last = UINT32_MAX;
-    while (q < end && (q = memmem(q, (size_t)(end - q), tok, len)) != NULL) {
-        uint32_t pos = (uint32_t)(q - s->blob);
-        /* The entry holding pos: the last i with tok_off[i] <= pos. */
-        uint32_t lo = 0, hi = s->n_tokens;
-        while (hi - lo > 1) {
-            uint32_t mid = (lo + hi) / 2;
-            if (ls__le32(s->tok_off + (size_t)mid * 4) <= pos)
-                lo = mid;
-            else
-                hi = mid;
-        }
-        uint32_t t_end = ls__le32(s->tok_off + (size_t)lo * 4 + 4);
-        if (pos + len <= t_end && lo != last) {
+    bool id_classes = true;
+    for (;;) {
+        struct scry_postings_iter *it = NULL;
+        if (q && q < end && (q = memmem(q, (size_t)(end - q), tok, len)) != NULL) {
+            uint32_t pos = (uint32_t)(q - s->blob);
+            /* The entry holding pos: the last i with tok_off[i] <= pos. */
+            uint32_t lo = 0, hi = s->n_dict;
+            while (hi - lo > 1) {
+                uint32_t mid = (lo + hi) / 2;
+                if (s->tok_off[mid] <= pos)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            q++;
+            if (pos + len > s->tok_off[lo + 1] || lo == last)
+                continue;
             last = lo;
-            struct ls_rd r = { s->post + ls__le32(s->post_off + (size_t)lo * 4),
-                               s->post + ls__le32(s->post_off + (size_t)lo * 4 + 4), false };
+            struct ls_rd r = { s->dict + s->post_off[lo], s->dict + s->post_off[lo + 1], false };
             uint64_t *ids;
             size_t n;
             SCRY_ASSERT(read_ids(&r, s->n_chunks, a, &ids, &n) == 0); /* validated at open */
-            if (n_its == cap) {
-                size_t nc = cap ? cap * 2 : 8;
-                struct scry_postings_iter **v = scry_arena_alloc(a, nc * sizeof *v);
-                if (n_its)
-                    memcpy(v, its, n_its * sizeof *v);
-                its = v;
-                cap = nc;
-            }
-            its[n_its++] = scry_postings_list(a, ids, n);
+            it = scry_postings_list(a, ids, n);
+        } else if (id_classes) {
+            id_classes = false;
+            q = NULL;
+            if ((it = id_postings(s, tok, len, a)) == NULL)
+                continue;
+        } else {
+            break;
         }
-        q++;
+        if (n_its == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            struct scry_postings_iter **v = scry_arena_alloc(a, nc * sizeof *v);
+            if (n_its)
+                memcpy(v, its, n_its * sizeof *v);
+            its = v;
+            cap = nc;
+        }
+        its[n_its++] = it;
     }
     if (n_its == 0)
         return scry_postings_empty(a);

@@ -118,6 +118,24 @@ static int load_segments(struct ls_store *st, struct scry_err *err)
     return rc;
 }
 
+/* Each segment stream's newest t_ns: the floor for the streams the WAL and
+ * new appends bring back (their newest line is not known: an equal t_ns is
+ * then accepted, not taken for a duplicate). */
+static void seed_floor(struct ls_store *st)
+{
+    for (size_t i = 0; i < st->n_segs; i++) {
+        const struct ls_segment *s = st->segs[i];
+        for (uint32_t k = 0; k < s->n_streams; k++) {
+            const struct ls_seg_stream *ss = &s->streams[k];
+            int64_t t = INT64_MIN;
+            for (uint32_t c = 0; c < ss->n_chunks; c++)
+                if (s->chunks[ss->first_chunk + c].maxt > t)
+                    t = s->chunks[ss->first_chunk + c].maxt;
+            ls__floor_set(&st->floor, scry_labels_hash(&ss->ls), t, 0, SIZE_MAX);
+        }
+    }
+}
+
 static int appendable_begin(struct scry_appendable *s, const char *tenant,
                             struct scry_appender **out, struct scry_err *err)
 {
@@ -147,6 +165,7 @@ int ls_open(struct ls_store **out, const struct ls_opts *opts, struct scry_err *
     st->seg_dir = path_join(st->logs_dir, "segments");
     pthread_mutex_init(&st->mu, NULL);
     ls__head_init(&st->head, 1);
+    st->head.floor = &st->floor;
     int rc = mkdir_p(st->data_dir, err);
     if (!rc)
         rc = mkdir_p(st->logs_dir, err);
@@ -161,6 +180,8 @@ int ls_open(struct ls_store **out, const struct ls_opts *opts, struct scry_err *
                                   sizeof ls_migrations / sizeof ls_migrations[0], err);
     if (!rc)
         rc = load_segments(st, err);
+    if (!rc)
+        seed_floor(st);
     if (!rc)
         rc = ls__wal_replay(st, err);
     if (!rc) {
@@ -186,6 +207,7 @@ void ls_close(struct ls_store *st)
     free(st->segs);
     scry_catalog_close(st->cat);
     ls__head_fini(&st->head);
+    ls__floor_fini(&st->floor);
     pthread_mutex_destroy(&st->mu);
     free(st->data_dir);
     free(st->logs_dir);
@@ -252,7 +274,7 @@ static int flush_locked(struct ls_store *st, struct scry_err *err)
     char *dir = path_join(st->seg_dir, id);
     struct ls_segment_stats sst;
     int level = st->opts.zstd_level ? st->opts.zstd_level : LS_SEGMENT_ZSTD_LEVEL;
-    rc = ls__segment_write(dir, ss, n, level, &sst, err);
+    rc = ls__segment_write(dir, ss, n, level, st->opts.index_kv_values, &sst, err);
     free(ss);
     struct ls_segment *seg = NULL;
     if (rc == 0)
@@ -269,8 +291,10 @@ static int flush_locked(struct ls_store *st, struct scry_err *err)
     segs_push(st, seg);
     st->wal_upto = closed;
     uint64_t next = h->next_ref;
+    ls__head_save_floor(h);
     ls__head_fini(h);
     ls__head_init(h, next);
+    h->floor = &st->floor;
     return scry_wal_truncate_before(st->wal, closed + 1, err);
 }
 

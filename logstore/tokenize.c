@@ -116,13 +116,19 @@ static void kv_value(const uint8_t *p, size_t len, size_t eq, ls_token_fn fn, vo
         emit((const char *)p + v, e - v, fn, ud);
 }
 
-void ls_tokenize(const char *line, size_t len, ls_token_fn fn, void *ud)
+void ls_tokenize_split(const char *line, size_t len, ls_token_fn word_fn, ls_token_fn value_fn,
+                       void *ud)
 {
-    words(line, len, true, fn, ud);
+    words(line, len, true, word_fn, ud);
     const uint8_t *p = (const uint8_t *)line;
     const uint8_t *q = p, *end = p + len;
     while (q < end && (q = memchr(q, '=', (size_t)(end - q))) != NULL) {
-        kv_value(p, len, (size_t)(q - p), fn, ud);
+        kv_value(p, len, (size_t)(q - p), value_fn, ud);
         q++;
     }
+}
+
+void ls_tokenize(const char *line, size_t len, ls_token_fn fn, void *ud)
+{
+    ls_tokenize_split(line, len, fn, fn, ud);
 }

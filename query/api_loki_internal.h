@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/appender.h"
 #include "core/http.h"
 #include "core/matcher.h"
 #include "query/api_loki.h"
@@ -70,6 +71,18 @@ int loki__direction(struct loki_api_ctx *c, bool *backward);
  * wrapper after the handler. */
 int loki__selector(struct loki_api_ctx *c, const char *query, struct scry_matcher **out,
                    size_t *n_out);
+
+/* ---- entry scans (api_loki_meta.c) ---- */
+/* Called per entry in range; stream_i counts the streams that had entries
+ * so far (a new value means a new stream). Return false to stop. */
+typedef bool (*loki_entry_fn)(void *ud, size_t stream_i, const struct scry_labels *ls,
+                              const struct scry_log_entry *e);
+/* Every entry of the streams query's selector picks in [start, end]
+ * (an empty selector is a 400, as in Loki). 0, or the error answered. */
+int loki__scan(struct loki_api_ctx *c, const char *query, int64_t start, int64_t end,
+               bool backward, loki_entry_fn fn, void *ud);
+/* An entry's size as Loki's statistics count it: line + metadata bytes. */
+uint64_t loki__entry_bytes(const struct scry_log_entry *e);
 
 /* ---- handlers ---- */
 void loki__query(struct loki_api_ctx *c);

@@ -7,36 +7,46 @@
  * and the types matter, not just the JSON value. */
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "core/mem.h"
 
 #include "query/api_prom_internal.h"
 
 /* jsonutil.MarshalTimestamp: integer seconds, then ".mmm" only when the
  * millisecond part is not zero. Negative times print a leading '-' and
- * then the absolute value, so -500 ms is "-0.500". */
-void pql__api_put_time(struct scry_buf *b, int64_t t_ms)
+ * then the absolute value, so -500 ms is "-0.500". Written into out (at
+ * least 32 bytes), no printf: a matrix has one per point. */
+static size_t fmt_time(char *out, int64_t t_ms)
 {
+    char *o = out;
     uint64_t u = (uint64_t)t_ms;
     if (t_ms < 0) {
-        scry_buf_putc(b, '-');
+        *o++ = '-';
         u = (uint64_t)0 - u;
     }
-    scry_buf_printf(b, "%llu", (unsigned long long)(u / 1000));
     unsigned frac = (unsigned)(u % 1000);
-    if (frac)
-        scry_buf_printf(b, ".%03u", frac);
+    o += scry_fmt_u64(o, u / 1000);
+    if (frac) {
+        *o++ = '.';
+        *o++ = (char)('0' + frac / 100);
+        *o++ = (char)('0' + frac / 10 % 10);
+        *o++ = (char)('0' + frac % 10);
+    }
+    return (size_t)(o - out);
+}
+
+void pql__api_put_time(struct scry_buf *b, int64_t t_ms)
+{
+    char tmp[32];
+    scry_buf_put(b, tmp, fmt_time(tmp, t_ms));
 }
 
 void pql__api_json_time(struct scry_json *j, int64_t t_ms)
 {
     char tmp[32];
-    struct scry_buf b = { 0 };
-    pql__api_put_time(&b, t_ms);
-    assert(b.len < sizeof tmp);
-    memcpy(tmp, b.p, b.len);
-    size_t len = b.len;
-    scry_buf_fini(&b);
-    scry_json_raw(j, tmp, len);
+    scry_json_raw(j, tmp, fmt_time(tmp, t_ms));
 }
 
 void pql__api_success_begin(struct scry_json *j, struct scry_buf *b)
@@ -88,7 +98,54 @@ static void point(struct scry_json *j, int64_t t_ms, double v)
     scry_json_arr_end(j);
 }
 
-static void series(struct scry_json *j, const struct pql_out_series *s, bool matrix)
+/* Formatted timestamps, direct-mapped by second: the series of a range
+ * query share one grid of steps, so each step's text is made once. */
+#define TCACHE_SLOTS 509
+struct tcache {
+    int64_t t[TCACHE_SLOTS];
+    uint8_t len[TCACHE_SLOTS];
+    char s[TCACHE_SLOTS][32];
+};
+
+static size_t put_time_cached(struct tcache *tc, char *o, int64_t t_ms)
+{
+    if (!tc)
+        return fmt_time(o, t_ms);
+    size_t k = (size_t)((uint64_t)t_ms / 1000 % TCACHE_SLOTS);
+    if (tc->len[k] == 0 || tc->t[k] != t_ms) {
+        tc->t[k] = t_ms;
+        tc->len[k] = (uint8_t)fmt_time(tc->s[k], t_ms);
+    }
+    memcpy(o, tc->s[k], 32);
+    return tc->len[k];
+}
+
+/* The elements of a matrix's "values" array, [t,"v"] each, written
+ * straight into the buffer (what point() writes, without the writer's
+ * bookkeeping per token): a range query answers with ~500 k of them. */
+static void points(struct scry_buf *b, struct tcache *tc, const struct pql_point *p, size_t n)
+{
+    enum { MAX_POINT = 2 + 32 + 2 + SCRY_FMT_DOUBLE_MAX + 3 };
+    for (size_t i = 0; i < n; i++) {
+        scry_buf_reserve(b, MAX_POINT);
+        char *o = b->p + b->len;
+        if (i)
+            *o++ = ',';
+        *o++ = '[';
+        o += put_time_cached(tc, o, p[i].t_ms);
+        *o++ = ',';
+        *o++ = '"';
+        o += scry_fmt_double_api(o, p[i].v);
+        *o++ = '"';
+        *o++ = ']';
+        b->len = (size_t)(o - b->p);
+    }
+    if (b->p)
+        b->p[b->len] = 0;
+}
+
+static void series(struct scry_json *j, struct tcache *tc, const struct pql_out_series *s,
+                   bool matrix)
 {
     scry_json_obj_begin(j);
     scry_json_key(j, "metric");
@@ -96,8 +153,7 @@ static void series(struct scry_json *j, const struct pql_out_series *s, bool mat
     if (matrix) {
         scry_json_key(j, "values");
         scry_json_arr_begin(j);
-        for (size_t i = 0; i < s->n_points; i++)
-            point(j, s->points[i].t_ms, s->points[i].v);
+        points(j->b, tc, s->points, s->n_points);
         scry_json_arr_end(j);
     } else {
         assert(s->n_points >= 1);
@@ -131,11 +187,13 @@ void pql__api_write_result(struct scry_json *j, const struct pql_result *r)
         bool matrix = r->type == PQL_TYPE_MATRIX;
         scry_json_str(j, matrix ? "matrix" : "vector");
         scry_json_key(j, "result");
+        struct tcache *tc = matrix && r->n_series > 1 ? scry_calloc(1, sizeof(*tc)) : NULL;
         scry_json_arr_begin(j);
         for (size_t i = 0; i < r->n_series; i++)
             if (matrix || r->series[i].n_points > 0)
-                series(j, &r->series[i], matrix);
+                series(j, tc, &r->series[i], matrix);
         scry_json_arr_end(j);
+        free(tc);
         break;
     }
     }

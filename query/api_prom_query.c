@@ -144,6 +144,16 @@ void pql__api_query_range(struct pql_api_ctx *c)
     if (pql__api_limit(c, &limit) != 0 || range_params(c, &start_ms, &end_ms, &step_ms) != 0 ||
         engine_opts(c, &eo) != 0 || pql__api_parse_query(c, "query", &e) != 0)
         return;
+    /* Prometheus's NewRangeQuery refuses these before evaluating, and the
+     * API reports that as a bad "query" parameter (400 bad_data), not as an
+     * execution error (found by tests/integration/test_prom_diff.py). */
+    if (e->type == PQL_TYPE_MATRIX || e->type == PQL_TYPE_STRING) {
+        scry_http_error(c->resp, 400, "bad_data",
+                        "invalid parameter \"query\": invalid expression type \"%s\" for range "
+                        "query, must be Scalar or instant Vector",
+                        e->type == PQL_TYPE_MATRIX ? "range vector" : "string");
+        return;
+    }
     if (!take_slot(c, eo.timeout_ms))
         return;
     struct pql_result r = { 0 };

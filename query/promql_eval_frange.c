@@ -21,6 +21,7 @@ struct win {
     size_t n;
     int64_t start, end, range, ts; /* window bounds, range, step time (ms) */
     const double *arg;             /* the scalar arguments at this step */
+    bool monotone;                 /* the whole series never decreases */
 };
 
 typedef bool (*win_fn)(const struct win *w, double *out);
@@ -37,7 +38,7 @@ static bool extrapolated_rate(const struct win *w, double *out, bool counter, bo
     if (w->n < 2)
         return false;
     double r = w->v[w->n - 1] - w->v[0];
-    if (counter) {
+    if (counter && !w->monotone) {
         double last = 0;
         for (size_t i = 0; i < w->n; i++) {
             if (w->v[i] < last)
@@ -453,6 +454,7 @@ static bool ext_points(const struct win *w, int64_t *t, double *v, struct win *o
     out->t = t;
     out->v = v;
     out->n = n;
+    out->monotone = false;
     return true;
 }
 
@@ -554,13 +556,31 @@ static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struc
         rc = pql__check_limits(c);
         if (rc != 0)
             return rc;
+        size_t lo = 0, hi = 0;
+        /* a counter without a reset anywhere has none in any window: the
+         * rate functions skip their per-window scan (the sum it would add
+         * is exactly 0, so results do not change) */
+        bool monotone = true;
+        for (size_t j = 1; j < s->n && monotone; j++)
+            monotone = !(s->v[j] < s->v[j - 1]);
+        monotone = monotone && !(s->n && s->v[0] < 0);
         for (size_t i = 0; i < c->n_steps; i++) {
             int64_t end = m.m.win_end[i], start = end - m.m.range_ms;
-            size_t lo = first_gt(s->t, s->n, start - m.m.ext_ms),
-                   hi = first_gt(s->t, s->n, end + (m.m.smoothed ? m.m.ext_ms : 0));
+            int64_t lo_t = start - m.m.ext_ms, hi_t = end + (m.m.smoothed ? m.m.ext_ms : 0);
+            /* windows only move forward (steps, or one @ time): two cursors
+             * walk the points once instead of two binary searches a step */
+            if (i > 0 && end < m.m.win_end[i - 1])
+                lo = hi = 0;
+            while (lo < s->n && s->t[lo] <= lo_t)
+                lo++;
+            if (hi < lo)
+                hi = lo;
+            while (hi < s->n && s->t[hi] <= hi_t)
+                hi++;
             for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
                 argv[j] = sc[j] ? sc[j][i] : 0;
-            struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, m.m.range_ms, ev_ts(c, i), argv };
+            struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, m.m.range_ms, ev_ts(c, i), argv,
+                             monotone };
             double v;
             bool ok;
             if (quant || mad) {

@@ -138,26 +138,19 @@ struct vsel {
     bool ts;       /* timestamps (s) instead of values */
 };
 
-/* Index of the last point with t <= ref, or -1. */
-static long last_le(const int64_t *t, size_t n, int64_t ref)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (t[mid] <= ref)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return (long)lo - 1;
-}
-
 static int vsel_series(struct ev_ctx *c, const struct scry_labels *ls, struct raw *r, void *ud)
 {
     struct vsel *x = ud;
     struct ev_series *s = NULL;
+    /* The reference times never decrease (a step's time minus a fixed
+     * offset, or one @ time), so one cursor walks the points forward once
+     * instead of a binary search per step. */
+    long k = -1;
     for (size_t i = 0; i < c->n_steps; i++) {
-        long k = last_le(r->t, r->n, x->ref[i]);
+        if (i > 0 && x->ref[i] < x->ref[i - 1])
+            k = -1;
+        while ((size_t)(k + 1) < r->n && r->t[k + 1] <= x->ref[i])
+            k++;
         if (k < 0 || r->t[k] <= x->ref[i] - c->lookback_ms || pql_is_stale_nan(r->v[k]))
             continue;
         double v = x->ts ? (double)r->t[k] / 1000 : r->v[k];

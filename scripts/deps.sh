@@ -15,6 +15,10 @@ PACKAGES=(
   nodejs npm
   # tests: a real target for the scrape manager (tests/unit/collector/test_scrape_node.c)
   prometheus-node-exporter
+  # tests: the reference for remote_write and PromQL (tests/integration/test_prom_diff.py)
+  prometheus
+  # receivers for `scry agent` (tests/integration/test_agent.py; also prometheus above)
+  victoria-metrics
 )
 
 # A machine may already have Node.js from elsewhere (NodeSource's nodejs

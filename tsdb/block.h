@@ -91,6 +91,25 @@ const char *tsdb_block_dir(const struct tsdb_block *b);
 int tsdb_block_querier(struct tsdb_block *b, int64_t mint_ms, int64_t maxt_ms,
                        struct scry_querier **out, struct scry_err *err);
 
+/* ---- deletion (block_tombs.c; tsdb/FORMAT.md "tombstones file") ---- */
+
+struct tsdb_tombs;
+
+/* Adds [mint_ms, maxt_ms] (clamped to the block) to the deleted ranges of
+ * every series matching ms with a chunk overlapping it, and writes the
+ * block's tombstones file atomically (temp name, fsync, rename). *out gets
+ * the new table, to hand to tsdb_block_set_tombstones while no querier of
+ * b is open; *n_series counts the series that got the range (0: nothing
+ * was written and *out is empty). */
+int tsdb_block_delete(struct tsdb_block *b, const struct scry_matcher *ms, size_t n_ms,
+                      int64_t mint_ms, int64_t maxt_ms, struct tsdb_tombs *out,
+                      uint64_t *n_series, struct scry_err *err);
+/* Replaces b's table by *t (taken; *t is left empty). */
+void tsdb_block_set_tombstones(struct tsdb_block *b, struct tsdb_tombs *t);
+/* Series with deleted ranges, and ranges. */
+void tsdb_block_tombstone_stats(const struct tsdb_block *b, uint64_t *n_series,
+                                uint64_t *n_intervals);
+
 /* Cardinality statistics of the index (inspect). Calls fn for each label
  * name with its number of values and series, and for each pair. */
 struct tsdb_block_label_stat {
@@ -131,7 +150,9 @@ int tsdb_blocks_add(struct tsdb_blocks *bs, const struct tsdb_block_source *src,
                     struct scry_err *err);
 
 /* Merges blocks [first, first + n) (adjacent by mint) into one: series by
- * label order, overlapping samples merged, duplicates removed. The new block
+ * label order, overlapping samples merged, duplicates removed, deleted
+ * samples (tombstones) dropped; when nothing is left the sources are just
+ * deleted (meta_out->n_series is then 0). The new block
  * is written, then one catalog transaction records it and deletes the
  * sources' rows, then the source directories are removed. */
 int tsdb_blocks_compact_range(struct tsdb_blocks *bs, size_t first, size_t n,
@@ -140,6 +161,12 @@ int tsdb_blocks_compact_range(struct tsdb_blocks *bs, size_t first, size_t n,
 /* Plans and runs compactions until none applies (see tsdb/README.md
  * "Compaction plan"); *n_done (may be NULL) counts merges. */
 int tsdb_blocks_compact(struct tsdb_blocks *bs, size_t *n_done, struct scry_err *err);
+
+/* Rewrites every block that has tombstones without the deleted samples
+ * (same range and level; a block left empty is deleted), swapping old for
+ * new in one catalog transaction each, as compaction does. *n_done (may be
+ * NULL) counts the blocks rewritten or deleted. */
+int tsdb_blocks_clean_tombstones(struct tsdb_blocks *bs, size_t *n_done, struct scry_err *err);
 
 /* Deletes blocks wholly older than now - retention_ms, then the oldest
  * while the total size exceeds retention_size_bytes. *n_deleted may be NULL. */

@@ -17,6 +17,7 @@
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
 #include "tsdb/chunk_internal.h"
+#include "tsdb/tombstones.h"
 
 /* ---- format constants (FORMAT.md "Blocks") ------------------------------ */
 
@@ -199,6 +200,9 @@ struct tsdb_block {
     struct tsdb__page *pages;
     uint64_t n_pages;
     uint64_t logical_len;
+    /* deleted ranges by series number (the tombstones file); replaced
+     * only while no querier of the block is open (the database's gate) */
+    struct tsdb_tombs tombs;
 };
 
 /* Open with knobs for the fuzz target: skip page CRCs and meta.json. */

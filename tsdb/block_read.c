@@ -80,6 +80,7 @@ void tsdb_block_close(struct tsdb_block *b)
     if (b->chk)
         munmap((void *)b->chk, b->chk_len);
     tsdb__index_free(b);
+    tsdb_tombs_fini(&b->tombs);
     free(b->dir);
     free(b->index_path);
     free(b->chunks_path);
@@ -115,6 +116,8 @@ int tsdb__block_open(struct tsdb_block **out, const char *dir, const struct tsdb
         rc = scry_err_set(err, SCRY_ECORRUPT, "%s: %zu bytes, the index says %" PRIu64
                           " at offset %zu", b->chunks_path, b->chk_len, b->meta.chunks_bytes,
                           b->chk_len);
+    if (!rc)
+        rc = tsdb_tombs_read_file(dir, b->meta.n_series, &b->tombs, err);
     if (!rc && !o->no_meta) {
         const char *base = strrchr(dir, '/');
         base = base ? base + 1 : dir;
@@ -230,7 +233,10 @@ struct bss {
     struct tsdb__page_cache pc;
     struct scry_labels cur;
     uint32_t c0, c1; /* chunk range of the current series in range */
+    const struct tsdb_interval *del; /* its deleted ranges */
+    size_t n_del;
     struct bit bit;
+    struct tsdb_del_iter dit;
     int rc;
     struct scry_err err;
 };
@@ -372,6 +378,22 @@ static const struct scry_sample_iter_ops bit_ops = {
 
 /* ---- series set -------------------------------------------------------------------- */
 
+static struct scry_sample_iter *bss_samples(struct scry_series_set *ss);
+
+/* Whether the current series keeps a sample in range despite its deleted
+ * ranges. Decodes at most up to the first live sample; the iterator is
+ * rebuilt by samples(). */
+static bool has_live_sample(struct bss *s)
+{
+    int64_t lo = s->g.chunks[s->c0].mint_ms, hi = s->g.chunks[s->c1 - 1].maxt_ms;
+    lo = lo > s->mint ? lo : s->mint;
+    hi = hi < s->maxt ? hi : s->maxt;
+    if (tsdb_intervals_cover(s->del, s->n_del, lo, hi))
+        return false;
+    struct scry_sample_iter *it = bss_samples(&s->ss);
+    return it->ops->next(it);
+}
+
 static bool bss_next(struct scry_series_set *ss)
 {
     struct bss *s = (struct bss *)ss;
@@ -394,6 +416,12 @@ static bool bss_next(struct scry_series_set *ss)
         s->cur = (struct scry_labels){s->g.labels + gs->lab_off, gs->n_labels};
         s->c0 = c0;
         s->c1 = c1;
+        s->del = tsdb_tombs_get(&s->b->tombs, id, &s->n_del);
+        if (s->n_del && !has_live_sample(s)) {
+            if (s->rc)
+                return false;
+            continue; /* wholly deleted in range: gone, as in Prometheus */
+        }
         return true;
     }
     return false;
@@ -410,6 +438,10 @@ static struct scry_sample_iter *bss_samples(struct scry_series_set *ss)
     s->bit = (struct bit){.it = {&bit_ops}, .ss = s, .ci = s->c0, .cend = s->c1};
     if (s->rc)
         s->bit.done = true;
+    if (s->n_del) {
+        tsdb_del_iter_init(&s->dit, &s->bit.it, s->del, s->n_del);
+        return &s->dit.base;
+    }
     return &s->bit.it;
 }
 

@@ -248,12 +248,62 @@ static const struct tsdb__gseries *cur_series(struct cur *c, struct scry_err *er
     return *rc ? NULL : &c->g.s[c->i % c->b->group_size];
 }
 
+static void cm_push(struct msrc *m, size_t **offs, int64_t mint, int64_t maxt, uint32_t n,
+                    const void *p, uint32_t len)
+{
+    if (m->n_cm == m->cm_cap) {
+        m->cm_cap = m->cm_cap ? 2 * m->cm_cap : 64;
+        m->cm = scry_realloc(m->cm, m->cm_cap * sizeof *m->cm);
+    }
+    *offs = scry_realloc(*offs, m->cm_cap * sizeof **offs);
+    (*offs)[m->n_cm] = m->bytes.len;
+    m->cm[m->n_cm++] = (struct tsdb_chunk_meta){mint, maxt, n, NULL, len};
+    scry_buf_put(&m->bytes, p, len);
+}
+
+/* Appends the samples of chunk p outside the deleted ranges del[0..n_del)
+ * as new chunks (the writer re-chunks them anyway). */
+static int cm_push_filtered(struct msrc *m, size_t **offs, const uint8_t *p, uint32_t len,
+                            const struct tsdb_interval *del, size_t n_del, struct scry_err *err)
+{
+    int64_t t[TSDB_CHUNK_MAX_SAMPLES];
+    double v[TSDB_CHUNK_MAX_SAMPLES];
+    size_t cap = tsdb_chunk_max_len(TSDB_CHUNK_MAX_SAMPLES), n = 0, di = 0;
+    uint8_t *out = scry_malloc(cap);
+    int rc = 0;
+    struct tsdb_chunk_iter it;
+    tsdb_chunk_iter_init(&it, p, len);
+    for (;;) {
+        bool more = tsdb_chunk_iter_next(&it);
+        if (more) {
+            tsdb_chunk_iter_at(&it, &t[n], &v[n]);
+            if (tsdb_intervals_skip(del, n_del, &di, t[n]))
+                continue;
+            n++;
+        }
+        if (n && (!more || n == TSDB_CHUNK_MAX_SAMPLES)) {
+            size_t olen;
+            if ((rc = tsdb_chunk_encode(t, v, n, TSDB_VENC_AUTO, out, cap, &olen, err)))
+                break;
+            cm_push(m, offs, t[0], t[n - 1], (uint32_t)n, out, (uint32_t)olen);
+            n = 0;
+        }
+        if (!more)
+            break;
+    }
+    free(out);
+    if (!rc && tsdb_chunk_iter_err(&it))
+        rc = scry_err_set(err, SCRY_ECORRUPT, "chunk does not decode");
+    return rc;
+}
+
 static int msrc_next(void *ud, struct tsdb_block_series *out, struct scry_err *err)
 {
     struct msrc *m = ud;
+    int rc;
+again:;
     struct scry_labels min = {0};
     size_t n_min = 0;
-    int rc;
     for (size_t k = 0; k < m->n; k++) {
         struct cur *c = &m->c[k];
         if (c->i >= c->b->n_series)
@@ -282,26 +332,33 @@ static int msrc_next(void *ud, struct tsdb_block_series *out, struct scry_err *e
         struct scry_labels ls = {c->g.labels + gs->lab_off, gs->n_labels};
         if (!scry_labels_equal(&ls, &min))
             continue;
+        size_t n_del;
+        const struct tsdb_interval *del = tsdb_tombs_get(&c->b->tombs, c->i, &n_del);
         for (uint32_t j = 0; j < gs->n_chunks; j++) {
             const struct tsdb__gchunk *ch = &c->g.chunks[gs->chunk_first + j];
             const uint8_t *p;
+            if (n_del && tsdb_intervals_cover(del, n_del, ch->mint_ms, ch->maxt_ms))
+                continue; /* wholly deleted */
             if ((rc = tsdb__chunk_bytes(c->b, &c->pc, ch->off, ch->len, &p, err)))
                 goto out;
-            if (m->n_cm == m->cm_cap) {
-                m->cm_cap = m->cm_cap ? 2 * m->cm_cap : 64;
-                m->cm = scry_realloc(m->cm, m->cm_cap * sizeof *m->cm);
+            bool partly = false;
+            for (size_t d = 0; d < n_del && !partly; d++)
+                partly = del[d].mint <= ch->maxt_ms && del[d].maxt >= ch->mint_ms;
+            if (partly) {
+                if ((rc = cm_push_filtered(m, &offs, p, ch->len, del, n_del, err)))
+                    goto out;
+                continue;
             }
-            offs = scry_realloc(offs, m->cm_cap * sizeof *offs);
-            offs[m->n_cm] = m->bytes.len;
             struct tsdb_chunk_info info = {0};
             tsdb_chunk_info(p, ch->len, &info); /* a bad header fails in the re-encode */
-            m->cm[m->n_cm++] = (struct tsdb_chunk_meta){ch->mint_ms, ch->maxt_ms, info.n, NULL,
-                                                        ch->len};
-            scry_buf_put(&m->bytes, p, ch->len);
+            cm_push(m, &offs, ch->mint_ms, ch->maxt_ms, info.n, p, ch->len);
         }
         c->i++;
     }
-    assert(m->n_cm >= 1); /* every series of a block has a chunk */
+    if (m->n_cm == 0) { /* every sample of the series was deleted */
+        free(offs);
+        goto again;
+    }
     for (size_t j = 0; j < m->n_cm; j++)
         m->cm[j].p = (const uint8_t *)m->bytes.p + offs[j];
     *out = (struct tsdb_block_series){min, m->cm, m->n_cm};
@@ -329,12 +386,14 @@ static void remove_blocks(struct tsdb_blocks *bs, size_t first, size_t n)
     scry_buf_fini(&p);
 }
 
-int tsdb_blocks_compact_range(struct tsdb_blocks *bs, size_t first, size_t n,
-                              struct tsdb_block_meta *meta_out, struct scry_err *err)
+static int delete_range(struct tsdb_blocks *bs, size_t first, size_t n, struct scry_err *err);
+
+/* Writes blocks [first, first + n) as one new block at level (0: max + 1)
+ * without their deleted samples, then swaps: one catalog transaction, the
+ * sources' directories removed. Nothing left: the sources are deleted. */
+static int rewrite(struct tsdb_blocks *bs, size_t first, size_t n, uint32_t level_set,
+                   struct tsdb_block_meta *meta_out, struct scry_err *err)
 {
-    if (n < 2 || first + n > bs->n)
-        return scry_err_set(err, SCRY_EINVAL, "compact: bad range %zu+%zu of %zu", first, n,
-                            bs->n);
     struct msrc m = {.c = scry_calloc(n, sizeof *m.c), .n = n};
     const char **ids = scry_calloc(n, sizeof *ids);
     int64_t mint = INT64_MAX, maxt = INT64_MIN;
@@ -349,11 +408,14 @@ int tsdb_blocks_compact_range(struct tsdb_blocks *bs, size_t first, size_t n,
         maxt = b->meta.maxt_ms > maxt ? b->meta.maxt_ms : maxt;
         level = b->meta.level > level ? b->meta.level : level;
     }
-    struct tsdb_block_write_opts o = {.rechunk = true, .level = level + 1};
-    struct tsdb_block_meta meta;
+    struct tsdb_block_write_opts o = {.rechunk = true, .level = level_set ? level_set : level + 1};
+    struct tsdb_block_meta meta = {0};
     char id[TSDB_BLOCK_ID_LEN + 1];
     int rc = tsdb_block_write(bs->blocks_dir, &msrc_ops, &m, mint, maxt, &o, id, &meta, err);
-    if (!rc)
+    bool empty = rc == SCRY_ENOTFOUND;
+    if (empty)
+        rc = 0;
+    else if (!rc)
         rc = tsdb__catalog_record(bs->cat, &meta, ids, n, now_ms(bs), err);
     for (size_t k = 0; k < n; k++) {
         tsdb__group_fini(&m.c[k].g);
@@ -364,13 +426,52 @@ int tsdb_blocks_compact_range(struct tsdb_blocks *bs, size_t first, size_t n,
     scry_buf_fini(&m.bytes);
     free(ids);
     if (rc)
-        return scry_err_prefix(err, "compact");
+        return rc;
+    if (empty) { /* every sample was deleted */
+        if (meta_out)
+            *meta_out = (struct tsdb_block_meta){0};
+        return delete_range(bs, first, n, err);
+    }
     remove_blocks(bs, first, n);
     if ((rc = tsdb__catalog_purge(bs->cat, err)))
         return rc;
     if (meta_out)
         *meta_out = meta;
     return open_new(bs, id, err);
+}
+
+int tsdb_blocks_compact_range(struct tsdb_blocks *bs, size_t first, size_t n,
+                              struct tsdb_block_meta *meta_out, struct scry_err *err)
+{
+    if (n < 2 || first + n > bs->n)
+        return scry_err_set(err, SCRY_EINVAL, "compact: bad range %zu+%zu of %zu", first, n,
+                            bs->n);
+    int rc = rewrite(bs, first, n, 0, meta_out, err);
+    return rc ? scry_err_prefix(err, "compact") : 0;
+}
+
+int tsdb_blocks_clean_tombstones(struct tsdb_blocks *bs, size_t *n_done, struct scry_err *err)
+{
+    size_t done = 0;
+    int rc = 0;
+    /* A rewritten block has no tombstones, so each pass finds one less. */
+    for (;;) {
+        size_t i = 0;
+        while (i < bs->n && !bs->b[i]->tombs.n_refs)
+            i++;
+        if (i == bs->n)
+            break;
+        char id[TSDB_BLOCK_ID_LEN + 1];
+        memcpy(id, bs->b[i]->meta.id, sizeof id);
+        if ((rc = rewrite(bs, i, 1, bs->b[i]->meta.level, NULL, err))) {
+            scry_err_prefix(err, "clean tombstones of block %s", id);
+            break;
+        }
+        done++;
+    }
+    if (n_done)
+        *n_done = done;
+    return rc;
 }
 
 /* ---- planning ------------------------------------------------------------------- */
@@ -432,16 +533,21 @@ int tsdb_blocks_compact(struct tsdb_blocks *bs, size_t *n_done, struct scry_err 
 
 /* ---- retention ------------------------------------------------------------------ */
 
-static int delete_first(struct tsdb_blocks *bs, size_t n, struct scry_err *err)
+static int delete_range(struct tsdb_blocks *bs, size_t first, size_t n, struct scry_err *err)
 {
     const char **ids = scry_calloc(n + 1, sizeof *ids);
     for (size_t i = 0; i < n; i++)
-        ids[i] = bs->b[i]->meta.id;
+        ids[i] = bs->b[first + i]->meta.id;
     int rc = tsdb__catalog_delete(bs->cat, ids, n, err);
     free(ids);
     if (!rc)
-        remove_blocks(bs, 0, n);
+        remove_blocks(bs, first, n);
     return rc;
+}
+
+static int delete_first(struct tsdb_blocks *bs, size_t n, struct scry_err *err)
+{
+    return delete_range(bs, 0, n, err);
 }
 
 int tsdb_blocks_retention(struct tsdb_blocks *bs, size_t *n_deleted, struct scry_err *err)

@@ -175,6 +175,11 @@ static void series_free_samples(struct tsdb__series *s)
         free(s->ooo);
         s->ooo = NULL;
     }
+    if (s->del) {
+        tsdb_intervals_fini(s->del);
+        free(s->del);
+        s->del = NULL;
+    }
 }
 
 /* ---- truncate ----------------------------------------------------------------- */
@@ -211,6 +216,15 @@ static bool series_truncate(struct tsdb__series *s, int64_t mint)
             free(o->s);
             free(o);
             s->ooo = NULL;
+        }
+    }
+    if (s->del) {
+        /* Deletions below mint are done with: the samples they hid are gone. */
+        tsdb_intervals_drop_below(s->del, mint);
+        if (!s->del->n) {
+            tsdb_intervals_fini(s->del);
+            free(s->del);
+            s->del = NULL;
         }
     }
     return !s->n_sealed && !s->open.n && !s->ooo;

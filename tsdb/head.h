@@ -94,6 +94,7 @@ struct tsdb_head_replay_stats {
     uint64_t series, samples;      /* records' entries applied */
     uint64_t unknown_refs;         /* samples of series no SERIES record named */
     uint64_t rejected;             /* samples out of order or duplicate on replay */
+    uint64_t tombstones;           /* deleted ranges applied */
 };
 
 /* Rebuilds the head from the WAL in dir (checkpoint then segments), keeping
@@ -114,6 +115,18 @@ int tsdb_head_replay(struct tsdb_head *h, const char *dir, const struct tsdb_hea
  * later are not seen. Close it with q->ops->close. */
 int tsdb_head_querier(struct tsdb_head *h, int64_t mint, int64_t maxt, struct scry_querier **out,
                       struct scry_err *err);
+
+/* ---- deletion ---- */
+
+/* Marks the samples in [mint, maxt] of every series matching ms deleted:
+ * each range is clamped to the series' current samples (later appends are
+ * not deleted, as in Prometheus), logged in one TOMBSTONES record and
+ * committed to the WAL, then applied. Queriers and the chunk set skip
+ * deleted samples (a series with none left in range is not returned);
+ * truncate forgets ranges below its bound. *n_series (may be NULL) counts
+ * the series that got a range. Not concurrently with tsdb_head_truncate. */
+int tsdb_head_delete(struct tsdb_head *h, const struct scry_matcher *ms, size_t n_ms,
+                     int64_t mint, int64_t maxt, uint64_t *n_series, struct scry_err *err);
 
 /* ---- for the block writer ---- */
 

@@ -30,6 +30,7 @@
 #include "tsdb/chunk.h"
 #include "tsdb/head.h"
 #include "core/postings.h"
+#include "tsdb/tombstones.h"
 
 #define TSDB__N_STRIPES 1024u
 #define TSDB__DEFAULT_CHUNK_SAMPLES 120u
@@ -191,6 +192,7 @@ struct tsdb__series {
     struct tsdb__chunk **sealed; /* oldest first, non-overlapping */
     uint32_t n_sealed, cap_sealed;
     struct tsdb__ooo *ooo;
+    struct tsdb_intervals *del; /* deleted ranges (tsdb_head_delete); NULL: none */
     uint32_t n_labels;
     bool dead;                  /* truncate: being removed */
     struct scry_label labels[]; /* interned strings */
@@ -336,6 +338,10 @@ void tsdb__index_remove(struct tsdb__index *ix, struct tsdb__series *const *dead
 struct scry_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_arena *a,
                                               const struct scry_matcher *ms, size_t n_ms);
 struct tsdb__lname *tsdb__index_name(const struct tsdb__index *ix, const char *iname);
+
+/* head_delete.c: adds [mint, maxt] to the deleted ranges of s (takes the
+ * stripe lock). */
+void tsdb__series_delete(struct tsdb_head *h, struct tsdb__series *s, int64_t mint, int64_t maxt);
 
 /* head_read.c */
 int tsdb__head_querier(struct scry_queryable *store, const char *tenant, int64_t mint,

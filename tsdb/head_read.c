@@ -30,6 +30,8 @@ struct snap {
     const uint8_t *open;
     struct tsdb__sample *ooo; /* sorted */
     uint32_t n_ooo;
+    const struct tsdb_interval *del; /* deleted ranges overlapping the query */
+    uint32_t n_del;
 };
 
 struct hiter {
@@ -44,6 +46,7 @@ struct hiter {
     int64_t at;
     double av;
     uint32_t oi;   /* out-of-order stream: next index */
+    size_t di;     /* cursor into s->del */
     bool ok, pending, done;
     int64_t t;
     double v;
@@ -158,7 +161,8 @@ static bool step(struct hiter *it)
         }
         if (it->t > it->maxt)
             break;
-        if (it->t >= it->mint)
+        if (it->t >= it->mint &&
+            !(it->s->n_del && tsdb_intervals_skip(it->s->del, it->s->n_del, &it->di, it->t)))
             return it->ok = true;
     }
     it->done = true;
@@ -291,6 +295,13 @@ static bool snapshot(struct scry_arena *a, const struct tsdb__series *s, int64_t
     }
     if (s->ooo)
         ooo_collect(a, s->ooo, mint, maxt, sn);
+    if (s->del) {
+        struct tsdb_interval *d = scry_arena_alloc(a, s->del->n * sizeof *d);
+        for (uint32_t i = 0; i < s->del->n; i++)
+            if (s->del->v[i].maxt >= mint && s->del->v[i].mint <= maxt)
+                d[sn->n_del++] = s->del->v[i];
+        sn->del = d;
+    }
     return sn->n_c || sn->open_n || sn->n_ooo;
 }
 
@@ -649,7 +660,8 @@ const struct tsdb_chunk_meta *tsdb_head_chunk_set_chunks(const struct tsdb_head_
     const struct hset *set = cs->set;
     const struct snap *s = set->s[set->i - 1];
     struct tsdb_chunk_meta *m = scry_arena_alloc(cs->q->a, (s->n_c + 1) * sizeof *m);
-    bool all_in = !s->open_n && !s->n_ooo;
+    /* Deleted samples are not written: re-encode a series with deletions. */
+    bool all_in = !s->open_n && !s->n_ooo && !s->n_del;
     for (uint32_t i = 0; i < s->n_c; i++) {
         const struct tsdb__chunk *c = s->c[i];
         m[i] = (struct tsdb_chunk_meta){ .mint_ms = c->mint, .maxt_ms = c->maxt, .n_samples = c->n,

@@ -7,8 +7,9 @@
  * labels that already exist under another ref (a checkpoint and a segment
  * may both hold one) makes the second ref an alias for the replay. Samples
  * of refs no record named are counted and skipped — they belong to series a
- * checkpoint dropped because blocks hold them. TOMBSTONES are not applied
- * yet (the head has no deletion). Single-threaded: nothing else uses the
+ * checkpoint dropped because blocks hold them. TOMBSTONES add their
+ * intervals to the series' deleted ranges, as tsdb_head_delete did live
+ * (the record holds the ranges already clamped). Single-threaded: nothing else uses the
  * head during replay, but the locks are taken anyway so that TSan and the
  * invariants stay simple. */
 #include <stdlib.h>
@@ -99,6 +100,25 @@ static int on_samples(struct replay *r, const void *p, size_t len)
     return 0;
 }
 
+static int on_tombstones(struct replay *r, const void *p, size_t len)
+{
+    struct tsdb_wal_tombstone *v;
+    size_t n;
+    int rc = tsdb_wal_tombstones_decode(p, len, r->a, &v, &n, r->err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        struct tsdb__series *s = resolve(r, v[i].ref);
+        if (!s) {
+            r->st->unknown_refs++;
+            continue;
+        }
+        tsdb__series_delete(r->h, s, v[i].mint_ms, v[i].maxt_ms);
+        r->st->tombstones++;
+    }
+    return 0;
+}
+
 static int on_record(void *ud, uint8_t type, const void *payload, size_t len,
                      const struct scry_wal_pos *pos)
 {
@@ -109,7 +129,9 @@ static int on_record(void *ud, uint8_t type, const void *payload, size_t len,
         rc = on_series(r, payload, len);
     else if (type == TSDB_WAL_SAMPLES)
         rc = on_samples(r, payload, len);
-    /* TOMBSTONES and unknown types: skipped (see the file comment). */
+    else if (type == TSDB_WAL_TOMBSTONES)
+        rc = on_tombstones(r, payload, len);
+    /* Unknown types (a newer version's): skipped. */
     if (rc) {
         r->err->offset = pos->offset;
         scry_err_prefix(r->err, "%s %u offset %llu", pos->checkpoint ? "checkpoint segment"

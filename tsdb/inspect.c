@@ -92,15 +92,27 @@ int tsdb_inspect(const char *data_dir, FILE *out, struct scry_err *err)
         return rc;
     struct stats s = {0};
     uint64_t t_series = 0, t_samples = 0, t_bytes = 0, t_index = 0, t_chunks = 0;
-    fprintf(out, "%-26s %14s %14s %10s %12s %12s %8s %6s\n", "BLOCK", "MINT_MS", "MAXT_MS",
-            "SERIES", "SAMPLES", "BYTES", "B/SAMPLE", "LEVEL");
+    uint64_t t_tomb_series = 0, t_tomb_iv = 0;
+    size_t t_tomb_blocks = 0;
+    /* TOMBSTONES: series with deleted ranges / ranges, from the block's
+     * tombstones file (already loaded at open, so free to print). */
+    fprintf(out, "%-26s %14s %14s %10s %12s %12s %8s %6s %12s\n", "BLOCK", "MINT_MS", "MAXT_MS",
+            "SERIES", "SAMPLES", "BYTES", "B/SAMPLE", "LEVEL", "TOMBSTONES");
     for (size_t i = 0; i < tsdb_blocks_count(bs); i++) {
         struct tsdb_block *b = tsdb_blocks_at(bs, i);
         const struct tsdb_block_meta *m = tsdb_block_meta(b);
+        uint64_t ts, ti;
+        tsdb_block_tombstone_stats(b, &ts, &ti);
+        char tomb[48] = "-";
+        if (ts)
+            snprintf(tomb, sizeof tomb, "%" PRIu64 "/%" PRIu64, ts, ti);
+        t_tomb_series += ts;
+        t_tomb_iv += ti;
+        t_tomb_blocks += ts > 0;
         fprintf(out, "%-26s %14" PRId64 " %14" PRId64 " %10" PRIu64 " %12" PRIu64 " %12" PRIu64
-                " %8.4f %6" PRIu32 "\n", m->id, m->mint_ms, m->maxt_ms, m->n_series,
+                " %8.4f %6" PRIu32 " %12s\n", m->id, m->mint_ms, m->maxt_ms, m->n_series,
                 m->n_samples, m->bytes, m->n_samples ? (double)m->bytes / (double)m->n_samples : 0.0,
-                m->level);
+                m->level, tomb);
         t_series += m->n_series;
         t_samples += m->n_samples;
         t_bytes += m->bytes;
@@ -113,6 +125,10 @@ int tsdb_inspect(const char *data_dir, FILE *out, struct scry_err *err)
             " bytes, %.4f bytes/sample (chunks %.4f, index %.4f)\n", tsdb_blocks_count(bs),
             t_series, t_samples, t_bytes, (double)t_bytes / ns, (double)t_chunks / ns,
             (double)t_index / ns);
+    if (t_tomb_blocks)
+        fprintf(out, "tombstones: %zu blocks, %" PRIu64 " series, %" PRIu64
+                " deleted ranges (samples and bytes above still count them until "
+                "clean_tombstones or compaction)\n", t_tomb_blocks, t_tomb_series, t_tomb_iv);
     if (tsdb_blocks_missing(bs))
         fprintf(out, "missing: %zu catalogued blocks have no directory\n", tsdb_blocks_missing(bs));
     fold(s.names, &s.n_names);

@@ -58,6 +58,25 @@ struct scry_queryable *tsdb_queryable(struct tsdb *db);
  * not an error. */
 int tsdb_flush(struct tsdb *db, struct scry_err *err);
 
+/* Deletes the samples in [mint, maxt] (inclusive, ms) of every series
+ * matching all of ms (n >= 1), in the head and in the blocks, as
+ * Prometheus's delete_series does: blocks get a tombstones file (written
+ * atomically) and the head logs TOMBSTONES records to the WAL, so the
+ * deletion survives a restart; queries skip deleted samples at once, and a
+ * series with no sample left in a query's range is not selected. The
+ * samples leave the disk when a block is compacted or rewritten by
+ * tsdb_clean_tombstones, and the head's when it is cut. Head ranges are
+ * clamped to each series' samples at the time: later appends stay. */
+/* Like flush and maintenance, it waits for open queriers when blocks
+ * change: the calling thread must not hold one. */
+int tsdb_delete_series(struct tsdb *db, const struct scry_matcher *ms, size_t n, int64_t mint,
+                       int64_t maxt, struct scry_err *err);
+
+/* Rewrites every block that has tombstones without the deleted samples
+ * (a block left empty is removed), each swapped in one catalog
+ * transaction, and returns when all are done. */
+int tsdb_clean_tombstones(struct tsdb *db, struct scry_err *err);
+
 /* One round of maintenance: cut what is ready, checkpoint, compact, apply
  * retention. The thread calls it; tests may call it directly. */
 int tsdb_maintain(struct tsdb *db, struct scry_err *err);

@@ -1,6 +1,7 @@
 /* fuzz_segment.c — the segment reader (logstore/segment_read.c) on
  * arbitrary bytes: open must validate or fail with SCRY_ECORRUPT; when it
- * opens, every chunk must decode or fail, never crash. */
+ * opens, every chunk must decode or fail, and token lookups of every kind
+ * must answer, never crash. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ls__chunk_parse(s->map + s->chunks[i].off, s->chunks[i].len, &c, NULL) == 0)
             (void)ls__chunk_payload(&c, &buf, &p, NULL);
     }
-    struct scry_str t = SCRY_STR("needle");
+    /* A word (dictionary walk), a long hex piece (grams), a number (maps). */
+    struct scry_str t[3] = { SCRY_STR("needle"), SCRY_STR("0af7651916cd43dd8448eb211c80319c"),
+                             SCRY_STR("12345") };
     uint64_t *ids;
     size_t n;
-    (void)ls__segment_token_chunks(s, &t, 1, a, &ids, &n, NULL);
+    for (int i = 0; i < 3; i++)
+        (void)ls__segment_token_chunks(s, &t[i], 1, a, &ids, &n, NULL);
+    (void)ls__segment_value_chunks(s, "request completed", 17, a, &ids, &n);
     scry_arena_destroy(a);
     scry_buf_fini(&buf);
     ls__segment_release(s);

@@ -1,4 +1,5 @@
-"""A real OpenTelemetry client against scry's OTLP/HTTP metrics receiver.
+"""A real OpenTelemetry client against scry's OTLP/HTTP receiver: metrics,
+and logs into the log store (test_otel_js_logs_into_scry_server).
 
 The OpenTelemetry JS SDK (@opentelemetry/sdk-metrics with the OTLP protobuf
 and JSON exporters, versions pinned in otel-js/package-lock.json) sends a
@@ -34,7 +35,7 @@ def prepare_node():
             "test_otlp_js needs node and npm on PATH (Debian: apt-get install nodejs npm; "
             "scripts/deps.sh installs them); found node=%s npm=%s" % (node, npm))
     os.makedirs(WORK, exist_ok=True)
-    for f in ("package.json", "package-lock.json", "send.js"):
+    for f in ("package.json", "package-lock.json", "send.js", "send_logs.js"):
         shutil.copyfile(os.path.join(JS_SRC, f), os.path.join(WORK, f))
     with open(os.path.join(JS_SRC, "package-lock.json"), "rb") as f:
         want = hashlib.sha256(f.read()).hexdigest()
@@ -126,6 +127,53 @@ class OtelJsTest(unittest.TestCase):
             got = sorted("%s %s" % (k, v[1]) for k, v in latest.items()
                          if 'instance="%s"' % inst in k)
             self.assertEqual(got, sorted(expected(inst)), out)
+
+    def test_otel_js_logs_into_scry_server(self):
+        """The JS SDK's OTLP log exporters (protobuf and JSON) against the
+        real server's OTLP listener: one stream per exporter, labelled from
+        the resource as Loki does, with severity, attributes and ids as
+        structured metadata, read back through the Loki API."""
+        import json
+        import time
+        import urllib.parse
+        from harness import Server
+        node = prepare_node()
+        t0_ms = (int(time.time()) - 300) * 1000
+        rng = {"start": str((t0_ms - 60000) * 1000000), "end": str((t0_ms + 60000) * 1000000)}
+
+        def get(s, path, **params):
+            r = s.get(path + "?" + urllib.parse.urlencode(dict(rng, **params)))
+            self.assertEqual(r.status, 200, r.body)
+            return json.loads(r.body)
+
+        with Server() as s:
+            p = subprocess.run([node, "send_logs.js", s.otlp, str(t0_ms)], cwd=WORK,
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(p.returncode, 0, "send_logs.js failed:\n%s\n%s" % (p.stdout, p.stderr))
+            series = get(s, "/loki/api/v1/series", **{"match[]": '{service_name="otel-js-logs"}'})
+            self.assertEqual(series["data"], [
+                {"service_instance_id": kind, "service_name": "otel-js-logs",
+                 "service_namespace": "scry"} for kind in ("json", "proto")])
+            for kind in ("json", "proto"):
+                sel = '{service_instance_id="%s"}' % kind
+                stats = get(s, "/loki/api/v1/index/stats", query=sel)
+                self.assertEqual((stats["streams"], stats["entries"]), (1, 3), stats)
+                fields = get(s, "/loki/api/v1/detected_fields", query=sel)["fields"]
+                self.assertEqual(
+                    sorted((f["label"], f["parsers"]) for f in fields),
+                    [("event", ["json"]), ("host_name", None), ("http_route", None),
+                     ("ms", ["json"]), ("observed_timestamp", None), ("retry", None),
+                     ("scope_name", None),
+                     ("scope_version", None), ("severity_number", None),
+                     ("severity_text", None), ("user_id", None)], kind)
+                self.assertEqual(
+                    get(s, "/loki/api/v1/detected_field/severity_text/values", query=sel)["values"],
+                    ["ERROR", "INFO", "WARN"])
+                self.assertEqual(
+                    get(s, "/loki/api/v1/detected_field/severity_number/values", query=sel)["values"],
+                    ["13", "17", "9"])
+                self.assertEqual(
+                    get(s, "/loki/api/v1/detected_field/user_id/values", query=sel)["values"], ["42"])
 
 
 if __name__ == "__main__":

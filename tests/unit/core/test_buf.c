@@ -1,5 +1,8 @@
 /* Tests core/buf.c: growth, formatting, Prometheus float printing. */
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,6 +68,7 @@ static void test_buf_put_double_like_prometheus(void **state)
     expect_double(INFINITY, "+Inf");
     expect_double(-INFINITY, "-Inf");
     expect_double(0.30000000000000004, "0.30000000000000004");
+    expect_double(0x1p-24, "5.960464477539063e-08");
 }
 
 static void expect_api(double v, const char *want)
@@ -86,6 +90,116 @@ static void test_buf_put_double_api_like_prometheus_json(void **state)
     expect_api(-3, "-3");
     expect_api(NAN, "NaN");
     expect_api(-INFINITY, "-Inf");
+    /* Powers of two: the nearest 16-digit decimal (…062) does not read
+     * back, the other neighbour does, and Go prints that one rather than
+     * 17 digits (found by tests/integration/test_prom_diff.py). */
+    expect_api(0x1p-24, "5.960464477539063e-08");
+    expect_api(-0x1p-44, "-5.684341886080802e-14");
+    expect_api(0x1p-77, "6.617444900424222e-24");
+}
+
+/* The definition of the shortest digits, the slow way: the first
+ * precision whose correctly rounded "%.*e" reads back exactly. */
+static void reference_digits(double v, char *digits, int *exp10)
+{
+    char tmp[40];
+    int prec;
+    for (prec = 0; prec < 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    snprintf(tmp, sizeof tmp, "%.*e", prec, v);
+    const char *p = tmp + (tmp[0] == '-');
+    int n = 0;
+    for (; *p != 'e'; p++)
+        if (*p != '.')
+            digits[n++] = *p;
+    digits[n] = 0;
+    *exp10 = atoi(p + 1);
+}
+
+/* The digits and exponent of what scry_fmt_double_api wrote. */
+static void parse_api(const char *s, char *digits, int *exp10)
+{
+    int n = 0, dot = -1, lead = 0, e = 0;
+    bool seen = false;
+    const char *p = s + (s[0] == '-');
+    for (; *p && *p != 'e'; p++) {
+        if (*p == '.') {
+            dot = n + lead;
+            continue;
+        }
+        if (!seen && *p == '0') {
+            lead++;
+            continue;
+        }
+        seen = true;
+        digits[n++] = *p;
+    }
+    if (*p == 'e')
+        e = atoi(p + 1);
+    int int_len = dot >= 0 ? dot : n + lead; /* digits before the dot */
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    digits[n] = 0;
+    *exp10 = e + int_len - lead - 1;
+}
+
+static void test_buf_fast_digits_match_reference(void **state)
+{
+    /* random doubles of the shapes sample values have (full bit patterns,
+     * integers, fixed decimals, ratios, scaled binary fractions), plus
+     * neighbours of powers of ten: the fast path must give the printf
+     * loop's digits to the last one */
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    char got[40], want_d[24], got_d[24];
+    for (int i = 0; i < 60000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        switch (i % 6) {
+        case 0: memcpy(&v, &x, sizeof v); break;
+        case 1: {
+            uint64_t b = (x & 0x800fffffffffffffull) | ((uint64_t)(1023 - 25 + (x >> 55) % 100) << 52);
+            memcpy(&v, &b, sizeof v);
+            break;
+        }
+        case 2: v = (double)(x % 100000000) / 100; break;
+        case 3: v = (double)(x % 1000000) / (double)(1 + (x >> 40) % 1000); break;
+        case 4: v = (double)(x >> 11); break;
+        default: v = ldexp((double)(x >> 11), -(int)((x >> 3) % 80)); break;
+        }
+        if (i % 97 == 0)
+            v = nextafter(pow(10, (double)((int)(x % 28) - 7)), (x & 1) ? INFINITY : -INFINITY);
+        if (!isfinite(v) || v == 0)
+            continue;
+        size_t n = scry_fmt_double_api(got, v);
+        got[n] = 0;
+        int we, ge;
+        reference_digits(v, want_d, &we);
+        parse_api(got, got_d, &ge);
+        if (strcmp(want_d, got_d) != 0 || we != ge || (got[0] == '-') != (v < 0))
+            fail_msg("%.17g: wrote %s, want digits %s exponent %d", v, got, want_d, we);
+    }
+}
+
+static void test_buf_fmt_u64(void **state)
+{
+    char got[24], want[24];
+    uint64_t x = 1;
+    for (int i = 0; i < 20000; i++) {
+        uint64_t v = i < 64 ? ((uint64_t)1 << i) - (i & 1) : x >> (x % 64);
+        if (i < 20)
+            v = i;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = scry_fmt_u64(got, v);
+        got[n] = 0;
+        snprintf(want, sizeof want, "%llu", (unsigned long long)v);
+        assert_string_equal(got, want);
+    }
+    size_t n = scry_fmt_u64(got, UINT64_MAX);
+    got[n] = 0;
+    assert_string_equal(got, "18446744073709551615");
 }
 
 static void test_str_compare(void **state)
@@ -104,6 +218,8 @@ int main(void)
         cmocka_unit_test(test_buf_printf_long_output),
         cmocka_unit_test(test_buf_put_double_like_prometheus),
         cmocka_unit_test(test_buf_put_double_api_like_prometheus_json),
+        cmocka_unit_test(test_buf_fast_digits_match_reference),
+        cmocka_unit_test(test_buf_fmt_u64),
         cmocka_unit_test(test_str_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

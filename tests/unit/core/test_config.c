@@ -332,6 +332,7 @@ struct bad_case {
 
 #define SC "scrape_configs:\n  - job_name: a\n"
 #define RL SC "    relabel_configs:\n"
+#define RW "remote_write:\n  - url: http://h/w\n"
 
 static const struct bad_case bad_cases[] = {
     { "unknown top-level key", "global: {}\nfoo: 1\n", SCRY_EINVAL, 2, 1, "foo: unknown key" },
@@ -425,6 +426,35 @@ static const struct bad_case bad_cases[] = {
     { "nesting too deep", "a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
       SCRY_EPARSE, 1, 67, "nesting deeper than 64" },
     { "two documents", "a: 1\n---\nb: 2\n", SCRY_EPARSE, 2, 1, "more than one document" },
+    { "unknown key in remote_write", RW "    bogus: 1\n", SCRY_EINVAL, 3, 5,
+      "remote_write[0].bogus: unknown key" },
+    { "unknown queue_config key", RW "    queue_config: {capacityy: 1}\n", SCRY_EINVAL, 3, 20,
+      "remote_write[0].queue_config.capacityy: unknown key" },
+    { "remote_write without url", "remote_write:\n  - name: a\n", SCRY_EINVAL, 2, 5,
+      "remote_write[0]: missing required key \"url\"" },
+    { "remote_write url scheme", "remote_write:\n  - url: ftp://h/w\n", SCRY_EINVAL, 2, 10,
+      "remote_write[0].url: unsupported scheme in URL \"ftp://h/w\"" },
+    { "remote_write url without host", "remote_write:\n  - url: http:///w\n", SCRY_EINVAL, 2,
+      10, "remote_write[0].url: URL \"http:///w\" has no host" },
+    { "remote_write reserved header", RW "    headers: {User-Agent: me}\n", SCRY_EINVAL, 3, 14,
+      "remote_write[0].headers: User-Agent is a reserved header" },
+    { "remote_write header not a string", RW "    headers: {X-A: [1]}\n", SCRY_EINVAL, 3, 20,
+      "remote_write[0].headers.X-A: expected a scalar, got a sequence" },
+    { "min_shards above max_shards", RW "    queue_config: {max_shards: 2, min_shards: 3}\n",
+      SCRY_EINVAL, 3, 47, "queue_config.min_shards: min_shards (3) must not exceed max_shards" },
+    { "zero max_samples_per_send", RW "    queue_config: {max_samples_per_send: 0}\n",
+      SCRY_EINVAL, 3, 42, "queue_config.max_samples_per_send: must be >= 1" },
+    { "bad batch_send_deadline", RW "    queue_config:\n      batch_send_deadline: 5x\n",
+      SCRY_EINVAL, 4, 28, "batch_send_deadline: cannot parse \"5x\" as a duration" },
+    { "min_backoff above max_backoff", RW "    queue_config: {min_backoff: 10s}\n", SCRY_EINVAL,
+      3, 33, "min_backoff must not exceed max_backoff" },
+    { "duplicate remote_write url", RW "  - url: http://h/w\n", SCRY_EINVAL, 3, 10,
+      "remote_write[1].url: duplicate remote write configs are not allowed" },
+    { "remote_write two auth methods",
+      RW "    basic_auth: {username: u}\n    authorization: {credentials: c}\n", SCRY_EINVAL,
+      3, 17, "at most one of basic_auth, bearer_token & bearer_token_file and authorization" },
+    { "remote_write bad retry_on_http_429", RW "    queue_config: {retry_on_http_429: often}\n",
+      SCRY_EINVAL, 3, 39, "retry_on_http_429: cannot parse \"often\" as a bool" },
 };
 
 static void test_config_rejects_bad_configs_with_position(void **state)
@@ -536,6 +566,77 @@ static void test_config_dump_round_trip_rich(void **state)
 }
 
 
+/* ---- remote_write ------------------------------------------------------ */
+
+static void test_config_remote_write_prometheus_keys_and_defaults(void **state)
+{
+    struct scry_config *cfg = load_ok(
+        "remote_write:\n"
+        "  - url: http://127.0.0.1:9090/api/v1/write\n"
+        "  - url: https://vm.example:8428/api/v1/write\n"
+        "    name: vm\n"
+        "    remote_timeout: 10s\n"
+        "    headers: {X-Scope-OrgID: team-a, X-Extra: '1'}\n"
+        "    bearer_token: tok\n"
+        "    tls_config: {insecure_skip_verify: true}\n"
+        "    send_exemplars: true\n"
+        "    metadata_config: {send: false}\n"
+        "    write_relabel_configs:\n"
+        "      - {source_labels: [__name__], regex: 'go_.*', action: drop}\n"
+        "    queue_config:\n"
+        "      capacity: 2500\n"
+        "      max_shards: 8\n"
+        "      min_shards: 2\n"
+        "      max_samples_per_send: 500\n"
+        "      batch_send_deadline: 1s\n"
+        "      min_backoff: 100ms\n"
+        "      max_backoff: 10s\n"
+        "      retry_on_http_429: false\n");
+    assert_int_equal(cfg->n_remote_write, 2);
+    const struct scry_remote_write_config *a = &cfg->remote_write[0], *b = &cfg->remote_write[1];
+    assert_string_equal(a->url, "http://127.0.0.1:9090/api/v1/write");
+    assert_int_equal(a->remote_timeout_ms, 30000);
+    assert_int_equal(a->queue.capacity, 10000);
+    assert_int_equal(a->queue.max_shards, 50);
+    assert_int_equal(a->queue.min_shards, 1);
+    assert_int_equal(a->queue.max_samples_per_send, 2000);
+    assert_int_equal(a->queue.batch_send_deadline_ms, 5000);
+    assert_int_equal(a->queue.min_backoff_ms, 30);
+    assert_int_equal(a->queue.max_backoff_ms, 5000);
+    assert_true(a->queue.retry_on_http_429);
+    assert_null(a->authorization_type);
+    assert_int_equal(a->n_headers, 0);
+    assert_string_equal(b->name, "vm");
+    assert_int_equal(b->remote_timeout_ms, 10000);
+    assert_int_equal(b->n_headers, 2);
+    assert_string_equal(b->headers[0].name, "X-Scope-OrgID");
+    assert_string_equal(b->headers[0].value, "team-a");
+    assert_string_equal(b->headers[1].value, "1");
+    assert_string_equal(b->authorization_type, "Bearer");
+    assert_string_equal(b->authorization_credentials, "tok");
+    assert_true(b->tls.insecure_skip_verify);
+    assert_int_equal(b->n_write_relabel_configs, 1);
+    assert_int_equal(b->write_relabel_configs[0].action, SCRY_RELABEL_DROP);
+    assert_int_equal(b->queue.capacity, 2500);
+    assert_int_equal(b->queue.max_shards, 8);
+    assert_int_equal(b->queue.min_shards, 2);
+    assert_int_equal(b->queue.max_samples_per_send, 500);
+    assert_int_equal(b->queue.batch_send_deadline_ms, 1000);
+    assert_int_equal(b->queue.min_backoff_ms, 100);
+    assert_int_equal(b->queue.max_backoff_ms, 10000);
+    assert_false(b->queue.retry_on_http_429);
+    /* The dump loads back to the same config, headers included. */
+    char *d1 = dump(cfg);
+    assert_non_null(strstr(d1, "\"X-Scope-OrgID\": \"team-a\""));
+    struct scry_config *again = load_ok(d1);
+    char *d2 = dump(again);
+    assert_string_equal(d1, d2);
+    free(d1);
+    free(d2);
+    scry_config_destroy(again);
+    scry_config_destroy(cfg);
+}
+
 /* ---- key reference and redaction --------------------------------------- */
 
 static void test_config_describe_lists_every_key_with_help(void **state)
@@ -631,6 +732,7 @@ int main(void)
         cmocka_unit_test(test_config_describe_lists_every_key_with_help),
         cmocka_unit_test(test_config_dump_redacted_hides_secrets),
         cmocka_unit_test(test_config_load_file),
+        cmocka_unit_test(test_config_remote_write_prometheus_keys_and_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

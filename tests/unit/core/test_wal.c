@@ -218,6 +218,44 @@ static void test_wal_round_trip_across_segments(void **state)
     free(root);
 }
 
+/* first_segment (the agent's queue reading its backlog): segments below it
+ * are skipped, and with last_segment set nothing is repaired, so a reader
+ * may run beside the writer; the live segment's records are delivered. */
+static void test_wal_replay_from_a_first_segment_beside_the_writer(void **state)
+{
+    char *root = tmpdir(), *dir = waldir(root);
+    write_n(dir, 0, 600, 4096);
+    struct scry_wal *w = open_wal(dir, 4096, SCRY_WAL_FSYNC_NEVER);
+    for (uint32_t i = 600; i < 650; i++)
+        append_rec(w, i);
+    assert_int_equal(scry_wal_commit(w, NULL), 0);
+    struct scry_wal_stats ws;
+    scry_wal_stats(w, &ws);
+    struct got all = { 0 }, g = { 0 };
+    struct scry_wal_replay_opts o = { .on_record = collect, .ud = &all,
+                                      .last_segment = ws.segment };
+    assert_int_equal(scry_wal_replay(dir, &o, NULL, NULL), 0);
+    assert_int_equal(all.n, 650);
+    uint32_t first = all.v[300].pos.segment;
+    size_t skip = 0;
+    while (all.v[skip].pos.segment < first)
+        skip++;
+    o = (struct scry_wal_replay_opts){ .on_record = collect, .ud = &g, .first_segment = first,
+                                       .last_segment = ws.segment };
+    assert_int_equal(scry_wal_replay(dir, &o, NULL, NULL), 0);
+    assert_int_equal(g.n, 650 - skip);
+    for (size_t i = 0; i < g.n; i++) {
+        check_rec(&g.v[i], (uint32_t)(skip + i));
+        assert_true(g.v[i].pos.segment >= first);
+    }
+    assert_int_equal(scry_wal_close(w, NULL), 0);
+    got_free(&all);
+    got_free(&g);
+    rm_rf(root);
+    free(dir);
+    free(root);
+}
+
 static void test_wal_rotation_keeps_segments_under_segment_bytes(void **state)
 {
     char *root = tmpdir(), *dir = waldir(root);
@@ -853,6 +891,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wal_round_trip_across_segments),
         cmocka_unit_test(test_wal_rotation_keeps_segments_under_segment_bytes),
+        cmocka_unit_test(test_wal_replay_from_a_first_segment_beside_the_writer),
         cmocka_unit_test(test_wal_torn_tail_at_every_cut_point),
         cmocka_unit_test(test_wal_open_repairs_torn_tail_without_replay),
         cmocka_unit_test(test_wal_corrupt_middle_segment_names_segment_and_offset),

@@ -375,6 +375,14 @@ static void test_api_prom_query_range_errors(void **state)
                  "invalid parameter \\\"step\\\": cannot parse \\\"\\\" to a valid duration");
     expect_error(f, "POST", p, "query=1&start=0&end=5&step=1&timeout=soon", 400, "bad_data",
                  "invalid parameter \\\"timeout\\\": cannot parse \\\"soon\\\" to a valid duration");
+    /* Refused before evaluation, as a bad parameter (test_prom_diff found
+     * scry answering 422 execution). */
+    expect_error(f, "POST", p, "query=%22hello%22&start=0&end=5&step=1", 400, "bad_data",
+                 "invalid parameter \\\"query\\\": invalid expression type \\\"string\\\" for "
+                 "range query, must be Scalar or instant Vector");
+    expect_error(f, "POST", p, "query=(up%5B5m%5D)&start=0&end=5&step=1", 400, "bad_data",
+                 "invalid parameter \\\"query\\\": invalid expression type \\\"range vector\\\" "
+                 "for range query, must be Scalar or instant Vector");
 }
 
 static void test_api_prom_query_errors(void **state)

@@ -177,6 +177,8 @@ struct mseries {
     bool has_maxt;
     int64_t maxt;
     uint64_t ref;
+    int64_t del[256][2]; /* deleted ranges, as clamped by tsdb_head_delete */
+    size_t n_del;
 };
 
 struct pending {
@@ -244,6 +246,22 @@ static bool m_find(const struct mseries *s, int64_t t, uint64_t *bits)
             return true;
         }
     return false;
+}
+
+/* Deleted samples stay stored (duplicates still see them) but are hidden. */
+static bool m_visible(const struct mseries *s, int64_t t)
+{
+    for (size_t i = 0; i < s->n_del; i++)
+        if (t >= s->del[i][0] && t <= s->del[i][1])
+            return false;
+    return true;
+}
+
+static size_t m_next_visible(const struct mseries *s, size_t k)
+{
+    while (k < s->n && !m_visible(s, s->s[k].t))
+        k++;
+    return k;
 }
 
 static bool m_outside(const struct model *m, int64_t maxt, int64_t t)
@@ -324,7 +342,8 @@ static void check_select(struct tsdb_head *h, struct model *m)
             ok = scry_matcher_matches_labels(&ms[j], &m->s[i].ls);
         bool any = false;
         for (size_t k = 0; k < m->s[i].n && ok && !any; k++)
-            any = m->s[i].s[k].t >= mint && m->s[i].s[k].t <= maxt;
+            any = m->s[i].s[k].t >= mint && m->s[i].s[k].t <= maxt &&
+                  m_visible(&m->s[i], m->s[i].s[k].t);
         if (ok && any)
             want[n_want++] = &m->s[i];
     }
@@ -343,10 +362,12 @@ static void check_select(struct tsdb_head *h, struct model *m)
         size_t k = 0;
         while (k < w->n && w->s[k].t < mint)
             k++;
+        k = m_next_visible(w, k);
         if (rnd() % 3 == 0 && w->n) { /* seek first */
             int64_t st = w->s[rnd() % w->n].t + (int64_t)(rnd() % 3) - 1;
             while (k < w->n && w->s[k].t < st)
                 k++;
+            k = m_next_visible(w, k);
             bool ok = it->ops->seek(it, st);
             assert_int_equal(ok, k < w->n && w->s[k].t <= maxt);
             if (ok) {
@@ -354,7 +375,7 @@ static void check_select(struct tsdb_head *h, struct model *m)
                 double v;
                 it->ops->at(it, &t, &v);
                 assert_true(t == w->s[k].t && tsdb__fbits(v) == w->s[k].bits);
-                k++;
+                k = m_next_visible(w, k + 1);
             }
         }
         while (it->ops->next(it)) {
@@ -364,7 +385,7 @@ static void check_select(struct tsdb_head *h, struct model *m)
             assert_true(k < w->n);
             assert_true(t == w->s[k].t);
             assert_true(tsdb__fbits(v) == w->s[k].bits);
-            k++;
+            k = m_next_visible(w, k + 1);
             n_cmp_samples++;
         }
         n_cmp_series++;
@@ -409,6 +430,48 @@ static void check_select(struct tsdb_head *h, struct model *m)
         assert_true(strcmp(names[i - 1], names[i]) < 0);
     scry_arena_destroy(a);
     q->ops->close(q);
+    for (size_t i = 0; i < n_ms; i++)
+        scry_matcher_fini(&ms[i]);
+}
+
+static size_t n_deletes, n_deleted_series;
+
+/* A random delete (one or two matchers, a random range) in head and model:
+ * the model clamps the range to the series' stored samples, as the head. */
+static void random_delete(struct tsdb_head *h, struct model *m)
+{
+    static const char *const mnames[] = { "__name__", "job", "inst", "zz", "nope" };
+    struct scry_matcher ms[2];
+    size_t n_ms = 1 + rnd() % 2;
+    for (size_t i = 0; i < n_ms; i++) {
+        int name = (int)(rnd() % 4), type = (int)(rnd() % 4);
+        assert_int_equal(scry_matcher_init(&ms[i], (enum scry_match_type)type, mnames[name],
+                                           random_matcher_value(name, type), NULL), 0);
+    }
+    int64_t mint = (int64_t)(rnd() % 400000) - 20000, maxt = mint + (int64_t)(rnd() % 30000);
+    if (rnd() % 10 == 0)
+        maxt = INT64_MAX; /* "up to now": later appends must stay */
+    uint64_t got;
+    assert_int_equal(tsdb_head_delete(h, ms, n_ms, mint, maxt, &got, NULL), 0);
+    uint64_t want = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct mseries *s = &m->s[i];
+        bool ok = s->n > 0;
+        for (size_t j = 0; j < n_ms && ok; j++)
+            ok = scry_matcher_matches_labels(&ms[j], &s->ls);
+        int64_t lo = s->n ? s->s[0].t : 0, hi = s->n ? s->s[s->n - 1].t : 0;
+        lo = lo > mint ? lo : mint;
+        hi = hi < maxt ? hi : maxt;
+        if (!ok || lo > hi)
+            continue;
+        assert_true(s->n_del < 256);
+        s->del[s->n_del][0] = lo;
+        s->del[s->n_del++][1] = hi;
+        want++;
+    }
+    assert_int_equal(got, want);
+    n_deletes++;
+    n_deleted_series += want;
     for (size_t i = 0; i < n_ms; i++)
         scry_matcher_fini(&ms[i]);
 }
@@ -493,8 +556,11 @@ static void run_model(uint64_t seed, int64_t window, uint32_t chunk, int64_t blo
     tsdb_head_set_wal(h, wal);
     struct model m = { .s = calloc(M_SERIES, sizeof *m.s), .window = window };
     struct scry_arena *la = scry_arena_create(0);
+    n_deletes = n_deleted_series = 0;
     for (int it = 0; it < 1500; it++) {
         random_batch(h, &m, la);
+        if (rnd() % 20 == 0)
+            random_delete(h, &m);
         check_select(h, &m);
     }
     struct tsdb_head_stats hs;
@@ -520,12 +586,16 @@ static void run_model(uint64_t seed, int64_t window, uint32_t chunk, int64_t blo
     rng_state = saved;
     for (int it = 0; it < 200; it++) {
         random_batch(h, &m, la);
+        if (rnd() % 20 == 0)
+            random_delete(h, &m);
         check_select(h, &m);
     }
     tsdb_head_destroy(h);
     assert_int_equal(scry_wal_close(wal, NULL), 0);
-    print_message("model: %zu selects, %zu series and %zu samples compared, %llu rejects\n",
-                  n_cmp_selects, n_cmp_series, n_cmp_samples, (unsigned long long)m.commit_rejects);
+    print_message("model: %zu selects, %zu series and %zu samples compared, %llu rejects, "
+                  "%zu deletes (%zu series)\n", n_cmp_selects, n_cmp_series, n_cmp_samples,
+                  (unsigned long long)m.commit_rejects, n_deletes, n_deleted_series);
+    assert_true(n_deletes > 20 && n_deleted_series > n_deletes);
     /* A model test that compares nothing proves nothing. */
     assert_true(n_cmp_series > n_cmp_selects / 2 && n_cmp_samples > 100000);
     scry_arena_destroy(la);
