@@ -33,8 +33,8 @@ static void test_logql_pipeline_line_filters(void **state)
 {
     (void)state;
     assert_string_equal(ALL("{app=\"api\"} |= \"GET\""),
-                        "{app=api} 1 level=info msg=\"GET /a\" status=200 latency=20ms size=512\n"
-                        "{app=api} 2 level=error msg=\"GET /b\" status=500 latency=1.5s size=2KB\n");
+                        "{app=api,trace_id=t1} 1 level=info msg=\"GET /a\" status=200 latency=20ms size=512\n"
+                        "{app=api,trace_id=t2} 2 level=error msg=\"GET /b\" status=500 latency=1.5s size=2KB\n");
     assert_string_equal(ALL("{app=\"api\"} != \"GET\" != \"debug\""),
                         "{app=api} 3 level=warn msg=boom status=404 latency=300ms size=1MB\n");
     assert_string_equal(ALL("{app=\"lb\"} |~ \"(?i)post\""),
@@ -56,7 +56,7 @@ static void test_logql_pipeline_logfmt_and_label_filters(void **state)
                         "{status=404} 3 level=warn msg=boom status=404 latency=300ms size=1MB\n"
                         "{status=500} 2 level=error msg=\"GET /b\" status=500 latency=1.5s size=2KB\n");
     assert_string_equal(ALL("{app=\"api\"} | logfmt | latency > 250ms | line_format \"{{.msg}}\""),
-                        "{app=api,latency=1.5s,level=error,msg=GET /b,size=2KB,status=500} 2 GET /b\n"
+                        "{app=api,latency=1.5s,level=error,msg=GET /b,size=2KB,status=500,trace_id=t2} 2 GET /b\n"
                         "{app=api,latency=300ms,level=warn,msg=boom,size=1MB,status=404} 3 boom\n");
     assert_string_equal(ALL("{app=\"api\"} | logfmt | size > 1KB and size < 1MB | keep app"),
                         "{app=api} 2 level=error msg=\"GET /b\" status=500 latency=1.5s size=2KB\n");
@@ -70,6 +70,9 @@ static void test_logql_pipeline_logfmt_and_label_filters(void **state)
     /* a stream label beats the parsed one: level_extracted */
     assert_string_equal(ALL("{app=\"api\", level=\"info\"} | logfmt | keep level, level_extracted, x"),
                         "{level=info,level_extracted=debug,x=1} 11 level=debug x=1\n");
+    /* structured metadata is a label to filters */
+    assert_string_equal(ALL("{app=\"api\"} | trace_id=\"t2\" | keep trace_id"),
+                        "{trace_id=t2} 2 level=error msg=\"GET /b\" status=500 latency=1.5s size=2KB\n");
     /* logfmt with named extraction */
     assert_string_equal(ALL("{app=\"api\"} |= \"boom\" | logfmt code=\"status\", msg | drop app"),
                         "{code=404,msg=boom} 3 level=warn msg=boom status=404 latency=300ms size=1MB\n");
@@ -156,7 +159,7 @@ static void test_logql_pipeline_interval(void **state)
                         "{app=api,level=info} 11 level=debug x=1\n");
     /* limit counts picked entries; filters apply before picking */
     assert_string_equal(fx_logs("{app=~\"api|lb\"} |= \"GET\"", 0, 100 * SEC, 1, false),
-                        "{app=api} 1 level=info msg=\"GET /a\" status=200 latency=20ms size=512\n");
+                        "{app=api,trace_id=t1} 1 level=info msg=\"GET /a\" status=200 latency=20ms size=512\n");
     assert_string_equal(fx_logs("{app=\"nosuch\"}", 0, 100 * SEC, 10, false), "");
     fx_interval_ns = 0;
 }
