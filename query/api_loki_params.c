@@ -9,7 +9,7 @@
 
 #include "core/arena.h"
 #include "query/api_loki_internal.h"
-#include "query/promql.h"
+#include "query/logql.h"
 
 int64_t loki__now_ns(struct loki_api_ctx *c)
 {
@@ -140,11 +140,29 @@ int loki__direction(struct loki_api_ctx *c, bool *backward)
 }
 
 /* ---- stream selectors ----------------------------------------------------
- * Until the LogQL parser takes this over, the first {...} of the query is
- * cut out (quotes and back-quotes respected) and parsed as a PromQL vector
- * selector, whose matcher syntax is the same as LogQL's. */
+ * The metadata endpoints take a LogQL query and use the matchers of its
+ * first stream selector ({a="b"} |= "x" → a="b"; sum(rate({a="b"}[1m])) →
+ * a="b"). The whole query must parse (Loki answers 400 otherwise). */
 
-static void fini_expr(void *e) { pql_expr_fini(e); }
+static void fini_expr(void *e) { lql_expr_fini(e); }
+
+static const struct lql_log *first_log(const struct lql_expr *e)
+{
+    if (!e)
+        return NULL;
+    switch (e->kind) {
+    case LQL_LOG: return &e->u.log;
+    case LQL_RANGE: return &e->u.range.log;
+    case LQL_VAGG: return first_log(e->u.vagg.inner);
+    case LQL_BINARY: {
+        const struct lql_log *l = first_log(e->u.bin.lhs);
+        return l ? l : first_log(e->u.bin.rhs);
+    }
+    case LQL_LABEL_REPLACE: return first_log(e->u.lrep.inner);
+    case LQL_PAREN: return first_log(e->u.paren);
+    default: return NULL;
+    }
+}
 
 int loki__selector(struct loki_api_ctx *c, const char *query, struct scry_matcher **out,
                    size_t *n_out)
@@ -153,37 +171,19 @@ int loki__selector(struct loki_api_ctx *c, const char *query, struct scry_matche
     *n_out = 0;
     if (!query || !*query)
         return 0;
-    const char *open = strchr(query, '{'), *p = open;
-    char quote = 0;
-    for (; p && *p; p++) {
-        if (quote) {
-            if (*p == '\\' && quote == '"' && p[1])
-                p++;
-            else if (*p == quote)
-                quote = 0;
-        } else if (*p == '"' || *p == '`') {
-            quote = *p;
-        } else if (*p == '}') {
-            break;
-        }
-    }
-    if (!open || !p || *p != '}') {
-        loki__error(c, 400, "parse error at line 1, col 1: syntax error: unexpected end of "
-                            "input, expecting {");
-        return SCRY_EINVAL;
-    }
-    struct pql_expr *e;
+    struct lql_expr *e;
     struct scry_err err = { 0 };
-    if (pql_parse(c->req->arena, open, (size_t)(p + 1 - open), &e, &err) != 0) {
-        loki__error(c, 400, "parse error: %s", err.msg);
+    if (lql_parse(c->req->arena, query, strlen(query), &e, &err) != 0) {
+        loki__error(c, 400, "%s", err.msg);
         return SCRY_EINVAL;
     }
     loki__defer(c, fini_expr, e);
-    if (e->kind != PQL_VECTOR_SEL) {
-        loki__error(c, 400, "parse error: expected a stream selector");
+    const struct lql_log *log = first_log(e);
+    if (!log) {
+        loki__error(c, 400, "parse error : queries require a stream selector");
         return SCRY_EINVAL;
     }
-    *out = e->u.vs.matchers;
-    *n_out = e->u.vs.n_matchers;
+    *out = log->matchers;
+    *n_out = log->n_matchers;
     return 0;
 }

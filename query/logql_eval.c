@@ -1,0 +1,803 @@
+/* logql_eval.c — log queries and range aggregations.
+ *
+ * A log query selects streams over [start, end) with the leading `|=`
+ * words as required tokens, runs each entry through the pipeline and keeps
+ * the `limit` best entries (newest for backward) in a bounded heap whose
+ * slots own reusable buffers, so memory is O(limit), not O(entries). Each
+ * stream arrives in the query's direction, so a stream is abandoned as soon
+ * as its next entry cannot enter a full heap. Entries are grouped into
+ * output streams by their final label set.
+ *
+ * A range aggregation collects (t, value) points per output series over
+ * [start - offset - range, end - offset], sorts each series by time and
+ * slides the window (t - range, t] over the steps (Loki's semantics: the
+ * left edge is exclusive). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mem.h"
+#include "core/timeparse.h"
+#include "query/logql_internal.h"
+
+#define DEFAULT_TIMEOUT_MS (2 * 60 * 1000)
+#define DEFAULT_MAX_SERIES 500 /* Loki's max_query_series */
+
+int lql__check_deadline(struct lql_ctx *c)
+{
+    if (scry_mono_s() > c->deadline_s)
+        return scry_err_set(c->err, SCRY_ETIMEOUT, "context deadline exceeded: the query ran "
+                            "longer than %lld ms", (long long)c->opts->timeout_ms);
+    return 0;
+}
+
+/* ---- label-set map ---- */
+
+void lql__smap_init(struct lql_smap *m) { memset(m, 0, sizeof *m); }
+
+void lql__smap_fini(struct lql_smap *m)
+{
+    free(m->head);
+    free(m->next);
+    free(m->hash);
+    memset(m, 0, sizeof *m);
+}
+
+long lql__smap_find(const struct lql_smap *m, uint64_t h, const struct scry_labels *ls,
+                    const struct scry_labels *(*get)(void *ud, size_t i), void *ud)
+{
+    if (!m->n_buckets)
+        return -1;
+    for (uint32_t i = m->head[h & (m->n_buckets - 1)]; i; i = m->next[i - 1])
+        if (m->hash[i - 1] == h && scry_labels_equal(get(ud, i - 1), ls))
+            return (long)i - 1;
+    return -1;
+}
+
+void lql__smap_add(struct lql_smap *m, uint64_t h, size_t idx)
+{
+    if (idx >= m->cap) {
+        size_t nc = m->cap ? 2 * m->cap : 64;
+        while (nc <= idx)
+            nc *= 2;
+        m->next = scry_realloc(m->next, nc * sizeof *m->next);
+        m->hash = scry_realloc(m->hash, nc * sizeof *m->hash);
+        m->cap = nc;
+        /* rehash at load factor 1 */
+        free(m->head);
+        m->n_buckets = nc;
+        m->head = scry_calloc(nc, sizeof *m->head);
+        for (size_t i = 0; i < idx; i++) {
+            size_t b = m->hash[i] & (nc - 1);
+            m->next[i] = m->head[b];
+            m->head[b] = (uint32_t)i + 1;
+        }
+    }
+    m->hash[idx] = h;
+    size_t b = h & (m->n_buckets - 1);
+    m->next[idx] = m->head[b];
+    m->head[b] = (uint32_t)idx + 1;
+}
+
+/* ---- shared: running a selector ---- */
+
+struct scan {
+    struct lql_ctx *c;
+    const struct lql_log *log;
+    struct scry_querier *q;
+    struct scry_stream_set *ss;
+    struct lql_row row;
+};
+
+static int scan_open(struct scan *s, struct lql_ctx *c, const struct lql_log *log, int64_t mint,
+                     int64_t maxt, bool backward)
+{
+    memset(s, 0, sizeof *s);
+    s->c = c;
+    s->log = log;
+    int rc = c->store->querier(c->store, c->opts->tenant, mint, maxt, &s->q, c->err);
+    if (rc)
+        return rc;
+    struct scry_select_hints h = { .mint = mint, .maxt = maxt, .backward = backward };
+    struct scry_str *toks;
+    size_t n_toks;
+    lql_required_tokens(log, c->a, &toks, &n_toks);
+    h.required_tokens = toks;
+    h.n_required_tokens = n_toks;
+    rc = s->q->ops->select_streams(s->q, log->matchers, log->n_matchers, &h, &s->ss, c->err);
+    if (rc) {
+        s->q->ops->close(s->q);
+        s->q = NULL;
+        return rc;
+    }
+    s->row.ea = scry_arena_create(64 * 1024);
+    return 0;
+}
+
+static void scan_close(struct scan *s)
+{
+    if (s->ss)
+        s->ss->ops->close(s->ss);
+    if (s->q)
+        s->q->ops->close(s->q);
+    scry_arena_destroy(s->row.ea);
+}
+
+/* Loads entry e of a stream with labels ls into the row and runs the
+ * pipeline; false when filtered out. */
+static bool scan_entry(struct scan *s, const struct scry_labels *ls,
+                       const struct scry_log_entry *e)
+{
+    struct lql_row *r = &s->row;
+    s->c->lines++;
+    s->c->bytes += e->line.len;
+    /* the leading line filters need no labels: most entries of a needle
+     * query stop here, before any label work */
+    const struct lql_stage *st = s->log->stages;
+    size_t n = s->log->n_stages, lead = 0;
+    while (lead < n && st[lead].kind == LQL_ST_FILTER)
+        lead++;
+    r->line = e->line.p;
+    r->line_len = e->line.len;
+    if (lead && !lql__run_stages(st, lead, r))
+        return false;
+    scry_arena_reset(r->ea);
+    r->v = NULL;
+    r->n = r->cap = 0;
+    r->line = e->line.p;
+    r->line_len = e->line.len;
+    r->t_ns = e->t_ns;
+    r->has_value = false;
+    r->value = 0;
+    size_t need = ls->n + e->metadata.n + 8;
+    r->v = scry_arena_alloc(r->ea, need * sizeof *r->v);
+    r->cap = need;
+    for (size_t i = 0; i < ls->n; i++)
+        r->v[r->n++] = (struct lql_lbl){ ls->v[i].name, ls->v[i].value, strlen(ls->v[i].value),
+                                         LQL_LBL_STREAM, false };
+    for (size_t i = 0; i < e->metadata.n; i++) {
+        const struct scry_label *l = &e->metadata.v[i];
+        lql__row_set(r, l->name, strlen(l->name), l->value, strlen(l->value), LQL_LBL_META,
+                     true);
+    }
+    return lql__run_stages(st + lead, n - lead, r);
+}
+
+static int scan_err(struct scan *s, struct scry_entry_iter *it)
+{
+    int rc = it->ops->err(it, s->c->err);
+    return rc ? rc : s->ss->ops->err(s->ss, s->c->err);
+}
+
+/* ---- log queries ---- */
+
+struct slot {
+    int64_t t;
+    uint64_t seq;
+    long stream;        /* output stream index */
+    struct scry_buf line;
+    struct scry_labels meta, parsed; /* categorize: in the slot's arena */
+    struct scry_arena *a;
+};
+
+struct logq {
+    struct lql_ctx *c;
+    bool backward;
+    uint64_t limit, seq;
+    struct slot *slots; /* a binary heap, worst entry on top */
+    size_t n;
+    struct lql_smap map; /* output stream labels → index */
+    struct scry_labels *streams;
+    size_t n_streams, cap_streams;
+};
+
+/* true when a is a better entry than b (kept in preference). */
+static bool better(const struct logq *q, const struct slot *a, int64_t bt, uint64_t bseq)
+{
+    if (a->t != bt)
+        return q->backward ? a->t > bt : a->t < bt;
+    return a->seq < bseq;
+}
+
+static void sift_down(struct logq *q, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < q->n && better(q, &q->slots[w], q->slots[l].t, q->slots[l].seq))
+            w = l;
+        if (r < q->n && better(q, &q->slots[w], q->slots[r].t, q->slots[r].seq))
+            w = r;
+        if (w == i)
+            return;
+        struct slot t = q->slots[i];
+        q->slots[i] = q->slots[w];
+        q->slots[w] = t;
+        i = w;
+    }
+}
+
+static void sift_up(struct logq *q, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!better(q, &q->slots[p], q->slots[i].t, q->slots[i].seq))
+            return;
+        struct slot t = q->slots[i];
+        q->slots[i] = q->slots[p];
+        q->slots[p] = t;
+        i = p;
+    }
+}
+
+static const struct scry_labels *stream_at(void *ud, size_t i)
+{
+    return &((struct logq *)ud)->streams[i];
+}
+
+static long intern_stream(struct logq *q, const struct lql_row *r)
+{
+    struct scry_labels ls = lql__row_labels(r, r->ea, q->c->opts->categorize ? LQL_LBL_STREAM : -1);
+    uint64_t h = scry_labels_hash(&ls);
+    long i = lql__smap_find(&q->map, h, &ls, stream_at, q);
+    if (i >= 0)
+        return i;
+    if (q->n_streams == q->cap_streams) {
+        q->cap_streams = q->cap_streams ? 2 * q->cap_streams : 16;
+        q->streams = scry_realloc(q->streams, q->cap_streams * sizeof *q->streams);
+    }
+    struct scry_label *v = scry_arena_alloc(q->c->a, (ls.n ? ls.n : 1) * sizeof *v);
+    for (size_t k = 0; k < ls.n; k++) {
+        v[k].name = scry_arena_strdup(q->c->a, ls.v[k].name);
+        v[k].value = scry_arena_strdup(q->c->a, ls.v[k].value);
+    }
+    q->streams[q->n_streams] = (struct scry_labels){ v, ls.n };
+    lql__smap_add(&q->map, h, q->n_streams);
+    return (long)q->n_streams++;
+}
+
+static void fill_slot(struct logq *q, struct slot *sl, const struct lql_row *r, uint64_t seq)
+{
+    sl->t = r->t_ns;
+    sl->seq = seq;
+    sl->stream = intern_stream(q, r);
+    scry_buf_reset(&sl->line);
+    scry_buf_put(&sl->line, r->line, r->line_len);
+    if (q->c->opts->categorize) {
+        if (!sl->a)
+            sl->a = scry_arena_create(4096);
+        scry_arena_reset(sl->a);
+        sl->meta = lql__row_labels(r, sl->a, LQL_LBL_META);
+        sl->parsed = lql__row_labels(r, sl->a, LQL_LBL_PARSED);
+    }
+}
+
+static int cmp_slot(const void *a, const void *b)
+{
+    const struct slot *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int cmp_streams(const void *a, const void *b)
+{
+    return scry_labels_cmp(&((const struct lql_out_stream *)a)->labels,
+                           &((const struct lql_out_stream *)b)->labels);
+}
+
+struct pick {
+    bool collect;
+    int64_t *t;     /* collect: matching timestamps; then: the picked ones, ascending */
+    size_t n, cap;
+    uint8_t *taken; /* per picked timestamp: an entry was kept */
+};
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void pick_times(struct pick *pk, bool backward, int64_t interval, uint64_t limit)
+{
+    if (pk->n)
+        qsort(pk->t, pk->n, sizeof *pk->t, cmp_i64);
+    size_t k = 0;
+    int64_t last = 0;
+    for (size_t j = 0; j < pk->n && k < limit; j++) {
+        size_t i = backward ? pk->n - 1 - j : j;
+        int64_t t = pk->t[i];
+        if (k > 0 && (backward ? t > last - interval : t < last + interval))
+            continue;
+        pk->t[k++] = t; /* k <= j: overwrites only what was read */
+        last = t;
+    }
+    pk->n = k;
+    if (backward) /* picked newest first: make them ascending for bsearch */
+        for (size_t i = 0; i < k / 2; i++) {
+            int64_t x = pk->t[i];
+            pk->t[i] = pk->t[k - 1 - i];
+            pk->t[k - 1 - i] = x;
+        }
+    pk->taken = scry_calloc(k + 1, 1);
+}
+
+/* One pass over the selector: the heap of best entries, or (pk->collect)
+ * the timestamps of matching entries, or only entries at picked times. */
+static int scan_logs(struct logq *q, const struct lql_log *log, int64_t start_ns, int64_t end_ns,
+                     struct pick *pk, size_t *cap_slots)
+{
+    struct lql_ctx *c = q->c;
+    struct scan s;
+    /* Loki's log range is [start, end) */
+    int rc = scan_open(&s, c, log, start_ns, end_ns - 1, q->backward);
+    uint64_t tick = 0;
+    while (!rc && s.ss->ops->next(s.ss)) {
+        const struct scry_labels *ls = s.ss->ops->labels(s.ss);
+        struct scry_entry_iter *it = s.ss->ops->entries(s.ss);
+        struct scry_log_entry ent;
+        while (it->ops->next(it)) {
+            if ((++tick & 1023) == 0 && (rc = lql__check_deadline(c)))
+                break;
+            it->ops->at(it, &ent);
+            if (ent.t_ns < start_ns || ent.t_ns >= end_ns)
+                continue;
+            if (q->n == q->limit && !better(q, &(struct slot){ .t = ent.t_ns, .seq = 0 },
+                                            q->slots[0].t, q->slots[0].seq))
+                break; /* this stream's later entries are all worse */
+            if (pk && !pk->collect) {
+                if (!pk->n)
+                    break;
+                int64_t *hit = bsearch(&ent.t_ns, pk->t, pk->n, sizeof *pk->t, cmp_i64);
+                if (!hit || pk->taken[hit - pk->t])
+                    continue;
+            }
+            if (!scan_entry(&s, ls, &ent))
+                continue;
+            if (pk && pk->collect) {
+                if (pk->n == pk->cap) {
+                    pk->cap = pk->cap ? 2 * pk->cap : 1024;
+                    pk->t = scry_realloc(pk->t, pk->cap * sizeof *pk->t);
+                }
+                pk->t[pk->n++] = ent.t_ns;
+                continue;
+            }
+            if (pk)
+                pk->taken[(int64_t *)bsearch(&ent.t_ns, pk->t, pk->n, sizeof *pk->t, cmp_i64) -
+                          pk->t] = 1;
+            q->seq++;
+            if (q->n < q->limit) {
+                if (q->n == *cap_slots) {
+                    size_t nc = *cap_slots * 2 < q->limit ? *cap_slots * 2 : q->limit;
+                    q->slots = scry_realloc(q->slots, nc * sizeof *q->slots);
+                    memset(q->slots + *cap_slots, 0, (nc - *cap_slots) * sizeof *q->slots);
+                    *cap_slots = nc;
+                }
+                fill_slot(q, &q->slots[q->n], &s.row, q->seq);
+                sift_up(q, q->n++);
+            } else {
+                fill_slot(q, &q->slots[0], &s.row, q->seq);
+                sift_down(q, 0);
+            }
+        }
+        if (!rc)
+            rc = scan_err(&s, it);
+    }
+    if (!rc && s.ss)
+        rc = s.ss->ops->err(s.ss, c->err);
+    scan_close(&s);
+    return rc;
+}
+
+int lql_eval_logs(const struct lql_opts *opts, struct scry_queryable *store,
+                  const struct lql_expr *e, int64_t start_ns, int64_t end_ns, uint64_t limit,
+                  bool backward, struct scry_arena *a, struct lql_result *out,
+                  struct scry_err *err)
+{
+    struct lql_opts o = opts ? *opts : (struct lql_opts){ 0 };
+    if (!o.timeout_ms)
+        o.timeout_ms = DEFAULT_TIMEOUT_MS;
+    while (e && e->kind == LQL_PAREN)
+        e = e->u.paren;
+    if (!e || e->kind != LQL_LOG)
+        return scry_err_set(err, SCRY_EINVAL, "not a log query");
+    memset(out, 0, sizeof *out);
+    out->type = LQL_RES_STREAMS;
+    if (limit == 0 || end_ns <= start_ns)
+        return 0;
+    struct lql_ctx c = { .opts = &o, .store = store, .a = a, .err = err };
+    c.deadline_s = scry_mono_s() + (double)o.timeout_ms / 1000.0;
+    struct logq q = { .c = &c, .backward = backward, .limit = limit };
+    lql__smap_init(&q.map);
+    q.slots = scry_calloc(limit < 4096 ? limit : 4096, sizeof *q.slots);
+    size_t cap_slots = limit < 4096 ? limit : 4096;
+    /* interval (Loki's query_range `interval`): a first pass collects the
+     * timestamps of matching entries; entries are then kept only at those
+     * picked greedily at least interval apart, in the query's direction,
+     * over all streams (Loki's merged iterator); one entry per instant */
+    struct pick pk = { 0 };
+    int rc = 0;
+    if (o.interval_ns > 0) {
+        pk.collect = true;
+        rc = scan_logs(&q, &e->u.log, start_ns, end_ns, &pk, &cap_slots);
+        if (!rc)
+            pick_times(&pk, backward, o.interval_ns, limit);
+        pk.collect = false;
+    }
+    if (!rc)
+        rc = scan_logs(&q, &e->u.log, start_ns, end_ns, o.interval_ns > 0 ? &pk : NULL,
+                       &cap_slots);
+    free(pk.t);
+    free(pk.taken);
+    if (!rc) {
+        /* order the kept entries in the query's direction, then split */
+        qsort(q.slots, q.n, sizeof *q.slots, cmp_slot);
+        for (size_t i = 0; backward && i < q.n / 2; i++) {
+            struct slot t = q.slots[i];
+            q.slots[i] = q.slots[q.n - 1 - i];
+            q.slots[q.n - 1 - i] = t;
+        }
+        size_t *count = scry_calloc(q.n_streams + 1, sizeof *count);
+        for (size_t i = 0; i < q.n; i++)
+            count[q.slots[i].stream]++;
+        size_t n_out = 0;
+        for (size_t i = 0; i < q.n_streams; i++)
+            n_out += count[i] > 0;
+        out->streams = scry_arena_calloc(a, n_out ? n_out : 1, sizeof *out->streams);
+        long *map = scry_calloc(q.n_streams + 1, sizeof *map);
+        for (size_t i = 0; i < q.n_streams; i++) {
+            if (!count[i]) {
+                map[i] = -1;
+                continue;
+            }
+            map[i] = (long)out->n_streams;
+            struct lql_out_stream *os = &out->streams[out->n_streams++];
+            os->labels = q.streams[i];
+            os->entries = scry_arena_alloc(a, count[i] * sizeof *os->entries);
+        }
+        for (size_t i = 0; i < q.n; i++) {
+            struct slot *sl = &q.slots[i];
+            struct lql_out_stream *os = &out->streams[map[sl->stream]];
+            struct lql_out_entry *oe = &os->entries[os->n_entries++];
+            oe->t_ns = sl->t;
+            oe->line.p = scry_arena_strndup(a, sl->line.p ? sl->line.p : "", sl->line.len);
+            oe->line.len = sl->line.len;
+            if (o.categorize) {
+                oe->meta = sl->meta;
+                oe->parsed = sl->parsed;
+                /* copy out of the slot's arena */
+                struct scry_labels *ls2[2] = { &oe->meta, &oe->parsed };
+                for (int k = 0; k < 2; k++) {
+                    struct scry_label *v = scry_arena_alloc(a, (ls2[k]->n + 1) * sizeof *v);
+                    for (size_t j = 0; j < ls2[k]->n; j++) {
+                        v[j].name = scry_arena_strdup(a, ls2[k]->v[j].name);
+                        v[j].value = scry_arena_strdup(a, ls2[k]->v[j].value);
+                    }
+                    ls2[k]->v = v;
+                }
+            }
+        }
+        free(map);
+        free(count);
+        qsort(out->streams, out->n_streams, sizeof *out->streams, cmp_streams);
+        out->entries_returned = q.n;
+    }
+    out->lines_processed = c.lines;
+    out->bytes_processed = c.bytes;
+    for (size_t i = 0; i < cap_slots; i++) {
+        scry_buf_fini(&q.slots[i].line);
+        scry_arena_destroy(q.slots[i].a);
+    }
+    free(q.slots);
+    free(q.streams);
+    lql__smap_fini(&q.map);
+    return rc;
+}
+
+/* ---- range aggregations ---- */
+
+struct pts {
+    struct lql_point *p;
+    size_t n, cap;
+};
+
+struct rangeq {
+    struct lql_ctx *c;
+    struct lql_smap map;
+    struct scry_labels *labels;
+    struct pts *pts;
+    size_t n, cap;
+};
+
+static const struct scry_labels *range_at(void *ud, size_t i)
+{
+    return &((struct rangeq *)ud)->labels[i];
+}
+
+static int cmp_point(const void *a, const void *b)
+{
+    const struct lql_point *x = a, *y = b;
+    return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Loki's quantile over a window (Prometheus's quantile: linear interpolation). */
+static double quantile(double q, double *v, size_t n)
+{
+    if (n == 0)
+        return NAN;
+    if (q < 0)
+        return -INFINITY;
+    if (q > 1)
+        return INFINITY;
+    qsort(v, n, sizeof *v, cmp_dbl);
+    double rank = q * (double)(n - 1);
+    size_t lo = (size_t)floor(rank), hi = lo + 1 < n ? lo + 1 : lo;
+    double w = rank - (double)lo;
+    return v[lo] * (1 - w) + v[hi] * w;
+}
+
+static double agg_window(enum lql_range_op op, const struct lql_point *p, size_t n,
+                         double range_s, double param, double **scratch, size_t *scap)
+{
+    double sum = 0, mn = INFINITY, mx = -INFINITY;
+    switch (op) {
+    case LQL_COUNT_OVER_TIME: return (double)n;
+    case LQL_RATE:
+    case LQL_BYTES_RATE:
+    case LQL_BYTES_OVER_TIME:
+    case LQL_SUM_OVER_TIME:
+        for (size_t i = 0; i < n; i++)
+            sum += p[i].v;
+        return (op == LQL_RATE || op == LQL_BYTES_RATE) ? sum / range_s : sum;
+    case LQL_RATE_COUNTER: {
+        /* increase with counter resets, per second (no extrapolation) */
+        double inc = 0;
+        for (size_t i = 1; i < n; i++)
+            inc += p[i].v >= p[i - 1].v ? p[i].v - p[i - 1].v : p[i].v;
+        return inc / range_s;
+    }
+    case LQL_AVG_OVER_TIME:
+        for (size_t i = 0; i < n; i++)
+            sum += p[i].v;
+        return sum / (double)n;
+    case LQL_MIN_OVER_TIME:
+        for (size_t i = 0; i < n; i++)
+            mn = p[i].v < mn || isnan(mn) ? p[i].v : mn;
+        return mn;
+    case LQL_MAX_OVER_TIME:
+        for (size_t i = 0; i < n; i++)
+            mx = p[i].v > mx || isnan(mx) ? p[i].v : mx;
+        return mx;
+    case LQL_STDDEV_OVER_TIME:
+    case LQL_STDVAR_OVER_TIME: {
+        double mean = 0, m2 = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = p[i].v - mean;
+            mean += d / (double)(i + 1);
+            m2 += d * (p[i].v - mean);
+        }
+        double var = m2 / (double)n;
+        return op == LQL_STDDEV_OVER_TIME ? sqrt(var) : var;
+    }
+    case LQL_QUANTILE_OVER_TIME:
+        if (*scap < n) {
+            *scap = n * 2;
+            *scratch = scry_realloc(*scratch, *scap * sizeof **scratch);
+        }
+        for (size_t i = 0; i < n; i++)
+            (*scratch)[i] = p[i].v;
+        return quantile(param, *scratch, n);
+    case LQL_FIRST_OVER_TIME: return p[0].v;
+    case LQL_LAST_OVER_TIME: return p[n - 1].v;
+    default: return NAN;
+    }
+}
+
+static const char *pipeline_error(const struct scry_labels *ls)
+{
+    return scry_labels_get(ls, "__error__");
+}
+
+/* The labels named by `by (...)` of r, sorted, in r's scratch arena:
+ * no full label set per entry. */
+static struct scry_labels labels_by(const struct lql_row *r, const struct lql_grouping *g)
+{
+    struct scry_label *v = scry_arena_alloc(r->ea, (g->n + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        const struct lql_lbl *l = lql__row_get(r, g->labels[i]);
+        if (!l || !l->vlen)
+            continue;
+        size_t j = n;
+        while (j > 0 && strcmp(v[j - 1].name, l->name) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = (struct scry_label){ l->name, l->val };
+        n++;
+        /* `by (a, a)` names a label once */
+        for (size_t k = 0; k + 1 < n; k++)
+            if (!strcmp(v[k].name, v[k + 1].name)) {
+                memmove(&v[k + 1], &v[k + 2], (n - k - 2) * sizeof *v);
+                n--;
+                break;
+            }
+    }
+    return (struct scry_labels){ v, n };
+}
+
+int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lql_grouping *push,
+                    struct lql_vec *out)
+{
+    enum lql_range_op op = e->u.range.op;
+    int64_t range = e->u.range.range_ns, off = e->u.range.offset_ns;
+    int64_t end = c->start_ns + (int64_t)(c->n_steps - 1) * c->step_ns;
+    int64_t mint = c->start_ns - off - range + 1, maxt = end - off;
+    struct rangeq rq = { .c = c };
+    lql__smap_init(&rq.map);
+    struct scan s;
+    int rc = scan_open(&s, c, &e->u.range.log, mint, maxt, false);
+    uint64_t max_series = c->opts->max_series ? c->opts->max_series : DEFAULT_MAX_SERIES;
+    const struct lql_grouping *g = e->u.range.grouping.present ? &e->u.range.grouping : push;
+    /* parsers need to extract only what the grouping and later stages read */
+    const char *const *want = NULL;
+    size_t n_want = 0;
+    bool hinted = !rc && lql__parser_hints(&e->u.range.log, g, c->a, &want, &n_want);
+    s.row.want = hinted ? want : NULL;
+    s.row.n_want = n_want;
+    uint64_t tick = 0;
+    while (!rc && s.ss->ops->next(s.ss)) {
+        const struct scry_labels *ls = s.ss->ops->labels(s.ss);
+        struct scry_entry_iter *it = s.ss->ops->entries(s.ss);
+        struct scry_log_entry ent;
+        while (it->ops->next(it)) {
+            if ((++tick & 1023) == 0 && (rc = lql__check_deadline(c)))
+                break;
+            it->ops->at(it, &ent);
+            if (ent.t_ns < mint || ent.t_ns > maxt)
+                continue;
+            if (!scan_entry(&s, ls, &ent))
+                continue;
+            struct lql_row *r = &s.row;
+            struct scry_labels out_ls;
+            const struct lql_lbl *perr_l = lql__row_get(r, "__error__");
+            if (perr_l || !g || !g->present || g->without) {
+                out_ls = lql__row_labels(r, r->ea, -1);
+                if (g && g->present && !perr_l)
+                    out_ls = lql__labels_group(&out_ls, g->labels, g->n, g->without, r->ea);
+            } else {
+                out_ls = labels_by(r, g);
+            }
+            uint64_t h = scry_labels_hash(&out_ls);
+            long i = perr_l ? -1 : lql__smap_find(&rq.map, h, &out_ls, range_at, &rq);
+            if (i < 0) {
+                const char *perr = pipeline_error(&out_ls);
+                if (perr) {
+                    struct scry_buf b;
+                    scry_buf_init(&b);
+                    scry_labels_format(&out_ls, &b);
+                    rc = scry_err_set(c->err, SCRY_EINVAL,
+                                      "pipeline error: '%s' for series: '%s'.\nUse a label "
+                                      "filter to intentionally skip this error. (e.g | "
+                                      "__error__!=\"%s\").\nTo skip all potential errors you "
+                                      "can match empty errors.(e.g __error__=\"\")\nThe label "
+                                      "filter can also be specified after unwrap. (e.g | unwrap "
+                                      "latency | __error__=\"\" )",
+                                      perr, b.p, perr);
+                    scry_buf_fini(&b);
+                    break;
+                }
+                if (rq.n >= max_series) {
+                    rc = scry_err_set(c->err, SCRY_ELIMIT, "maximum of series (%llu) reached "
+                                      "for a single query", (unsigned long long)max_series);
+                    break;
+                }
+                if (rq.n == rq.cap) {
+                    rq.cap = rq.cap ? 2 * rq.cap : 64;
+                    rq.labels = scry_realloc(rq.labels, rq.cap * sizeof *rq.labels);
+                    rq.pts = scry_realloc(rq.pts, rq.cap * sizeof *rq.pts);
+                }
+                struct scry_label *v = scry_arena_alloc(c->a, (out_ls.n + 1) * sizeof *v);
+                for (size_t k = 0; k < out_ls.n; k++) {
+                    v[k].name = scry_arena_strdup(c->a, out_ls.v[k].name);
+                    v[k].value = scry_arena_strdup(c->a, out_ls.v[k].value);
+                }
+                rq.labels[rq.n] = (struct scry_labels){ v, out_ls.n };
+                rq.pts[rq.n] = (struct pts){ 0 };
+                lql__smap_add(&rq.map, h, rq.n);
+                i = (long)rq.n++;
+            }
+            struct pts *p = &rq.pts[i];
+            if (p->n == p->cap) {
+                p->cap = p->cap ? 2 * p->cap : 16;
+                p->p = scry_realloc(p->p, p->cap * sizeof *p->p);
+            }
+            double v = 1;
+            if (op == LQL_BYTES_OVER_TIME || op == LQL_BYTES_RATE)
+                v = (double)r->line_len;
+            else if (r->has_value)
+                v = r->value;
+            p->p[p->n++] = (struct lql_point){ ent.t_ns, v };
+        }
+        if (!rc)
+            rc = scan_err(&s, it);
+    }
+    scan_close(&s);
+    double *scratch = NULL;
+    size_t scap = 0;
+    double range_s = (double)range / 1e9;
+    if (!rc && op != LQL_ABSENT_OVER_TIME) {
+        for (size_t i = 0; i < rq.n; i++) {
+            struct pts *p = &rq.pts[i];
+            qsort(p->p, p->n, sizeof *p->p, cmp_point);
+            struct lql_ser *sr = NULL;
+            size_t lo = 0, hi = 0;
+            for (size_t k = 0; k < c->n_steps; k++) {
+                int64_t t = c->start_ns + (int64_t)k * c->step_ns - off;
+                while (lo < p->n && p->p[lo].t_ns <= t - range)
+                    lo++;
+                if (hi < lo)
+                    hi = lo;
+                while (hi < p->n && p->p[hi].t_ns <= t)
+                    hi++;
+                if (hi == lo)
+                    continue;
+                if (!sr)
+                    sr = lql__vec_add(c, out, rq.labels[i]);
+                sr->v[k] = agg_window(op, p->p + lo, hi - lo, range_s, e->u.range.param,
+                                      &scratch, &scap);
+                sr->has[k] = 1;
+            }
+        }
+    } else if (!rc) {
+        /* absent_over_time: 1 where no series had an entry in the window;
+         * labels from the selector's equality matchers, as Loki does */
+        const struct lql_log *log = &e->u.range.log;
+        struct scry_label *v = scry_arena_alloc(c->a, (log->n_matchers + 1) * sizeof *v);
+        size_t n = 0;
+        for (size_t k = 0; k < log->n_matchers; k++)
+            if (log->matchers[k].type == SCRY_MATCH_EQ) {
+                size_t j = n;
+                while (j > 0 && strcmp(v[j - 1].name, log->matchers[k].name) > 0) {
+                    v[j] = v[j - 1];
+                    j--;
+                }
+                v[j] = (struct scry_label){ log->matchers[k].name, log->matchers[k].value };
+                n++;
+            }
+        struct lql_ser *sr = NULL;
+        size_t *lo = scry_calloc(rq.n + 1, sizeof *lo);
+        for (size_t i = 0; i < rq.n; i++)
+            qsort(rq.pts[i].p, rq.pts[i].n, sizeof *rq.pts[i].p, cmp_point);
+        for (size_t k = 0; k < c->n_steps; k++) {
+            int64_t t = c->start_ns + (int64_t)k * c->step_ns - off;
+            bool any = false;
+            for (size_t i = 0; i < rq.n; i++) {
+                struct pts *p = &rq.pts[i];
+                while (lo[i] < p->n && p->p[lo[i]].t_ns <= t - range)
+                    lo[i]++;
+                any |= lo[i] < p->n && p->p[lo[i]].t_ns <= t;
+            }
+            if (any)
+                continue;
+            if (!sr)
+                sr = lql__vec_add(c, out, (struct scry_labels){ v, n });
+            sr->v[k] = 1;
+            sr->has[k] = 1;
+        }
+        free(lo);
+    }
+    free(scratch);
+    for (size_t i = 0; i < rq.n; i++)
+        free(rq.pts[i].p);
+    free(rq.pts);
+    free(rq.labels);
+    lql__smap_fini(&rq.map);
+    return rc;
+}
