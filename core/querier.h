@@ -76,8 +76,11 @@ struct scry_stream_set {
 struct scry_select_hints {
     int64_t mint, maxt;   /* inclusive bounds; ms for samples, ns for logs */
     bool backward;        /* logs: newest first */
-    /* Words every returned log line must contain (lower-case): a store with
-     * a token index may use them to skip chunks. Advisory: callers still filter. */
+    /* Lower-case runs of ASCII letters and digits that every returned log
+     * line contains, each inside one of its tokens (logstore/tokenize.h):
+     * the run may be a whole token or any part of one, so a store with a
+     * token index must match by containment. It may use them to skip
+     * chunks. Advisory: callers still filter. */
     const struct scry_str *required_tokens;
     size_t n_required_tokens;
 };

@@ -111,16 +111,15 @@ bool lql__parse_bytes(const char *s, size_t len, double *out)
 
 /* ---- required tokens ----
  * The store's tokenizer (logstore/tokenize.h) makes words of maximal runs
- * of ASCII letters and digits, lower-cased. A line containing the literal
- * contains each word of the literal, but a word touching either end of the
- * literal may continue in the line (`|= "needle"` matches "xneedley"), so
- * only words with a non-alphanumeric byte of the literal on both sides are
- * guaranteed whole tokens of the line. Words longer than 64 bytes are
- * indexed as windows, not whole, so they are not required either. Only
- * `|=` filters before the first stage that may rewrite the line count, and
- * only single-valued ones (`|= "a" or "b"` requires neither). */
-
-#define TOKEN_MAX 64
+ * of ASCII letters and digits, lower-cased, and its index answers a
+ * required word with every chunk holding a token that *contains* it
+ * (core/querier.h). A line containing the literal contains each of the
+ * literal's alphanumeric runs inside one of its tokens — a run touching an
+ * end of the literal may continue in the line (`|= "needle"` matches
+ * "xneedley"), which containment covers — so every run is required, and a
+ * bare word costs an index lookup, not a scan. Only `|=` filters before
+ * the first stage that may rewrite the line count, and only single-valued
+ * ones (`|= "a" or "b"` requires neither). */
 
 static bool alnum(unsigned char c)
 {
@@ -149,24 +148,22 @@ void lql_required_tokens(const struct lql_log *log, struct scry_arena *a,
             size_t k = j;
             while (k < len && alnum(s[k]))
                 k++;
-            if (j > 0 && k < len && k - j <= TOKEN_MAX) {
-                char *w = scry_arena_alloc(a, k - j + 1);
-                for (size_t m = j; m < k; m++)
-                    w[m - j] = (char)tolower(s[m]);
-                w[k - j] = 0;
-                bool dup = false;
-                for (size_t m = 0; m < n && !dup; m++)
-                    dup = v[m].len == k - j && !memcmp(v[m].p, w, k - j);
-                if (!dup) {
-                    if (n == cap) {
-                        cap = cap ? 2 * cap : 8;
-                        struct scry_str *nv = scry_arena_alloc(a, cap * sizeof *nv);
-                        if (n)
-                            memcpy(nv, v, n * sizeof *nv);
-                        v = nv;
-                    }
-                    v[n++] = (struct scry_str){ w, k - j };
+            char *w = scry_arena_alloc(a, k - j + 1);
+            for (size_t m = j; m < k; m++)
+                w[m - j] = (char)tolower(s[m]);
+            w[k - j] = 0;
+            bool dup = false;
+            for (size_t m = 0; m < n && !dup; m++)
+                dup = v[m].len == k - j && !memcmp(v[m].p, w, k - j);
+            if (!dup) {
+                if (n == cap) {
+                    cap = cap ? 2 * cap : 8;
+                    struct scry_str *nv = scry_arena_alloc(a, cap * sizeof *nv);
+                    if (n)
+                        memcpy(nv, v, n * sizeof *nv);
+                    v = nv;
                 }
+                v[n++] = (struct scry_str){ w, k - j };
             }
             j = k;
         }
