@@ -160,46 +160,10 @@ static void test_logql_tokens_index_equals_scan(void **state)
     assert_true(nonempty > 150);
 }
 
-/* The words a query requires, joined by spaces. */
-static void required(const char *query, char *out, size_t cap)
-{
-    struct scry_arena *a = scry_arena_create(0);
-    struct lql_expr *e;
-    struct scry_err err = { 0 };
-    if (lql_parse(a, query, strlen(query), &e, &err))
-        fail_msg("%s: %s", query, err.msg);
-    struct scry_str *toks;
-    size_t n, off = 0;
-    lql_required_tokens(&e->u.log, a, &toks, &n);
-    out[0] = 0;
-    for (size_t i = 0; i < n; i++)
-        off += (size_t)snprintf(out + off, cap - off, "%s%.*s", i ? " " : "", (int)toks[i].len,
-                                toks[i].p);
-    lql_expr_fini(e);
-    scry_arena_destroy(a);
-}
-
-/* A bare word is required (the store matches by containment), so a needle
- * costs an index lookup; filters that can't promise a word require none. */
-static void test_logql_tokens_which_words(void **state)
-{
-    (void)state;
-    char got[256];
-    required("{a=\"b\"} |= \"zqx1e5needle\"", got, sizeof got);
-    assert_string_equal(got, "zqx1e5needle");
-    required("{a=\"b\"} |= \"GET /api/Orders\" |= \"id=42\"", got, sizeof got);
-    assert_string_equal(got, "get api orders id 42");
-    required("{a=\"b\"} |= \"x\" or \"y\" != \"z\" |~ \"w\"", got, sizeof got);
-    assert_string_equal(got, "");
-    required("{a=\"b\"} | line_format \"{{.a}}\" |= \"needle\"", got, sizeof got);
-    assert_string_equal(got, "");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logql_tokens_index_equals_scan),
-        cmocka_unit_test(test_logql_tokens_which_words),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
