@@ -34,6 +34,7 @@ int scry__server_query_routes(struct scry_server *s, struct scry_http_server *ap
     const struct scry_server_config *sc = &s->cfg->server;
     struct pql_api_opts o = {
         .lookback_delta_ms = sc->lookback_delta_ms,
+        .delayed_name_removal = sc->promql_delayed_name_removal,
         .timeout_ms = sc->query_timeout_ms,
         .max_samples = sc->query_max_samples,
         .max_concurrent_queries = (unsigned)sc->max_concurrent_queries,

@@ -133,6 +133,7 @@ struct scry_server_config {
     uint64_t query_max_samples;      /* default 50 000 000 */
     uint64_t max_concurrent_queries; /* default 20 */
     int64_t lookback_delta_ms;       /* default 5m */
+    bool promql_delayed_name_removal; /* default false, as Prometheus */
 };
 
 struct scry_tenant_override {

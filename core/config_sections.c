@@ -152,6 +152,8 @@ static const struct cfg_opt server_opts[] = {
       "20", 1, 100000, .help = "queries running at once; more wait" },
     { "lookback_delta", CFG_DURATION, OFF(scry_server_config, lookback_delta_ms), 0, "5m", 1,
       .help = "how far back an instant query looks for a sample" },
+    { "promql_delayed_name_removal", CFG_BOOL, OFF(scry_server_config, promql_delayed_name_removal),
+      0, "false", .help = "drop __name__ at the end of a query, not where a value changes" },
 };
 
 static const struct cfg_section server_section = {

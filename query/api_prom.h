@@ -31,6 +31,7 @@ typedef bool (*pql_api_ready_fn)(void *ud);
 
 struct pql_api_opts {
     int64_t lookback_delta_ms;       /* 0 → 5 min; a lookback_delta param overrides it */
+    bool delayed_name_removal;       /* see struct pql_engine_opts */
     int64_t timeout_ms;              /* 0 → 2 min; a timeout param can only lower it */
     uint64_t max_samples;            /* 0 → the engine's default (50 000 000) */
     unsigned max_concurrent_queries; /* 0 → 20; more wait up to their timeout, then 503 */

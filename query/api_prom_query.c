@@ -46,6 +46,7 @@ static int engine_opts(struct pql_api_ctx *c, struct pql_engine_opts *eo)
     *eo = (struct pql_engine_opts){ .lookback_delta_ms = lookback_ms,
                                     .timeout_ms = timeout_ms,
                                     .max_samples = o->max_samples,
+                                    .delayed_name_removal = o->delayed_name_removal,
                                     .tenant = c->tenant };
     return 0;
 }

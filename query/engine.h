@@ -30,6 +30,11 @@ struct pql_engine_opts {
     int64_t timeout_ms;        /* 0 → 2 min */
     uint64_t max_samples;      /* 0 → 50 000 000 */
     const char *tenant;        /* passed to the store; NULL in single-tenant mode */
+    /* false (Prometheus's default): a function or operator that makes a new
+     * value drops __name__ at once. true (Prometheus's feature flag
+     * promql-delayed-name-removal, which its test harness enables): it only
+     * marks the series and the name goes at the very end of the query. */
+    bool delayed_name_removal;
 };
 
 struct pql_point {

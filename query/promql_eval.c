@@ -212,6 +212,89 @@ struct ev_series *pql__map_get(struct ev_ctx *c, struct ev_map *m, struct ev_vec
     return &v->s[v->n - 1];
 }
 
+/* Removes __name__ (and __type__/__unit__) from series marked for it. */
+static struct scry_labels drop_name(struct ev_ctx *c, const struct scry_labels *ls)
+{
+    struct scry_label *v = scry_arena_alloc(c->a, (ls->n ? ls->n : 1) * sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < ls->n; i++) {
+        const char *nm = ls->v[i].name;
+        if (strcmp(nm, "__name__") == 0 || strcmp(nm, "__type__") == 0 ||
+            strcmp(nm, "__unit__") == 0)
+            continue;
+        v[n++] = ls->v[i];
+    }
+    return (struct scry_labels){ v, n };
+}
+
+static int cmp_series_ls(const void *x, const void *y)
+{
+    return scry_labels_cmp(&(*(struct ev_series *const *)x)->ls,
+                           &(*(struct ev_series *const *)y)->ls);
+}
+
+/* Prometheus's default (no delayed name removal): the node that made a new
+ * value drops __name__ right here, so what comes next (aggregation by
+ * __name__, label_replace onto it, the next function) sees no name. Series
+ * that now share a label set at one step are Prometheus's "same labelset"
+ * error, as its evaluator checks after each such step. */
+static int drop_names_now(struct ev_ctx *c, struct ev_val *out)
+{
+    if (out->type != PQL_TYPE_VECTOR)
+        return 0;
+    size_t n = 0;
+    for (size_t k = 0; k < out->vec.n; k++) {
+        struct ev_series *s = &out->vec.s[k];
+        if (!s->drop_name)
+            continue;
+        s->ls = drop_name(c, &s->ls);
+        s->drop_name = false;
+        n++;
+    }
+    if (n == 0 || out->vec.n < 2)
+        return 0;
+    struct ev_series **ix = scry_arena_alloc(c->a, out->vec.n * sizeof(*ix));
+    for (size_t k = 0; k < out->vec.n; k++)
+        ix[k] = &out->vec.s[k];
+    qsort(ix, out->vec.n, sizeof(*ix), cmp_series_ls);
+    /* equal label sets at disjoint steps (a range query) are one series from
+     * here on: fold the later into the first of its run and mark it dead */
+    bool dead = false;
+    for (size_t k = 1, first = 0; k < out->vec.n; k++) {
+        if (!scry_labels_equal(&ix[first]->ls, &ix[k]->ls)) {
+            first = k;
+            continue;
+        }
+        if (k == first + 1) { /* its arrays may be shared with an input: copy */
+            uint8_t *ok = scry_arena_alloc(c->a, c->n_steps);
+            double *v = scry_arena_alloc(c->a, c->n_steps * sizeof(*v));
+            memcpy(ok, ix[first]->ok, c->n_steps);
+            memcpy(v, ix[first]->v, c->n_steps * sizeof(*v));
+            ix[first]->ok = ok;
+            ix[first]->v = v;
+        }
+        for (size_t i = 0; i < c->n_steps; i++) {
+            if (!ix[k]->ok[i])
+                continue;
+            if (ix[first]->ok[i])
+                return scry_err_set(c->err, SCRY_EINVAL,
+                                    "vector cannot contain metrics with the same labelset");
+            ix[first]->ok[i] = 1;
+            ix[first]->v[i] = ix[k]->v[i];
+        }
+        ix[k]->ok = NULL;
+        dead = true;
+    }
+    if (dead) {
+        size_t w = 0;
+        for (size_t k = 0; k < out->vec.n; k++)
+            if (out->vec.s[k].ok)
+                out->vec.s[w++] = out->vec.s[k];
+        out->vec.n = w;
+    }
+    return 0;
+}
+
 /* ---- dispatch -------------------------------------------------------------- */
 
 static int eval_unary(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
@@ -235,7 +318,7 @@ static int eval_unary(struct ev_ctx *c, const struct pql_expr *e, struct ev_val 
     return 0;
 }
 
-int pql__eval(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
+static int eval_node(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
 {
     int rc = pql__check_limits(c);
     if (rc != 0)
@@ -270,22 +353,15 @@ int pql__eval(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
     return scry_err_set(c->err, SCRY_EINVAL, "unknown expression kind %d", (int)e->kind);
 }
 
-/* ---- results ---------------------------------------------------------------- */
-
-/* Removes __name__ (and __type__/__unit__) from series marked for it. */
-static struct scry_labels drop_name(struct ev_ctx *c, const struct scry_labels *ls)
+int pql__eval(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
 {
-    struct scry_label *v = scry_arena_alloc(c->a, (ls->n ? ls->n : 1) * sizeof(*v));
-    size_t n = 0;
-    for (size_t i = 0; i < ls->n; i++) {
-        const char *nm = ls->v[i].name;
-        if (strcmp(nm, "__name__") == 0 || strcmp(nm, "__type__") == 0 ||
-            strcmp(nm, "__unit__") == 0)
-            continue;
-        v[n++] = ls->v[i];
-    }
-    return (struct scry_labels){ v, n };
+    int rc = eval_node(c, e, out);
+    if (rc != 0 || c->opts->delayed_name_removal || e->kind == PQL_PAREN)
+        return rc;
+    return drop_names_now(c, out);
 }
+
+/* ---- results ---------------------------------------------------------------- */
 
 static int cmp_out(const void *x, const void *y)
 {

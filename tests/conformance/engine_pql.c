@@ -1,6 +1,6 @@
 /* engine_pql.c — the conformance runner's evaluator: pql_eval_instant /
  * pql_eval_range (query/engine.h) with the settings of FORMAT.md §5.1
- * (5 m lookback, 100 s timeout), their struct pql_result converted into a
+ * (5 m lookback, 100 s timeout, delayed name removal), their struct pql_result converted into a
  * struct conf_result. Float samples only: the querier seam has no
  * histogram iterator yet. */
 #include <string.h>
@@ -11,6 +11,7 @@
 static const struct pql_engine_opts opts = {
     .lookback_delta_ms = 5 * 60 * 1000,
     .timeout_ms = 100 * 1000,
+    .delayed_name_removal = true, /* as Prometheus's test engine runs every file */
 };
 
 static void convert(const struct pql_result *r, struct scry_arena *a, struct conf_result *out)

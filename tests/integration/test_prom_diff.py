@@ -38,11 +38,6 @@ SETTLE_S = 2          # T1 ends this far (or a bit more) in the past
 
 # Every query is run instantly at several times and as a range query with
 # three steps. {at} is a safe evaluation time inside [T0, T1].
-# Left out by design: queries where delayed __name__ removal shows (scry
-# always does it, as the conformance suite; Prometheus only with
-# --enable-feature=promql-delayed-name-removal), e.g.
-# sum by (__name__) (rate({__name__=~"a|b"}[5s])) is one series {} in
-# Prometheus and a label-set collision in scry.
 QUERIES = [
     # raw selectors and modifiers
     'synth_requests_total',
@@ -224,6 +219,14 @@ QUERIES = [
     'synth_requests_total and ignoring (code) synth_requests_total{code="200"}',
     'synth_flappy or on (phase) vector(1)',
     'count by (__name__) ({job="synth"})',
+    # __name__ goes at the function/operator that makes a new value (not at
+    # the end of the query, as with promql-delayed-name-removal)
+    'sum by (__name__) (rate({__name__=~"synth_temp.*|synth_state"}[5s]))',
+    'count by (__name__) (-{__name__=~"synth_special|synth_state"})',
+    'label_replace(rate(synth_requests_total[5s]), "n", "$1", "__name__", "(.*)")',
+    'label_replace(rate(synth_requests_total[5s]), "__name__", "r_$1", "code", "(.*)")',
+    'label_join(abs(synth_temperature_celsius), "n", "-", "__name__", "room")',
+    'sum by (__name__) (synth_temperature_celsius > 0)',
     'label_replace(synth_tiny, "x", "$0", "__name__", ".*")',
     'absent(sum(nonexistent))',
     '1 + 2',

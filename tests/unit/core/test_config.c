@@ -66,6 +66,7 @@ static void test_config_empty_file_gives_documented_defaults(void **state)
     assert_int_equal(cfg->server.query_max_samples, 50000000);
     assert_int_equal(cfg->server.max_concurrent_queries, 20);
     assert_int_equal(cfg->server.lookback_delta_ms, 300000);
+    assert_false(cfg->server.promql_delayed_name_removal);
     assert_false(cfg->tenants.enabled);
     assert_string_equal(cfg->tenants.header, "X-Scope-OrgID");
     assert_string_equal(cfg->tenants.default_id, "anonymous");
@@ -287,6 +288,7 @@ static void test_config_logs_storage_server_tenants(void **state)
                                       "  listen: ':8080'\n"
                                       "  otlp_listen: '[::1]:4318'\n"
                                       "  query_timeout: 30s\n"
+                                      "  promql_delayed_name_removal: true\n"
                                       "tenants:\n"
                                       "  enabled: true\n"
                                       "  overrides:\n"
@@ -311,6 +313,7 @@ static void test_config_logs_storage_server_tenants(void **state)
     assert_string_equal(cfg->server.listen, ":8080");
     assert_string_equal(cfg->server.otlp_listen, "[::1]:4318");
     assert_int_equal(cfg->server.query_timeout_ms, 30000);
+    assert_true(cfg->server.promql_delayed_name_removal);
     assert_true(cfg->tenants.enabled);
     assert_int_equal(cfg->tenants.n_overrides, 1);
     assert_string_equal(cfg->tenants.overrides[0].id, "team-a");

@@ -4,7 +4,8 @@
  * never with a malloc per sample), a few exact results, and argument
  * validation. The store is a synthetic one written here against
  * core/querier.h: n_series counters x{i="0".."n-1"}, one sample every 15 s
- * from t=0 whose value is t in seconds (so every rate is exactly 1/s). */
+ * from t=0 whose value is t in seconds (so every rate is exactly 1/s); with
+ * two_names the odd ones are y{i=...}. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +26,7 @@ struct syn_store {
     struct scry_sample_iter it;
     size_t n_series, n_samples;
     long sleep_ns;           /* per sample, to make queries slow */
+    bool two_names;          /* odd series are y{i=...} instead of x */
     /* state of the one open series set / iterator */
     const struct scry_matcher *ms;
     size_t n_ms;
@@ -41,7 +43,7 @@ struct syn_store {
 static void set_labels(struct syn_store *s)
 {
     snprintf(s->val, sizeof(s->val), "%ld", s->cur);
-    s->lv[0] = (struct scry_label){ "__name__", "x" };
+    s->lv[0] = (struct scry_label){ "__name__", s->two_names && s->cur % 2 ? "y" : "x" };
     s->lv[1] = (struct scry_label){ "i", s->val };
     s->ls = (struct scry_labels){ s->lv, 2 };
 }
@@ -300,6 +302,80 @@ static void test_arena_per_query(void **state)
     scry_arena_destroy(a);
 }
 
+/* __name__ removal: at once by default (Prometheus's default), at the end of
+ * the query with delayed_name_removal (its feature flag; the conformance
+ * suite's setting). */
+static void test_name_removal(void **state)
+{
+    struct syn_store s;
+    store_init(&s, 3, 1000);
+    s.two_names = true; /* x{i="0"}, y{i="1"}, x{i="2"} */
+    struct pql_engine_opts now = { 0 }, late = { .delayed_name_removal = true };
+    const struct pql_engine_opts *modes[] = { &now, &late };
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    for (int m = 0; m < 2; m++) {
+        /* rate(x[5m]): the name is gone from the result either way */
+        assert_int_equal(instant(&s, modes[m], "rate(x[5m])", 600000, &r, &err), 0);
+        assert_int_equal(r.n_series, 2);
+        assert_int_equal(r.series[0].labels.n, 1);
+        assert_string_equal(r.series[0].labels.v[0].name, "i");
+        /* aggregation by __name__ of raw series keeps it */
+        assert_int_equal(instant(&s, modes[m], "sum by (__name__) (x)", 600000, &r, &err), 0);
+        assert_int_equal(r.n_series, 1);
+        assert_string_equal(r.series[0].labels.v[0].value, "x");
+        assert_true(r.series[0].points[0].v == 1200);
+        /* label_replace onto __name__ after rate sets a name that stays */
+        assert_int_equal(instant(&s, modes[m], "label_replace(rate(x[5m]), \"__name__\", \"r\", \"\", \"\")",
+                                 600000, &r, &err), 0);
+        assert_int_equal(r.n_series, 2);
+        assert_string_equal(r.series[0].labels.v[0].name, "__name__");
+        assert_string_equal(r.series[0].labels.v[0].value, "r");
+    }
+
+    /* the name is gone before sum by (__name__) sees it: one {} group */
+    const char *q = "sum by (__name__) (rate({__name__=~\"x|y\"}[5m]))";
+    assert_int_equal(instant(&s, &now, q, 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 1);
+    assert_int_equal(r.series[0].labels.n, 0);
+    assert_true(fabs(r.series[0].points[0].v - 3) < 1e-12);
+    /* delayed: groups x and y both end as {} */
+    assert_int_equal(instant(&s, &late, q, 600000, &r, &err), SCRY_EINVAL);
+    assert_string_equal(err.msg, "vector cannot contain metrics with the same labelset");
+
+    /* copying __name__ after rate: nothing to copy, or the old name */
+    q = "label_replace(rate(x[5m]), \"n\", \"$1\", \"__name__\", \"(.*)\")";
+    assert_int_equal(instant(&s, &now, q, 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 2);
+    assert_int_equal(r.series[0].labels.n, 1);
+    assert_int_equal(instant(&s, &late, q, 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 2);
+    assert_int_equal(r.series[0].labels.n, 2);
+    assert_string_equal(r.series[0].labels.v[0].name, "i");
+    assert_string_equal(r.series[0].labels.v[1].value, "x");
+
+    /* x{i="0"} and y{i="0"} collide at abs() at once; delayed, the rename
+     * to zx / zy comes first and nothing collides */
+    store_init(&s, 2, 1000);
+    s.two_names = true;
+    q = "label_replace(abs(label_replace({__name__=~\"x|y\"}, \"i\", \"0\", \"\", \"\")), "
+        "\"__name__\", \"z$1\", \"__name__\", \"(.*)\")";
+    assert_int_equal(instant(&s, &now, q, 600000, &r, &err), SCRY_EINVAL);
+    assert_string_equal(err.msg, "vector cannot contain metrics with the same labelset");
+    assert_int_equal(instant(&s, &late, q, 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 2);
+    assert_string_equal(r.series[0].labels.v[0].value, "zx");
+    assert_string_equal(r.series[1].labels.v[0].value, "zy");
+
+    /* comparison without bool keeps the name; with bool drops it */
+    assert_int_equal(instant(&s, &now, "sum by (__name__) (x > 0)", 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 1);
+    assert_string_equal(r.series[0].labels.v[0].value, "x");
+    assert_int_equal(instant(&s, &now, "sum by (__name__) (x > bool 0)", 600000, &r, &err), 0);
+    assert_int_equal(r.n_series, 1);
+    assert_int_equal(r.series[0].labels.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +384,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_max_samples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_per_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_name_removal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
