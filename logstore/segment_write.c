@@ -26,6 +26,7 @@ struct tok {
     uint8_t len;
     char s[LS_TOKEN_MAX];
     uint32_t n, cap;
+    uint32_t last;      /* ids[n - 1] kept here: repeats in a chunk skip the ids line */
     uint32_t *ids;      /* chunk ids, appended in increasing order */
 };
 struct tokmap {
@@ -108,8 +109,9 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
         t->ids = NULL;
         m->slots[j] = h << 32 | (uint64_t)m->n;
     }
-    if (t->n && t->ids[t->n - 1] == m->chunk)
+    if (t->n && t->last == m->chunk)
         return;
+    t->last = m->chunk;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 2;
         t->ids = scry_realloc(t->ids, t->cap * sizeof *t->ids);
