@@ -471,6 +471,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
     struct tokmap tm = { .values = values };
     size_t *per_stream = scry_calloc(n + 1, sizeof *per_stream);
     struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st, .cc = ZSTD_createCCtx() };
+    SCRY_ASSERT(w.cc != NULL); /* out of memory: as scry_malloc does */
     ZSTD_CCtx_setParameter(w.cc, ZSTD_c_compressionLevel, level);
     scry_buf_put(&f, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES);
     int rc = write_chunks(&w, ss, n, per_stream, err);
