@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "collector/http_tls.h"
 #include "collector/rw_queue.h"
 #include "core/buf.h"
 #include "core/wal.h"
@@ -55,6 +56,7 @@ struct col__rwq_shard {
     char *snappy;
     size_t snappy_cap;
     void *curl; /* CURL* */
+    struct col__tls_route route; /* tls_config.server_name; in use by curl */
     struct scry_buf resp;   /* response body (first few KiB) */
     char retry_after[64];   /* Retry-After of the last response */
 };

@@ -151,6 +151,7 @@ static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigne
         curl_easy_setopt(h, CURLOPT_USERNAME, c->basic_auth_username);
         curl_easy_setopt(h, CURLOPT_PASSWORD, pw ? pw : "");
     }
+    hl = col__tls_route_headers(&s->route, hl);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -166,7 +167,7 @@ static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigne
     free(secret);
 }
 
-static CURL *shard_curl(struct col_rwq *q)
+static CURL *shard_curl(struct col_rwq *q, const struct col__tls_route *route)
 {
     const struct scry_remote_write_config *c = q->cfg;
     CURL *h = curl_easy_init();
@@ -177,16 +178,7 @@ static CURL *shard_curl(struct col_rwq *q)
     curl_easy_setopt(h, CURLOPT_USERAGENT, q->user_agent);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->remote_timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->remote_timeout_ms);
-    if (c->tls.ca_file)
-        curl_easy_setopt(h, CURLOPT_CAINFO, c->tls.ca_file);
-    if (c->tls.cert_file)
-        curl_easy_setopt(h, CURLOPT_SSLCERT, c->tls.cert_file);
-    if (c->tls.key_file)
-        curl_easy_setopt(h, CURLOPT_SSLKEY, c->tls.key_file);
-    if (c->tls.insecure_skip_verify) {
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    col__tls_apply(h, &c->tls, route);
     return h;
 }
 
@@ -386,7 +378,11 @@ int col__rwq_shards_start(struct col_rwq *q, struct scry_err *err)
     q->curl_init = true;
     for (uint32_t i = 0; i < q->n_shards; i++) {
         struct col__rwq_shard *s = &q->shards[i];
-        s->curl = shard_curl(q);
+        int rc = col__tls_route_init(&s->route, q->cfg->url, &q->cfg->tls);
+        if (rc < 0)
+            return scry_err_set(err, rc, "remote_write %s: tls_config.server_name: cannot "
+                                "route the URL to it", q->cfg->url);
+        s->curl = shard_curl(q, &s->route);
         if (!s->curl)
             return scry_err_set(err, SCRY_EIO, "libcurl: cannot create a handle");
         curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -410,6 +406,7 @@ void col__rwq_shards_stop(struct col_rwq *q)
         if (s->curl)
             curl_easy_cleanup(s->curl);
         s->curl = NULL;
+        col__tls_route_free(&s->route);
         scry_buf_fini(&s->body);
         scry_buf_fini(&s->resp);
         free(s->snappy);

@@ -11,6 +11,7 @@
 #include <curl/curl.h>
 
 #include "collector/expfmt.h"
+#include "collector/http_tls.h"
 #include "collector/relabel.h"
 #include "collector/scrape.h"
 
@@ -129,6 +130,7 @@ struct col__target {
     double next_s;                     /* monotonic time of the next scrape */
     CURL *easy;
     struct curl_slist *hdrs;
+    struct col__tls_route route;       /* tls_config.server_name, made with easy */
     bool in_flight;
     struct scry_buf body;
     size_t body_limit;

@@ -87,6 +87,9 @@ int col__loop_start(struct col_scrape_manager *m, struct col__target *t, int64_t
     const struct scry_scrape_config *sc = col__target_cfg(t);
     const struct col_scrape_opts *o = col__manager_opts(m);
     if (!t->easy) {
+        int rc = col__tls_route_init(&t->route, t->url, &sc->tls);
+        if (rc < 0)
+            return rc;
         t->easy = curl_easy_init();
         if (!t->easy)
             return SCRY_ENOMEM;
@@ -105,16 +108,7 @@ int col__loop_start(struct col_scrape_manager *m, struct col__target *t, int64_t
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* follow_redirects: true */
-    if (sc->tls.ca_file)
-        curl_easy_setopt(c, CURLOPT_CAINFO, sc->tls.ca_file);
-    if (sc->tls.cert_file)
-        curl_easy_setopt(c, CURLOPT_SSLCERT, sc->tls.cert_file);
-    if (sc->tls.key_file)
-        curl_easy_setopt(c, CURLOPT_SSLKEY, sc->tls.key_file);
-    if (sc->tls.insecure_skip_verify) {
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-        curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-    }
+    col__tls_apply(c, &sc->tls, &t->route);
 
     curl_slist_free_all(t->hdrs);
     t->hdrs = NULL;
@@ -123,6 +117,7 @@ int col__loop_start(struct col_scrape_manager *m, struct col__target *t, int64_t
     snprintf(h, sizeof h, "X-Prometheus-Scrape-Timeout-Seconds: %g",
              (double)t->timeout_ms / 1000.0);
     t->hdrs = curl_slist_append(t->hdrs, h);
+    t->hdrs = col__tls_route_headers(&t->route, t->hdrs);
     set_auth(t, sc);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->hdrs);
 
@@ -482,6 +477,7 @@ void col__target_free(struct col__target *t)
     if (t->easy)
         curl_easy_cleanup(t->easy);
     curl_slist_free_all(t->hdrs);
+    col__tls_route_free(&t->route);
     scry_buf_fini(&t->body);
     scry_buf_fini(&t->tmp);
     col__cache_fini(&t->cache);

@@ -10,7 +10,7 @@ PACKAGES=(
   libmicrohttpd-dev libprotobuf-c-dev protobuf-c-compiler liblz4-dev libzstd-dev libsqlite3-dev
   libyaml-dev libcurl4-openssl-dev zlib1g-dev libsnappy-dev libpcre2-dev
   # tests: unit tests, the integration harness (Python 3 stdlib), curl
-  libcmocka-dev python3 curl
+  libcmocka-dev python3 curl openssl
   # the OpenTelemetry JS client of tests/integration/test_otlp_js.py
   nodejs npm
   # tests: a real target for the scrape manager (tests/unit/collector/test_scrape_node.c)

@@ -1,0 +1,37 @@
+/* collector/: the libcurl TLS setup shared by the scraper and the
+ * remote_write sender (tls_config). Internal to collector/. */
+#ifndef SCRY_COLLECTOR_HTTP_TLS_H
+#define SCRY_COLLECTOR_HTTP_TLS_H
+
+#include <curl/curl.h>
+
+#include "core/config.h"
+
+/* How a request reaches its server when tls_config.server_name is set.
+ * libcurl takes the SNI name and the name the certificate is checked
+ * against from the URL's host, so the URL's host becomes server_name, the
+ * TCP connection is pinned to the real address with CURLOPT_CONNECT_TO,
+ * and the Host header keeps the real host:port (as Prometheus sends it).
+ * All NULL when no rewrite is needed (no server_name, or not https). */
+struct col__tls_route {
+    char *url;                     /* the URL with server_name as its host */
+    struct curl_slist *connect_to; /* "server_name:port:real_host:real_port" */
+    char *host_hdr;                /* "Host: real_host[:port]" */
+};
+
+/* Works out r for url and tls. 0, or SCRY_EINVAL (the URL does not parse)
+ * or SCRY_ENOMEM; r is all NULL on error. */
+int col__tls_route_init(struct col__tls_route *r, const char *url,
+                        const struct scry_tls_config *tls);
+void col__tls_route_free(struct col__tls_route *r);
+
+/* Sets ca_file, cert/key, insecure_skip_verify on c and, when r has a
+ * rewrite, the rewritten URL and CURLOPT_CONNECT_TO (call it after
+ * CURLOPT_URL). r stays in use by c until the transfer ends. */
+void col__tls_apply(CURL *c, const struct scry_tls_config *tls, const struct col__tls_route *r);
+
+/* Appends r's Host header to h (when r has a rewrite) and returns the list;
+ * the caller sets CURLOPT_HTTPHEADER. */
+struct curl_slist *col__tls_route_headers(const struct col__tls_route *r, struct curl_slist *h);
+
+#endif
