@@ -52,7 +52,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,6 +95,7 @@ struct scry_http_server {
     pthread_mutex_t mu;
     pthread_cond_t idle; /* signalled when in_flight drops to 0 */
     unsigned in_flight;
+    atomic_bool stopping; /* tells upgraded sessions to end */
 };
 
 struct request {
@@ -107,6 +110,8 @@ struct request {
     bool too_large;
     bool responded;
     int status;
+    scry_http_upgrade_fn up_fn; /* set when the response is a 101 upgrade */
+    void *up_ud;
     struct timespec t0;
 };
 
@@ -310,7 +315,7 @@ int scry_http_server_start(struct scry_http_server *srv, struct scry_err *err)
     if (!srv || srv->fd < 0 || srv->daemon)
         return scry_err_set(err, SCRY_EINVAL, "http server: not startable");
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ITC | MHD_USE_AUTO;
+                     MHD_USE_ITC | MHD_USE_AUTO | MHD_ALLOW_UPGRADE;
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->fd,
@@ -334,6 +339,7 @@ void scry_http_server_stop(struct scry_http_server *srv)
     if (!srv || !srv->daemon)
         return;
     MHD_socket s = MHD_quiesce_daemon(srv->daemon);
+    atomic_store(&srv->stopping, true); /* upgraded sessions count as in flight */
     struct timespec deadline;
     clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += srv->opts.shutdown_timeout_ms / 1000;
@@ -445,10 +451,15 @@ static bool accepts_gzip(const char *ae)
     return false;
 }
 
+static enum MHD_Result send_upgrade(struct request *r, struct MHD_Connection *conn,
+                                    struct scry_http_resp *resp);
+
 static enum MHD_Result send_resp(struct request *r, struct MHD_Connection *conn,
                                  struct scry_http_resp *resp)
 {
     assert(!r->responded);
+    if (resp->upgrade)
+        return send_upgrade(r, conn, resp);
     int status = resp->status >= 100 && resp->status <= 999 ? resp->status : 500;
     bool gz = false, own_encoding = false;
     for (size_t i = 0; i < resp->n_hdr; i++)
@@ -486,6 +497,100 @@ static enum MHD_Result send_resp(struct request *r, struct MHD_Connection *conn,
     r->responded = true;
     r->status = status;
     return ret;
+}
+
+/* ---- protocol upgrade (WebSocket) --------------------------------------- */
+
+/* MHD hands over the socket after the 101 went out. In thread-per-connection
+ * mode this runs on the connection's thread and may block (MHD's contract
+ * for MHD_UpgradeHandler), so the session runs right here: no thread of our
+ * own, and the request, counted in flight, lives until the session ends,
+ * which is how server stop finds and waits for sessions. */
+struct scry_http_upgraded {
+    struct scry_http_server *srv;
+    int fd;
+    const char *extra;
+    size_t extra_len;
+};
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
+                       const char *extra_in, size_t extra_in_size, MHD_socket sock,
+                       struct MHD_UpgradeResponseHandle *urh)
+{
+    (void)conn;
+    (void)con_cls;
+    struct request *r = cls;
+    struct scry_http_upgraded u = { r->srv, (int)sock, extra_in, extra_in_size };
+    assert(r->up_fn);
+    r->up_fn(&u, r->up_ud);
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+}
+
+static enum MHD_Result send_upgrade(struct request *r, struct MHD_Connection *conn,
+                                    struct scry_http_resp *resp)
+{
+    r->up_fn = resp->upgrade;
+    r->up_ud = resp->upgrade_ud;
+    struct MHD_Response *mr = MHD_create_response_for_upgrade(on_upgrade, r);
+    if (!mr)
+        return MHD_NO;
+    for (size_t i = 0; i < resp->n_hdr; i++)
+        MHD_add_response_header(mr, resp->hdr_name[i], resp->hdr_value[i]);
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, mr);
+    MHD_destroy_response(mr);
+    r->responded = true;
+    r->status = MHD_HTTP_SWITCHING_PROTOCOLS;
+    return ret;
+}
+
+ssize_t scry_http_upgraded_read(struct scry_http_upgraded *u, void *p, size_t cap,
+                                int timeout_ms)
+{
+    if (u->extra_len) {
+        size_t n = u->extra_len < cap ? u->extra_len : cap;
+        memcpy(p, u->extra, n);
+        u->extra += n;
+        u->extra_len -= n;
+        return (ssize_t)n;
+    }
+    struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
+    int rc = poll(&pfd, 1, timeout_ms);
+    if (rc == 0 || (rc < 0 && errno == EINTR))
+        return 0;
+    if (rc < 0)
+        return -1;
+    ssize_t n = recv(u->fd, p, cap, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+        return 0;
+    return n > 0 ? n : -1;
+}
+
+int scry_http_upgraded_write(struct scry_http_upgraded *u, const void *p, size_t len)
+{
+    const char *b = p;
+    while (len > 0) {
+        ssize_t n = send(u->fd, b, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            b += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            /* a reader that takes nothing for 10 s is gone for our purposes */
+            struct pollfd pfd = { .fd = u->fd, .events = POLLOUT };
+            if (poll(&pfd, 1, 10000) > 0)
+                continue;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+bool scry_http_upgraded_stopping(const struct scry_http_upgraded *u)
+{
+    return atomic_load(&u->srv->stopping);
 }
 
 /* The error envelope as the whole response; for errors found by this layer. */

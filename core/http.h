@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/arena.h"
 #include "core/buf.h"
@@ -54,6 +55,11 @@ const char *scry_http_path_param(const struct scry_http_req *req, const char *na
 
 #define SCRY_HTTP_MAX_HEADERS 8
 
+/* A connection switched to another protocol (WebSocket): see
+ * scry_http_resp.upgrade. */
+struct scry_http_upgraded;
+typedef void (*scry_http_upgrade_fn)(struct scry_http_upgraded *u, void *ud);
+
 struct scry_http_resp {
     int status;               /* default 200 */
     const char *content_type; /* default "application/json" */
@@ -61,7 +67,26 @@ struct scry_http_resp {
     const char *hdr_name[SCRY_HTTP_MAX_HEADERS]; /* static or arena strings */
     const char *hdr_value[SCRY_HTTP_MAX_HEADERS];
     size_t n_hdr;
+    /* Protocol upgrade: a handler that sets upgrade (and status 101 plus the
+     * Upgrade header and its protocol's headers) gets, once the 101 has been
+     * sent, upgrade(u, upgrade_ud) called on the connection's own thread. It
+     * may block for the life of the session, talks through the
+     * scry_http_upgraded_* calls, and must return soon after
+     * scry_http_upgraded_stopping() turns true (server stop). The request
+     * (arena included) lives until it returns; the socket is closed after. */
+    scry_http_upgrade_fn upgrade;
+    void *upgrade_ud;
 };
+
+/* Upgraded connections: read waits up to timeout_ms and returns bytes read
+ * (first the bytes that arrived with the request), 0 on timeout, -1 when
+ * the peer closed or on error. write sends everything or returns -1 (peer
+ * gone, or no progress for 10 s). */
+ssize_t scry_http_upgraded_read(struct scry_http_upgraded *u, void *p, size_t cap,
+                                int timeout_ms);
+int scry_http_upgraded_write(struct scry_http_upgraded *u, const void *p, size_t len);
+/* True once the server is stopping. */
+bool scry_http_upgraded_stopping(const struct scry_http_upgraded *u);
 
 void scry_http_resp_header(struct scry_http_resp *resp, const char *name, const char *value);
 

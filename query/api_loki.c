@@ -47,6 +47,7 @@ static const struct route routes[] = {
       loki__detected_field_values },
     { "patterns", "/loki/api/v1/patterns", loki__patterns },
     { "buildinfo", "/loki/api/v1/status/buildinfo", buildinfo },
+    { "tail", "/loki/api/v1/tail", loki__tail },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 

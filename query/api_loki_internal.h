@@ -10,6 +10,7 @@
 #ifndef SCRY_QUERY_API_LOKI_INTERNAL_H
 #define SCRY_QUERY_API_LOKI_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,7 +27,11 @@ struct loki_api {
     struct loki_api_opts opts; /* defaults filled in */
     char *tenant_header;
     struct scry_metric_family *duration, *total;
+    atomic_uint n_tails; /* live tail sessions (api_loki_tail.c) */
 };
+
+/* Loki's max_concurrent_tail_requests default. */
+#define LOKI_MAX_TAILS 10
 
 /* What a handler needs besides the api: the request's tenant and arena. */
 struct loki_api_ctx {
@@ -96,5 +101,6 @@ void loki__index_volume_range(struct loki_api_ctx *c);
 void loki__detected_fields(struct loki_api_ctx *c);
 void loki__detected_field_values(struct loki_api_ctx *c);
 void loki__patterns(struct loki_api_ctx *c);
+void loki__tail(struct loki_api_ctx *c); /* api_loki_tail.c: WebSocket live tail */
 
 #endif
