@@ -114,6 +114,9 @@ struct lql_log {
     size_t n_matchers;
     struct lql_stage *stages;
     size_t n_stages;
+    /* The query names detected_level somewhere: entries get it, derived
+     * as Loki does at ingest (logql_level.c). */
+    bool detect_level;
 };
 
 enum lql_kind { LQL_LOG, LQL_RANGE, LQL_VAGG, LQL_BINARY, LQL_NUMBER, LQL_VECTOR,

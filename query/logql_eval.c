@@ -160,6 +160,8 @@ static bool scan_entry(struct scan *s, const struct scry_labels *ls,
         lql__row_set(r, l->name, strlen(l->name), l->value, strlen(l->value), LQL_LBL_META,
                      true);
     }
+    if (s->log->detect_level)
+        lql__detect_level(r);
     return lql__run_stages(st + lead, n - lead, r);
 }
 

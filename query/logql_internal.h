@@ -132,6 +132,9 @@ void lql__row_set(struct lql_row *r, const char *name, size_t nlen, const char *
                   size_t vlen, enum lql_lbl_kind kind, bool borrowed);
 void lql__row_del(struct lql_row *r, const char *name);
 
+/* Adds detected_level to r, derived from its stream labels, structured
+ * metadata and line as Loki 3 does at ingest (logql_level.c). */
+void lql__detect_level(struct lql_row *r);
 /* Runs stages [0, n) on r. false when the entry is filtered out. */
 bool lql__run_stages(const struct lql_stage *st, size_t n, struct lql_row *r);
 /* Renders a template for r into out (reset first). */

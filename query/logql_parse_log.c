@@ -643,6 +643,10 @@ int lql__parse_log(struct lql_parser *p, struct lql_log *out, bool allow_unwrap)
         return SCRY_EPARSE;
     if (lql__parse_stages(p, out, allow_unwrap))
         return SCRY_EPARSE;
+    /* A grouping, filter, template or keep anywhere in the query may read
+     * it, so the text decides; a needle that happens to spell it only
+     * costs the derivation. */
+    out->detect_level = memmem(p->q, p->len, "detected_level", 14) != NULL;
     return lql__check_unwrap(p, out);
 }
 
