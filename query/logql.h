@@ -25,7 +25,8 @@
 
 /* ---- the AST ---- */
 
-enum lql_filter_op { LQL_CONTAINS, LQL_NOT_CONTAINS, LQL_MATCH, LQL_NOT_MATCH };
+enum lql_filter_op { LQL_CONTAINS, LQL_NOT_CONTAINS, LQL_MATCH, LQL_NOT_MATCH, LQL_PATTERN,
+                     LQL_NOT_PATTERN };
 
 /* One value of a line filter: a literal, a regex or ip("cidr"). */
 struct lql_fval {
@@ -35,6 +36,8 @@ struct lql_fval {
     void *re;      /* pcre2_code* for MATCH/NOT_MATCH */
     void *md;      /* pcre2_match_data* */
     uint8_t ip_addr[16], ip_hi[16]; /* ip: the range [ip_addr, ip_hi], v6-mapped */
+    struct lql_pat_part *pat;       /* PATTERN/NOT_PATTERN: the compiled pattern */
+    size_t n_pat;
 };
 
 enum lql_lf_kind { LQL_LF_AND, LQL_LF_OR, LQL_LF_STR, LQL_LF_NUM, LQL_LF_DUR, LQL_LF_BYTES,

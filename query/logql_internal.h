@@ -21,6 +21,7 @@ enum lql_tok {
     T_LBRACE, T_RBRACE, T_LPAREN, T_RPAREN, T_LBRACK, T_RBRACK, T_COMMA, T_DOT,
     T_PIPE, T_PIPE_EQ, T_PIPE_RE, T_NEQ, T_NRE, T_RE, T_EQ, T_EQEQ,
     T_GT, T_GE, T_LT, T_LE, T_ADD, T_SUB, T_MUL, T_DIV, T_MOD, T_POW,
+    T_PIPE_PAT, T_NPAT, /* |> !> */
 };
 
 struct lql_token {
@@ -147,6 +148,12 @@ void lql__parse_regexp(const struct lql_stage *st, struct lql_row *r);
 void lql__parse_pattern(const struct lql_stage *st, struct lql_row *r);
 int lql__pattern_compile(struct scry_arena *a, const char *src, size_t len,
                          struct lql_pat_part **out, size_t *n_out, char *why, size_t why_len);
+/* The pattern of a `|>`/`!>` line filter: no named capture needed. */
+int lql__pattern_compile_filter(struct scry_arena *a, const char *src, size_t len,
+                                struct lql_pat_part **out, size_t *n_out, char *why,
+                                size_t why_len);
+/* Whether a line matches a `|>` pattern (Loki's pattern Matcher.Test). */
+bool lql__pattern_test(const struct lql_pat_part *p, size_t n, const char *s, size_t len);
 
 /* The label set of r (live labels, sorted, __error__ added), in a. With
  * only_kind >= 0, only labels of that kind. */

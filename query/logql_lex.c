@@ -79,11 +79,13 @@ void lql__lex_next(struct lql_lexer *l, struct lql_token *t)
     case '|':
         if (d == '=') t->t = T_PIPE_EQ, t->len = 2;
         else if (d == '~') t->t = T_PIPE_RE, t->len = 2;
+        else if (d == '>') t->t = T_PIPE_PAT, t->len = 2;
         else t->t = T_PIPE;
         break;
     case '!':
         if (d == '=') t->t = T_NEQ, t->len = 2;
         else if (d == '~') t->t = T_NRE, t->len = 2;
+        else if (d == '>') t->t = T_NPAT, t->len = 2;
         else t->t = T_ERR;
         break;
     case '=':

@@ -234,7 +234,7 @@ static int parse_fval(struct lql_parser *p, enum lql_filter_op op, struct lql_fv
         if (lql__expect(p, T_LPAREN, "(") || lql__string(p, &f->s, &f->len) ||
             lql__expect(p, T_RPAREN, ")"))
             return SCRY_EPARSE;
-        if (op == LQL_MATCH || op == LQL_NOT_MATCH)
+        if (op != LQL_CONTAINS && op != LQL_NOT_CONTAINS)
             return lql__fail(p, pos, "syntax error: ip() is only allowed with |= and !=");
         f->ip = true;
         if (!lql__ip_parse(f->s, f->len, f))
@@ -251,6 +251,11 @@ static int parse_fval(struct lql_parser *p, enum lql_filter_op op, struct lql_fv
         if (!f->re)
             return lql__fail(p, pos, "error parsing regexp: %s at offset %zu", why, off);
     }
+    if (op == LQL_PATTERN || op == LQL_NOT_PATTERN) {
+        char why[160];
+        if (lql__pattern_compile_filter(p->a, f->s, f->len, &f->pat, &f->n_pat, why, sizeof why))
+            return lql__fail(p, pos, "%s", why);
+    }
     return 0;
 }
 
@@ -259,7 +264,9 @@ static int parse_line_filter(struct lql_parser *p, struct lql_log *log, size_t *
     enum lql_filter_op op = p->tok.t == T_PIPE_EQ ? LQL_CONTAINS
                           : p->tok.t == T_NEQ     ? LQL_NOT_CONTAINS
                           : p->tok.t == T_PIPE_RE ? LQL_MATCH
-                                                  : LQL_NOT_MATCH;
+                          : p->tok.t == T_NRE     ? LQL_NOT_MATCH
+                          : p->tok.t == T_PIPE_PAT ? LQL_PATTERN
+                                                   : LQL_NOT_PATTERN;
     lql__advance(p);
     struct lql_stage *st = add_stage(p, log, LQL_ST_FILTER, cap);
     st->u.filter.op = op;
@@ -622,6 +629,8 @@ int lql__parse_stages(struct lql_parser *p, struct lql_log *log, bool allow_unwr
         case T_PIPE_RE:
         case T_NEQ:
         case T_NRE:
+        case T_PIPE_PAT:
+        case T_NPAT:
             if (parse_line_filter(p, log, &cap))
                 return SCRY_EPARSE;
             break;

@@ -298,8 +298,9 @@ struct lql_pat_part {
     const char *name;  /* capture name; "_" is unnamed */
 };
 
-int lql__pattern_compile(struct scry_arena *a, const char *src, size_t len,
-                         struct lql_pat_part **out, size_t *n_out, char *why, size_t why_len)
+static int pattern_compile(struct scry_arena *a, const char *src, size_t len,
+                           struct lql_pat_part **out, size_t *n_out, char *why, size_t why_len,
+                           bool need_named)
 {
     struct lql_pat_part *v = scry_arena_calloc(a, len + 1, sizeof *v);
     size_t n = 0, named = 0, i = 0, lit = 0;
@@ -329,13 +330,53 @@ int lql__pattern_compile(struct scry_arena *a, const char *src, size_t len,
     }
     if (len > lit)
         v[n++] = (struct lql_pat_part){ src + lit, len - lit, NULL };
-    if (!named) {
+    if (!named && need_named) {
         snprintf(why, why_len, "at least one capture is required: invalid pattern");
         return -1;
     }
     *out = v;
     *n_out = n;
     return 0;
+}
+
+int lql__pattern_compile(struct scry_arena *a, const char *src, size_t len,
+                         struct lql_pat_part **out, size_t *n_out, char *why, size_t why_len)
+{
+    return pattern_compile(a, src, len, out, n_out, why, why_len, true);
+}
+
+int lql__pattern_compile_filter(struct scry_arena *a, const char *src, size_t len,
+                                struct lql_pat_part **out, size_t *n_out, char *why,
+                                size_t why_len)
+{
+    return pattern_compile(a, src, len, out, n_out, why, why_len, false);
+}
+
+/* Loki's filter semantics (pkg/logql/log/pattern Matcher.Test): each
+ * literal at its first occurrence after the previous one, no capture may be
+ * empty (a literal right after the previous one fails), a pattern ending in
+ * a literal must end the line and one ending in a capture must not. The
+ * first literal is searched, not anchored, as Loki does. An empty pattern
+ * matches only the empty line. */
+bool lql__pattern_test(const struct lql_pat_part *p, size_t n, const char *s, size_t len)
+{
+    if (!len || !n)
+        return !len && !n;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!p[i].lit)
+            continue;
+        const char *at = len - off >= p[i].len ? memmem(s + off, len - off, p[i].lit, p[i].len)
+                                               : NULL;
+        if (!at)
+            return false;
+        size_t j = (size_t)(at - (s + off));
+        if (i != 0 && j == 0)
+            return false;
+        off += j + p[i].len;
+    }
+    bool ends_capture = !p[n - 1].lit;
+    return ends_capture == (off != len);
 }
 
 void lql__parse_pattern(const struct lql_stage *st, struct lql_row *r)

@@ -113,7 +113,7 @@ static void put_log(struct scry_buf *b, const struct lql_log *log)
         quotez(b, log->matchers[i].value);
     }
     scry_buf_putc(b, '}');
-    static const char *const fops[] = { "|=", "!=", "|~", "!~" };
+    static const char *const fops[] = { "|=", "!=", "|~", "!~", "|>", "!>" };
     static const char *const convs[] = { "", "duration", "duration_seconds", "bytes" };
     for (size_t i = 0; i < log->n_stages; i++) {
         const struct lql_stage *st = &log->stages[i];

@@ -285,11 +285,13 @@ static bool filter_line(const struct lql_stage *st, const char *s, size_t len)
             any = lql__ip_match(f, s, len);
         else if (f->re)
             any = lql__re_match(f->re, f->md, s, len);
+        else if (f->pat || st->u.filter.op >= LQL_PATTERN)
+            any = lql__pattern_test(f->pat, f->n_pat, s, len);
         else
             any = f->len == 0 || (f->len <= len && memmem(s, len, f->s, f->len));
     }
     enum lql_filter_op op = st->u.filter.op;
-    return (op == LQL_CONTAINS || op == LQL_MATCH) ? any : !any;
+    return (op == LQL_CONTAINS || op == LQL_MATCH || op == LQL_PATTERN) ? any : !any;
 }
 
 static void set_err(struct lql_row *r, const char *err, const char *details)

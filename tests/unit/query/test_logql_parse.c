@@ -52,6 +52,9 @@ static const char *const roundtrips[] = {
     "{job=\"api\"} | drop level=\"debug\"",
     "{job=\"api\"} | keep a, b",
     "{job=\"api\"} | decolorize",
+    "{job=\"api\"} |> \"<_> level=error <_>\"",
+    "{job=\"api\"} !> \"GET <path>\" or \"<_> POST\" |= \"x\"",
+    "count_over_time({job=\"api\"} |> \"<_> 500 <_>\" [1m])",
     "count_over_time({job=\"api\"}[5m])",
     "count_over_time({job=\"api\"} |= \"x\" [5m] offset 1h)",
     "rate({job=\"api\"} | json [1m])",
@@ -152,6 +155,9 @@ static void test_logql_parse_errors(void **state)
     expect_error("{a=\"b\"}\n| json |", "line 2, col 9");
     expect_error("{a=\"b\"} |= \"x", "unterminated string");
     expect_error("topk(0, rate({a=\"b\"}[1m]))", "invalid parameter");
+    expect_error("{a=\"b\"} |> \"<a><b>\"", "consecutive capture");
+    expect_error("{a=\"b\"} |> ip(\"10.0.0.0/8\")", "ip() is only allowed with |= and !=");
+    expect_error("{a=\"b\"} |> 5", "unexpected NUMBER");
 }
 
 static void tokens(const char *q, const char *want)

@@ -48,6 +48,37 @@ static void test_logql_pipeline_line_filters(void **state)
                         "{app=lb} 7 10.1.2.3 - alice [GET] /index.html 200\n");
 }
 
+/* `|>` / `!>`: Loki's pattern line filters (Matcher.Test) */
+static void test_logql_pipeline_pattern_line_filters(void **state)
+{
+    (void)state;
+    const char *alice = "{app=lb} 7 10.1.2.3 - alice [GET] /index.html 200\n";
+    const char *bob = "{app=lb} 8 192.168.1.9 - bob [POST] /login 401\n";
+    char both[256];
+    snprintf(both, sizeof both, "%s%s", alice, bob);
+    assert_string_equal(ALL("{app=\"lb\"} |> \"<_> - <_> [POST] <_>\""), bob);
+    assert_string_equal(ALL("{app=\"lb\"} !> \"<_> [POST] <_>\""), alice);
+    /* a pattern ending in a literal must end the line */
+    assert_string_equal(ALL("{app=\"lb\"} |> \"<_> 200\""), alice);
+    assert_string_equal(ALL("{app=\"lb\"} |> \"<_> 20\""), "");
+    /* ... and one ending in a capture must leave something for it */
+    assert_string_equal(ALL("{app=\"lb\"} |> \"<_> 401<_>\""), "");
+    /* no capture may be empty */
+    assert_string_equal(ALL("{app=\"lb\"} |> \"10.1.2.3<_> - <_>\""), "");
+    assert_string_equal(ALL("{app=\"lb\"} |> \"10.1.2.3 <_> <_>\""), alice);
+    /* named captures are only wildcards here; `or` between patterns */
+    assert_string_equal(ALL("{app=\"lb\"} |> \"nothing <_>\" or \"<ip> - <user> [<_>] <_>\""), both);
+    /* Loki searches the first literal rather than anchoring it */
+    assert_string_equal(ALL("{app=\"lb\"} |> \"alice <_>\""), alice);
+    /* an empty pattern matches only an empty line */
+    assert_string_equal(ALL("{app=\"lb\"} |> \"\""), "");
+    assert_string_equal(ALL("{app=\"lb\"} !> \"\""), both);
+    /* in a metric query */
+    assert_string_equal(fx_metric("count_over_time({app=\"lb\"} |> \"<_> /login <_>\" [10s])",
+                                  10 * SEC, 10 * SEC, SEC, true),
+                        "{app=lb} 10=1\n");
+}
+
 static void test_logql_pipeline_logfmt_and_label_filters(void **state)
 {
     (void)state;
@@ -168,6 +199,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_logql_pipeline_line_filters),
+        cmocka_unit_test(test_logql_pipeline_pattern_line_filters),
         cmocka_unit_test(test_logql_pipeline_logfmt_and_label_filters),
         cmocka_unit_test(test_logql_pipeline_json),
         cmocka_unit_test(test_logql_pipeline_regexp_pattern),
