@@ -6,7 +6,8 @@
  *                   durations, ranges, limit, direction; plain-text errors
  * api_loki_query.c  /query and /query_range (LogQL evaluation, encoding)
  * api_loki_meta.c   labels, label values, series, index stats and volume,
- *                   detected fields, patterns */
+ *                   detected fields, patterns
+ * api_loki_tail.c   /tail: live tail over a WebSocket */
 #ifndef SCRY_QUERY_API_LOKI_INTERNAL_H
 #define SCRY_QUERY_API_LOKI_INTERNAL_H
 

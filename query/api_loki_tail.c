@@ -95,7 +95,9 @@ void loki__tail(struct loki_api_ctx *c)
 {
     struct tail *t = scry_arena_calloc(c->req->arena, 1, sizeof *t);
     t->api = c->api;
-    t->tenant = c->tenant;
+    /* the header lives in MHD's connection memory: keep our own copy for
+     * the session, which outlives the request's handling */
+    t->tenant = c->tenant ? scry_arena_strdup(c->req->arena, c->tenant) : NULL;
     t->query = scry_http_param(c->req, "query");
     if (!t->query)
         t->query = "";
