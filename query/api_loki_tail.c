@@ -225,7 +225,8 @@ static void advance(struct sess *s, int64_t lo)
         if (s->seen[i].t_ns >= lo)
             s->seen[k++] = s->seen[i];
     s->n_seen = s->n_sorted = k;
-    qsort(s->seen, k, sizeof *s->seen, cmp_seen);
+    if (k > 1)
+        qsort(s->seen, k, sizeof *s->seen, cmp_seen);
     s->lo = lo;
 }
 
