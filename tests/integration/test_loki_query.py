@@ -87,6 +87,16 @@ class LokiQueryTest(unittest.TestCase):
         got = {s["metric"]["status"]: s["values"] for s in d["result"]}
         # window (T0, T0+60]: i = 1..59 of each app; status 500 at i = 10, 20, ..., 50
         self.assertEqual(got, {"200": [[T0 + 60, "108"]], "500": [[T0 + 60, "10"]]})
+        # Grafana's logs volume query: detected_level from the logfmt `level=`
+        d = self.range('sum by (level, detected_level) (count_over_time({env="prod"} | drop __error__[1m]))',
+                       start=str((T0 + 60) * NS), end=str((T0 + 60) * NS))
+        got = {json.dumps(s["metric"], sort_keys=True): s["values"] for s in d["result"]}
+        self.assertEqual(got, {'{"detected_level": "error"}': [[T0 + 60, "10"]],
+                               '{"detected_level": "info"}': [[T0 + 60, "108"]]})
+        # a filter on it, returned with the entry as Loki 3 does
+        d = self.range('{job="api"} | detected_level="error"', limit="2")
+        got = sorted((v[0], s["stream"]["detected_level"]) for s in d["result"] for v in s["values"])
+        self.assertEqual(got, [(str((T0 + 40) * NS), "error"), (str((T0 + 50) * NS), "error")])
 
     def test_logs_and_metrics_head_then_segment(self):
         self.check_logs()
