@@ -11,6 +11,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 #include <snappy-c.h>
 #include <zlib.h>
@@ -116,6 +120,33 @@ static void h_fail(struct scry_http_req *req, struct scry_http_resp *resp, void 
  * the client has read the response, and requests on different connections
  * complete in any order: wait for n observations, then look for the wanted
  * one among them (asserting with the lock held would leave it held). */
+/* Upgrades to an echo protocol: what arrives goes back, until the client
+ * closes or the server stops (then it says "bye"). */
+static void echo_session(struct scry_http_upgraded *u, void *ud)
+{
+    char buf[256];
+    for (;;) {
+        if (scry_http_upgraded_stopping(u)) {
+            scry_http_upgraded_write(u, "bye", 3);
+            return;
+        }
+        ssize_t n = scry_http_upgraded_read(u, buf, sizeof buf, 50);
+        if (n < 0)
+            return;
+        if (n > 0 && scry_http_upgraded_write(u, buf, (size_t)n) != 0)
+            return;
+    }
+}
+
+static void h_upgrade(struct scry_http_req *req, struct scry_http_resp *resp, void *ud)
+{
+    resp->status = 101;
+    scry_http_resp_header(resp, "Upgrade", "echo");
+    scry_http_resp_header(resp, "Connection", "Upgrade");
+    resp->upgrade = echo_session;
+    resp->upgrade_ud = NULL;
+}
+
 static bool observed(struct fixture *f, int n, const char *route, int status)
 {
     for (int i = 0; i < 500; i++) {
@@ -149,6 +180,7 @@ static int setup(void **state)
     scry_http_server_route(f->srv, "GET", "/slow", h_slow, NULL, 0);
     scry_http_server_route(f->srv, "GET", "/fail", h_fail, NULL, 0);
     scry_http_server_route(f->srv, "GET", "/static/*file", h_echo, NULL, 0);
+    scry_http_server_route(f->srv, "GET", "/upgrade", h_upgrade, NULL, 0);
     assert_int_equal(scry_http_server_start(f->srv, &err), 0);
     f->port = scry_http_server_port(f->srv);
     assert_true(f->port > 0);
@@ -641,6 +673,72 @@ static void test_http_survives_garbage(void **state)
     reply_fini(&r);
 }
 
+/* Reads until want bytes arrived (or EOF); returns the count. */
+static size_t read_full(int fd, char *buf, size_t want)
+{
+    size_t got = 0;
+    while (got < want) {
+        ssize_t n = recv(fd, buf + got, want - got, 0);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
+static int raw_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return fd;
+}
+
+static void test_http_upgrade_hands_over_the_socket(void **state)
+{
+    struct fixture *f = *state;
+    int fd = raw_connect(f->port);
+    /* bytes sent right behind the headers reach the session first */
+    const char req[] = "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n"
+                       "Connection: Upgrade\r\n\r\nearly";
+    assert_int_equal(send(fd, req, sizeof req - 1, 0), (ssize_t)(sizeof req - 1));
+    char buf[1024];
+    size_t n = 0;
+    char *end = NULL;
+    while (!end && n < sizeof buf - 1) { /* the 101 head */
+        ssize_t k = recv(fd, buf + n, 1, 0);
+        assert_true(k == 1);
+        n++;
+        buf[n] = 0;
+        end = strstr(buf, "\r\n\r\n");
+    }
+    assert_non_null(strstr(buf, "HTTP/1.1 101"));
+    assert_non_null(strcasestr(buf, "Upgrade: echo"));
+    assert_int_equal(read_full(fd, buf, 5), 5);
+    assert_memory_equal(buf, "early", 5);
+    assert_int_equal(send(fd, "ping", 4, 0), 4);
+    assert_int_equal(read_full(fd, buf, 4), 4);
+    assert_memory_equal(buf, "ping", 4);
+    /* a second session, left open: stop tells it and waits for it */
+    int fd2 = raw_connect(f->port);
+    const char req2[] = "GET /upgrade HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\n"
+                        "Connection: Upgrade\r\n\r\n";
+    assert_int_equal(send(fd2, req2, sizeof req2 - 1, 0), (ssize_t)(sizeof req2 - 1));
+    n = read_full(fd2, buf, 19);
+    assert_int_equal(n, 19);
+    assert_memory_equal(buf, "HTTP/1.1 101 Switch", 19);
+    close(fd); /* the client ends the first session */
+    scry_http_server_stop(f->srv);
+    n = read_full(fd2, buf, sizeof buf - 1);
+    buf[n] = 0;
+    assert_non_null(strstr(buf, "bye"));
+    close(fd2);
+    assert_true(observed(f, 2, "GET /upgrade", 101));
+}
+
 /* ---- decoder tests ----------------------------------------------------- */
 
 static void test_http_form_parse_rules(void **state)
@@ -758,6 +856,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_port_in_use_at_create, setup, teardown),
         cmocka_unit_test(test_http_listen_address_forms),
         cmocka_unit_test_setup_teardown(test_http_stop_waits_for_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_upgrade_hands_over_the_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_survives_garbage, setup, teardown),
         cmocka_unit_test(test_http_form_parse_rules),
         cmocka_unit_test(test_http_body_decode_limits),
