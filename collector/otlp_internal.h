@@ -61,6 +61,22 @@ int col__otlp_check_depth(const struct col__otlp_schema *sc, size_t n_sc, const 
 /* A protobuf-c allocator on the arena (nothing is freed one by one). */
 void col__otlp_arena_allocator(ProtobufCAllocator *al, struct scry_arena *a);
 
+/* ---- AnyValue as text (otlp_anyvalue.c) ---- */
+
+struct scry_json;
+/* How a double AnyValue is spelled. PROM (the metrics translator): as the
+ * Prometheus HTTP API writes numbers ("1000000"), NaN/Inf in JSON as
+ * strings. LOKI (the log mapper): as the text format does ("1e+06"),
+ * NaN/Inf in JSON as null. Everything else is written alike. */
+enum col__otlp_av_style { COL__OTLP_AV_PROM, COL__OTLP_AV_LOKI };
+/* Standard base64 with padding, appended to out. */
+void col__otlp_b64(struct scry_buf *out, const uint8_t *p, size_t len);
+/* Appends v as text: scalars as pcommon's AsString, arrays and maps as
+ * JSON, bytes as base64, nothing for an empty value or NULL. */
+void col__otlp_anyvalue_str(struct scry_buf *out, const ot_any *v, enum col__otlp_av_style style);
+/* Writes v as one JSON value (null for NULL or an empty value). */
+void col__otlp_anyvalue_json(struct scry_json *j, const ot_any *v, enum col__otlp_av_style style);
+
 /* ---- the HTTP receiver (otlp_http.c), shared with otlp_logs_http.c ---- */
 
 #define GRPC_INVALID_ARGUMENT 3

@@ -59,7 +59,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
 #include "core/mem.h"
 
 #define DEFAULT_MAX_DELTA_SERIES 65536
@@ -276,105 +275,10 @@ static void reject(struct tx *q, const char *fmt, ...)
 /* Appends an AnyValue as text: strings as they are, numbers and booleans
  * as Go's pcommon AsString writes them, bytes in base64, arrays and maps
  * as JSON. */
-static void any_json(struct scry_json *j, const ot_any *v);
-
-static void b64(struct scry_buf *out, const uint8_t *p, size_t len)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < len ? p[i + 2] : 0);
-        scry_buf_putc(out, t[v >> 18 & 63]);
-        scry_buf_putc(out, t[v >> 12 & 63]);
-        scry_buf_putc(out, i + 1 < len ? t[v >> 6 & 63] : '=');
-        scry_buf_putc(out, i + 2 < len ? t[v & 63] : '=');
-    }
-}
-
-static void any_json(struct scry_json *j, const ot_any *v)
-{
-    if (!v) {
-        scry_json_null(j);
-        return;
-    }
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        scry_json_str(j, v->string_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        scry_json_bool(j, v->bool_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        scry_json_int(j, v->int_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        if (isfinite(v->double_value))
-            scry_json_double(j, v->double_value);
-        else
-            scry_json_double_str(j, v->double_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-        scry_json_arr_begin(j);
-        for (size_t i = 0; v->array_value && i < v->array_value->n_values; i++)
-            any_json(j, v->array_value->values[i]);
-        scry_json_arr_end(j);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
-        scry_json_obj_begin(j);
-        for (size_t i = 0; v->kvlist_value && i < v->kvlist_value->n_values; i++) {
-            scry_json_key(j, v->kvlist_value->values[i]->key);
-            any_json(j, v->kvlist_value->values[i]->value);
-        }
-        scry_json_obj_end(j);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE: {
-        struct scry_buf t = { 0 };
-        b64(&t, v->bytes_value.data, v->bytes_value.len);
-        scry_json_strn(j, t.p ? t.p : "", t.len);
-        scry_buf_fini(&t);
-        break;
-    }
-    default:
-        scry_json_null(j);
-    }
-}
-
-static void any_text(const ot_any *v, struct scry_buf *out)
-{
-    if (!v)
-        return;
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        scry_buf_puts(out, v->string_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        scry_buf_puts(out, v->bool_value ? "true" : "false");
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        scry_buf_printf(out, "%" PRId64, v->int_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        scry_buf_put_double_api(out, v->double_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
-        b64(out, v->bytes_value.data, v->bytes_value.len);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE: {
-        struct scry_json j;
-        scry_json_init(&j, out);
-        any_json(&j, v);
-        break;
-    }
-    default:
-        break; /* empty AnyValue, or a Profiles string index: no value */
-    }
-}
-
 static const char *attr_str(struct tx *q, const ot_kv *kv)
 {
     scry_buf_reset(&q->tmp);
-    any_text(kv->value, &q->tmp);
+    col__otlp_anyvalue_str(&q->tmp, kv->value, COL__OTLP_AV_PROM);
     return q->tmp.len ? scry_arena_strndup(q->a, q->tmp.p, q->tmp.len) : NULL;
 }
 
