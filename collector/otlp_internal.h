@@ -4,6 +4,7 @@
 #ifndef SCRY_COLLECTOR_OTLP_INTERNAL_H
 #define SCRY_COLLECTOR_OTLP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -76,6 +77,37 @@ void col__otlp_b64(struct scry_buf *out, const uint8_t *p, size_t len);
 void col__otlp_anyvalue_str(struct scry_buf *out, const ot_any *v, enum col__otlp_av_style style);
 /* Writes v as one JSON value (null for NULL or an empty value). */
 void col__otlp_anyvalue_json(struct scry_json *j, const ot_any *v, enum col__otlp_av_style style);
+
+/* ---- the delta → cumulative map (otlp_delta.c), used by otlp_translate.c */
+
+struct dentry {
+    uint64_t h1, h2;
+    double total, tent_total; /* committed / tentative (owned by batch `owner`) */
+    int64_t t_ms, tent_t_ms;
+    uint64_t owner;           /* batch id holding a tentative value, 0 = none */
+    uint32_t prev, next;      /* LRU: head = most recent */
+    uint32_t chain;           /* next in the hash bucket */
+    bool used;
+};
+
+struct col__otlp_pending {
+    uint32_t idx;
+    uint64_t h1, h2;
+};
+
+struct col_otlp_translator {
+    pthread_mutex_t mu;
+    struct dentry *e;     /* cap entries, allocated at the first delta point */
+    uint32_t *bucket;     /* n_bucket heads */
+    uint32_t cap, n, n_bucket, head, tail, free_next;
+    _Atomic uint64_t next_batch;
+    bool scope_labels;
+};
+
+/* The entry for (h1, h2), created (evicting the least recently used) when
+ * absent; *fresh tells which. Called with tr->mu held. */
+uint32_t col__otlp_delta_entry(struct col_otlp_translator *tr, uint64_t h1, uint64_t h2,
+                               bool *fresh);
 
 /* ---- the HTTP receiver (otlp_http.c), shared with otlp_logs_http.c ---- */
 
