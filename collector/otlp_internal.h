@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "collector/otlp.h"
+#include "collector/reply_internal.h"
 #include "collector/proto/otlp_logs_service.pb-c.h"
 #include "collector/proto/otlp_metrics_service.pb-c.h"
 
@@ -121,11 +122,8 @@ struct col_otlp {
     struct scry_appendable *store;
     struct col_otlp_translator *tr;
     size_t max_body_bytes;
-    char retry_after[16];
-    struct scry_log *log;
-    struct scry_log_limit log_limit;
+    struct col__reply reply; /* counts and logs answers, Retry-After */
     struct scry_metric *accepted, *rejected; /* NULL without a registry */
-    struct scry_metric_family *requests;
     struct col__otlp_logs *logs; /* NULL: no /v1/logs */
 };
 
@@ -148,8 +146,6 @@ bool col__otlp_check_request(struct col_otlp *o, struct scry_http_req *req,
 void col__otlp_answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
                          const char *json_key, const char *noun, uint64_t n_rejected,
                          uint64_t n_total, const char *first);
-void col__otlp_count_request(struct col_otlp *o, int status);
-void col__otlp_log_refusal(struct col_otlp *o, int status, const char *msg);
 
 /* /v1/logs: set up from opts->logs, routes, teardown (NULL-safe). */
 void col__otlp_logs_init(struct col_otlp *o, const struct col_otlp_opts *opts);
