@@ -60,8 +60,13 @@ struct col__otlp_schema {
  * (SCRY_EPARSE with the byte offset), before protobuf-c recurses into it. */
 int col__otlp_check_depth(const struct col__otlp_schema *sc, size_t n_sc, const char *body,
                           size_t len, unsigned root, struct scry_err *err);
-/* A protobuf-c allocator on the arena (nothing is freed one by one). */
-void col__otlp_arena_allocator(ProtobufCAllocator *al, struct scry_arena *a);
+/* Both protobuf decoders: checks the arguments and the nesting (above),
+ * then unpacks the message desc describes with protobuf-c, allocating from
+ * the arena (nothing is freed one by one). *out is only written on success;
+ * SCRY_EPARSE names the message when protobuf-c refuses the body. */
+int col__otlp_unpack(struct scry_arena *a, const char *body, size_t len,
+                     const struct col__otlp_schema *sc, size_t n_sc, unsigned root,
+                     const ProtobufCMessageDescriptor *desc, void **out, struct scry_err *err);
 
 /* ---- AnyValue as text (otlp_anyvalue.c) ---- */
 

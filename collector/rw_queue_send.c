@@ -99,20 +99,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* A secret from a file, trailing newline removed (as Prometheus reads it). */
-static char *read_secret(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    return scry_strndup(buf, n);
-}
-
 /* One POST of the compressed batch. *status is 0 on a transport error;
  * *transport_ok says whether a response arrived. */
 static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigned attempt,
@@ -138,7 +124,7 @@ static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigne
     if (c->http.authorization_type) {
         const char *cred = c->http.authorization_credentials;
         if (!cred && c->http.authorization_credentials_file)
-            cred = secret = read_secret(c->http.authorization_credentials_file);
+            cred = secret = col__read_secret(c->http.authorization_credentials_file, "\r\n");
         snprintf(line, sizeof line, "Authorization: %s %s", c->http.authorization_type,
                  cred ? cred : "");
         hl = curl_slist_append(hl, line);
@@ -146,7 +132,7 @@ static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigne
     if (c->http.basic_auth_username) {
         const char *pw = c->http.basic_auth_password;
         if (!pw && c->http.basic_auth_password_file)
-            pw = secret = read_secret(c->http.basic_auth_password_file);
+            pw = secret = col__read_secret(c->http.basic_auth_password_file, "\r\n");
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERNAME, c->http.basic_auth_username);
         curl_easy_setopt(h, CURLOPT_PASSWORD, pw ? pw : "");

@@ -42,26 +42,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Prometheus reads password and credentials files on every request. */
-static char *read_secret(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        n--;
-    return scry_strndup(buf, n);
-}
-
 static void set_auth(struct col__target *t, const struct scry_scrape_config *sc)
 {
     CURL *c = t->easy;
     const struct scry_http_client_config *hc = &sc->http;
     if (hc->basic_auth_username) {
-        char *pw = hc->basic_auth_password_file ? read_secret(hc->basic_auth_password_file) : NULL;
+        char *pw = hc->basic_auth_password_file
+                       ? col__read_secret(hc->basic_auth_password_file, "\r\n ")
+                       : NULL;
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
         curl_easy_setopt(c, CURLOPT_USERNAME, hc->basic_auth_username);
         curl_easy_setopt(c, CURLOPT_PASSWORD,
@@ -71,7 +59,7 @@ static void set_auth(struct col__target *t, const struct scry_scrape_config *sc)
     const char *cred = hc->authorization_credentials;
     char *file_cred = NULL;
     if (hc->authorization_credentials_file)
-        cred = file_cred = read_secret(hc->authorization_credentials_file);
+        cred = file_cred = col__read_secret(hc->authorization_credentials_file, "\r\n ");
     if (cred) {
         struct scry_buf h = { 0 };
         scry_buf_printf(&h, "Authorization: %s %s",
