@@ -28,6 +28,7 @@
 #include "core/metrics.h"
 
 #include "capture_appender.h"
+#include "http_client.h"
 #include "otlp_fixture.h"
 
 typedef Opentelemetry__Proto__Collector__Metrics__V1__ExportMetricsServiceRequest ot_req;
@@ -93,77 +94,11 @@ static int fx_teardown(void **state)
     return 0;
 }
 
-struct reply {
-    long status;
-    struct scry_buf body, hdrs;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
-{
-    scry_buf_put(ud, p, sz * n);
-    return sz * n;
-}
-
-struct upload {
-    const char *p;
-    size_t len, off;
-};
-
-static size_t on_read(char *out, size_t sz, size_t n, void *ud)
-{
-    struct upload *u = ud;
-    size_t k = sz * n;
-    if (k > 100)
-        k = 100; /* many small chunks */
-    if (k > u->len - u->off)
-        k = u->len - u->off;
-    memcpy(out, u->p + u->off, k);
-    u->off += k;
-    return k;
-}
-
-/* POSTs body to path with the given headers (NULL-terminated); chunked
- * sends it with Transfer-Encoding: chunked and no Content-Length, as the
- * OpenTelemetry JS exporters do. method NULL is POST. */
+/* method NULL is POST (http_client.h). */
 static struct reply request(struct fx *f, const char *method, const char *path, const void *body,
                             size_t len, const char *const *hdrs, bool chunked)
 {
-    struct reply r = { 0 };
-    scry_buf_puts(&r.body, "");
-    scry_buf_puts(&r.hdrs, "");
-    CURL *c = curl_easy_init();
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
-    for (size_t k = 0; hdrs && hdrs[k]; k++)
-        h = curl_slist_append(h, hdrs[k]);
-    struct upload u = { body, len, 0 };
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    if (method) {
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    } else if (chunked) {
-        h = curl_slist_append(h, "Transfer-Encoding: chunked");
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &u);
-    } else {
-        curl_easy_setopt(c, CURLOPT_POST, 1L);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.hdrs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("curl: %s", curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
+    return http_request(f->port, method, path, body, len, hdrs, chunked);
 }
 
 static const char *const H_JSON[] = { "Content-Type: application/json", NULL };
@@ -178,12 +113,6 @@ static void expect_reply(struct reply *r, long status, const char *ct, const cha
                  status, ct, body ? body : "");
 }
 
-static void reply_fini(struct reply *r)
-{
-    scry_buf_fini(&r->body);
-    scry_buf_fini(&r->hdrs);
-}
-
 static uint8_t *proto_of_json(const char *json, size_t *len)
 {
     struct scry_arena *a = scry_arena_create(0);
@@ -194,23 +123,6 @@ static uint8_t *proto_of_json(const char *json, size_t *len)
     opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__pack(r, buf);
     scry_arena_destroy(a);
     return buf;
-}
-
-static char *gzip_of(const void *p, size_t len, size_t *out_len)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, len) + 32;
-    char *out = malloc(cap);
-    z.next_in = (unsigned char *)p;
-    z.avail_in = (uInt)len;
-    z.next_out = (unsigned char *)out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
 }
 
 static void test_otlp_http_json_and_proto(void **state)

@@ -27,6 +27,7 @@
 #include "core/labels.h"
 #include "core/metrics.h"
 #include "capture_appender.h"
+#include "http_client.h"
 #include "rw_fixture.h"
 
 /* ---- HTTP: fixture and client ------------------------------------------- */
@@ -72,56 +73,30 @@ static int fx_teardown(void **state)
     return 0;
 }
 
-struct reply {
-    long status;
-    struct scry_buf body;
-};
-
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
-{
-    scry_buf_put(ud, p, sz * n);
-    return sz * n;
-}
-
 /* Default headers are a 1.0 sender's; hdrs (NULL-terminated) are added
  * after them, and "Name:" with no value removes one, as curl does. */
 static struct reply post(int port, const void *body, size_t len, const char *const *hdrs)
 {
-    struct reply r = { 0 };
-    scry_buf_puts(&r.body, "");
-    CURL *c = curl_easy_init();
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/write", port);
-    struct curl_slist *h = NULL;
     static const char *const defaults[] = { "Content-Type: application/x-protobuf",
                                             "Content-Encoding: snappy",
                                             "X-Prometheus-Remote-Write-Version: 0.1.0",
-                                            "User-Agent: Prometheus/2.42.0", "Expect:" };
+                                            "User-Agent: Prometheus/2.42.0" };
+    const char *all[16];
+    size_t n = 0;
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         bool overridden = false;
         size_t klen = strchr(defaults[i], ':') - defaults[i];
         for (size_t k = 0; hdrs && hdrs[k]; k++)
             overridden |= strncasecmp(hdrs[k], defaults[i], klen + 1) == 0;
         if (!overridden)
-            h = curl_slist_append(h, defaults[i]);
+            all[n++] = defaults[i];
     }
-    for (size_t k = 0; hdrs && hdrs[k]; k++)
-        h = curl_slist_append(h, hdrs[k]);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("curl: %s", curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
+    for (size_t k = 0; hdrs && hdrs[k]; k++) {
+        assert_true(n < sizeof all / sizeof all[0] - 1);
+        all[n++] = hdrs[k];
+    }
+    all[n] = NULL;
+    return http_request(port, NULL, "/api/v1/write", body, len, all, false);
 }
 
 static char *snappy_of(const void *p, size_t len, size_t *out_len)
@@ -150,7 +125,7 @@ static void expect_reply(struct reply *r, long status, const char *needle)
     if (r->status != status || (needle && !strstr(r->body.p, needle)))
         fail_msg("got %ld \"%s\", want %ld with \"%s\"", r->status, r->body.p, status,
                  needle ? needle : "");
-    scry_buf_fini(&r->body);
+    reply_fini(r);
 }
 
 /* The capture of sample i, formatted "labels t bits". */
@@ -189,7 +164,7 @@ static void test_remote_write_http_204_captures_exactly(void **state)
     struct reply r = post_wr(f, &b, NULL);
     assert_int_equal(r.status, 204);
     assert_int_equal(r.body.len, 0);
-    scry_buf_fini(&r.body);
+    reply_fini(&r);
     assert_int_equal(f->st->n, 5);
     assert_int_equal(f->st->n_commits, 1);
     expect_sample(f, 0, "up{job=\"node\"}", 1700000000000, double_bits(1));
@@ -340,23 +315,6 @@ static void test_remote_write_http_413_above_limits(void **state)
     free(c);
     free(raw);
     free(big);
-}
-
-static char *gzip_of(const void *p, size_t len, size_t *out_len)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, len) + 32;
-    char *out = malloc(cap);
-    z.next_in = (unsigned char *)p;
-    z.avail_in = (uInt)len;
-    z.next_out = (unsigned char *)out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
 }
 
 static void test_remote_write_http_415_media_types(void **state)
