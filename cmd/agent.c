@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/signals.h"
 #include "collector/rw_queue.h"
 #include "collector/scrape.h"
 #include "core/buf.h"
@@ -272,20 +273,15 @@ static int open_queues(struct agent *ag)
     return 0;
 }
 
+static void on_hup(void *ud)
+{
+    reload(ud);
+}
+
 static int wait_for_signals(struct agent *ag, const sigset_t *set)
 {
-    for (;;) {
-        int sig = 0;
-        if (sigwait(set, &sig) != 0)
-            continue;
-        if (sig == SIGHUP) {
-            reload(ag);
-            continue;
-        }
-        SCRY_LOG(ag->log, SCRY_LOG_INFO, "agent", "shutting down", "signal",
-                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        return 0;
-    }
+    scry__signals_wait(set, ag->log, "agent", on_hup, ag);
+    return 0;
 }
 
 static int run(struct agent *ag)
@@ -313,12 +309,7 @@ static int run(struct agent *ag)
         return SCRY_EXIT_FAIL;
     }
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    scry__signals_block(&set);
 
     scry_metrics_add_process_collector(ag->metrics);
     struct scry_http_opts ho = { .listen = ag->listen };

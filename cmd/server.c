@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "cmd/signals.h"
 #include "cmd/server.h"
 #include "collector/scrape.h"
 #include "core/config.h"
@@ -243,21 +244,16 @@ static int open_listener(struct scry_server *s, const char *which, const char *a
     return 0;
 }
 
+static void on_hup(void *ud)
+{
+    char msg[SCRY_ERR_MSG_MAX + 64];
+    scry__server_reload(ud, msg, sizeof msg);
+}
+
 static int wait_for_signals(struct scry_server *s, const sigset_t *set)
 {
-    for (;;) {
-        int sig = 0;
-        if (sigwait(set, &sig) != 0)
-            continue;
-        if (sig == SIGHUP) {
-            char msg[SCRY_ERR_MSG_MAX + 64];
-            scry__server_reload(s, msg, sizeof msg);
-            continue;
-        }
-        SCRY_LOG(s->log, SCRY_LOG_INFO, "server", "shutting down", "signal",
-                 sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        return 0;
-    }
+    scry__signals_wait(set, s->log, "server", on_hup, s);
+    return 0;
 }
 
 static int run(struct scry_server *s)
@@ -282,12 +278,7 @@ static int run(struct scry_server *s)
     register_metrics(s);
 
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    scry__signals_block(&set);
 
     const char *listen = s->listen_flag ? s->listen_flag : s->cfg->server.listen;
     const char *olisten = s->otlp_listen_flag ? s->otlp_listen_flag : s->cfg->server.otlp_listen;

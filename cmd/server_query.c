@@ -27,39 +27,31 @@ static bool is_ready(void *ud)
     return atomic_load(&s->ready);
 }
 
+/* The options the Prometheus and Loki APIs both take, from the same
+ * server: and tenants: keys; the two opts structs name them alike. */
+#define QUERY_API_OPTS(s)                                                                       \
+    .timeout_ms = (s)->cfg->server.query_timeout_ms,                                            \
+    .max_concurrent_queries = (unsigned)(s)->cfg->server.max_concurrent_queries,                \
+    .metrics = (s)->metrics, .log = (s)->log, .multi_tenant = (s)->cfg->tenants.enabled,        \
+    .tenant_header = (s)->cfg->tenants.header, .readiness = is_ready, .readiness_ud = (s)
+
 int scry__server_query_routes(struct scry_server *s, struct scry_http_server *api)
 {
     struct scry_err err = { 0 };
     s->query.querier = query_querier;
     const struct scry_server_config *sc = &s->cfg->server;
     struct pql_api_opts o = {
+        QUERY_API_OPTS(s),
         .lookback_delta_ms = sc->lookback_delta_ms,
         .delayed_name_removal = sc->promql_delayed_name_removal,
-        .timeout_ms = sc->query_timeout_ms,
         .max_samples = sc->query_max_samples,
-        .max_concurrent_queries = (unsigned)sc->max_concurrent_queries,
-        .metrics = s->metrics,
-        .log = s->log,
-        .multi_tenant = s->cfg->tenants.enabled,
-        .tenant_header = s->cfg->tenants.header,
-        .readiness = is_ready,
-        .readiness_ud = s,
     };
     if (pql_api_register(&s->prom_api, api, &s->query, &o, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register the Prometheus API", "err",
                  err.msg);
         return -1;
     }
-    struct loki_api_opts lo = {
-        .timeout_ms = sc->query_timeout_ms,
-        .max_concurrent_queries = (unsigned)sc->max_concurrent_queries,
-        .metrics = s->metrics,
-        .log = s->log,
-        .multi_tenant = s->cfg->tenants.enabled,
-        .tenant_header = s->cfg->tenants.header,
-        .readiness = is_ready,
-        .readiness_ud = s,
-    };
+    struct loki_api_opts lo = { QUERY_API_OPTS(s) };
     if (loki_api_register(&s->loki_api, api, &s->log_query, &lo, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register the Loki API", "err",
                  err.msg);

@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/err.h"
+#include "core/mem.h"
 
 void col__tls_route_free(struct col__tls_route *r)
 {
@@ -120,4 +121,17 @@ struct curl_slist *col__tls_route_headers(const struct col__tls_route *r, struct
         return h;
     struct curl_slist *n = curl_slist_append(h, r->host_hdr);
     return n ? n : h;
+}
+
+char *col__read_secret(const char *path, const char *trim)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    while (n && buf[n - 1] && strchr(trim, buf[n - 1]))
+        n--;
+    return scry_strndup(buf, n);
 }

@@ -1,5 +1,6 @@
 /* collector/: the libcurl TLS setup shared by the scraper and the
- * remote_write sender (tls_config). Internal to collector/. */
+ * remote_write sender (tls_config), and the secret files their auth
+ * settings name. Internal to collector/. */
 #ifndef SCRY_COLLECTOR_HTTP_TLS_H
 #define SCRY_COLLECTOR_HTTP_TLS_H
 
@@ -33,5 +34,11 @@ void col__tls_apply(CURL *c, const struct scry_tls_config *tls, const struct col
 /* Appends r's Host header to h (when r has a rewrite) and returns the list;
  * the caller sets CURLOPT_HTTPHEADER. */
 struct curl_slist *col__tls_route_headers(const struct col__tls_route *r, struct curl_slist *h);
+
+/* The first 4 KiB of the file at path with any trailing bytes from trim
+ * removed (the scraper also trims spaces, the sender only "\r\n"), as a
+ * malloc'd string; NULL when it cannot be opened. Read on every request,
+ * as Prometheus does, so a rotated secret takes effect without a reload. */
+char *col__read_secret(const char *path, const char *trim);
 
 #endif

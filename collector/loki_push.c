@@ -20,30 +20,8 @@
 
 /* ---- shared ------------------------------------------------------------- */
 
-/* Sorts by name, stably (insertion sort: label sets are small), and keeps
- * the last of equal names. Returns the new count. */
-static size_t sort_dedup(struct scry_label *v, size_t n)
-{
-    for (size_t i = 1; i < n; i++) {
-        struct scry_label x = v[i];
-        size_t j = i;
-        while (j > 0 && strcmp(v[j - 1].name, x.name) > 0) {
-            v[j] = v[j - 1];
-            j--;
-        }
-        v[j] = x;
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (w > 0 && strcmp(v[w - 1].name, v[i].name) == 0)
-            v[w - 1] = v[i];
-        else
-            v[w++] = v[i];
-    }
-    return w;
-}
-
-/* Stream labels are sorted but duplicates kept: validation refuses them. */
+/* Sorts by name, stably (insertion sort: label sets are small). Stream
+ * labels are sorted but duplicates kept: validation refuses them. */
 static void sort_only(struct scry_label *v, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
@@ -55,6 +33,21 @@ static void sort_only(struct scry_label *v, size_t n)
         }
         v[j] = x;
     }
+}
+
+/* Sorts by name, stably, and keeps the last of equal names. Returns the
+ * new count. */
+static size_t sort_dedup(struct scry_label *v, size_t n)
+{
+    sort_only(v, n);
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (w > 0 && strcmp(v[w - 1].name, v[i].name) == 0)
+            v[w - 1] = v[i];
+        else
+            v[w++] = v[i];
+    }
+    return w;
 }
 
 /* ---- JSON --------------------------------------------------------------- */

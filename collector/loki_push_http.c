@@ -25,6 +25,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "collector/reply_internal.h"
 #include "core/mem.h"
 
 #define DEFAULT_MAX_BYTES (32u << 20)
@@ -35,50 +36,26 @@
 struct col_loki {
     struct scry_appendable *store;
     size_t max_body_bytes;
-    char retry_after[16];
     struct col_loki_limits lim;
-    struct scry_log *log;
-    struct scry_log_limit log_limit;
+    struct col__reply reply; /* counts and logs answers, Retry-After */
     struct scry_metric *accepted, *rejected; /* NULL without a registry */
-    struct scry_metric_family *requests;
 };
 
+/* Plain text with a newline, as Loki answers; 204 has no body. */
 static void answer(struct col_loki *l, struct scry_http_resp *resp, int status, const char *fmt,
                    ...) __attribute__((format(printf, 4, 5)));
 static void answer(struct col_loki *l, struct scry_http_resp *resp, int status, const char *fmt,
                    ...)
 {
-    resp->status = status;
-    if (l->requests) {
-        char code[8];
-        snprintf(code, sizeof code, "%d", status);
-        const char *v[] = { code };
-        scry_metric_inc(scry_metric_with(l->requests, v));
-    }
-    if (status == 204)
+    if (status == 204) {
+        resp->status = status;
+        col__reply_count(&l->reply, status);
         return;
+    }
     va_list ap;
     va_start(ap, fmt);
-    resp->content_type = "text/plain; charset=utf-8";
-    scry_buf_vprintf(&resp->body, fmt, ap);
+    col__reply_vtext(&l->reply, resp, status, "text/plain; charset=utf-8", true, fmt, ap);
     va_end(ap);
-    scry_buf_putc(&resp->body, '\n');
-    if (status == 429 || status == 503)
-        scry_http_resp_header(resp, "Retry-After", l->retry_after);
-    if (!l->log)
-        return;
-    char key[16], st[8], sup[24];
-    uint64_t n = 0;
-    snprintf(key, sizeof key, "loki%d", status);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (scry_log_limit_allow(&l->log_limit, key, now_ms, &n)) {
-        snprintf(st, sizeof st, "%d", status);
-        snprintf(sup, sizeof sup, "%" PRIu64, n);
-        SCRY_LOG(l->log, status >= 500 ? SCRY_LOG_ERROR : SCRY_LOG_WARN, "loki",
-                 "push refused", "status", st, "err", resp->body.p, "suppressed", sup);
-    }
 }
 
 static bool is_json(const char *ct)
@@ -230,14 +207,13 @@ int col_loki_register(struct col_loki **out, struct scry_http_server *srv,
     struct col_loki *l = scry_calloc(1, sizeof *l);
     l->store = store;
     l->max_body_bytes = opts && opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BYTES;
-    snprintf(l->retry_after, sizeof l->retry_after, "%u",
-             opts && opts->retry_after_s ? opts->retry_after_s : DEFAULT_RETRY_AFTER_S);
     if (opts)
         l->lim = opts->limits;
     if (!l->lim.max_line_bytes)
         l->lim.max_line_bytes = DEFAULT_MAX_LINE;
-    l->log = opts ? opts->log : NULL;
-    scry_log_limit_init(&l->log_limit, LOG_INTERVAL_MS);
+    col__reply_init(&l->reply, "loki", "loki", "push refused",
+                    opts && opts->retry_after_s ? opts->retry_after_s : DEFAULT_RETRY_AFTER_S,
+                    opts ? opts->log : NULL, LOG_INTERVAL_MS);
     struct scry_metrics *m = opts ? opts->metrics : NULL;
     if (m) {
         static const char *const result[] = { "result" }, *const code[] = { "code" };
@@ -248,9 +224,9 @@ int col_loki_register(struct col_loki **out, struct scry_http_server *srv,
         const char *acc[] = { "accepted" }, *rej[] = { "rejected" };
         l->accepted = scry_metric_with(f, acc);
         l->rejected = scry_metric_with(f, rej);
-        l->requests = scry_metrics_family(m, SCRY_METRIC_COUNTER, "scry_loki_push_requests_total",
-                                          "Loki push requests answered, by status code.", code,
-                                          1, NULL, 0);
+        l->reply.requests =
+            scry_metrics_family(m, SCRY_METRIC_COUNTER, "scry_loki_push_requests_total",
+                                "Loki push requests answered, by status code.", code, 1, NULL, 0);
     }
     scry_http_server_route(srv, "POST", "/loki/api/v1/push", handle_push, l, l->max_body_bytes);
     scry_http_server_route_own_encoding(srv); /* Loki's 400, not core's 415 */
@@ -264,6 +240,6 @@ void col_loki_destroy(struct col_loki *l)
 {
     if (!l)
         return;
-    scry_log_limit_fini(&l->log_limit);
+    col__reply_fini(&l->reply);
     free(l);
 }

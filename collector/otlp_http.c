@@ -41,36 +41,7 @@
 #define DEFAULT_RETRY_AFTER_S 5
 #define LOG_INTERVAL_MS 10000
 
-
 /* ---- responses ---------------------------------------------------------- */
-
-void col__otlp_count_request(struct col_otlp *o, int status)
-{
-    if (!o->requests)
-        return;
-    char code[16];
-    snprintf(code, sizeof code, "%d", status);
-    const char *v[] = { code };
-    scry_metric_inc(scry_metric_with(o->requests, v));
-}
-
-void col__otlp_log_refusal(struct col_otlp *o, int status, const char *msg)
-{
-    if (status < 400 || !o->log)
-        return;
-    char key[24], st[16], sup[24];
-    uint64_t n = 0;
-    snprintf(key, sizeof key, "otlp%d", status);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (scry_log_limit_allow(&o->log_limit, key, now_ms, &n)) {
-        snprintf(st, sizeof st, "%d", status);
-        snprintf(sup, sizeof sup, "%" PRIu64, n);
-        SCRY_LOG(o->log, status >= 500 ? SCRY_LOG_ERROR : SCRY_LOG_WARN, "otlp",
-                 "export refused", "status", st, "err", msg, "suppressed", sup);
-    }
-}
 
 static void put_varint(struct scry_buf *b, uint64_t v)
 {
@@ -112,19 +83,16 @@ void col__otlp_answer_status(struct col_otlp *o, struct scry_http_resp *resp, en
         scry_buf_put(&resp->body, msg, len);
     }
     if (status == 429 || status == 503)
-        scry_http_resp_header(resp, "Retry-After", o->retry_after);
-    col__otlp_count_request(o, status);
-    col__otlp_log_refusal(o, status, msg);
+        scry_http_resp_header(resp, "Retry-After", o->reply.retry_after);
+    col__reply_count(&o->reply, status);
+    col__reply_log_refusal(&o->reply, status, msg);
 }
 
 void col__otlp_answer_text(struct col_otlp *o, struct scry_http_resp *resp, int status,
                         const char *msg)
 {
-    resp->status = status;
-    resp->content_type = "text/plain";
-    scry_buf_puts(&resp->body, msg);
-    col__otlp_count_request(o, status);
-    col__otlp_log_refusal(o, status, msg);
+    /* only 405 and 415 come here: never a Retry-After */
+    col__reply_text(&o->reply, resp, status, "text/plain", false, "%s", msg);
 }
 
 void col__otlp_answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
@@ -173,9 +141,10 @@ void col__otlp_answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum e
             scry_buf_fini(&ps);
         }
     }
-    col__otlp_count_request(o, 200);
+    col__reply_count(&o->reply, 200);
     if (n_rejected)
-        col__otlp_log_refusal(o, 400, msg); /* logged like a 4xx: the sender sent bad data */
+        /* logged like a 4xx: the sender sent bad data */
+        col__reply_log_refusal(&o->reply, 400, msg);
 }
 
 bool col__otlp_check_request(struct col_otlp *o, struct scry_http_req *req,
@@ -313,10 +282,9 @@ int col_otlp_register(struct col_otlp **out, struct scry_http_server *srv,
     }
     o->store = store;
     o->max_body_bytes = opts && opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BYTES;
-    snprintf(o->retry_after, sizeof o->retry_after, "%u",
-             opts && opts->retry_after_s ? opts->retry_after_s : DEFAULT_RETRY_AFTER_S);
-    o->log = opts ? opts->log : NULL;
-    scry_log_limit_init(&o->log_limit, LOG_INTERVAL_MS);
+    col__reply_init(&o->reply, "otlp", "otlp", "export refused",
+                    opts && opts->retry_after_s ? opts->retry_after_s : DEFAULT_RETRY_AFTER_S,
+                    opts ? opts->log : NULL, LOG_INTERVAL_MS);
     if (opts && opts->logs)
         col__otlp_logs_init(o, opts);
     struct scry_metrics *m = opts ? opts->metrics : NULL;
@@ -329,9 +297,10 @@ int col_otlp_register(struct col_otlp **out, struct scry_http_server *srv,
         const char *acc[] = { "accepted" }, *rej[] = { "rejected" };
         o->accepted = scry_metric_with(f, acc);
         o->rejected = scry_metric_with(f, rej);
-        o->requests = scry_metrics_family(m, SCRY_METRIC_COUNTER, "scry_otlp_requests_total",
-                                          "OTLP/HTTP metrics requests answered, by status code.",
-                                          code, 1, NULL, 0);
+        o->reply.requests =
+            scry_metrics_family(m, SCRY_METRIC_COUNTER, "scry_otlp_requests_total",
+                                "OTLP/HTTP metrics requests answered, by status code.", code, 1,
+                                NULL, 0);
     }
     col_otlp_add_server(o, srv);
     *out = o;
@@ -344,6 +313,6 @@ void col_otlp_destroy(struct col_otlp *o)
         return;
     col_otlp_translator_destroy(o->tr);
     col__otlp_logs_fini(o);
-    scry_log_limit_fini(&o->log_limit);
+    col__reply_fini(&o->reply);
     free(o);
 }

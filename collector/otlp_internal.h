@@ -4,10 +4,12 @@
 #ifndef SCRY_COLLECTOR_OTLP_INTERNAL_H
 #define SCRY_COLLECTOR_OTLP_INTERNAL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "collector/otlp.h"
+#include "collector/reply_internal.h"
 #include "collector/proto/otlp_logs_service.pb-c.h"
 #include "collector/proto/otlp_metrics_service.pb-c.h"
 
@@ -58,8 +60,60 @@ struct col__otlp_schema {
  * (SCRY_EPARSE with the byte offset), before protobuf-c recurses into it. */
 int col__otlp_check_depth(const struct col__otlp_schema *sc, size_t n_sc, const char *body,
                           size_t len, unsigned root, struct scry_err *err);
-/* A protobuf-c allocator on the arena (nothing is freed one by one). */
-void col__otlp_arena_allocator(ProtobufCAllocator *al, struct scry_arena *a);
+/* Both protobuf decoders: checks the arguments and the nesting (above),
+ * then unpacks the message desc describes with protobuf-c, allocating from
+ * the arena (nothing is freed one by one). *out is only written on success;
+ * SCRY_EPARSE names the message when protobuf-c refuses the body. */
+int col__otlp_unpack(struct scry_arena *a, const char *body, size_t len,
+                     const struct col__otlp_schema *sc, size_t n_sc, unsigned root,
+                     const ProtobufCMessageDescriptor *desc, void **out, struct scry_err *err);
+
+/* ---- AnyValue as text (otlp_anyvalue.c) ---- */
+
+struct scry_json;
+/* How a double AnyValue is spelled. PROM (the metrics translator): as the
+ * Prometheus HTTP API writes numbers ("1000000"), NaN/Inf in JSON as
+ * strings. LOKI (the log mapper): as the text format does ("1e+06"),
+ * NaN/Inf in JSON as null. Everything else is written alike. */
+enum col__otlp_av_style { COL__OTLP_AV_PROM, COL__OTLP_AV_LOKI };
+/* Standard base64 with padding, appended to out. */
+void col__otlp_b64(struct scry_buf *out, const uint8_t *p, size_t len);
+/* Appends v as text: scalars as pcommon's AsString, arrays and maps as
+ * JSON, bytes as base64, nothing for an empty value or NULL. */
+void col__otlp_anyvalue_str(struct scry_buf *out, const ot_any *v, enum col__otlp_av_style style);
+/* Writes v as one JSON value (null for NULL or an empty value). */
+void col__otlp_anyvalue_json(struct scry_json *j, const ot_any *v, enum col__otlp_av_style style);
+
+/* ---- the delta → cumulative map (otlp_delta.c), used by otlp_translate.c */
+
+struct dentry {
+    uint64_t h1, h2;
+    double total, tent_total; /* committed / tentative (owned by batch `owner`) */
+    int64_t t_ms, tent_t_ms;
+    uint64_t owner;           /* batch id holding a tentative value, 0 = none */
+    uint32_t prev, next;      /* LRU: head = most recent */
+    uint32_t chain;           /* next in the hash bucket */
+    bool used;
+};
+
+struct col__otlp_pending {
+    uint32_t idx;
+    uint64_t h1, h2;
+};
+
+struct col_otlp_translator {
+    pthread_mutex_t mu;
+    struct dentry *e;     /* cap entries, allocated at the first delta point */
+    uint32_t *bucket;     /* n_bucket heads */
+    uint32_t cap, n, n_bucket, head, tail, free_next;
+    _Atomic uint64_t next_batch;
+    bool scope_labels;
+};
+
+/* The entry for (h1, h2), created (evicting the least recently used) when
+ * absent; *fresh tells which. Called with tr->mu held. */
+uint32_t col__otlp_delta_entry(struct col_otlp_translator *tr, uint64_t h1, uint64_t h2,
+                               bool *fresh);
 
 /* ---- the HTTP receiver (otlp_http.c), shared with otlp_logs_http.c ---- */
 
@@ -73,11 +127,8 @@ struct col_otlp {
     struct scry_appendable *store;
     struct col_otlp_translator *tr;
     size_t max_body_bytes;
-    char retry_after[16];
-    struct scry_log *log;
-    struct scry_log_limit log_limit;
+    struct col__reply reply; /* counts and logs answers, Retry-After */
     struct scry_metric *accepted, *rejected; /* NULL without a registry */
-    struct scry_metric_family *requests;
     struct col__otlp_logs *logs; /* NULL: no /v1/logs */
 };
 
@@ -100,8 +151,6 @@ bool col__otlp_check_request(struct col_otlp *o, struct scry_http_req *req,
 void col__otlp_answer_ok(struct col_otlp *o, struct scry_http_resp *resp, enum enc enc,
                          const char *json_key, const char *noun, uint64_t n_rejected,
                          uint64_t n_total, const char *first);
-void col__otlp_count_request(struct col_otlp *o, int status);
-void col__otlp_log_refusal(struct col_otlp *o, int status, const char *msg);
 
 /* /v1/logs: set up from opts->logs, routes, teardown (NULL-safe). */
 void col__otlp_logs_init(struct col_otlp *o, const struct col_otlp_opts *opts);

@@ -26,22 +26,14 @@ static const struct col__otlp_schema schema[] = {
 int col_otlp_logs_decode_proto(struct scry_arena *a, const char *body, size_t len,
                                struct col_otlp_logs_req **out, struct scry_err *err)
 {
-    if (!a || (!body && len) || !out)
-        return scry_err_set(err, SCRY_EINVAL, "otlp: missing arena, body or output");
-    int rc = col__otlp_check_depth(schema, sizeof schema / sizeof schema[0], body, len, M_REQ,
-                                   err);
-    if (rc != 0)
-        return rc;
-    ProtobufCAllocator al;
-    col__otlp_arena_allocator(&al, a);
-    ot_logs_req *r = opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
-        &al, len, (const uint8_t *)(body ? body : ""));
-    if (!r)
-        return scry_err_set(err, SCRY_EPARSE,
-                            "otlp: cannot parse ExportLogsServiceRequest: invalid protobuf "
-                            "(a field has the wrong wire type or a string is not valid)");
-    *out = r;
-    return 0;
+    void *r;
+    int rc = col__otlp_unpack(
+        a, body, len, schema, sizeof schema / sizeof schema[0], M_REQ,
+        &opentelemetry__proto__collector__logs__v1__export_logs_service_request__descriptor, &r,
+        err);
+    if (rc == 0)
+        *out = r;
+    return rc;
 }
 
 /* ---- JSON --------------------------------------------------------------- */

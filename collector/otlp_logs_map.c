@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/json.h"
 
 const char *const col_otlp_default_log_labels[] = {
     "service.name", "service.namespace", "service.instance.id", "deployment.environment",
@@ -32,101 +31,6 @@ const char *const col_otlp_default_log_labels[] = {
     "container.name", "k8s.replicaset.name", "k8s.deployment.name", "k8s.statefulset.name",
     "k8s.daemonset.name", "k8s.cronjob.name", "k8s.job.name", NULL,
 };
-
-/* ---- values as text ----------------------------------------------------- */
-
-static void b64(struct scry_buf *b, const uint8_t *p, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < n ? p[i + 2] : 0);
-        scry_buf_putc(b, tab[v >> 18 & 63]);
-        scry_buf_putc(b, tab[v >> 12 & 63]);
-        scry_buf_putc(b, i + 1 < n ? tab[v >> 6 & 63] : '=');
-        scry_buf_putc(b, i + 2 < n ? tab[v & 63] : '=');
-    }
-}
-
-static void any_json(struct scry_json *j, struct scry_buf *tmp, const ot_any *v)
-{
-    if (!v) {
-        scry_json_null(j);
-        return;
-    }
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        scry_json_str(j, v->string_value ? v->string_value : "");
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        scry_json_bool(j, v->bool_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        scry_json_int(j, v->int_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        scry_json_double(j, v->double_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
-        scry_buf_reset(tmp);
-        b64(tmp, v->bytes_value.data, v->bytes_value.len);
-        scry_json_strn(j, tmp->p ? tmp->p : "", tmp->len);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-        scry_json_arr_begin(j);
-        for (size_t i = 0; v->array_value && i < v->array_value->n_values; i++)
-            any_json(j, tmp, v->array_value->values[i]);
-        scry_json_arr_end(j);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
-        scry_json_obj_begin(j);
-        for (size_t i = 0; v->kvlist_value && i < v->kvlist_value->n_values; i++) {
-            const ot_kv *kv = v->kvlist_value->values[i];
-            scry_json_key(j, kv->key ? kv->key : "");
-            any_json(j, tmp, kv->value);
-        }
-        scry_json_obj_end(j);
-        break;
-    default:
-        scry_json_null(j);
-        break;
-    }
-}
-
-/* A scalar as text (pcommon's AsString); arrays and maps as JSON. */
-static void any_text(struct scry_buf *out, const ot_any *v)
-{
-    if (!v)
-        return;
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        scry_buf_puts(out, v->string_value ? v->string_value : "");
-        return;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        scry_buf_puts(out, v->bool_value ? "true" : "false");
-        return;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        scry_buf_printf(out, "%" PRId64, v->int_value);
-        return;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        scry_buf_put_double(out, v->double_value);
-        return;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
-        b64(out, v->bytes_value.data, v->bytes_value.len);
-        return;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE: {
-        struct scry_json j;
-        struct scry_buf tmp = { 0 };
-        scry_json_init(&j, out);
-        any_json(&j, &tmp, v);
-        scry_buf_fini(&tmp);
-        return;
-    }
-    default:
-        return;
-    }
-}
 
 /* ---- labels and metadata ------------------------------------------------ */
 
@@ -160,7 +64,7 @@ static void add_attr(struct mapper *m, struct scry_labels_builder *b, const char
                      depth + 1);
     } else if (m->name.len > at) {
         scry_buf_reset(&m->val);
-        any_text(&m->val, v);
+        col__otlp_anyvalue_str(&m->val, v, COL__OTLP_AV_LOKI);
         set_pair(b, m->name.p, m->val.p ? m->val.p : "");
     }
     m->name.len = at;
@@ -255,7 +159,7 @@ static int record(struct mapper *m, const struct scry_labels *stream,
         e.line = scry_str_c(lr->body->string_value); /* the common case: no copy */
     } else {
         scry_buf_reset(&m->val);
-        any_text(&m->val, lr->body);
+        col__otlp_anyvalue_str(&m->val, lr->body, COL__OTLP_AV_LOKI);
         e.line = (struct scry_str){ scry_arena_strndup(m->a, m->val.p ? m->val.p : "", m->val.len),
                                     m->val.len };
     }

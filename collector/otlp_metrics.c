@@ -139,27 +139,36 @@ static void arena_free(void *ud, void *p)
     (void)p; /* the arena frees everything at once */
 }
 
-void col__otlp_arena_allocator(ProtobufCAllocator *al, struct scry_arena *a)
+int col__otlp_unpack(struct scry_arena *a, const char *body, size_t len,
+                     const struct col__otlp_schema *sc, size_t n_sc, unsigned root,
+                     const ProtobufCMessageDescriptor *desc, void **out, struct scry_err *err)
 {
-    *al = (ProtobufCAllocator){ .alloc = arena_alloc, .free = arena_free, .allocator_data = a };
+    if (!a || (!body && len) || !out)
+        return scry_err_set(err, SCRY_EINVAL, "otlp: missing arena, body or output");
+    int rc = col__otlp_check_depth(sc, n_sc, body, len, root, err);
+    if (rc != 0)
+        return rc;
+    ProtobufCAllocator al = { .alloc = arena_alloc, .free = arena_free, .allocator_data = a };
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(desc, &al, len, (const uint8_t *)(body ? body : ""));
+    if (!m)
+        return scry_err_set(err, SCRY_EPARSE,
+                            "otlp: cannot parse %s: invalid protobuf "
+                            "(a field has the wrong wire type or a string is not valid)",
+                            desc->short_name);
+    *out = m;
+    return 0;
 }
 
 int col_otlp_metrics_decode_proto(struct scry_arena *a, const char *body, size_t len,
                                   struct col_otlp_metrics_req **out, struct scry_err *err)
 {
-    if (!a || (!body && len) || !out)
-        return scry_err_set(err, SCRY_EINVAL, "otlp: missing arena, body or output");
-    int rc = col__otlp_check_depth(schema, sizeof schema / sizeof schema[0], body, len, M_REQ,
-                                   err);
-    if (rc != 0)
-        return rc;
-    ProtobufCAllocator al = { .alloc = arena_alloc, .free = arena_free, .allocator_data = a };
-    ot_req *r = opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__unpack(
-        &al, len, (const uint8_t *)body);
-    if (!r)
-        return scry_err_set(err, SCRY_EPARSE,
-                            "otlp: cannot parse ExportMetricsServiceRequest: invalid protobuf "
-                            "(a field has the wrong wire type or a string is not valid)");
-    *out = r;
-    return 0;
+    void *r;
+    int rc = col__otlp_unpack(
+        a, body, len, schema, sizeof schema / sizeof schema[0], M_REQ,
+        &opentelemetry__proto__collector__metrics__v1__export_metrics_service_request__descriptor,
+        &r, err);
+    if (rc == 0)
+        *out = r;
+    return rc;
 }

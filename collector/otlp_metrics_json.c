@@ -58,8 +58,10 @@ static int exemplars(struct col__oj *c, jv *o, const char *camel, size_t *n, ot_
     return rc;
 }
 
-/* The fields every data point has. */
-static int point_common(struct col__oj *c, jv *v, uint64_t *start, uint64_t *t, uint32_t *flags)
+/* The fields every data point has, checked in this order: start, time,
+ * flags, attributes. */
+static int point_common(struct col__oj *c, jv *v, uint64_t *start, uint64_t *t, uint32_t *flags,
+                        size_t *n_attrs, ot_kv ***attrs)
 {
     int64_t f = 0;
     int rc = col__oj_want_obj(c, v);
@@ -70,17 +72,22 @@ static int point_common(struct col__oj *c, jv *v, uint64_t *start, uint64_t *t, 
     if (rc == 0)
         rc = col__oj_get_i32(c, v, "flags", NULL, 0, UINT32_MAX, &f);
     *flags = (uint32_t)f;
+    if (rc == 0)
+        rc = col__oj_key_values(c, v, "attributes", NULL, n_attrs, attrs);
     return rc;
 }
+
+/* Every point type names these fields alike. */
+#define POINT_COMMON(c, v, p)                                                              \
+    point_common(c, v, &(p)->start_time_unix_nano, &(p)->time_unix_nano, &(p)->flags,      \
+                 &(p)->n_attributes, &(p)->attributes)
 
 static int number_point(struct col__oj *c, jv *v, ot_ndp **out)
 {
     ot_ndp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__number_data_point__init(p);
     *out = p;
-    int rc = point_common(c, v, &p->start_time_unix_nano, &p->time_unix_nano, &p->flags);
-    if (rc == 0)
-        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
+    int rc = POINT_COMMON(c, v, p);
     if (rc == 0 && col__oj_field(v, "asDouble", "as_double")) {
         p->value_case = OPENTELEMETRY__PROTO__METRICS__V1__NUMBER_DATA_POINT__VALUE_AS_DOUBLE;
         rc = col__oj_get_double(c, v, "asDouble", "as_double", &p->as_double);
@@ -140,19 +147,35 @@ static int opt_double(struct col__oj *c, jv *v, const char *key, double *out, in
     return col__oj_get_double(c, v, key, NULL, out);
 }
 
+/* count and sum, which both histogram points have (sum is optional). */
+static int hist_count_sum(struct col__oj *c, jv *v, uint64_t *count, double *sum, int *sc)
+{
+    int rc = col__oj_get_u64(c, v, "count", NULL, count);
+    if (rc == 0)
+        rc = opt_double(c, v, "sum", sum, sc, 5);
+    return rc;
+}
+
+/* The optional min and max of both histogram points. The oneof cases are
+ * the field numbers, and max's is min's + 1 in both messages. */
+static int hist_min_max(struct col__oj *c, jv *v, double *min, int *mnc, double *max, int *mxc,
+                        int min_case)
+{
+    int rc = opt_double(c, v, "min", min, mnc, min_case);
+    if (rc == 0)
+        rc = opt_double(c, v, "max", max, mxc, min_case + 1);
+    return rc;
+}
+
 static int histogram_point(struct col__oj *c, jv *v, ot_hdp **out)
 {
     ot_hdp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__histogram_data_point__init(p);
     *out = p;
-    int rc = point_common(c, v, &p->start_time_unix_nano, &p->time_unix_nano, &p->flags);
+    int rc = POINT_COMMON(c, v, p);
     int sc = 0, mnc = 0, mxc = 0;
     if (rc == 0)
-        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
-    if (rc == 0)
-        rc = col__oj_get_u64(c, v, "count", NULL, &p->count);
-    if (rc == 0)
-        rc = opt_double(c, v, "sum", &p->sum, &sc, 5);
+        rc = hist_count_sum(c, v, &p->count, &p->sum, &sc);
     if (rc == 0)
         rc = u64_array(c, v, "bucketCounts", "bucket_counts", &p->n_bucket_counts,
                        &p->bucket_counts);
@@ -160,9 +183,7 @@ static int histogram_point(struct col__oj *c, jv *v, ot_hdp **out)
         rc = double_array(c, v, "explicitBounds", "explicit_bounds", &p->n_explicit_bounds,
                           &p->explicit_bounds);
     if (rc == 0)
-        rc = opt_double(c, v, "min", &p->min, &mnc, 11);
-    if (rc == 0)
-        rc = opt_double(c, v, "max", &p->max, &mxc, 12);
+        rc = hist_min_max(c, v, &p->min, &mnc, &p->max, &mxc, 11);
     if (rc == 0)
         rc = exemplars(c, v, "exemplars", &p->n_exemplars, &p->exemplars);
     p->sum_present_case = sc;
@@ -197,15 +218,11 @@ static int exp_histogram_point(struct col__oj *c, jv *v, ot_edp **out)
     ot_edp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__exponential_histogram_data_point__init(p);
     *out = p;
-    int rc = point_common(c, v, &p->start_time_unix_nano, &p->time_unix_nano, &p->flags);
+    int rc = POINT_COMMON(c, v, p);
     int sc = 0, mnc = 0, mxc = 0;
     int64_t scale = 0;
     if (rc == 0)
-        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
-    if (rc == 0)
-        rc = col__oj_get_u64(c, v, "count", NULL, &p->count);
-    if (rc == 0)
-        rc = opt_double(c, v, "sum", &p->sum, &sc, 5);
+        rc = hist_count_sum(c, v, &p->count, &p->sum, &sc);
     if (rc == 0)
         rc = col__oj_get_i32(c, v, "scale", NULL, INT32_MIN, INT32_MAX, &scale);
     if (rc == 0)
@@ -215,9 +232,7 @@ static int exp_histogram_point(struct col__oj *c, jv *v, ot_edp **out)
     if (rc == 0)
         rc = buckets(c, v, "negative", &p->negative);
     if (rc == 0)
-        rc = opt_double(c, v, "min", &p->min, &mnc, 12);
-    if (rc == 0)
-        rc = opt_double(c, v, "max", &p->max, &mxc, 13);
+        rc = hist_min_max(c, v, &p->min, &mnc, &p->max, &mxc, 12);
     if (rc == 0)
         rc = col__oj_get_double(c, v, "zeroThreshold", "zero_threshold", &p->zero_threshold);
     if (rc == 0)
@@ -234,10 +249,8 @@ static int summary_point(struct col__oj *c, jv *v, ot_sdp **out)
     ot_sdp *p = scry_arena_alloc(c->a, sizeof *p);
     opentelemetry__proto__metrics__v1__summary_data_point__init(p);
     *out = p;
-    int rc = point_common(c, v, &p->start_time_unix_nano, &p->time_unix_nano, &p->flags);
+    int rc = POINT_COMMON(c, v, p);
     jv *qs;
-    if (rc == 0)
-        rc = col__oj_key_values(c, v, "attributes", NULL, &p->n_attributes, &p->attributes);
     if (rc == 0)
         rc = col__oj_get_u64(c, v, "count", NULL, &p->count);
     if (rc == 0)

@@ -47,7 +47,9 @@
  * Scales outside [-10, 20] and more than 2048 buckets per side are refused.
  *
  * Exemplars are decoded and dropped: the appender seam has no exemplar op
- * yet (core/appender.h). */
+ * yet (core/appender.h).
+ *
+ * The delta map itself and the translator's lifecycle are in otlp_delta.c. */
 #include "collector/otlp_internal.h"
 
 #include <inttypes.h>
@@ -59,177 +61,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/json.h"
 #include "core/mem.h"
 
-#define DEFAULT_MAX_DELTA_SERIES 65536
 #define MAX_EXP_BUCKETS 2048
-#define NONE UINT32_MAX
-
-/* ---- the delta → cumulative map ----------------------------------------- */
-
-struct dentry {
-    uint64_t h1, h2;
-    double total, tent_total; /* committed / tentative (owned by batch `owner`) */
-    int64_t t_ms, tent_t_ms;
-    uint64_t owner;           /* batch id holding a tentative value, 0 = none */
-    uint32_t prev, next;      /* LRU: head = most recent */
-    uint32_t chain;           /* next in the hash bucket */
-    bool used;
-};
-
-struct col__otlp_pending {
-    uint32_t idx;
-    uint64_t h1, h2;
-};
-
-struct col_otlp_translator {
-    pthread_mutex_t mu;
-    struct dentry *e;     /* cap entries, allocated at the first delta point */
-    uint32_t *bucket;     /* n_bucket heads */
-    uint32_t cap, n, n_bucket, head, tail, free_next;
-    _Atomic uint64_t next_batch;
-    bool scope_labels;
-};
-
-int col_otlp_translator_create(struct col_otlp_translator **out,
-                               const struct col_otlp_translator_opts *opts, struct scry_err *err)
-{
-    if (!out)
-        return scry_err_set(err, SCRY_EINVAL, "otlp: missing output");
-    size_t cap = opts && opts->max_delta_series ? opts->max_delta_series : DEFAULT_MAX_DELTA_SERIES;
-    if (cap > (1u << 28))
-        return scry_err_set(err, SCRY_EINVAL, "otlp: max_delta_series %zu is too large", cap);
-    struct col_otlp_translator *tr = scry_calloc(1, sizeof *tr);
-    pthread_mutex_init(&tr->mu, NULL);
-    tr->cap = (uint32_t)cap;
-    tr->head = tr->tail = NONE;
-    tr->next_batch = 1;
-    tr->scope_labels = !(opts && opts->no_scope_labels);
-    *out = tr;
-    return 0;
-}
-
-void col_otlp_translator_destroy(struct col_otlp_translator *tr)
-{
-    if (!tr)
-        return;
-    pthread_mutex_destroy(&tr->mu);
-    free(tr->e);
-    free(tr->bucket);
-    free(tr);
-}
-
-size_t col_otlp_translator_delta_series(struct col_otlp_translator *tr)
-{
-    pthread_mutex_lock(&tr->mu);
-    size_t n = tr->n;
-    pthread_mutex_unlock(&tr->mu);
-    return n;
-}
-
-static void lru_unlink(struct col_otlp_translator *tr, uint32_t i)
-{
-    struct dentry *e = &tr->e[i];
-    if (e->prev != NONE)
-        tr->e[e->prev].next = e->next;
-    else
-        tr->head = e->next;
-    if (e->next != NONE)
-        tr->e[e->next].prev = e->prev;
-    else
-        tr->tail = e->prev;
-    e->prev = e->next = NONE;
-}
-
-static void lru_push_front(struct col_otlp_translator *tr, uint32_t i)
-{
-    struct dentry *e = &tr->e[i];
-    e->prev = NONE;
-    e->next = tr->head;
-    if (tr->head != NONE)
-        tr->e[tr->head].prev = i;
-    tr->head = i;
-    if (tr->tail == NONE)
-        tr->tail = i;
-}
-
-static void chain_remove(struct col_otlp_translator *tr, uint32_t i)
-{
-    uint32_t *pp = &tr->bucket[tr->e[i].h1 & (tr->n_bucket - 1)];
-    while (*pp != NONE && *pp != i)
-        pp = &tr->e[*pp].chain;
-    SCRY_ASSERT(*pp == i);
-    *pp = tr->e[i].chain;
-}
-
-/* The entry for (h1, h2), created (evicting the least recently used) when
- * absent; *fresh tells which. Called with mu held. */
-static uint32_t delta_entry(struct col_otlp_translator *tr, uint64_t h1, uint64_t h2, bool *fresh)
-{
-    if (!tr->e) {
-        tr->e = scry_calloc(tr->cap, sizeof *tr->e);
-        tr->n_bucket = 1;
-        while (tr->n_bucket < tr->cap * 2)
-            tr->n_bucket <<= 1;
-        tr->bucket = scry_malloc(tr->n_bucket * sizeof *tr->bucket);
-        memset(tr->bucket, 0xff, tr->n_bucket * sizeof *tr->bucket);
-    }
-    uint32_t *head = &tr->bucket[h1 & (tr->n_bucket - 1)];
-    for (uint32_t i = *head; i != NONE; i = tr->e[i].chain)
-        if (tr->e[i].h1 == h1 && tr->e[i].h2 == h2) {
-            lru_unlink(tr, i);
-            lru_push_front(tr, i);
-            *fresh = false;
-            return i;
-        }
-    uint32_t i;
-    if (tr->free_next < tr->cap) {
-        i = tr->free_next++;
-        tr->n++;
-    } else {
-        i = tr->tail; /* evict */
-        SCRY_ASSERT(i != NONE && tr->e[i].used);
-        lru_unlink(tr, i);
-        chain_remove(tr, i);
-    }
-    tr->e[i] = (struct dentry){ .h1 = h1, .h2 = h2, .used = true, .prev = NONE, .next = NONE,
-                                .t_ms = INT64_MIN, .chain = *head };
-    *head = i;
-    lru_push_front(tr, i);
-    *fresh = true;
-    return i;
-}
-
-void col_otlp_batch_init(struct col_otlp_batch *b)
-{
-    memset(b, 0, sizeof *b);
-}
-
-void col_otlp_batch_fini(struct col_otlp_batch *b)
-{
-    scry_buf_fini(&b->first);
-    free(b->pending);
-    memset(b, 0, sizeof *b);
-}
-
-void col_otlp_batch_commit(struct col_otlp_translator *tr, struct col_otlp_batch *b)
-{
-    if (!b->n_pending)
-        return;
-    pthread_mutex_lock(&tr->mu);
-    for (size_t i = 0; i < b->n_pending; i++) {
-        struct col__otlp_pending *p = &b->pending[i];
-        struct dentry *e = &tr->e[p->idx];
-        if (e->used && e->h1 == p->h1 && e->h2 == p->h2 && e->owner == b->id) {
-            e->total = e->tent_total;
-            e->t_ms = e->tent_t_ms;
-            e->owner = 0;
-        }
-    }
-    pthread_mutex_unlock(&tr->mu);
-    b->n_pending = 0;
-}
 
 /* ---- one request -------------------------------------------------------- */
 
@@ -276,105 +110,10 @@ static void reject(struct tx *q, const char *fmt, ...)
 /* Appends an AnyValue as text: strings as they are, numbers and booleans
  * as Go's pcommon AsString writes them, bytes in base64, arrays and maps
  * as JSON. */
-static void any_json(struct scry_json *j, const ot_any *v);
-
-static void b64(struct scry_buf *out, const uint8_t *p, size_t len)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) |
-                     (i + 2 < len ? p[i + 2] : 0);
-        scry_buf_putc(out, t[v >> 18 & 63]);
-        scry_buf_putc(out, t[v >> 12 & 63]);
-        scry_buf_putc(out, i + 1 < len ? t[v >> 6 & 63] : '=');
-        scry_buf_putc(out, i + 2 < len ? t[v & 63] : '=');
-    }
-}
-
-static void any_json(struct scry_json *j, const ot_any *v)
-{
-    if (!v) {
-        scry_json_null(j);
-        return;
-    }
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        scry_json_str(j, v->string_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        scry_json_bool(j, v->bool_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        scry_json_int(j, v->int_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        if (isfinite(v->double_value))
-            scry_json_double(j, v->double_value);
-        else
-            scry_json_double_str(j, v->double_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-        scry_json_arr_begin(j);
-        for (size_t i = 0; v->array_value && i < v->array_value->n_values; i++)
-            any_json(j, v->array_value->values[i]);
-        scry_json_arr_end(j);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE:
-        scry_json_obj_begin(j);
-        for (size_t i = 0; v->kvlist_value && i < v->kvlist_value->n_values; i++) {
-            scry_json_key(j, v->kvlist_value->values[i]->key);
-            any_json(j, v->kvlist_value->values[i]->value);
-        }
-        scry_json_obj_end(j);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE: {
-        struct scry_buf t = { 0 };
-        b64(&t, v->bytes_value.data, v->bytes_value.len);
-        scry_json_strn(j, t.p ? t.p : "", t.len);
-        scry_buf_fini(&t);
-        break;
-    }
-    default:
-        scry_json_null(j);
-    }
-}
-
-static void any_text(const ot_any *v, struct scry_buf *out)
-{
-    if (!v)
-        return;
-    switch (v->value_case) {
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE:
-        scry_buf_puts(out, v->string_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BOOL_VALUE:
-        scry_buf_puts(out, v->bool_value ? "true" : "false");
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_INT_VALUE:
-        scry_buf_printf(out, "%" PRId64, v->int_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_DOUBLE_VALUE:
-        scry_buf_put_double_api(out, v->double_value);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_BYTES_VALUE:
-        b64(out, v->bytes_value.data, v->bytes_value.len);
-        break;
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_ARRAY_VALUE:
-    case OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_KVLIST_VALUE: {
-        struct scry_json j;
-        scry_json_init(&j, out);
-        any_json(&j, v);
-        break;
-    }
-    default:
-        break; /* empty AnyValue, or a Profiles string index: no value */
-    }
-}
-
 static const char *attr_str(struct tx *q, const ot_kv *kv)
 {
     scry_buf_reset(&q->tmp);
-    any_text(kv->value, &q->tmp);
+    col__otlp_anyvalue_str(&q->tmp, kv->value, COL__OTLP_AV_PROM);
     return q->tmp.len ? scry_arena_strndup(q->a, q->tmp.p, q->tmp.len) : NULL;
 }
 
@@ -504,7 +243,7 @@ static bool accumulate(struct tx *q, const struct scry_labels *ls, double *v)
     uint64_t h1 = scry_labels_hash(ls), h2 = labels_hash2(ls);
     bool fresh, ok = true;
     pthread_mutex_lock(&tr->mu);
-    uint32_t i = delta_entry(tr, h1, h2, &fresh);
+    uint32_t i = col__otlp_delta_entry(tr, h1, h2, &fresh);
     struct dentry *e = &tr->e[i];
     double total = e->owner == q->b->id ? e->tent_total : e->total;
     int64_t last = e->owner == q->b->id ? e->tent_t_ms : e->t_ms;

@@ -38,6 +38,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "collector/reply_internal.h"
 #include "core/mem.h"
 
 #define DEFAULT_MAX_BYTES (32u << 20)
@@ -46,10 +47,8 @@
 struct col_rw {
     struct scry_appendable *store;
     size_t max_body_bytes, max_decoded_bytes;
-    struct scry_log *log;
-    struct scry_log_limit log_limit;
+    struct col__reply reply; /* counts and logs answers; no Retry-After */
     struct scry_metric *accepted, *rejected; /* NULL without a registry */
-    struct scry_metric_family *requests;
 };
 
 /* State of one request, for the per-series callback. */
@@ -157,46 +156,14 @@ static int on_series(void *ud, const struct col_rw_series *s, struct scry_err *e
 
 /* ---- the request -------------------------------------------------------- */
 
-static void count_request(struct col_rw *rw, int status)
-{
-    if (!rw->requests)
-        return;
-    char code[8];
-    snprintf(code, sizeof code, "%d", status);
-    const char *v[] = { code };
-    scry_metric_inc(scry_metric_with(rw->requests, v));
-}
-
 __attribute__((format(printf, 4, 5))) static void answer(struct col_rw *rw,
                                                          struct scry_http_resp *resp,
                                                          int status, const char *fmt, ...)
 {
-    resp->status = status;
-    resp->content_type = "text/plain; charset=utf-8";
-    if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
-        scry_buf_vprintf(&resp->body, fmt, ap);
-        va_end(ap);
-        scry_buf_putc(&resp->body, '\n');
-    }
-    count_request(rw, status);
-    if (status >= 400 && rw->log) {
-        char key[16], sup[24];
-        uint64_t n = 0;
-        snprintf(key, sizeof key, "rw%d", status);
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-        if (scry_log_limit_allow(&rw->log_limit, key, now_ms, &n)) {
-            char st[8];
-            snprintf(st, sizeof st, "%d", status);
-            snprintf(sup, sizeof sup, "%" PRIu64, n);
-            SCRY_LOG(rw->log, status >= 500 ? SCRY_LOG_ERROR : SCRY_LOG_WARN, "remote_write",
-                     "write refused", "status", st, "err", resp->body.p ? resp->body.p : "",
-                     "suppressed", sup);
-        }
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    col__reply_vtext(&rw->reply, resp, status, "text/plain; charset=utf-8", true, fmt, ap);
+    va_end(ap);
 }
 
 /* application/x-protobuf, optionally with proto=prometheus.WriteRequest;
@@ -354,8 +321,8 @@ int col_rw_register(struct col_rw **out, struct scry_http_server *srv,
     rw->max_body_bytes = opts && opts->max_body_bytes ? opts->max_body_bytes : DEFAULT_MAX_BYTES;
     rw->max_decoded_bytes =
         opts && opts->max_decoded_bytes ? opts->max_decoded_bytes : DEFAULT_MAX_BYTES;
-    rw->log = opts ? opts->log : NULL;
-    scry_log_limit_init(&rw->log_limit, LOG_INTERVAL_MS);
+    col__reply_init(&rw->reply, "remote_write", "rw", "write refused", 0,
+                    opts ? opts->log : NULL, LOG_INTERVAL_MS);
     struct scry_metrics *m = opts ? opts->metrics : NULL;
     if (m) {
         static const char *const result[] = { "result" }, *const code[] = { "code" };
@@ -366,10 +333,10 @@ int col_rw_register(struct col_rw **out, struct scry_http_server *srv,
         const char *acc[] = { "accepted" }, *rej[] = { "rejected" };
         rw->accepted = scry_metric_with(f, acc);
         rw->rejected = scry_metric_with(f, rej);
-        rw->requests = scry_metrics_family(m, SCRY_METRIC_COUNTER,
-                                           "scry_remote_write_requests_total",
-                                           "remote_write requests answered, by status code.",
-                                           code, 1, NULL, 0);
+        rw->reply.requests =
+            scry_metrics_family(m, SCRY_METRIC_COUNTER, "scry_remote_write_requests_total",
+                                "remote_write requests answered, by status code.", code, 1,
+                                NULL, 0);
     }
     scry_http_server_route(srv, "POST", "/api/v1/write", handle_write, rw, rw->max_body_bytes);
     *out = rw;
@@ -380,6 +347,6 @@ void col_rw_destroy(struct col_rw *rw)
 {
     if (!rw)
         return;
-    scry_log_limit_fini(&rw->log_limit);
+    col__reply_fini(&rw->reply);
     free(rw);
 }

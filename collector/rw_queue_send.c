@@ -99,20 +99,6 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* A secret from a file, trailing newline removed (as Prometheus reads it). */
-static char *read_secret(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    return scry_strndup(buf, n);
-}
-
 /* One POST of the compressed batch. *status is 0 on a transport error;
  * *transport_ok says whether a response arrived. */
 static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigned attempt,
@@ -135,20 +121,20 @@ static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigne
         snprintf(line, sizeof line, "%s: %s", c->headers[i].name, c->headers[i].value);
         hl = curl_slist_append(hl, line);
     }
-    if (c->authorization_type) {
-        const char *cred = c->authorization_credentials;
-        if (!cred && c->authorization_credentials_file)
-            cred = secret = read_secret(c->authorization_credentials_file);
-        snprintf(line, sizeof line, "Authorization: %s %s", c->authorization_type,
+    if (c->http.authorization_type) {
+        const char *cred = c->http.authorization_credentials;
+        if (!cred && c->http.authorization_credentials_file)
+            cred = secret = col__read_secret(c->http.authorization_credentials_file, "\r\n");
+        snprintf(line, sizeof line, "Authorization: %s %s", c->http.authorization_type,
                  cred ? cred : "");
         hl = curl_slist_append(hl, line);
     }
-    if (c->basic_auth_username) {
-        const char *pw = c->basic_auth_password;
-        if (!pw && c->basic_auth_password_file)
-            pw = secret = read_secret(c->basic_auth_password_file);
+    if (c->http.basic_auth_username) {
+        const char *pw = c->http.basic_auth_password;
+        if (!pw && c->http.basic_auth_password_file)
+            pw = secret = col__read_secret(c->http.basic_auth_password_file, "\r\n");
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(h, CURLOPT_USERNAME, c->basic_auth_username);
+        curl_easy_setopt(h, CURLOPT_USERNAME, c->http.basic_auth_username);
         curl_easy_setopt(h, CURLOPT_PASSWORD, pw ? pw : "");
     }
     hl = col__tls_route_headers(&s->route, hl);
@@ -178,7 +164,7 @@ static CURL *shard_curl(struct col_rwq *q, const struct col__tls_route *route)
     curl_easy_setopt(h, CURLOPT_USERAGENT, q->user_agent);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->remote_timeout_ms);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->remote_timeout_ms);
-    col__tls_apply(h, &c->tls, route);
+    col__tls_apply(h, &c->http.tls, route);
     return h;
 }
 
@@ -378,7 +364,7 @@ int col__rwq_shards_start(struct col_rwq *q, struct scry_err *err)
     q->curl_init = true;
     for (uint32_t i = 0; i < q->n_shards; i++) {
         struct col__rwq_shard *s = &q->shards[i];
-        int rc = col__tls_route_init(&s->route, q->cfg->url, &q->cfg->tls);
+        int rc = col__tls_route_init(&s->route, q->cfg->url, &q->cfg->http.tls);
         if (rc < 0)
             return scry_err_set(err, rc, "remote_write %s: tls_config.server_name: cannot "
                                 "route the URL to it", q->cfg->url);

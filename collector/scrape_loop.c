@@ -42,39 +42,28 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* Prometheus reads password and credentials files on every request. */
-static char *read_secret(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
-        n--;
-    return scry_strndup(buf, n);
-}
-
 static void set_auth(struct col__target *t, const struct scry_scrape_config *sc)
 {
     CURL *c = t->easy;
-    if (sc->basic_auth_username) {
-        char *pw = sc->basic_auth_password_file ? read_secret(sc->basic_auth_password_file) : NULL;
+    const struct scry_http_client_config *hc = &sc->http;
+    if (hc->basic_auth_username) {
+        char *pw = hc->basic_auth_password_file
+                       ? col__read_secret(hc->basic_auth_password_file, "\r\n ")
+                       : NULL;
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-        curl_easy_setopt(c, CURLOPT_USERNAME, sc->basic_auth_username);
+        curl_easy_setopt(c, CURLOPT_USERNAME, hc->basic_auth_username);
         curl_easy_setopt(c, CURLOPT_PASSWORD,
-                         pw ? pw : sc->basic_auth_password ? sc->basic_auth_password : "");
+                         pw ? pw : hc->basic_auth_password ? hc->basic_auth_password : "");
         free(pw);
     }
-    const char *cred = sc->authorization_credentials;
+    const char *cred = hc->authorization_credentials;
     char *file_cred = NULL;
-    if (sc->authorization_credentials_file)
-        cred = file_cred = read_secret(sc->authorization_credentials_file);
+    if (hc->authorization_credentials_file)
+        cred = file_cred = col__read_secret(hc->authorization_credentials_file, "\r\n ");
     if (cred) {
         struct scry_buf h = { 0 };
         scry_buf_printf(&h, "Authorization: %s %s",
-                        sc->authorization_type ? sc->authorization_type : "Bearer", cred);
+                        hc->authorization_type ? hc->authorization_type : "Bearer", cred);
         t->hdrs = curl_slist_append(t->hdrs, h.p);
         scry_buf_fini(&h);
     }
@@ -87,7 +76,7 @@ int col__loop_start(struct col_scrape_manager *m, struct col__target *t, int64_t
     const struct scry_scrape_config *sc = col__target_cfg(t);
     const struct col_scrape_opts *o = col__manager_opts(m);
     if (!t->easy) {
-        int rc = col__tls_route_init(&t->route, t->url, &sc->tls);
+        int rc = col__tls_route_init(&t->route, t->url, &sc->http.tls);
         if (rc < 0)
             return rc;
         t->easy = curl_easy_init();
@@ -108,7 +97,7 @@ int col__loop_start(struct col_scrape_manager *m, struct col__target *t, int64_t
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L); /* follow_redirects: true */
-    col__tls_apply(c, &sc->tls, &t->route);
+    col__tls_apply(c, &sc->http.tls, &t->route);
 
     curl_slist_free_all(t->hdrs);
     t->hdrs = NULL;

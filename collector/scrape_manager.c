@@ -317,15 +317,17 @@ static bool scrape_settings_eq(const struct scry_scrape_config *a,
         a->label_limit != b->label_limit || a->label_name_length_limit != b->label_name_length_limit ||
         a->label_value_length_limit != b->label_value_length_limit ||
         a->body_size_limit_bytes != b->body_size_limit_bytes ||
-        !str_eq(a->basic_auth_username, b->basic_auth_username) ||
-        !str_eq(a->basic_auth_password, b->basic_auth_password) ||
-        !str_eq(a->basic_auth_password_file, b->basic_auth_password_file) ||
-        !str_eq(a->authorization_type, b->authorization_type) ||
-        !str_eq(a->authorization_credentials, b->authorization_credentials) ||
-        !str_eq(a->authorization_credentials_file, b->authorization_credentials_file) ||
-        !str_eq(a->tls.ca_file, b->tls.ca_file) || !str_eq(a->tls.cert_file, b->tls.cert_file) ||
-        !str_eq(a->tls.key_file, b->tls.key_file) || !str_eq(a->tls.server_name, b->tls.server_name) ||
-        a->tls.insecure_skip_verify != b->tls.insecure_skip_verify)
+        !str_eq(a->http.basic_auth_username, b->http.basic_auth_username) ||
+        !str_eq(a->http.basic_auth_password, b->http.basic_auth_password) ||
+        !str_eq(a->http.basic_auth_password_file, b->http.basic_auth_password_file) ||
+        !str_eq(a->http.authorization_type, b->http.authorization_type) ||
+        !str_eq(a->http.authorization_credentials, b->http.authorization_credentials) ||
+        !str_eq(a->http.authorization_credentials_file, b->http.authorization_credentials_file) ||
+        !str_eq(a->http.tls.ca_file, b->http.tls.ca_file) ||
+        !str_eq(a->http.tls.cert_file, b->http.tls.cert_file) ||
+        !str_eq(a->http.tls.key_file, b->http.tls.key_file) ||
+        !str_eq(a->http.tls.server_name, b->http.tls.server_name) ||
+        a->http.tls.insecure_skip_verify != b->http.tls.insecure_skip_verify)
         return false;
     for (size_t i = 0; i < a->n_params; i++)
         if (!str_eq(a->params[i].name, b->params[i].name) ||

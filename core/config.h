@@ -73,6 +73,17 @@ struct scry_tls_config {
     bool insecure_skip_verify;                                /* default false */
 };
 
+/* An outgoing HTTP client's auth and TLS (Prometheus's HTTPClientConfig),
+ * the same keys under scrape_configs and remote_write: basic_auth,
+ * authorization, the legacy bearer_token(_file), tls_config. At most one
+ * of basic_auth and authorization/bearer_token is set. */
+struct scry_http_client_config {
+    const char *basic_auth_username, *basic_auth_password, *basic_auth_password_file;
+    const char *authorization_type; /* "Bearer" when credentials are set */
+    const char *authorization_credentials, *authorization_credentials_file;
+    struct scry_tls_config tls;
+};
+
 struct scry_scrape_config {
     const char *job_name; /* required, unique */
     int64_t scrape_interval_ms, scrape_timeout_ms; /* default from global */
@@ -85,10 +96,7 @@ struct scry_scrape_config {
     /* default 0 = no limit */
     uint64_t sample_limit, label_limit, label_name_length_limit, label_value_length_limit;
     int64_t body_size_limit_bytes; /* 0 = none */
-    const char *basic_auth_username, *basic_auth_password, *basic_auth_password_file;
-    const char *authorization_type; /* default "Bearer" when credentials are set */
-    const char *authorization_credentials, *authorization_credentials_file;
-    struct scry_tls_config tls;
+    struct scry_http_client_config http; /* auth and TLS of the scrapes */
     struct scry_static_config *static_configs;
     size_t n_static_configs;
     struct scry_file_sd_config *file_sd_configs;
@@ -171,10 +179,7 @@ struct scry_remote_write_config {
     int64_t remote_timeout_ms;     /* default 30s */
     const struct scry_label *headers; /* extra HTTP headers, in file order */
     size_t n_headers;
-    const char *basic_auth_username, *basic_auth_password, *basic_auth_password_file;
-    const char *authorization_type; /* "Bearer" when credentials are set */
-    const char *authorization_credentials, *authorization_credentials_file;
-    struct scry_tls_config tls;
+    struct scry_http_client_config http; /* auth and TLS of the requests */
     struct scry_relabel_config *write_relabel_configs;
     size_t n_write_relabel_configs;
     struct scry_queue_config queue;

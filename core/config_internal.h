@@ -117,6 +117,34 @@ extern const struct cfg_section scry__cfg_scrape;
 extern const struct cfg_section scry__cfg_relabel;
 /* tls_config: ca_file, cert_file, key_file, server_name, insecure_skip_verify. */
 extern const struct cfg_section scry__cfg_tls;
+/* basic_auth and authorization, offsets into struct scry_http_client_config. */
+extern const struct cfg_section scry__cfg_basic_auth;
+extern const struct cfg_section scry__cfg_authorization;
+
+/* The table rows of an HTTP client's keys (config_http_client.c), for a
+ * section whose struct holds a struct scry_http_client_config at byte
+ * offset base. Its finish hook calls scry__cfg_http_client_check. */
+#define SCRY__CFG_HTTP_CLIENT_OPTS(base)                                                       \
+    { "basic_auth", CFG_OBJECT, (base), .sub = &scry__cfg_basic_auth,                          \
+      .help = "HTTP basic auth" },                                                             \
+    { "authorization", CFG_OBJECT, (base), .sub = &scry__cfg_authorization,                    \
+      .help = "Authorization header" },                                                        \
+    { "bearer_token", CFG_STRING,                                                              \
+      (base) + offsetof(struct scry_http_client_config, authorization_credentials),            \
+      .flags = CFG_NODUMP, .help = "legacy: authorization.credentials" },                      \
+    { "bearer_token_file", CFG_STRING,                                                         \
+      (base) + offsetof(struct scry_http_client_config, authorization_credentials_file),       \
+      .flags = CFG_NODUMP, .help = "legacy: authorization.credentials_file" },                 \
+    { "tls_config", CFG_OBJECT, (base) + offsetof(struct scry_http_client_config, tls),        \
+      .sub = &scry__cfg_tls, .help = "TLS client settings" }
+/* HTTPClientConfig.Validate on the section's node map: the auth settings
+ * that exclude each other, failing at path; sets authorization_type to
+ * "Bearer" when credentials came without one. */
+int scry__cfg_http_client_check(struct cfg_ctx *c, struct scry_http_client_config *h,
+                                const struct scry_yaml_node *map,
+                                const struct scry_yaml_node *at, const char *path);
+/* Whether map has key with a non-null value. */
+bool scry__cfg_present(const struct scry_yaml_node *map, const char *key);
 extern const struct cfg_section scry__cfg_remote_write;
 extern const char *const scry__cfg_relabel_actions[];
 

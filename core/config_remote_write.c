@@ -3,11 +3,10 @@
  * unchanged into `scry agent`.
  *
  * Rules are ports of prometheus/config RemoteWriteConfig.Validate (URL
- * scheme, reserved headers, duplicate targets) and of the HTTP client's
- * auth exclusions; messages keep Prometheus's wording where it has one.
- * basic_auth and authorization are nested in YAML but flat in struct
- * scry_remote_write_config, as in scrape configs: their tables use offsets
- * into the remote_write config and are mounted at offset 0. */
+ * scheme, reserved headers, duplicate targets); messages keep Prometheus's
+ * wording where it has one. The HTTP client keys (basic_auth,
+ * authorization, bearer_token, tls_config) and their rules are shared with
+ * scrape configs: config_http_client.c. */
 #include "core/config_internal.h"
 
 #include <stdio.h>
@@ -58,30 +57,6 @@ static const struct cfg_section queue_section = {
     "queue_config", queue_opts, CFG_N(queue_opts), 0, queue_finish,
 };
 
-static const struct cfg_opt basic_auth_opts[] = {
-    { "username", CFG_STRING, WOFF(basic_auth_username), .help = "user name" },
-    { "password", CFG_STRING, WOFF(basic_auth_password), .flags = CFG_SECRET,
-      .help = "password" },
-    { "password_file", CFG_STRING, WOFF(basic_auth_password_file),
-      .help = "file holding the password" },
-};
-
-static const struct cfg_section basic_auth_section = {
-    "basic_auth", basic_auth_opts, CFG_N(basic_auth_opts), 0, NULL,
-};
-
-static const struct cfg_opt authorization_opts[] = {
-    { "type", CFG_STRING, WOFF(authorization_type), .help = "scheme, default Bearer" },
-    { "credentials", CFG_STRING, WOFF(authorization_credentials), .flags = CFG_SECRET,
-      .help = "the secret" },
-    { "credentials_file", CFG_STRING, WOFF(authorization_credentials_file),
-      .help = "file holding the secret" },
-};
-
-static const struct cfg_section authorization_section = {
-    "authorization", authorization_opts, CFG_N(authorization_opts), 0, NULL,
-};
-
 static const struct cfg_opt rw_opts[] = {
     { "url", CFG_STRING, WOFF(url), .flags = CFG_REQUIRED,
       .help = "the receiver, e.g. http://host:9090/api/v1/write" },
@@ -90,14 +65,7 @@ static const struct cfg_opt rw_opts[] = {
       .help = "timeout of one request" },
     { "headers", CFG_HEADERS, WOFF(headers), WOFF(n_headers),
       .help = "extra HTTP headers (not the protocol's own)" },
-    { "basic_auth", CFG_OBJECT, 0, .sub = &basic_auth_section, .help = "HTTP basic auth" },
-    { "authorization", CFG_OBJECT, 0, .sub = &authorization_section,
-      .help = "Authorization header" },
-    { "bearer_token", CFG_STRING, WOFF(authorization_credentials), .flags = CFG_NODUMP,
-      .help = "legacy: authorization.credentials" },
-    { "bearer_token_file", CFG_STRING, WOFF(authorization_credentials_file),
-      .flags = CFG_NODUMP, .help = "legacy: authorization.credentials_file" },
-    { "tls_config", CFG_OBJECT, WOFF(tls), .sub = &scry__cfg_tls, .help = "TLS client settings" },
+    SCRY__CFG_HTTP_CLIENT_OPTS(WOFF(http)),
     { "write_relabel_configs", CFG_LIST, WOFF(write_relabel_configs),
       WOFF(n_write_relabel_configs), .sub = &scry__cfg_relabel,
       .help = "relabelling of each series before it is queued" },
@@ -119,43 +87,6 @@ static const char *const reserved_headers[] = {
     "Www-Authenticate", "Accept-Encoding", "X-Prometheus-Remote-Write-Version",
     "X-Prometheus-Remote-Read-Version", "Retry-Attempt",
 };
-
-static bool present(const struct scry_yaml_node *map, const char *key)
-{
-    const struct scry_yaml_node *n = scry__yaml_get(map, key);
-    return n && !scry__yaml_is_null(n);
-}
-
-static int check_auth(struct cfg_ctx *c, struct scry_remote_write_config *w,
-                      const struct scry_yaml_node *map, const struct scry_yaml_node *at,
-                      const char *path)
-{
-    bool tok = present(map, "bearer_token") || present(map, "bearer_token_file");
-    bool auth = present(map, "authorization"), basic = present(map, "basic_auth");
-    if (present(map, "bearer_token") && present(map, "bearer_token_file"))
-        return scry__cfg_fail(c, scry__cfg_at(map, "bearer_token_file", at), path,
-                              "at most one of bearer_token & bearer_token_file must be configured");
-    if (basic + tok + auth > 1)
-        return scry__cfg_fail(c, scry__cfg_at(map, basic ? "basic_auth" : "authorization", at),
-                              path,
-                              "at most one of basic_auth, bearer_token & bearer_token_file and "
-                              "authorization must be configured");
-    if (w->basic_auth_password && w->basic_auth_password_file)
-        return scry__cfg_fail(c, scry__cfg_at(map, "basic_auth", at), path,
-                              "at most one of basic_auth password & password_file must be "
-                              "configured");
-    if (w->authorization_credentials && w->authorization_credentials_file)
-        return scry__cfg_fail(c, scry__cfg_at(map, "authorization", at), path,
-                              "at most one of authorization credentials & credentials_file must "
-                              "be configured");
-    if (w->authorization_type && strcasecmp(w->authorization_type, "basic") == 0)
-        return scry__cfg_fail(c, scry__cfg_at(map, "authorization", at), path,
-                              "authorization type cannot be set to \"basic\", use \"basic_auth\" "
-                              "instead");
-    if ((auth || tok) && (!w->authorization_type || !*w->authorization_type))
-        w->authorization_type = "Bearer";
-    return 0;
-}
 
 static int rw_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node *map,
                      const struct scry_yaml_node *at, const char *path)
@@ -188,7 +119,7 @@ static int rw_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node *
                                   "duplicate remote write configs are not allowed, found "
                                   "duplicate for URL: %s",
                                   w->url);
-    return check_auth(c, w, map, at, path);
+    return scry__cfg_http_client_check(c, &w->http, map, at, path);
 }
 
 const struct cfg_section scry__cfg_remote_write = {

@@ -3,16 +3,10 @@
  * prometheus.yml loads unchanged and means the same thing.
  *
  * The rules are ports of prometheus/config (ScrapeConfig.Validate,
- * GlobalConfig), prometheus/common config (HTTPClientConfig.Validate: which
- * auth settings exclude which) and prometheus/model/relabel
- * (Config.Validate); messages keep Prometheus's wording where it has one,
- * so users can search for them.
- *
- * basic_auth and authorization are nested in YAML but flat in struct
- * scry_scrape_config: their tables use offsets into the scrape config and
- * are mounted at offset 0. The legacy bearer_token(_file) keys write the
- * same fields as authorization.credentials(_file) and are not dumped, so a
- * dump shows the one modern spelling. */
+ * GlobalConfig) and prometheus/model/relabel (Config.Validate); messages
+ * keep Prometheus's wording where it has one, so users can search for them.
+ * The HTTP client keys (basic_auth, authorization, bearer_token, tls_config)
+ * and their rules are shared with remote_write: config_http_client.c. */
 #include "core/config_internal.h"
 
 #include <stdio.h>
@@ -22,12 +16,6 @@
 #define OFF(type, field) offsetof(struct type, field)
 #define SOFF(field) OFF(scry_scrape_config, field)
 #define ROFF(field) OFF(scry_relabel_config, field)
-
-static bool present(const struct scry_yaml_node *map, const char *key)
-{
-    const struct scry_yaml_node *n = scry__yaml_get(map, key);
-    return n && !scry__yaml_is_null(n);
-}
 
 /* ---- relabel_configs --------------------------------------------------- */
 
@@ -199,55 +187,6 @@ static const struct cfg_section file_sd_section = {
     file_sd_finish,
 };
 
-/* ---- auth and TLS ------------------------------------------------------ */
-
-static const struct cfg_opt basic_auth_opts[] = {
-    { "username", CFG_STRING, SOFF(basic_auth_username), .help = "user name" },
-    { "password", CFG_STRING, SOFF(basic_auth_password), .flags = CFG_SECRET,
-      .help = "password" },
-    { "password_file", CFG_STRING, SOFF(basic_auth_password_file),
-      .help = "file holding the password" },
-};
-
-static const struct cfg_section basic_auth_section = {
-    "basic_auth", basic_auth_opts, CFG_N(basic_auth_opts), 0, NULL,
-};
-
-static const struct cfg_opt authorization_opts[] = {
-    { "type", CFG_STRING, SOFF(authorization_type), .help = "scheme, default Bearer" },
-    { "credentials", CFG_STRING, SOFF(authorization_credentials), .flags = CFG_SECRET,
-      .help = "the secret" },
-    { "credentials_file", CFG_STRING, SOFF(authorization_credentials_file),
-      .help = "file holding the secret" },
-};
-
-static const struct cfg_section authorization_section = {
-    "authorization", authorization_opts, CFG_N(authorization_opts), 0, NULL,
-};
-
-static const struct cfg_opt tls_opts[] = {
-    { "ca_file", CFG_STRING, OFF(scry_tls_config, ca_file), .help = "CA bundle" },
-    { "cert_file", CFG_STRING, OFF(scry_tls_config, cert_file), .help = "client certificate" },
-    { "key_file", CFG_STRING, OFF(scry_tls_config, key_file), .help = "client key" },
-    { "server_name", CFG_STRING, OFF(scry_tls_config, server_name), .help = "SNI / verify name" },
-    { "insecure_skip_verify", CFG_BOOL, OFF(scry_tls_config, insecure_skip_verify), 0, "false",
-      .help = "do not verify the server certificate" },
-};
-
-static int tls_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node *map,
-                      const struct scry_yaml_node *at, const char *path)
-{
-    const struct scry_tls_config *t = obj;
-    if (!t->cert_file != !t->key_file)
-        return scry__cfg_fail(c, at, path, "cert_file and key_file must be set together");
-    return 0;
-}
-
-/* Shared with remote_write (config_remote_write.c). */
-const struct cfg_section scry__cfg_tls = {
-    "tls_config", tls_opts, CFG_N(tls_opts), 0, tls_finish,
-};
-
 /* ---- scrape_configs ---------------------------------------------------- */
 
 static const char *const schemes[] = { "http", "https", NULL };
@@ -274,14 +213,7 @@ static const struct cfg_opt scrape_opts[] = {
       .help = "0 = no limit" },
     { "body_size_limit", CFG_BYTES, SOFF(body_size_limit_bytes), 0, "0",
       .help = "uncompressed body limit; 0 = none" },
-    { "basic_auth", CFG_OBJECT, 0, .sub = &basic_auth_section, .help = "HTTP basic auth" },
-    { "authorization", CFG_OBJECT, 0, .sub = &authorization_section,
-      .help = "Authorization header" },
-    { "bearer_token", CFG_STRING, SOFF(authorization_credentials), .flags = CFG_NODUMP,
-      .help = "legacy: authorization.credentials" },
-    { "bearer_token_file", CFG_STRING, SOFF(authorization_credentials_file),
-      .flags = CFG_NODUMP, .help = "legacy: authorization.credentials_file" },
-    { "tls_config", CFG_OBJECT, SOFF(tls), .sub = &scry__cfg_tls, .help = "TLS client settings" },
+    SCRY__CFG_HTTP_CLIENT_OPTS(SOFF(http)),
     { "static_configs", CFG_LIST, SOFF(static_configs), SOFF(n_static_configs),
       .sub = &static_section, .help = "fixed target groups" },
     { "file_sd_configs", CFG_LIST, SOFF(file_sd_configs), SOFF(n_file_sd_configs),
@@ -301,41 +233,6 @@ static const struct cfg_opt scrape_opts[] = {
     { "track_timestamps_staleness", CFG_IGNORED, .help = "ignored (Prometheus compatibility)" },
     { "fallback_scrape_protocol", CFG_IGNORED, .help = "ignored (Prometheus compatibility)" },
 };
-
-/* HTTPClientConfig.Validate: the auth settings that exclude each other. */
-static int check_auth(struct cfg_ctx *c, struct scry_scrape_config *s,
-                      const struct scry_yaml_node *map, const struct scry_yaml_node *at,
-                      const char *path)
-{
-    bool bt = present(map, "bearer_token"), btf = present(map, "bearer_token_file");
-    bool auth = present(map, "authorization"), basic = present(map, "basic_auth");
-    if (bt && btf)
-        return scry__cfg_fail(c, scry__cfg_at(map, "bearer_token_file", at), path,
-                              "at most one of bearer_token & bearer_token_file must be configured");
-    if (basic && (bt || btf || auth))
-        return scry__cfg_fail(c, scry__cfg_at(map, "basic_auth", at), path,
-                              "at most one of basic_auth, bearer_token & bearer_token_file and "
-                              "authorization must be configured");
-    if (auth && (bt || btf))
-        return scry__cfg_fail(c, scry__cfg_at(map, "authorization", at), path,
-                              "authorization is not compatible with bearer_token & "
-                              "bearer_token_file");
-    if (s->basic_auth_password && s->basic_auth_password_file)
-        return scry__cfg_fail(c, scry__cfg_at(map, "basic_auth", at), path,
-                              "at most one of basic_auth password & password_file must be "
-                              "configured");
-    if (s->authorization_credentials && s->authorization_credentials_file)
-        return scry__cfg_fail(c, scry__cfg_at(map, "authorization", at), path,
-                              "at most one of authorization credentials & credentials_file must "
-                              "be configured");
-    if (s->authorization_type && strcasecmp(s->authorization_type, "basic") == 0)
-        return scry__cfg_fail(c, scry__cfg_at(map, "authorization", at), path,
-                              "authorization type cannot be set to \"basic\", use \"basic_auth\" "
-                              "instead");
-    if ((auth || bt || btf) && (!s->authorization_type || !*s->authorization_type))
-        s->authorization_type = "Bearer";
-    return 0;
-}
 
 /* Prometheus ScrapeConfig.Validate: inherit from global, timeout <= interval. */
 static int scrape_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node *map,
@@ -359,7 +256,7 @@ static int scrape_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_no
                               "scrape timeout greater than scrape interval for scrape config "
                               "with job name \"%s\"",
                               s->job_name);
-    return check_auth(c, s, map, at, path);
+    return scry__cfg_http_client_check(c, &s->http, map, at, path);
 }
 
 const struct cfg_section scry__cfg_scrape = {

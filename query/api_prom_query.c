@@ -74,6 +74,26 @@ static bool take_slot(struct pql_api_ctx *c, int64_t timeout_ms)
     return false;
 }
 
+/* Evaluates e in a concurrency slot and answers: an instant query at
+ * start_ms when step_ms is 0, else a range query (range_params made the
+ * step positive). */
+static void evaluate(struct pql_api_ctx *c, const struct pql_engine_opts *eo, struct pql_expr *e,
+                     int64_t start_ms, int64_t end_ms, int64_t step_ms, size_t limit)
+{
+    if (!take_slot(c, eo->timeout_ms))
+        return;
+    struct pql_result r = { 0 };
+    struct scry_err err = { 0 };
+    int rc = step_ms ? pql_eval_range(eo, c->api->store, e, start_ms, end_ms, step_ms,
+                                      c->req->arena, &r, &err)
+                     : pql_eval_instant(eo, c->api->store, e, start_ms, c->req->arena, &r, &err);
+    pql__api_slot_put(c->api);
+    if (rc != 0)
+        eval_error(c, rc, &err);
+    else
+        answer(c, &r, limit);
+}
+
 void pql__api_query(struct pql_api_ctx *c)
 {
     size_t limit;
@@ -84,16 +104,7 @@ void pql__api_query(struct pql_api_ctx *c)
         pql__api_time(c, "time", scry_clock_now_ms(c->api->opts.clock), &t_ms) != 0 ||
         engine_opts(c, &eo) != 0 || pql__api_parse_query(c, "query", &e) != 0)
         return;
-    if (!take_slot(c, eo.timeout_ms))
-        return;
-    struct pql_result r = { 0 };
-    struct scry_err err = { 0 };
-    int rc = pql_eval_instant(&eo, c->api->store, e, t_ms, c->req->arena, &r, &err);
-    pql__api_slot_put(c->api);
-    if (rc != 0)
-        eval_error(c, rc, &err);
-    else
-        answer(c, &r, limit);
+    evaluate(c, &eo, e, t_ms, t_ms, 0, limit);
 }
 
 static int step_param(struct pql_api_ctx *c, int64_t *step_ms)
@@ -155,17 +166,7 @@ void pql__api_query_range(struct pql_api_ctx *c)
                         e->type == PQL_TYPE_MATRIX ? "range vector" : "string");
         return;
     }
-    if (!take_slot(c, eo.timeout_ms))
-        return;
-    struct pql_result r = { 0 };
-    struct scry_err err = { 0 };
-    int rc = pql_eval_range(&eo, c->api->store, e, start_ms, end_ms, step_ms, c->req->arena, &r,
-                            &err);
-    pql__api_slot_put(c->api);
-    if (rc != 0)
-        eval_error(c, rc, &err);
-    else
-        answer(c, &r, limit);
+    evaluate(c, &eo, e, start_ms, end_ms, step_ms, limit);
 }
 
 /* Exemplars are not stored yet: check the request as Prometheus does and

@@ -1,14 +1,12 @@
 /* logs_fixture.h — shared by the log receivers' tests (test_loki_push.c,
  * test_otlp_logs.c): a real log store in a temporary directory behind a
- * real core/http server on 127.0.0.1:0, a libcurl client, and a dump of
+ * real core/http server on 127.0.0.1:0, a libcurl client (http_client.h),
+ * and a dump of
  * what the store holds as sorted text lines:
  *   {labels} <t_ns> <line> {metadata}
  * Include once per test binary, after cmocka.h. */
 #ifndef SCRY_TESTS_LOGS_FIXTURE_H
 #define SCRY_TESTS_LOGS_FIXTURE_H
-
-#include <curl/curl.h>
-#include <zlib.h>
 
 #include "core/buf.h"
 #include "core/http.h"
@@ -16,6 +14,8 @@
 #include "core/metrics.h"
 #include "core/querier.h"
 #include "logstore/logstore.h"
+
+#include "http_client.h"
 
 struct lfx {
     char dir[128];
@@ -126,73 +126,11 @@ static void lfx_expect(struct lfx *f, const char *want)
     free(got);
 }
 
-struct reply {
-    long status;
-    struct scry_buf body, hdrs;
-};
-
-static size_t on_data(char *p, size_t sz, size_t n, void *ud)
-{
-    scry_buf_put(ud, p, sz * n);
-    return sz * n;
-}
-
-struct upload {
-    const char *p;
-    size_t len, off;
-};
-
-static size_t on_read(char *out, size_t sz, size_t n, void *ud)
-{
-    struct upload *u = ud;
-    size_t k = sz * n;
-    if (k > 100)
-        k = 100; /* many small chunks */
-    if (k > u->len - u->off)
-        k = u->len - u->off;
-    memcpy(out, u->p + u->off, k);
-    u->off += k;
-    return k;
-}
-
-/* POSTs body to path with the headers (NULL-terminated); chunked sends it
- * with Transfer-Encoding: chunked, as the OpenTelemetry JS exporters do. */
+/* POSTs body to path on the fixture's server (http_client.h). */
 static struct reply lfx_post(struct lfx *f, const char *path, const void *body, size_t len,
                              const char *const *hdrs, bool chunked)
 {
-    struct reply r = { 0 };
-    scry_buf_puts(&r.body, "");
-    scry_buf_puts(&r.hdrs, "");
-    CURL *c = curl_easy_init();
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
-    struct curl_slist *h = curl_slist_append(NULL, "Expect:");
-    for (size_t k = 0; hdrs && hdrs[k]; k++)
-        h = curl_slist_append(h, hdrs[k]);
-    struct upload u = { body, len, 0 };
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    if (chunked) {
-        h = curl_slist_append(h, "Transfer-Encoding: chunked");
-        curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
-        curl_easy_setopt(c, CURLOPT_READDATA, &u);
-    } else {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    }
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.hdrs);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-    CURLcode rc = curl_easy_perform(c);
-    if (rc != CURLE_OK)
-        fail_msg("curl: %s", curl_easy_strerror(rc));
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    return r;
+    return http_request(f->port, NULL, path, body, len, hdrs, chunked);
 }
 
 static void reply_expect(struct reply *r, long status, const char *body)
@@ -200,29 +138,6 @@ static void reply_expect(struct reply *r, long status, const char *body)
     if (r->status != status || (body && strcmp(r->body.p, body) != 0))
         fail_msg("got %ld \"%s\", want %ld \"%s\"", r->status, r->body.p, status,
                  body ? body : "(any)");
-}
-
-static void reply_fini(struct reply *r)
-{
-    scry_buf_fini(&r->body);
-    scry_buf_fini(&r->hdrs);
-}
-
-static char *gzip_of(const void *p, size_t len, size_t *out_len)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    assert_int_equal(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&z, len) + 32;
-    char *out = malloc(cap);
-    z.next_in = (unsigned char *)p;
-    z.avail_in = (uInt)len;
-    z.next_out = (unsigned char *)out;
-    z.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-    *out_len = z.total_out;
-    deflateEnd(&z);
-    return out;
 }
 
 #endif

@@ -1,11 +1,13 @@
 /* collector/http_tls.c: the URL / CONNECT_TO / Host rewrite for
- * tls_config.server_name (ports defaulted, IPv6 literals, plain http). */
+ * tls_config.server_name (ports defaulted, IPv6 literals, plain http), and
+ * the secret files of basic_auth / authorization. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include "collector/http_tls.h"
 #include "core/config.h"
@@ -69,6 +71,26 @@ static void test_no_rewrite(void **state)
     assert_null(r.url);
 }
 
+/* Trailing bytes in trim are removed, inner ones kept; a missing file is NULL. */
+static void test_read_secret_trims_only_trailing(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/scry-secret-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char body[] = "s3 cret \r\n\n";
+    assert_int_equal(write(fd, body, sizeof body - 1), (ssize_t)(sizeof body - 1));
+    close(fd);
+    char *a = col__read_secret(path, "\r\n");
+    char *b = col__read_secret(path, "\r\n ");
+    unlink(path);
+    assert_string_equal(a, "s3 cret ");
+    assert_string_equal(b, "s3 cret");
+    free(a);
+    free(b);
+    assert_null(col__read_secret(path, "\r\n"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -76,6 +98,7 @@ int main(void)
         cmocka_unit_test(test_default_port),
         cmocka_unit_test(test_ipv6_literal),
         cmocka_unit_test(test_no_rewrite),
+        cmocka_unit_test(test_read_secret_trims_only_trailing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

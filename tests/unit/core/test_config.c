@@ -221,12 +221,12 @@ static void test_config_pasted_prometheus_scrape_configs(void **state)
     assert_string_equal(n->params[0].name, "match[]");
     assert_string_equal(n->params[1].value, "{__name__=~\"job:.*\"}");
     assert_string_equal(n->params[2].name, "format");
-    assert_string_equal(n->basic_auth_username, "admin");
-    assert_null(n->basic_auth_password);
-    assert_string_equal(n->basic_auth_password_file, "/etc/prometheus/pw");
-    assert_null(n->authorization_type);
-    assert_string_equal(n->tls.ca_file, "/etc/ssl/ca.pem");
-    assert_true(n->tls.insecure_skip_verify);
+    assert_string_equal(n->http.basic_auth_username, "admin");
+    assert_null(n->http.basic_auth_password);
+    assert_string_equal(n->http.basic_auth_password_file, "/etc/prometheus/pw");
+    assert_null(n->http.authorization_type);
+    assert_string_equal(n->http.tls.ca_file, "/etc/ssl/ca.pem");
+    assert_true(n->http.tls.insecure_skip_verify);
     assert_int_equal(n->n_file_sd_configs, 1);
     assert_int_equal(n->file_sd_configs[0].refresh_interval_ms, 60000);
     assert_int_equal(n->static_configs[0].n_targets, 2);
@@ -259,8 +259,8 @@ static void test_config_pasted_prometheus_scrape_configs(void **state)
     assert_int_equal(n->metric_relabel_configs[1].action, SCRY_RELABEL_KEEPEQUAL);
 
     const struct scry_scrape_config *a = &cfg->scrape_configs[2];
-    assert_string_equal(a->authorization_type, "Bearer");
-    assert_string_equal(a->authorization_credentials, "s3cret");
+    assert_string_equal(a->http.authorization_type, "Bearer");
+    assert_string_equal(a->http.authorization_credentials, "s3cret");
     assert_int_equal(a->sample_limit, 10000);
     assert_int_equal(a->body_size_limit_bytes, 10LL << 20);
     assert_string_equal(cfg->global.external_labels.v[0].value, "codelab-monitor");
@@ -484,6 +484,49 @@ static void test_config_rejects_bad_configs_with_position(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* scrape_configs and remote_write share one HTTP client decoder
+ * (core/config_http_client.c): the same bad auth or TLS block fails at the
+ * same line and column with the same message under both, but for the path. */
+static const char *const bad_http_clients[] = {
+    "    bearer_token: x\n    bearer_token_file: /f\n",
+    "    basic_auth: {username: u}\n    bearer_token: x\n",
+    "    basic_auth: {username: u}\n    authorization: {credentials: c}\n",
+    "    bearer_token_file: /f\n    authorization: {credentials: y}\n",
+    "    basic_auth: {username: u, password: p, password_file: /f}\n",
+    "    authorization: {credentials: c, credentials_file: /f}\n",
+    "    authorization: {type: Basic, credentials: c}\n",
+    "    basic_auth: {user: u}\n",
+    "    tls_config: {cert_file: /c}\n",
+};
+
+static void load_bad(const char *head, const char *tail, struct scry_err *err)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof yaml, "%s%s", head, tail);
+    struct scry_config *cfg = NULL;
+    int rc = scry_config_load_string("bad.yml", yaml, strlen(yaml), &cfg, err);
+    if (rc != SCRY_EINVAL)
+        fail_msg("want SCRY_EINVAL for:\n%s", yaml);
+    assert_null(cfg);
+}
+
+static void test_config_http_client_rejects_alike_in_scrape_and_remote_write(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad_http_clients / sizeof bad_http_clients[0]; i++) {
+        struct scry_err se = { 0 }, we = { 0 };
+        load_bad(SC, bad_http_clients[i], &se);
+        load_bad(RW, bad_http_clients[i], &we);
+        const char *sp = "scrape_configs[0]", *wp = "remote_write[0]";
+        assert_true(strncmp(se.msg, sp, strlen(sp)) == 0);
+        assert_true(strncmp(we.msg, wp, strlen(wp)) == 0);
+        if (se.line != we.line || se.col != we.col ||
+            strcmp(se.msg + strlen(sp), we.msg + strlen(wp)) != 0)
+            fail_msg("case %zu differs: %d:%d %s / %d:%d %s", i, se.line, se.col, se.msg,
+                     we.line, we.col, we.msg);
+    }
+}
+
 /* The formatted error is what `scry check` prints. */
 static void test_config_error_format_names_file_and_key_path(void **state)
 {
@@ -607,7 +650,7 @@ static void test_config_remote_write_prometheus_keys_and_defaults(void **state)
     assert_int_equal(a->queue.min_backoff_ms, 30);
     assert_int_equal(a->queue.max_backoff_ms, 5000);
     assert_true(a->queue.retry_on_http_429);
-    assert_null(a->authorization_type);
+    assert_null(a->http.authorization_type);
     assert_int_equal(a->n_headers, 0);
     assert_string_equal(b->name, "vm");
     assert_int_equal(b->remote_timeout_ms, 10000);
@@ -615,9 +658,9 @@ static void test_config_remote_write_prometheus_keys_and_defaults(void **state)
     assert_string_equal(b->headers[0].name, "X-Scope-OrgID");
     assert_string_equal(b->headers[0].value, "team-a");
     assert_string_equal(b->headers[1].value, "1");
-    assert_string_equal(b->authorization_type, "Bearer");
-    assert_string_equal(b->authorization_credentials, "tok");
-    assert_true(b->tls.insecure_skip_verify);
+    assert_string_equal(b->http.authorization_type, "Bearer");
+    assert_string_equal(b->http.authorization_credentials, "tok");
+    assert_true(b->http.tls.insecure_skip_verify);
     assert_int_equal(b->n_write_relabel_configs, 1);
     assert_int_equal(b->write_relabel_configs[0].action, SCRY_RELABEL_DROP);
     assert_int_equal(b->queue.capacity, 2500);
@@ -736,6 +779,7 @@ int main(void)
         cmocka_unit_test(test_config_dump_redacted_hides_secrets),
         cmocka_unit_test(test_config_load_file),
         cmocka_unit_test(test_config_remote_write_prometheus_keys_and_defaults),
+        cmocka_unit_test(test_config_http_client_rejects_alike_in_scrape_and_remote_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
