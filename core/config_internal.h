@@ -118,6 +118,7 @@ extern const struct cfg_section scry__cfg_relabel;
 /* tls_config: ca_file, cert_file, key_file, server_name, insecure_skip_verify. */
 extern const struct cfg_section scry__cfg_tls;
 extern const struct cfg_section scry__cfg_remote_write;
+extern const struct cfg_section scry__cfg_logs_push;
 extern const char *const scry__cfg_relabel_actions[];
 
 /* Private part of a loaded config; cfg is first so the public pointer
