@@ -41,8 +41,11 @@ static int push_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node
     char p[256];
     if (!map)
         return 0; /* absent: not forwarding */
+    if (l->min_backoff_ms > l->max_backoff_ms)
+        return scry__cfg_fail(c, scry__cfg_at(map, "backoff_config", at), path,
+                              "backoff_config.min_period must not exceed max_period");
     if (!l->url)
-        return scry__cfg_fail(c, at, path, "missing required key \"url\"");
+        return 0; /* `scry agent --logs-url` gives it */
     const struct scry_yaml_node *un = scry__cfg_at(map, "url", at);
     scry__cfg_path(p, sizeof p, path, "url");
     if (strncmp(l->url, "http://", 7) && strncmp(l->url, "https://", 8))
@@ -51,9 +54,6 @@ static int push_finish(struct cfg_ctx *c, void *obj, const struct scry_yaml_node
     const char *host = strstr(l->url, "://") + 3;
     if (!*host || *host == '/')
         return scry__cfg_fail(c, un, p, "URL \"%s\" has no host", l->url);
-    if (l->min_backoff_ms > l->max_backoff_ms)
-        return scry__cfg_fail(c, scry__cfg_at(map, "backoff_config", at), path,
-                              "backoff_config.min_period must not exceed max_period");
     return 0;
 }
 
