@@ -246,8 +246,6 @@ struct send_app {
     uint32_t n_push;
     size_t push_at;          /* offset of the open push's length, or SIZE_MAX */
     struct scry_buf labels;  /* the open stream's label text */
-    const struct scry_label *labels_v; /* identity of the open stream's set */
-    size_t labels_n;
     struct scry_buf entries; /* the open stream's encoded entries */
     struct scry_buf scratch;
 };
@@ -282,16 +280,15 @@ static int app_append_log(struct scry_appender *app, uint64_t *ref, const struct
 {
     struct send_app *a = (struct send_app *)app;
     (void)err;
-    if (ls->v != a->labels_v || ls->n != a->labels_n) {
-        scry_buf_reset(&a->scratch);
-        col_loki_labels_text(&a->scratch, ls);
-        if (a->scratch.len != a->labels.len || memcmp(a->scratch.p, a->labels.p, a->labels.len)) {
-            close_stream(a);
-            scry_buf_reset(&a->labels);
-            scry_buf_put(&a->labels, a->scratch.p, a->scratch.len);
-        }
-        a->labels_v = ls->v;
-        a->labels_n = ls->n;
+    /* The label text is rendered for every entry (a few dozen bytes) and
+     * compared: a caller may reuse the storage of its label set, so the
+     * pointers say nothing. */
+    scry_buf_reset(&a->scratch);
+    col_loki_labels_text(&a->scratch, ls);
+    if (a->scratch.len != a->labels.len || memcmp(a->scratch.p, a->labels.p, a->labels.len)) {
+        close_stream(a);
+        scry_buf_reset(&a->labels);
+        scry_buf_put(&a->labels, a->scratch.p, a->scratch.len);
     }
     /* A push holds batch_bytes at most, unless one entry alone is larger. */
     size_t open = a->push_at == SIZE_MAX ? 0 : a->pushes.len - a->push_at - 4;
