@@ -601,6 +601,8 @@ static void test_config_logs_push_promtail_keys_and_defaults(void **state)
     assert_int_equal(cfg->logs_push.min_backoff_ms, 100);
     assert_int_equal(cfg->logs_push.max_backoff_ms, 2000);
     scry_config_destroy(cfg);
+    check_round_trip("logs_push: {url: 'https://h:3100/loki/api/v1/push', tenant_id: t, "
+                     "batchsize: 64KiB, backoff_config: {min_period: 1s}}\n");
 }
 
 /* ---- remote_write ------------------------------------------------------ */
