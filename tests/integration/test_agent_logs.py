@@ -281,6 +281,56 @@ class AgentLogsTest(unittest.TestCase):
         print(f"\n{w.rotations}+{w2.rotations} rotations, {self.kills} kills, "
               f"{resent} spools resent at start-up", file=sys.stderr)
 
+    def test_same_streams_and_lines_as_the_servers_own_tailer(self):
+        """The same logs: entry tailed by a server itself and by an agent
+        forwarding to another server gives the same streams and lines, so
+        tailing can move from the server to an agent."""
+        entry = (f"logs:\n  - paths: ['{self.logs}/*.log']\n"
+                 "    labels: {job: same, team: a}\n"
+                 "    max_line_bytes: 64B\n"
+                 "    relabel_configs:\n"
+                 "      - {source_labels: [__path__], regex: '.*/(.*)\\.log', target_label: app}\n"
+                 "      - {source_labels: [__path__], regex: '.*/skip\\.log', action: drop}\n")
+        with open(self.cfg, "w") as f:
+            f.write(entry)
+        lines = [b"plain line", b"x" * 100, b"bad \xff utf-8 \xe2\x82", "caf\u00e9 \"q\" \\ ok".encode()]
+        for name in ("one.log", "two.log", "skip.log"):
+            with open(os.path.join(self.logs, name), "wb") as f:
+                f.write(b"\n".join(lines + [name.encode()]) + b"\n")
+        own = Server(config=self.cfg, data_dir=os.path.join(self.dir, "own"))
+        try:
+            self.start_server()
+            self.start_agent()
+            want = 2 * (len(lines) + 1)
+
+            def streams(srv):
+                q = urllib.parse.urlencode({"query": '{job="same"}', "direction": "forward",
+                                            "limit": 1000, "start": 0,
+                                            "end": time.time_ns() + 60 * 10**9})
+                r = srv.get("/loki/api/v1/query_range?" + q)
+                self.assertEqual(r.status, 200, r.text())
+                return sorted((json.dumps(s["stream"], sort_keys=True), [v[1] for v in s["values"]])
+                              for s in r.json()["data"]["result"])
+
+            def count(srv):
+                return sum(len(v) for _, v in streams(srv))
+            wait_for(lambda: count(own) == want and count(self.server) == want, 20,
+                     "both servers to hold every line")
+            a, b = streams(own), streams(self.server)
+            # Per file: the stream, and the truncated line under its
+            # structured metadata (the Loki API lists it with the labels).
+            self.assertEqual(len(a), 4)
+            self.assertEqual(a, b)
+            one = os.path.join(self.logs, "one.log")
+            self.assertEqual(json.loads(a[1][0]), {"app": "one", "filename": one, "job": "same",
+                                                   "team": "a"})
+            self.assertEqual(a[1][1], ["plain line", "bad \ufffd utf-8 \ufffd",
+                                       'caf\u00e9 "q" \\ ok', "one.log"])
+            self.assertEqual(json.loads(a[0][0]).get("truncated"), "true")
+            self.assertEqual(a[0][1], ["x" * 64])  # cut at max_line_bytes the same way
+        finally:
+            own.stop()
+
     def test_flag_and_config_errors(self):
         bad = os.path.join(self.dir, "bad.yml")
         with open(bad, "w") as f:
