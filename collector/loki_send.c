@@ -223,6 +223,7 @@ struct col_loki_send {
     struct col_loki_send_opts o;
     char *url, *dir, *tenant, *spool_path;
     CURL *curl;
+    bool curl_init; /* curl_global_init is refcounted: one cleanup per init */
     struct scry_buf resp, snappy;
     char retry_after[64];
     pthread_mutex_t mu;
@@ -641,6 +642,7 @@ int col_loki_send_open(struct col_loki_send **out, const struct col_loki_send_op
     pthread_cond_init(&s->cond, NULL);
     register_metrics(s);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    s->curl_init = true;
     s->curl = curl_easy_init();
     if (!s->curl) {
         col_loki_send_close(s);
@@ -663,10 +665,10 @@ void col_loki_send_close(struct col_loki_send *s)
 {
     if (!s)
         return;
-    if (s->curl) {
+    if (s->curl)
         curl_easy_cleanup(s->curl);
+    if (s->curl_init)
         curl_global_cleanup();
-    }
     clear_pending(s);
     scry_buf_fini(&s->resp);
     scry_buf_fini(&s->snappy);
