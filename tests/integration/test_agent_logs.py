@@ -4,7 +4,8 @@
 A writer appends numbered lines at a steady rate and rotates the file: by
 rename in a first phase, by copytruncate in a second. Meanwhile the agent
 is killed with SIGKILL at random moments (and restarted at once), and the
-server is stopped for a few seconds (the agent must retry). Each round of
+server is stopped for two seconds (the agent must retry; it is also killed
+then, with a round spooled, so the next start must resend the spool). Each round of
 the agent sleeps between the server's acknowledgement and its checkpoint
 (SCRY_TAIL_CHECKPOINT_DELAY_MS), so kills often land where only the spool
 and the server's order rule keep lines from being lost or stored twice.
@@ -182,7 +183,7 @@ class AgentLogsTest(unittest.TestCase):
 
     def start_agent(self):
         self.agent = Agent(self.cfg, self.adata, "--logs-url", self.url,
-                           env={"SCRY_TAIL_CHECKPOINT_DELAY_MS": "100"})
+                           env={"SCRY_TAIL_CHECKPOINT_DELAY_MS": "200"})
 
     def kill_agent(self):
         self.agent.stop(signal.SIGKILL)
@@ -228,7 +229,12 @@ class AgentLogsTest(unittest.TestCase):
         self.kill_agent()
         time.sleep(rng.uniform(0.3, 1.0))
         self.assertEqual(self.server.stop(), 0)
-        time.sleep(2)
+        # While the server is away the agent retries a spooled round: kill
+        # it there too, so the next start must resend the spool (and wait
+        # for the server to do so).
+        time.sleep(1)
+        self.kill_agent()
+        time.sleep(1)
         self.start_server()
         w.join(60)
         self.assertIsNone(w.error)
@@ -246,7 +252,7 @@ class AgentLogsTest(unittest.TestCase):
         w2.join(60)
         self.assertIsNone(w2.error)
         self.assertFalse(w2.is_alive())
-        self.assertEqual(self.kills, 2)
+        self.assertEqual(self.kills, 3)
         self.assertGreaterEqual(w.rotations + w2.rotations, 4)
 
         # Everything read and acknowledged: both files checkpointed at their size.
@@ -278,6 +284,7 @@ class AgentLogsTest(unittest.TestCase):
         self.assertEqual(dup, [], f"repeated lines ({len(dup)})")
         self.assertEqual(len(seen), n1 + n2)
         resent = sum("resending the spool" in x for x in self.log_lines)
+        self.assertGreaterEqual(resent, 1, "the kill during the outage left a spool")
         print(f"\n{w.rotations}+{w2.rotations} rotations, {self.kills} kills, "
               f"{resent} spools resent at start-up", file=sys.stderr)
 
