@@ -15,6 +15,7 @@
  * entries after a crash gets, and a refused batch would be refused again. */
 #include "collector/loki_send.h"
 
+#include <assert.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -260,6 +261,7 @@ static void close_stream(struct send_app *a)
         scry_buf_put(&a->pushes, "\0\0\0\0", 4);
         a->n_push++;
     }
+    assert(a->labels.len > 0); /* set by the append that opened the stream */
     encode_stream_head(&a->pushes, a->labels.p, a->labels.len, a->entries.len);
     scry_buf_put(&a->pushes, a->entries.p, a->entries.len);
     scry_buf_reset(&a->entries);
@@ -270,6 +272,7 @@ static void close_push(struct send_app *a)
     close_stream(a);
     if (a->push_at == SIZE_MAX)
         return;
+    assert(a->push_at + 4 <= a->pushes.len);
     uint32_t len = (uint32_t)(a->pushes.len - a->push_at - 4);
     for (int i = 0; i < 4; i++)
         a->pushes.p[a->push_at + (size_t)i] = (char)(len >> (8 * i));
@@ -461,6 +464,7 @@ static int deliver_all(struct col_loki_send *s, const char *pushes, size_t len,
     for (size_t o = 0; o + 4 <= len;) {
         const unsigned char *u = (const unsigned char *)pushes + o;
         size_t pl = (size_t)u[0] | (size_t)u[1] << 8 | (size_t)u[2] << 16 | (size_t)u[3] << 24;
+        assert(o + 4 + pl <= len); /* built by close_push, not read from disk */
         int rc = deliver(s, pushes + o + 4, pl, err);
         if (rc != 0)
             return rc;
@@ -474,6 +478,7 @@ static int app_commit(struct scry_appender *app, struct scry_err *err)
     struct send_app *a = (struct send_app *)app;
     struct col_loki_send *s = a->s;
     close_push(a);
+    assert(a->push_at == SIZE_MAX && a->entries.len == 0);
     int rc = 0;
     if (a->n_push > 0) {
         rc = col_loki_spool_write(s->spool_path, s->pend, s->n_pend, a->pushes.p, a->pushes.len,

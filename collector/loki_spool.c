@@ -23,6 +23,7 @@
  * crash leaves the old spool or the new one; the CRC and exact lengths
  * still reject a torn or damaged file (SCRY_ECORRUPT), which the caller
  * deletes: nothing of a batch is sent before its spool is complete. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -95,6 +96,7 @@ int col_loki_spool_write(const char *path, const struct col_tail_position *pos, 
                          const char *pushes, size_t pushes_len, uint32_t n_push,
                          struct scry_err *err)
 {
+    assert(n_pos <= UINT32_MAX && (pushes_len == 0 || pushes));
     struct scry_buf b = { 0 };
     scry_buf_put(&b, MAGIC, 8);
     put32(&b, (uint32_t)n_pos);
@@ -114,9 +116,11 @@ int col_loki_spool_write(const char *path, const struct col_tail_position *pos, 
         put64(&b, (uint64_t)p->last_t_ns);
         scry_buf_putc(&b, p->pinned ? 1 : 0);
         put32(&b, (uint32_t)pl);
-        scry_buf_put(&b, p->path, pl);
+        if (pl)
+            scry_buf_put(&b, p->path, pl);
     }
-    scry_buf_put(&b, pushes, pushes_len);
+    if (pushes_len)
+        scry_buf_put(&b, pushes, pushes_len);
     uint64_t body = b.len - HEADER_BYTES;
     for (int i = 0; i < 8; i++)
         b.p[16 + i] = (char)(body >> (8 * i));
@@ -203,6 +207,7 @@ int col_loki_spool_parse(const char *p, size_t len, struct col_loki_spool *out,
     if (scry_crc32c(0, p, len - 4) != get32(p + len - 4))
         return corrupt(err, len - 4, "crc mismatch");
     size_t end = len - 4, o = HEADER_BYTES;
+    assert(end >= o);
     out->n_pos = get32(p + 8);
     out->n_push = get32(p + 12);
     /* Counts bounded by what the body could hold, before allocating. */
