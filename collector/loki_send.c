@@ -296,8 +296,8 @@ static int app_append_log(struct scry_appender *app, uint64_t *ref, const struct
     }
     /* A push holds batch_bytes at most, unless one entry alone is larger. */
     size_t open = a->push_at == SIZE_MAX ? 0 : a->pushes.len - a->push_at - 4;
-    size_t pending = open + a->entries.len + (a->entries.len ? 0 : a->labels.len + 16);
-    if (pending > 0 && pending + entry_len(e) + 16 > a->s->o.batch_bytes)
+    size_t held = open + a->entries.len; /* + the open stream's head, below */
+    if (held > 0 && held + a->labels.len + 16 + entry_len(e) + 16 > a->s->o.batch_bytes)
         close_push(a);
     encode_entry(&a->entries, e);
     if (ref)
