@@ -1,8 +1,9 @@
 /* agent.c — `scry agent`: scrape, and forward by remote_write through a
- * disk-backed queue (collector/rw_queue.h), keeping no local store.
+ * disk-backed queue (collector/rw_queue.h), keeping no local store; tail
+ * the `logs:` section and forward the lines by Loki push (agent_logs.c).
  *
  * Start-up order, as the server's: flags (exit 2), config (exit 2 with
- * file:line:col), at least one remote_write target (exit 2), data dir lock
+ * file:line:col), at least one remote_write or logs push target (exit 2), data dir lock
  * and listener (exit 1), then the queues (each replays what was not yet
  * acknowledged and starts sending), the scrape manager, and signals handled
  * synchronously in sigwait() on the main thread. SIGHUP reloads the scrape
@@ -41,24 +42,28 @@ static const char usage[] =
     "\n"
     "Scrapes targets like the server, keeps no local store, and forwards every\n"
     "sample by remote_write (to a scry server, Prometheus, VictoriaMetrics, ...)\n"
-    "through a queue on disk that survives restarts.\n"
+    "through a queue on disk that survives restarts. Tails the config's logs:\n"
+    "section like the server and forwards the lines by Loki push.\n"
     "\n"
-    "  --config FILE          YAML config: scrape_configs and remote_write (default:\n"
-    "                         scrape the agent's own /metrics every 15s)\n"
+    "  --config FILE          YAML config: scrape_configs, remote_write, logs and\n"
+    "                         logs_push (default: scrape the agent's own /metrics every 15s)\n"
     "  --remote-write URL     send here too (e.g. http://127.0.0.1:9090/api/v1/write);\n"
     "                         a URL also in the config uses the config's settings\n"
-    "  --data DIR             queue directory (default ./data-agent)\n"
+    "  --logs-url URL         Loki push endpoint for the tailed lines (e.g.\n"
+    "                         http://127.0.0.1:9090/loki/api/v1/push); overrides\n"
+    "                         logs_push.url, keeps the section's other settings\n"
+    "  --data DIR             queue, spool and checkpoints (default ./data-agent)\n"
     "  --listen HOST:PORT     /metrics, /-/ready, /-/healthy, /api/v1/targets\n"
     "                         (default " DEFAULT_LISTEN "; port 0 picks one, logged)\n"
     "  --log-format logfmt|json   (default logfmt)\n"
     "  --log-level debug|info|warn|error   (default info)\n"
     "  -h, --help             show this help\n"
     "\n"
-    "Signals: SIGHUP reloads scrape_configs; SIGTERM and SIGINT send what is\n"
-    "pending (for up to 10s) and stop; the rest is sent after the next start.\n";
+    "Signals: SIGHUP reloads scrape_configs and logs; SIGTERM and SIGINT send\n"
+    "what is pending (for up to 10s) and stop; the rest is sent after the next start.\n";
 
 struct agent {
-    const char *config_path, *rw_flag, *data_dir, *listen, *log_format, *log_level;
+    const char *config_path, *rw_flag, *logs_url_flag, *data_dir, *listen, *log_format, *log_level;
     char addr[96];
     struct scry_log *log;
     struct scry_metrics *metrics;
@@ -68,6 +73,7 @@ struct agent {
     struct col_rwq *q[MAX_TARGETS];
     size_t n_q;
     struct col_scrape_manager *scrape;
+    struct scry_agent_logs *logs;
     atomic_bool ready;
     int lock_fd;
 };
@@ -223,12 +229,14 @@ static void reload(struct agent *ag)
                  "err", line);
         return;
     }
-    col_scrape_manager_apply_config(ag->scrape, cfg, &err);
+    if (ag->scrape)
+        col_scrape_manager_apply_config(ag->scrape, cfg, &err);
+    scry__agent_logs_apply(ag->logs, cfg);
     if (ag->cfg != ag->rw_cfg)
         scry_config_destroy(ag->cfg);
     ag->cfg = cfg;
-    SCRY_LOG(ag->log, SCRY_LOG_INFO, "config", "scrape_configs reloaded (remote_write changes "
-             "take effect after a restart)");
+    SCRY_LOG(ag->log, SCRY_LOG_INFO, "config", "scrape_configs and logs reloaded (remote_write "
+             "and logs_push changes take effect after a restart)");
 }
 
 /* ---- run ------------------------------------------------------------------------ */
@@ -298,9 +306,20 @@ static int run(struct agent *ag)
         return SCRY_EXIT_USAGE;
     }
     ag->rw_cfg = ag->cfg;
-    if (ag->cfg->n_remote_write == 0 && !ag->flag_cfg) {
+    const char *logs_url = ag->logs_url_flag ? ag->logs_url_flag : ag->cfg->logs_push.url;
+    if (ag->cfg->n_remote_write == 0 && !ag->flag_cfg && !logs_url) {
         fprintf(stderr, "scry agent: no remote_write target: give --remote-write URL or a "
-                        "remote_write: section in the config\n");
+                        "remote_write: section in the config (or --logs-url to forward logs)\n");
+        return SCRY_EXIT_USAGE;
+    }
+    if (ag->cfg->n_logs > 0 && !logs_url) {
+        fprintf(stderr, "scry agent: the config tails logs: but has nowhere to send them: give "
+                        "--logs-url URL or logs_push.url\n");
+        return SCRY_EXIT_USAGE;
+    }
+    if (logs_url && strncmp(logs_url, "http://", 7) && strncmp(logs_url, "https://", 8)) {
+        fprintf(stderr, "scry agent: --logs-url \"%s\": want an http:// or https:// URL\n",
+                logs_url);
         return SCRY_EXIT_USAGE;
     }
     ag->lock_fd = scry__datadir_lock(ag->data_dir, line, sizeof line);
@@ -329,6 +348,16 @@ static int run(struct agent *ag)
     }
     if (open_queues(ag) != 0)
         goto out;
+    if (logs_url) {
+        struct scry_agent_logs_opts lo = {
+            .cfg = ag->cfg, .url = logs_url, .data_dir = ag->data_dir,
+            .log = ag->log, .metrics = ag->metrics,
+        };
+        if (scry__agent_logs_start(&ag->logs, &lo, &err) != 0) {
+            SCRY_LOG(ag->log, SCRY_LOG_ERROR, "logs_push", "cannot start", "err", err.msg);
+            goto out;
+        }
+    }
     struct fanout fan = { .a.begin = fan_begin, .ag = ag };
     struct col_scrape_opts so = {
         .appendable = ag->n_q == 1 ? col_rwq_appendable(ag->q[0]) : &fan.a,
@@ -359,9 +388,12 @@ static int run(struct agent *ag)
     atomic_store(&ag->ready, false);
     rc = SCRY_EXIT_OK;
 out:
-    /* Scrapes stop first, so nothing is appended while the queues drain. */
+    /* Scrapes stop first, so nothing is appended while the queues drain;
+     * tailing sends what it read (for up to the same time) and stops. */
     col_scrape_manager_destroy(ag->scrape);
     ag->scrape = NULL;
+    scry__agent_logs_stop(ag->logs, rc == SCRY_EXIT_OK ? FLUSH_TIMEOUT_MS : 0);
+    ag->logs = NULL;
     for (size_t i = 0; i < ag->n_q; i++)
         if (rc == SCRY_EXIT_OK && col_rwq_flush(ag->q[i], FLUSH_TIMEOUT_MS) != 0)
             SCRY_LOG(ag->log, SCRY_LOG_WARN, "remote_write", "not everything was sent; the "
@@ -385,6 +417,7 @@ static int parse_flags(struct agent *ag, int argc, char **argv)
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "remote-write", required_argument, NULL, 'r' },
+        { "logs-url", required_argument, NULL, 'L' },
         { "data", required_argument, NULL, 'd' },
         { "listen", required_argument, NULL, 'l' },
         { "log-format", required_argument, NULL, 'f' },
@@ -399,6 +432,7 @@ static int parse_flags(struct agent *ag, int argc, char **argv)
         switch (c) {
         case 'c': ag->config_path = optarg; break;
         case 'r': ag->rw_flag = optarg; break;
+        case 'L': ag->logs_url_flag = optarg; break;
         case 'd': ag->data_dir = optarg; break;
         case 'l': ag->listen = optarg; break;
         case 'f': ag->log_format = optarg; break;

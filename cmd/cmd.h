@@ -6,6 +6,7 @@
 #ifndef SCRY_CMD_H
 #define SCRY_CMD_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #define SCRY_EXIT_OK 0
@@ -49,6 +50,25 @@ void scry__server_logs_close(struct scry_server *s);
 int scry__server_tail_start(struct scry_server *s, struct scry_err *err);
 int scry__server_tail_apply(struct scry_server *s, struct scry_err *err);
 void scry__server_tail_stop(struct scry_server *s);
+
+/* agent_logs.c: tailing and Loki push forwarding inside `scry agent`. */
+struct scry_agent_logs;
+struct scry_config;
+struct scry_log;
+struct scry_metrics;
+struct scry_err;
+struct scry_agent_logs_opts {
+    const struct scry_config *cfg; /* logs: and logs_push:; borrowed until the next apply */
+    const char *url;               /* the push URL (flag or logs_push.url) */
+    const char *data_dir;
+    struct scry_log *log;
+    struct scry_metrics *metrics;
+};
+int scry__agent_logs_start(struct scry_agent_logs **out, const struct scry_agent_logs_opts *o,
+                           struct scry_err *err);
+void scry__agent_logs_apply(struct scry_agent_logs *al, const struct scry_config *cfg);
+/* Gives a push in flight grace_ms, stops tailing, frees. NULL is a no-op. */
+void scry__agent_logs_stop(struct scry_agent_logs *al, int64_t grace_ms);
 
 /* Data directory lock (cmd/datadir.c): creates dir if missing, takes an
  * exclusive flock on dir/LOCK and writes our pid into it. Returns the fd,

@@ -37,6 +37,24 @@
 
 struct col_tail_manager;
 
+/* A checkpoint row (collector/README.md "Tailing"): records before off are
+ * delivered; the first record at off gets next_t_ns when pinned. */
+struct col_tail_position {
+    uint64_t dev, ino;
+    const char *path;
+    uint64_t fp;
+    int64_t fp_len, off, next_t_ns, last_t_ns;
+    bool pinned;
+};
+
+/* Called in the tail thread during a round that has records: first with
+ * written = false and the rows the round will checkpoint, just before the
+ * appender's commit; then, if the commit succeeded, with written = true
+ * (p NULL, n 0) once the checkpoints are in the catalog. The agent's
+ * forwarder spools the rows with the batch (collector/loki_send.h). */
+typedef void (*col_tail_checkpoint_fn)(void *ud, const struct col_tail_position *p, size_t n,
+                                       bool written);
+
 struct col_tail_opts {
     struct scry_appendable *appendable; /* borrowed; begin may fail (retried) */
     const char *catalog_path;           /* the data dir's catalog.db; copied */
@@ -50,6 +68,8 @@ struct col_tail_opts {
     bool no_inotify;       /* force the polling fallback (tests) */
     int64_t checkpoint_delay_ms; /* tests only: sleep between commit and checkpoint,
                                     so a kill -9 lands in that window */
+    col_tail_checkpoint_fn on_checkpoint; /* NULL in the server */
+    void *hook_ud;
 };
 
 /* Starts the thread (idle until the first apply). The catalog is opened in
@@ -66,6 +86,12 @@ int col_tail_manager_apply_config(struct col_tail_manager *m, const struct scry_
 /* Stops the thread after its current round (which commits and checkpoints),
  * closes files and the catalog. NULL is a no-op. */
 void col_tail_manager_destroy(struct col_tail_manager *m);
+
+/* Writes rows into the tail_positions table of the catalog at catalog_path
+ * (created and migrated if needed), in one transaction. For the agent's
+ * start-up, before a manager runs on that catalog. */
+int col_tail_positions_put(const char *catalog_path, const struct col_tail_position *p, size_t n,
+                           struct scry_err *err);
 
 /* ---- the record assembler ---- */
 

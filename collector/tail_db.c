@@ -124,3 +124,26 @@ int col__tail_db_each(struct scry_catalog *c, void (*fn)(void *ud, const struct 
     sqlite3_finalize(q);
     return ret;
 }
+
+int col_tail_positions_put(const char *catalog_path, const struct col_tail_position *p, size_t n,
+                           struct scry_err *err)
+{
+    struct scry_catalog *c = NULL;
+    int rc = scry_catalog_open(&c, catalog_path, err);
+    if (rc == 0)
+        rc = col__tail_db_migrate(c, err);
+    if (rc == 0)
+        rc = scry_catalog_begin(c, err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct col__tail_pos q = { p[i].dev,    p[i].ino,       p[i].path,
+                                   p[i].fp,     p[i].fp_len,    p[i].off,
+                                   p[i].next_t_ns, p[i].pinned, p[i].last_t_ns };
+        rc = col__tail_db_put(c, &q, err);
+        if (rc != 0)
+            scry_catalog_rollback(c);
+    }
+    if (rc == 0)
+        rc = scry_catalog_commit(c, err);
+    scry_catalog_close(c);
+    return rc;
+}

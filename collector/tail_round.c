@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "collector/tail_internal.h"
+#include "core/mem.h"
 
 static const struct scry_label truncated_label[] = { { "truncated", "true" } };
 
@@ -103,6 +104,30 @@ static void rewind_all(struct col_tail_manager *m)
     }
 }
 
+/* The rows the round's checkpoint will write (mirrors the update after a
+ * successful commit in col__tail_round), for the agent's spool. */
+static void announce(struct col_tail_manager *m)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_files; i++)
+        n += m->files[i]->n_recs > 0;
+    struct col_tail_position *v = scry_calloc(n ? n : 1, sizeof *v);
+    n = 0;
+    for (size_t i = 0; i < m->n_files; i++) {
+        const struct col__tail_file *f = m->files[i];
+        if (f->n_recs == 0)
+            continue;
+        const struct col__tail_rec *last = &f->recs[f->n_recs - 1];
+        v[n++] = (struct col_tail_position){
+            .dev = f->dev, .ino = f->ino, .path = f->path, .fp = f->fp, .fp_len = f->fp_len,
+            .off = last->end_off, .next_t_ns = last->t_ns + 1, .last_t_ns = last->t_ns,
+            .pinned = !f->at_eof,
+        };
+    }
+    m->o.on_checkpoint(m->o.hook_ud, v, n, false);
+    free(v);
+}
+
 static int append_all(struct col_tail_manager *m, size_t *n_lines)
 {
     struct scry_err err = { 0 };
@@ -136,6 +161,8 @@ static int append_all(struct col_tail_manager *m, size_t *n_lines)
             }
         }
     }
+    if (m->o.on_checkpoint)
+        announce(m);
     if (scry_appender_commit(app, &err) != 0) {
         SCRY_LOG(m->o.log, SCRY_LOG_ERROR, "tail", "commit failed", "err", err.msg);
         scry_metric_inc(m->met.errors);
@@ -191,6 +218,8 @@ size_t col__tail_round(struct col_tail_manager *m, int64_t now_ms)
     if (m->o.checkpoint_delay_ms > 0)
         usleep((useconds_t)(m->o.checkpoint_delay_ms * 1000));
     write_rows(m, false); /* on failure the intents stand: a restart replays */
+    if (m->o.on_checkpoint)
+        m->o.on_checkpoint(m->o.hook_ud, NULL, 0, true);
     for (size_t i = 0; i < m->n_files; i++) {
         struct col__tail_file *f = m->files[i];
         f->n_recs = 0;

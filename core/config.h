@@ -185,6 +185,17 @@ struct scry_remote_write_config {
     struct scry_queue_config queue;
 };
 
+/* Where `scry agent` forwards tailed lines by Loki push (the logs_push:
+ * section; Promtail's client keys). url NULL: not forwarding. */
+struct scry_logs_push_config {
+    const char *url;          /* http(s)://host:port/loki/api/v1/push */
+    const char *tenant_id;    /* X-Scope-OrgID, or NULL */
+    int64_t batch_bytes;      /* batchsize, default 1 MiB (uncompressed, per push) */
+    int64_t timeout_ms;       /* default 10s */
+    int64_t min_backoff_ms;   /* backoff_config.min_period, default 500ms */
+    int64_t max_backoff_ms;   /* backoff_config.max_period, default 30s */
+};
+
 struct scry_config {
     const char *source; /* file path, or "<default>" for the embedded config */
     struct scry_global_config global;
@@ -197,6 +208,7 @@ struct scry_config {
     struct scry_tenants_config tenants;
     struct scry_remote_write_config *remote_write; /* used by `scry agent` */
     size_t n_remote_write;
+    struct scry_logs_push_config logs_push; /* used by `scry agent` */
     struct scry_arena *arena; /* owns everything above */
 };
 

@@ -146,6 +146,7 @@ int scry__cfg_http_client_check(struct cfg_ctx *c, struct scry_http_client_confi
 /* Whether map has key with a non-null value. */
 bool scry__cfg_present(const struct scry_yaml_node *map, const char *key);
 extern const struct cfg_section scry__cfg_remote_write;
+extern const struct cfg_section scry__cfg_logs_push;
 extern const char *const scry__cfg_relabel_actions[];
 
 /* Private part of a loaded config; cfg is first so the public pointer

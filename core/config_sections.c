@@ -267,6 +267,8 @@ static const struct cfg_opt root_opts[] = {
       .help = "multi-tenancy and per-tenant limits" },
     { "remote_write", CFG_LIST, OFF(scry_config, remote_write), OFF(scry_config, n_remote_write),
       .sub = &scry__cfg_remote_write, .help = "where `scry agent` forwards samples" },
+    { "logs_push", CFG_OBJECT, OFF(scry_config, logs_push), .sub = &scry__cfg_logs_push,
+      .help = "where `scry agent` forwards tailed lines (Loki push)" },
 };
 
 const struct cfg_section scry__cfg_root = {

@@ -458,6 +458,13 @@ static const struct bad_case bad_cases[] = {
       3, 17, "at most one of basic_auth, bearer_token & bearer_token_file and authorization" },
     { "remote_write bad retry_on_http_429", RW "    queue_config: {retry_on_http_429: often}\n",
       SCRY_EINVAL, 3, 39, "retry_on_http_429: cannot parse \"often\" as a bool" },
+    { "logs_push url scheme", "logs_push:\n  url: ftp://h/p\n", SCRY_EINVAL, 2, 8,
+      "logs_push.url: unsupported scheme in URL \"ftp://h/p\"" },
+    { "logs_push unknown key", "logs_push:\n  url: http://h/p\n  batch_size: 1\n", SCRY_EINVAL,
+      3, 3, "logs_push.batch_size: unknown key" },
+    { "logs_push min_period above max_period",
+      "logs_push:\n  backoff_config: {min_period: 1m, max_period: 1s}\n", SCRY_EINVAL, 2, 19,
+      "backoff_config.min_period must not exceed max_period" },
 };
 
 static void test_config_rejects_bad_configs_with_position(void **state)
@@ -611,6 +618,35 @@ static void test_config_dump_round_trip_rich(void **state)
     scry_config_destroy(cfg);
 }
 
+
+/* ---- logs_push (scry agent's log forwarding) ------------------------------ */
+
+static void test_config_logs_push_promtail_keys_and_defaults(void **state)
+{
+    struct scry_config *cfg = load_ok("logs: [{paths: [/var/log/*.log]}]\n");
+    assert_null(cfg->logs_push.url); /* absent: not forwarding */
+    assert_int_equal(cfg->logs_push.batch_bytes, 1 << 20);
+    assert_int_equal(cfg->logs_push.timeout_ms, 10000);
+    assert_int_equal(cfg->logs_push.min_backoff_ms, 500);
+    assert_int_equal(cfg->logs_push.max_backoff_ms, 30000);
+    scry_config_destroy(cfg);
+    cfg = load_ok("logs_push:\n"
+                  "  url: http://127.0.0.1:9090/loki/api/v1/push\n"
+                  "  tenant_id: team-a\n"
+                  "  batchsize: 256KiB\n"
+                  "  batchwait: 1s\n"
+                  "  timeout: 3s\n"
+                  "  backoff_config: {min_period: 100ms, max_period: 2s, max_retries: 10}\n");
+    assert_string_equal(cfg->logs_push.url, "http://127.0.0.1:9090/loki/api/v1/push");
+    assert_string_equal(cfg->logs_push.tenant_id, "team-a");
+    assert_int_equal(cfg->logs_push.batch_bytes, 256 * 1024);
+    assert_int_equal(cfg->logs_push.timeout_ms, 3000);
+    assert_int_equal(cfg->logs_push.min_backoff_ms, 100);
+    assert_int_equal(cfg->logs_push.max_backoff_ms, 2000);
+    scry_config_destroy(cfg);
+    check_round_trip("logs_push: {url: 'https://h:3100/loki/api/v1/push', tenant_id: t, "
+                     "batchsize: 64KiB, backoff_config: {min_period: 1s}}\n");
+}
 
 /* ---- remote_write ------------------------------------------------------ */
 
@@ -780,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_config_load_file),
         cmocka_unit_test(test_config_remote_write_prometheus_keys_and_defaults),
         cmocka_unit_test(test_config_http_client_rejects_alike_in_scrape_and_remote_write),
+        cmocka_unit_test(test_config_logs_push_promtail_keys_and_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
