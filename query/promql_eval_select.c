@@ -41,17 +41,13 @@ struct raw {
     size_t n;
 };
 
-static void raw_push(struct ev_ctx *c, struct raw *r, int64_t t, double v)
+/* Doubles the scratch buffer (kept for the whole query). */
+static void grow_scratch(struct ev_ctx *c)
 {
-    if (r->n == c->scratch_cap) {
-        size_t cap = c->scratch_cap ? c->scratch_cap * 2 : 1024;
-        c->scratch_t = scry_realloc(c->scratch_t, cap * sizeof(int64_t));
-        c->scratch_v = scry_realloc(c->scratch_v, cap * sizeof(double));
-        c->scratch_cap = cap;
-    }
-    c->scratch_t[r->n] = t;
-    c->scratch_v[r->n] = v;
-    r->n++;
+    size_t cap = c->scratch_cap ? c->scratch_cap * 2 : 1024;
+    c->scratch_t = scry_realloc(c->scratch_t, cap * sizeof(int64_t));
+    c->scratch_v = scry_realloc(c->scratch_v, cap * sizeof(double));
+    c->scratch_cap = cap;
 }
 
 /* Copies the scratch points into the arena. */
@@ -103,11 +99,8 @@ static int select_raw(struct ev_ctx *c, const struct pql_vector_sel *vs, int64_t
         q->ops->close(q);
         return rc;
     }
-    if (c->scratch_cap == 0) {
-        c->scratch_cap = 1024;
-        c->scratch_t = scry_realloc(NULL, c->scratch_cap * sizeof(int64_t));
-        c->scratch_v = scry_realloc(NULL, c->scratch_cap * sizeof(double));
-    }
+    if (c->scratch_cap == 0)
+        grow_scratch(c);
     while (rc == 0 && ss->ops->next(ss)) {
         struct scry_sample_iter *it = ss->ops->samples(ss);
         const struct scry_sample_iter_ops *ops = it->ops;
@@ -115,26 +108,60 @@ static int select_raw(struct ev_ctx *c, const struct pql_vector_sel *vs, int64_t
         int64_t *tt = c->scratch_t;
         double *vv = c->scratch_v;
         if (ops->seek(it, mint)) {
-            do {
-                int64_t t;
-                double v;
-                ops->at(it, &t, &v);
-                if (t > maxt)
-                    break;
-                if (!keep_stale && is_stale(v))
-                    continue;
-                if (n == cap) {
-                    struct raw r = { tt, vv, n };
-                    raw_push(c, &r, t, v);
-                    tt = c->scratch_t, vv = c->scratch_v, cap = c->scratch_cap;
-                    n = r.n;
-                    if ((rc = pql__check_deadline(c)) != 0)
+            int64_t t;
+            double v;
+            ops->at(it, &t, &v);
+            if (t <= maxt && (keep_stale || !is_stale(v))) {
+                tt[0] = t;
+                vv[0] = v;
+                n = 1;
+            }
+            if (t > maxt) {
+                /* nothing in range */
+            } else if (ops->next_batch) {
+                /* the store decodes a chunk at a time into the scratch */
+                for (;;) {
+                    if (n == cap) {
+                        grow_scratch(c);
+                        tt = c->scratch_t, vv = c->scratch_v, cap = c->scratch_cap;
+                        if ((rc = pql__check_deadline(c)) != 0)
+                            break;
+                    }
+                    size_t want = cap - n;
+                    size_t got = ops->next_batch(it, tt + n, vv + n, want);
+                    size_t end = n + got, w = n;
+                    bool past = false;
+                    for (size_t k = n; k < end; k++) {
+                        if (tt[k] > maxt) {
+                            past = true;
+                            break;
+                        }
+                        if (!keep_stale && is_stale(vv[k]))
+                            continue;
+                        tt[w] = tt[k];
+                        vv[w++] = vv[k];
+                    }
+                    n = w;
+                    if (past || got < want)
                         break;
-                    continue;
                 }
-                tt[n] = t;
-                vv[n++] = v;
-            } while (ops->next(it));
+            } else {
+                while (ops->next(it)) {
+                    ops->at(it, &t, &v);
+                    if (t > maxt)
+                        break;
+                    if (!keep_stale && is_stale(v))
+                        continue;
+                    if (n == cap) {
+                        grow_scratch(c);
+                        tt = c->scratch_t, vv = c->scratch_v, cap = c->scratch_cap;
+                        if ((rc = pql__check_deadline(c)) != 0)
+                            break;
+                    }
+                    tt[n] = t;
+                    vv[n++] = v;
+                }
+            }
         }
         if (rc == 0)
             rc = ops->err(it, c->err);

@@ -77,7 +77,7 @@ static int it_err(const struct scry_sample_iter *it, struct scry_err *err)
 {
     return 0;
 }
-static const struct scry_sample_iter_ops it_ops = { it_next, it_seek, it_at, it_err };
+static const struct scry_sample_iter_ops it_ops = { it_next, it_seek, it_at, it_err, NULL };
 
 static bool ss_next(struct scry_series_set *ss)
 {
