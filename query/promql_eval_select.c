@@ -131,6 +131,12 @@ static int select_raw(struct ev_ctx *c, const struct pql_vector_sel *vs, int64_t
                     size_t got = ops->next_batch(it, tt + n, vv + n, want);
                     size_t end = n + got, w = n;
                     bool past = false;
+                    if (keep_stale && got && tt[end - 1] <= maxt) {
+                        n = end; /* the common case: nothing to drop */
+                        if (got < want)
+                            break;
+                        continue;
+                    }
                     for (size_t k = n; k < end; k++) {
                         if (tt[k] > maxt) {
                             past = true;

@@ -393,10 +393,18 @@ static size_t bit_next_batch(struct scry_sample_iter *sit, int64_t *t, double *v
                 break;
             continue;
         }
-        /* bit_check on each: in the chunk's range, then in the querier's */
+        /* bit_check on each: in the chunk's range, then in the querier's.
+         * Timestamps increase (the decoder checks), so when the first and
+         * the last pass, all do. */
         const struct tsdb__gchunk *ch = &it->ss->g.chunks[it->ci];
+        size_t end = n + got;
+        if (t[n] >= ch->mint_ms && t[end - 1] <= ch->maxt_ms && t[n] >= it->ss->mint &&
+            t[end - 1] <= it->ss->maxt) {
+            n = end;
+            continue;
+        }
         size_t w = n;
-        for (size_t j = n; j < n + got; j++) {
+        for (size_t j = n; j < end; j++) {
             if (t[j] < ch->mint_ms || t[j] > ch->maxt_ms) {
                 scry_err_set(&it->ss->err, SCRY_ECORRUPT, "%s: sample outside its chunk's range",
                              it->ss->b->index_path);
