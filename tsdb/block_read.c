@@ -398,9 +398,27 @@ static size_t bit_next_batch(struct scry_sample_iter *sit, int64_t *t, double *v
          * the last pass, all do. */
         const struct tsdb__gchunk *ch = &it->ss->g.chunks[it->ci];
         size_t end = n + got;
-        if (t[n] >= ch->mint_ms && t[end - 1] <= ch->maxt_ms && t[n] >= it->ss->mint &&
-            t[end - 1] <= it->ss->maxt) {
-            n = end;
+        if (t[n] >= ch->mint_ms && t[end - 1] <= ch->maxt_ms) {
+            size_t a = n, e = end;
+            while (a < e && t[a] < it->ss->mint)
+                a++;
+            if (a < e && t[e - 1] > it->ss->maxt) {
+                size_t lo = a, hi = e; /* the first after maxt */
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (t[mid] > it->ss->maxt)
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                e = lo;
+                it->done = true;
+            }
+            if (a > n) {
+                memmove(t + n, t + a, (e - a) * sizeof(*t));
+                memmove(v + n, v + a, (e - a) * sizeof(*v));
+            }
+            n += e - a;
             continue;
         }
         size_t w = n;
