@@ -512,6 +512,7 @@ struct rfx {
     const struct pql_expr *e;
     const struct range_fn *rf;
     double *sc[PQL_FUNC_MAX_ARGS];
+    size_t n_sc;                   /* sc[n_sc..] are all NULL */
     struct ev_matrix hdr;          /* the argument's frame */
     bool quant, mad, ext, is_rate, is_inc, is_delta;
     int64_t *xt;
@@ -554,6 +555,10 @@ static int rf_setup(struct ev_ctx *c, const struct pql_expr *e, const struct ran
     x->is_rate = name_is(e, "rate");
     x->is_inc = name_is(e, "increase");
     x->is_delta = name_is(e, "delta");
+    /* scalar arguments to pass per step (none for most functions) */
+    for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
+        if (x->sc[j])
+            x->n_sc = j + 1;
     x->tmp.v = scry_arena_alloc(c->a, c->n_steps * sizeof(double));
     x->tmp.ok = scry_arena_alloc(c->a, c->n_steps);
     return 0;
@@ -620,7 +625,7 @@ static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
     int rc = pql__check_limits(c);
     if (rc != 0)
         return rc;
-    double argv[PQL_FUNC_MAX_ARGS];
+    double argv[PQL_FUNC_MAX_ARGS] = { 0 };
     size_t lo = 0, hi = 0;
     bool any = false;
     memset(x->tmp.ok, 0, c->n_steps);
@@ -644,7 +649,7 @@ static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
             hi = lo;
         while (hi < s->n && s->t[hi] <= hi_t)
             hi++;
-        for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
+        for (size_t j = 0; j < x->n_sc; j++)
             argv[j] = x->sc[j] ? x->sc[j][i] : 0;
         struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, mm->range_ms, ev_ts(c, i), argv,
                          monotone };
@@ -685,6 +690,9 @@ static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
             }
             struct win xw;
             ok = ext_points(&w, x->xt, x->xv, &xw) && x->rf->fn(&xw, &v);
+        } else if (x->is_rate || x->is_inc || x->is_delta) {
+            /* direct, so the compiler inlines it: the common case */
+            ok = extrapolated_rate(&w, &v, !x->is_delta, x->is_rate);
         } else {
             ok = x->rf->fn(&w, &v);
         }
