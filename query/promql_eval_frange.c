@@ -33,7 +33,8 @@ static bool name_is(const struct pql_expr *e, const char *n)
 
 /* ---- range-vector functions ------------------------------------------------ */
 
-static bool extrapolated_rate(const struct win *w, double *out, bool counter, bool rate)
+static inline __attribute__((always_inline)) bool extrapolated_rate(const struct win *w, double *out,
+                                                                   bool counter, bool rate)
 {
     if (w->n < 2)
         return false;
