@@ -9,8 +9,9 @@
  *           step, the end of the window (t - range, end];
  *   string  a string.
  * All of it lives in the query's arena: a series gets its step arrays once,
- * raw points are read into one reused scratch buffer and then copied into
- * the arena at their exact size (never a malloc per sample). */
+ * raw points are read into one reused scratch buffer and, when a node needs
+ * the whole matrix, copied into the arena at their exact size (never a
+ * malloc per sample). The common plans skip that: see "streaming" below. */
 #ifndef SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 #define SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 
