@@ -29,6 +29,10 @@ struct scry_sample_iter_ops {
     bool (*seek)(struct scry_sample_iter *it, int64_t t_ms);
     void (*at)(const struct scry_sample_iter *it, int64_t *t_ms, double *v);
     int (*err)(const struct scry_sample_iter *it, struct scry_err *err);
+    /* Optional (NULL: call next and at): like up to cap calls of next()
+     * and at(), storing the samples after the current one in t[] and v[];
+     * returns how many, fewer than cap only at the end or on error. */
+    size_t (*next_batch)(struct scry_sample_iter *it, int64_t *t_ms, double *v, size_t cap);
 };
 struct scry_sample_iter {
     const struct scry_sample_iter_ops *ops;

@@ -213,7 +213,7 @@ struct ev_series *pql__map_get(struct ev_ctx *c, struct ev_map *m, struct ev_vec
 }
 
 /* Removes __name__ (and __type__/__unit__) from series marked for it. */
-static struct scry_labels drop_name(struct ev_ctx *c, const struct scry_labels *ls)
+struct scry_labels pql__drop_name(struct ev_ctx *c, const struct scry_labels *ls)
 {
     struct scry_label *v = scry_arena_alloc(c->a, (ls->n ? ls->n : 1) * sizeof(*v));
     size_t n = 0;
@@ -247,7 +247,7 @@ static int drop_names_now(struct ev_ctx *c, struct ev_val *out)
         struct ev_series *s = &out->vec.s[k];
         if (!s->drop_name)
             continue;
-        s->ls = drop_name(c, &s->ls);
+        s->ls = pql__drop_name(c, &s->ls);
         s->drop_name = false;
         n++;
     }
@@ -392,7 +392,7 @@ static int finish(struct ev_ctx *c, const struct ev_val *v, struct pql_result *o
         for (size_t k = 0; k < v->m.n; k++) {
             const struct ev_mseries *s = &v->m.s[k];
             struct pql_out_series *o = &out->series[out->n_series];
-            o->labels = s->drop_name ? drop_name(c, &s->ls) : s->ls;
+            o->labels = s->drop_name ? pql__drop_name(c, &s->ls) : s->ls;
             o->points = scry_arena_alloc(c->a, (s->n ? s->n : 1) * sizeof(*o->points));
             for (size_t i = 0; i < s->n; i++)
                 if (s->t[i] > lo && s->t[i] <= hi)
@@ -412,7 +412,7 @@ static int finish(struct ev_ctx *c, const struct ev_val *v, struct pql_result *o
             if (!n)
                 continue;
             struct pql_out_series *o = &out->series[out->n_series++];
-            o->labels = s->drop_name ? drop_name(c, &s->ls) : s->ls;
+            o->labels = s->drop_name ? pql__drop_name(c, &s->ls) : s->ls;
             o->points = scry_arena_alloc(c->a, n * sizeof(*o->points));
             for (size_t i = 0; i < c->n_steps; i++)
                 if (s->ok[i])

@@ -308,9 +308,189 @@ static double result(enum pql_agg op, const struct grp *g)
     }
 }
 
+/* ---- streaming: each input series folded into its group as it comes ------ */
+
+/* One group's per-step state, folded exactly as fold() does for the ops
+ * taken here (sum, count, group, min, max); the per-step order of the
+ * folds is the input order, as in the generic path. */
+struct sgrp {
+    double *comp;         /* sum: Kahan compensation (the group's series in
+                           * sagg.groups has the value in v, seen in ok) */
+};
+
+struct sagg {
+    const struct pql_aggregate *ag;
+    struct ev_map map;
+    struct ev_vec groups;
+    struct sgrp *g;
+    size_t cap_g;
+};
+
+static bool agg_streams(enum pql_agg op)
+{
+    return op == PQL_AGG_SUM || op == PQL_AGG_COUNT || op == PQL_AGG_GROUP || op == PQL_AGG_MIN ||
+           op == PQL_AGG_MAX;
+}
+
+/* The group of ls, created (labels copied with their strings) when new. */
+static size_t sagg_group(struct ev_ctx *c, struct sagg *x, const struct scry_labels *g)
+{
+    struct ev_map *m = &x->map;
+    struct ev_vec *v = &x->groups;
+    if (v->n * 2 + 2 > m->cap) {
+        struct ev_map n;
+        pql__map_init(c, &n, m->cap);
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->idx[i])
+                continue;
+            size_t k = m->h[i] & (n.cap - 1);
+            while (n.idx[k])
+                k = (k + 1) & (n.cap - 1);
+            n.h[k] = m->h[i];
+            n.idx[k] = m->idx[i];
+        }
+        *m = n;
+    }
+    uint64_t h = scry_labels_hash(g);
+    size_t k = h & (m->cap - 1);
+    while (m->idx[k]) {
+        struct ev_series *s = &v->s[m->idx[k] - 1];
+        if (m->h[k] == h && scry_labels_equal(&s->ls, g))
+            return m->idx[k] - 1;
+        k = (k + 1) & (m->cap - 1);
+    }
+    struct scry_labels cp = pql__labels_dup(c, g);
+    pql__vec_add(c, v, &cp, false);
+    m->h[k] = h;
+    m->idx[k] = (uint32_t)v->n;
+    if (v->n > x->cap_g) {
+        size_t cap = x->cap_g ? x->cap_g * 2 : 16;
+        struct sgrp *ng = scry_arena_alloc(c->a, cap * sizeof(*ng));
+        if (x->cap_g)
+            memcpy(ng, x->g, (v->n - 1) * sizeof(*ng));
+        x->g = ng;
+        x->cap_g = cap;
+    }
+    x->g[v->n - 1].comp =
+        x->ag->op == PQL_AGG_SUM ? scry_arena_calloc(c->a, c->n_steps, sizeof(double)) : NULL;
+    return v->n - 1;
+}
+
+static int sagg_series(struct ev_ctx *c, const struct ev_series *s, void *ud)
+{
+    struct sagg *x = ud;
+    const struct pql_aggregate *ag = x->ag;
+    /* group labels point into s's labels: the group copies them if new */
+    struct scry_label gv[64];
+    struct scry_labels g;
+    if (s->ls.n <= 64) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->ls.n; i++) {
+            bool in = listed(s->ls.v[i].name, ag->grouping, ag->n_grouping);
+            if (ag->without ? (!in && strcmp(s->ls.v[i].name, "__name__") != 0) : in)
+                gv[n++] = s->ls.v[i];
+        }
+        g = (struct scry_labels){ gv, n };
+    } else {
+        g = group_labels(c, ag, &s->ls);
+    }
+    size_t gi = sagg_group(c, x, &g);
+    struct sgrp *sg = &x->g[gi];
+    struct ev_series *o = &x->groups.s[gi];
+    if (s->drop_name && scry_labels_get(&g, "__name__"))
+        o->drop_name = true;
+    const double *sv = s->v;
+    const uint8_t *sok = s->ok;
+    double *ov = o->v, *comp = sg->comp;
+    uint8_t *ook = o->ok;
+    const size_t n_steps = c->n_steps;
+    switch (ag->op) {
+    case PQL_AGG_SUM:
+        for (size_t i = 0; i < n_steps; i++) {
+            if (!sok[i])
+                continue;
+            if (!ook[i]) {
+                ook[i] = 1;
+                ov[i] = sv[i];
+                comp[i] = 0;
+            } else {
+                pql__kahan_inc(sv[i], &ov[i], &comp[i]);
+            }
+        }
+        break;
+    case PQL_AGG_COUNT:
+    case PQL_AGG_GROUP:
+        for (size_t i = 0; i < n_steps; i++) {
+            if (!sok[i])
+                continue;
+            if (!ook[i]) {
+                ook[i] = 1;
+                ov[i] = 1;
+            } else if (ag->op == PQL_AGG_COUNT) {
+                ov[i]++;
+            }
+        }
+        break;
+    case PQL_AGG_MAX:
+        for (size_t i = 0; i < n_steps; i++) {
+            if (!sok[i])
+                continue;
+            if (!ook[i]) {
+                ook[i] = 1;
+                ov[i] = sv[i];
+            } else if (ov[i] < sv[i] || isnan(ov[i])) {
+                ov[i] = sv[i];
+            }
+        }
+        break;
+    default: /* MIN */
+        for (size_t i = 0; i < n_steps; i++) {
+            if (!sok[i])
+                continue;
+            if (!ook[i]) {
+                ook[i] = 1;
+                ov[i] = sv[i];
+            } else if (ov[i] > sv[i] || isnan(ov[i])) {
+                ov[i] = sv[i];
+            }
+        }
+        break;
+    }
+    return pql__check_limits(c);
+}
+
+/* 0 done, PQL__BAIL: evaluate the generic way. */
+static int agg_stream(struct ev_ctx *c, const struct pql_aggregate *ag, struct ev_val *out)
+{
+    struct sagg x = { .ag = ag };
+    pql__map_init(c, &x.map, 64);
+    uint64_t n_samples = c->n_samples;
+    int rc = pql__stream_vec(c, ag->expr, sagg_series, &x);
+    if (rc == PQL__BAIL) {
+        c->n_samples = n_samples;
+        return rc;
+    }
+    if (rc != 0)
+        return rc;
+    if (ag->op == PQL_AGG_SUM)
+        for (size_t k = 0; k < x.groups.n; k++)
+            for (size_t i = 0; i < c->n_steps; i++)
+                if (x.groups.s[k].ok[i])
+                    x.groups.s[k].v[i] += x.g[k].comp[i];
+    memset(out, 0, sizeof(*out));
+    out->type = PQL_TYPE_VECTOR;
+    out->vec = x.groups;
+    return 0;
+}
+
 int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
 {
     const struct pql_aggregate *ag = &e->u.agg;
+    if (!ag->param && agg_streams(ag->op) && pql__vec_streamable(c, ag->expr)) {
+        int src = agg_stream(c, ag, out);
+        if (src != PQL__BAIL)
+            return src;
+    }
     struct ev_val pv = { 0 }, in;
     int rc = 0;
     if (ag->param)

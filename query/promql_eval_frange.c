@@ -33,7 +33,8 @@ static bool name_is(const struct pql_expr *e, const char *n)
 
 /* ---- range-vector functions ------------------------------------------------ */
 
-static bool extrapolated_rate(const struct win *w, double *out, bool counter, bool rate)
+static inline __attribute__((always_inline)) bool extrapolated_rate(const struct win *w, double *out,
+                                                                   bool counter, bool rate)
 {
     if (w->n < 2)
         return false;
@@ -507,128 +508,297 @@ int pql__scalar_args(struct ev_ctx *c, const struct pql_call *call, double **sc,
 }
 
 
-static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struct range_fn *rf,
-                         struct ev_val *out)
+/* One range-function call: its arguments, and where its series go. */
+struct rfx {
+    const struct pql_expr *e;
+    const struct range_fn *rf;
+    double *sc[PQL_FUNC_MAX_ARGS];
+    size_t n_sc;                   /* sc[n_sc..] are all NULL */
+    struct ev_matrix hdr;          /* the argument's frame */
+    bool quant, mad, ext, is_rate, is_inc, is_delta;
+    int64_t *xt;
+    double *xv;
+    size_t x_cap;
+    double *buf;
+    size_t buf_cap;
+    struct ev_series tmp;          /* the current series' steps */
+    struct ev_vec *out;            /* generic: kept here */
+    bool dup_labels;               /* the labels are the store's: copy them */
+    ev_vec_fn fn;                  /* streaming: handed to fn */
+    void *ud;
+    uint64_t *seen;                /* streaming: hashes of the label sets given */
+    size_t n_seen, cap_seen;
+};
+
+/* The scalar arguments and the checks that need no series. */
+static int rf_setup(struct ev_ctx *c, const struct pql_expr *e, const struct range_fn *rf,
+                    struct rfx *x)
 {
     const struct pql_call *call = &e->u.call;
+    memset(x, 0, sizeof(*x));
+    x->e = e;
+    x->rf = rf;
     int mi = name_is(e, "quantile_over_time") ? 1 : 0;
-    double *sc[PQL_FUNC_MAX_ARGS];
-    int rc = pql__scalar_args(c, call, sc, mi);
-    struct ev_val m;
-    if (rc == 0)
-        rc = pql__eval(c, call->args[mi], &m);
+    int rc = pql__scalar_args(c, call, x->sc, mi);
     if (rc != 0)
         return rc;
     if (name_is(e, "double_exponential_smoothing") || name_is(e, "holt_winters")) {
         for (size_t i = 0; i < c->n_steps; i++) {
-            double sf = sc[1][i], tf = sc[2][i];
+            double sf = x->sc[1][i], tf = x->sc[2][i];
             if (!(sf > 0 && sf < 1))
                 return scry_err_set(c->err, SCRY_EINVAL, "invalid smoothing factor. Expected: 0 < sf < 1, got: %f", sf);
             if (!(tf > 0 && tf < 1))
                 return scry_err_set(c->err, SCRY_EINVAL, "invalid trend factor. Expected: 0 < tf < 1, got: %f", tf);
         }
     }
-    out->type = PQL_TYPE_VECTOR;
-    bool quant = name_is(e, "quantile_over_time"), mad = name_is(e, "mad_over_time");
-    if (m.type == PQL_TYPE_MATRIX && (m.m.anchored || m.m.smoothed)) {
+    x->quant = name_is(e, "quantile_over_time");
+    x->mad = name_is(e, "mad_over_time");
+    x->is_rate = name_is(e, "rate");
+    x->is_inc = name_is(e, "increase");
+    x->is_delta = name_is(e, "delta");
+    /* scalar arguments to pass per step (none for most functions) */
+    for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
+        if (x->sc[j])
+            x->n_sc = j + 1;
+    x->tmp.v = scry_arena_alloc(c->a, c->n_steps * sizeof(double));
+    x->tmp.ok = scry_arena_alloc(c->a, c->n_steps);
+    return 0;
+}
+
+/* The argument's frame: anchored/smoothed only go with some functions. */
+static int rf_frame(struct ev_ctx *c, struct rfx *x, const struct ev_matrix *m, bool is_matrix)
+{
+    const struct pql_call *call = &x->e->u.call;
+    x->hdr = *m;
+    x->hdr.s = NULL;
+    x->hdr.n = 0;
+    if (is_matrix && (m->anchored || m->smoothed)) {
         static const char *anch[] = { "changes", "delta", "increase", "rate", "resets" };
         bool ok = false;
         for (size_t j = 0; j < 5; j++)
             if (strcmp(call->func->name, anch[j]) == 0)
-                ok = !m.m.smoothed || (j != 0 && j != 4);
+                ok = !m->smoothed || (j != 0 && j != 4);
         if (!ok)
-            return scry_err_set(c->err, SCRY_EINVAL, m.m.smoothed
+            return scry_err_set(c->err, SCRY_EINVAL, m->smoothed
                 ? "smoothed modifier can only be used with: delta, increase, rate - not with %s"
                 : "anchored modifier can only be used with: changes, delta, increase, rate, resets - not with %s",
                 call->func->name);
     }
-    bool ext = m.m.anchored || m.m.smoothed;
-    bool is_rate = name_is(e, "rate"), is_inc = name_is(e, "increase"), is_delta = name_is(e, "delta");
-    int64_t *xt = NULL;
-    double *xv = NULL;
-    size_t x_cap = 0;
-    double *buf = NULL;
-    size_t buf_cap = 0;
-    double argv[PQL_FUNC_MAX_ARGS];
-    for (size_t k = 0; k < m.m.n; k++) {
-        const struct ev_mseries *s = &m.m.s[k];
-        struct ev_series *o = NULL;
-        rc = pql__check_limits(c);
-        if (rc != 0)
-            return rc;
-        size_t lo = 0, hi = 0;
-        /* a counter without a reset anywhere has none in any window: the
-         * rate functions skip their per-window scan (the sum it would add
-         * is exactly 0, so results do not change) */
-        bool monotone = true;
-        for (size_t j = 1; j < s->n && monotone; j++)
-            monotone = !(s->v[j] < s->v[j - 1]);
-        monotone = monotone && !(s->n && s->v[0] < 0);
-        for (size_t i = 0; i < c->n_steps; i++) {
-            int64_t end = m.m.win_end[i], start = end - m.m.range_ms;
-            int64_t lo_t = start - m.m.ext_ms, hi_t = end + (m.m.smoothed ? m.m.ext_ms : 0);
-            /* windows only move forward (steps, or one @ time): two cursors
-             * walk the points once instead of two binary searches a step */
-            if (i > 0 && end < m.m.win_end[i - 1])
-                lo = hi = 0;
-            while (lo < s->n && s->t[lo] <= lo_t)
-                lo++;
-            if (hi < lo)
-                hi = lo;
-            while (hi < s->n && s->t[hi] <= hi_t)
-                hi++;
-            for (size_t j = 0; j < call->n_args && j < PQL_FUNC_MAX_ARGS; j++)
-                argv[j] = sc[j] ? sc[j][i] : 0;
-            struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, m.m.range_ms, ev_ts(c, i), argv,
-                             monotone };
-            double v;
-            bool ok;
-            if (quant || mad) {
-                if (!w.n)
-                    continue;
-                if (buf_cap < w.n) {
-                    buf_cap = w.n * 2;
-                    buf = scry_arena_alloc(c->a, buf_cap * sizeof(double));
-                }
-                memcpy(buf, w.v, w.n * sizeof(double));
-                if (quant) {
-                    if (!(argv[0] >= 0 && argv[0] <= 1))
-                        pql__annotf(c, true, call->args[0],
-                                    "quantile value should be between 0 and 1, got %s",
-                                    pql__fmt_g(c, argv[0]));
-                    v = pql__quantile(argv[0], buf, w.n);
-                } else {
-                    bool has_nan = false;
-                    for (size_t j = 0; j < w.n; j++)
-                        has_nan |= isnan(w.v[j]);
-                    double med = pql__quantile(0.5, buf, w.n);
-                    for (size_t j = 0; j < w.n; j++)
-                        buf[j] = fabs(w.v[j] - med);
-                    v = has_nan ? NAN : pql__quantile(0.5, buf, w.n);
-                }
-                ok = true;
-            } else if (ext && (is_rate || is_inc || is_delta)) {
-                ok = extended_rate(&w, &v, !is_delta, is_rate, m.m.smoothed);
-            } else if (ext) {
-                if (x_cap < w.n + 2) {
-                    x_cap = (w.n + 2) * 2;
-                    xt = scry_arena_alloc(c->a, x_cap * sizeof(int64_t));
-                    xv = scry_arena_alloc(c->a, x_cap * sizeof(double));
-                }
-                struct win xw;
-                ok = ext_points(&w, xt, xv, &xw) && rf->fn(&xw, &v);
-            } else {
-                ok = rf->fn(&w, &v);
-            }
-            if (!ok)
-                continue;
-            if (!o)
-                o = pql__vec_add(c, &out->vec, &s->ls, !rf->keep_name || s->drop_name);
-            o->v[i] = v;
-            o->ok[i] = 1;
-        }
-    }
+    x->ext = m->anchored || m->smoothed;
     return 0;
+}
+
+/* Whether the label set was given before (streaming, where the generic
+ * path would have dropped names and then found two series colliding). */
+static bool rf_seen(struct ev_ctx *c, struct rfx *x, uint64_t h)
+{
+    if (x->n_seen * 2 + 2 > x->cap_seen) {
+        size_t cap = x->cap_seen ? x->cap_seen * 2 : 256;
+        uint64_t *n = scry_arena_calloc(c->a, cap, sizeof(*n));
+        for (size_t i = 0; i < x->cap_seen; i++) {
+            if (!x->seen[i])
+                continue;
+            size_t k = x->seen[i] & (cap - 1);
+            while (n[k])
+                k = (k + 1) & (cap - 1);
+            n[k] = x->seen[i];
+        }
+        x->seen = n;
+        x->cap_seen = cap;
+    }
+    h |= 1; /* 0 marks an empty slot */
+    size_t k = h & (x->cap_seen - 1);
+    while (x->seen[k]) {
+        if (x->seen[k] == h)
+            return true;
+        k = (k + 1) & (x->cap_seen - 1);
+    }
+    x->seen[k] = h;
+    x->n_seen++;
+    return false;
+}
+
+static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
+{
+    struct rfx *x = ud;
+    const struct pql_call *call = &x->e->u.call;
+    const struct ev_matrix *mm = &x->hdr;
+    int rc = pql__check_limits(c);
+    if (rc != 0)
+        return rc;
+    double argv[PQL_FUNC_MAX_ARGS] = { 0 };
+    size_t lo = 0, hi = 0;
+    bool any = false;
+    memset(x->tmp.ok, 0, c->n_steps);
+    /* a counter without a reset anywhere has none in any window: the
+     * rate functions skip their per-window scan (the sum it would add
+     * is exactly 0, so results do not change) */
+    bool monotone = true;
+    for (size_t j = 1; j < s->n && monotone; j++)
+        monotone = !(s->v[j] < s->v[j - 1]);
+    monotone = monotone && !(s->n && s->v[0] < 0);
+    for (size_t i = 0; i < c->n_steps; i++) {
+        int64_t end = mm->win_end[i], start = end - mm->range_ms;
+        int64_t lo_t = start - mm->ext_ms, hi_t = end + (mm->smoothed ? mm->ext_ms : 0);
+        /* windows only move forward (steps, or one @ time): two cursors
+         * walk the points once instead of two binary searches a step */
+        if (i > 0 && end < mm->win_end[i - 1])
+            lo = hi = 0;
+        while (lo < s->n && s->t[lo] <= lo_t)
+            lo++;
+        if (hi < lo)
+            hi = lo;
+        while (hi < s->n && s->t[hi] <= hi_t)
+            hi++;
+        for (size_t j = 0; j < x->n_sc; j++)
+            argv[j] = x->sc[j] ? x->sc[j][i] : 0;
+        struct win w = { s->t + lo, s->v + lo, hi - lo, start, end, mm->range_ms, ev_ts(c, i), argv,
+                         monotone };
+        double v;
+        bool ok;
+        if (x->quant || x->mad) {
+            if (!w.n)
+                continue;
+            if (x->buf_cap < w.n) {
+                x->buf_cap = w.n * 2;
+                x->buf = scry_arena_alloc(c->a, x->buf_cap * sizeof(double));
+            }
+            double *buf = x->buf;
+            memcpy(buf, w.v, w.n * sizeof(double));
+            if (x->quant) {
+                if (!(argv[0] >= 0 && argv[0] <= 1))
+                    pql__annotf(c, true, call->args[0],
+                                "quantile value should be between 0 and 1, got %s",
+                                pql__fmt_g(c, argv[0]));
+                v = pql__quantile(argv[0], buf, w.n);
+            } else {
+                bool has_nan = false;
+                for (size_t j = 0; j < w.n; j++)
+                    has_nan |= isnan(w.v[j]);
+                double med = pql__quantile(0.5, buf, w.n);
+                for (size_t j = 0; j < w.n; j++)
+                    buf[j] = fabs(w.v[j] - med);
+                v = has_nan ? NAN : pql__quantile(0.5, buf, w.n);
+            }
+            ok = true;
+        } else if (x->ext && (x->is_rate || x->is_inc || x->is_delta)) {
+            ok = extended_rate(&w, &v, !x->is_delta, x->is_rate, mm->smoothed);
+        } else if (x->ext) {
+            if (x->x_cap < w.n + 2) {
+                x->x_cap = (w.n + 2) * 2;
+                x->xt = scry_arena_alloc(c->a, x->x_cap * sizeof(int64_t));
+                x->xv = scry_arena_alloc(c->a, x->x_cap * sizeof(double));
+            }
+            struct win xw;
+            ok = ext_points(&w, x->xt, x->xv, &xw) && x->rf->fn(&xw, &v);
+        } else if (x->is_rate || x->is_inc || x->is_delta) {
+            /* direct, so the compiler inlines it: the common case */
+            ok = extrapolated_rate(&w, &v, !x->is_delta, x->is_rate);
+        } else {
+            ok = x->rf->fn(&w, &v);
+        }
+        if (!ok)
+            continue;
+        x->tmp.v[i] = v;
+        x->tmp.ok[i] = 1;
+        any = true;
+    }
+    if (!any)
+        return 0;
+    bool drop = !x->rf->keep_name || s->drop_name;
+    if (x->fn) {
+        x->tmp.ls = s->ls;
+        x->tmp.drop_name = drop;
+        if (!c->opts->delayed_name_removal) {
+            /* what pql__eval does to this call's result: names go now, and
+             * two series left with one label set are its business */
+            if (drop)
+                x->tmp.ls = pql__drop_name(c, &s->ls);
+            x->tmp.drop_name = false;
+            if (rf_seen(c, x, scry_labels_hash(&x->tmp.ls)))
+                return PQL__BAIL;
+        }
+        return x->fn(c, &x->tmp, x->ud);
+    }
+    struct scry_labels ls = x->dup_labels ? pql__labels_dup(c, &s->ls) : s->ls;
+    struct ev_series *o = pql__vec_add(c, x->out, &ls, drop);
+    memcpy(o->v, x->tmp.v, c->n_steps * sizeof(double));
+    memcpy(o->ok, x->tmp.ok, c->n_steps);
+    return 0;
+}
+
+static int mat_arg(const struct pql_expr *e)
+{
+    return name_is(e, "quantile_over_time") ? 1 : 0;
+}
+
+static int eval_range_fn(struct ev_ctx *c, const struct pql_expr *e, const struct range_fn *rf,
+                         struct ev_val *out)
+{
+    const struct pql_expr *arg = e->u.call.args[mat_arg(e)];
+    struct rfx x;
+    int rc = rf_setup(c, e, rf, &x);
+    if (rc != 0)
+        return rc;
+    out->type = PQL_TYPE_VECTOR;
+    x.out = &out->vec;
+    if (pql__mat_streamable(c, arg)) {
+        /* the points of one series at a time, not all of them in the arena */
+        struct ev_matrix hdr;
+        uint64_t n_samples = c->n_samples;
+        rc = pql__mat_header(c, arg, &hdr);
+        if (rc == 0)
+            rc = rf_frame(c, &x, &hdr, true);
+        x.dup_labels = true;
+        if (rc == 0)
+            rc = pql__stream_mat(c, arg, &x.hdr, rf_series, &x);
+        if (rc != PQL__BAIL)
+            return rc;
+        out->vec.n = 0;
+        c->n_samples = n_samples;
+        x.dup_labels = false;
+    }
+    struct ev_val m;
+    rc = pql__eval(c, arg, &m);
+    if (rc == 0)
+        rc = rf_frame(c, &x, &m.m, m.type == PQL_TYPE_MATRIX);
+    for (size_t k = 0; rc == 0 && k < m.m.n; k++)
+        rc = rf_series(c, &m.m.s[k], &x);
+    return rc;
+}
+
+bool pql__is_range_fn(const struct pql_expr *e, int *mat)
+{
+    if (e->kind != PQL_CALL)
+        return false;
+    for (size_t i = 0; i < sizeof(range_fns) / sizeof(range_fns[0]); i++)
+        if (strcmp(e->u.call.func->name, range_fns[i].name) == 0) {
+            *mat = mat_arg(e);
+            return true;
+        }
+    return false;
+}
+
+int pql__stream_range_call(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud)
+{
+    const struct range_fn *rf = NULL;
+    for (size_t i = 0; i < sizeof(range_fns) / sizeof(range_fns[0]); i++)
+        if (strcmp(e->u.call.func->name, range_fns[i].name) == 0)
+            rf = &range_fns[i];
+    assert(rf);
+    const struct pql_expr *arg = e->u.call.args[mat_arg(e)];
+    struct rfx x;
+    struct ev_matrix hdr;
+    int rc = rf_setup(c, e, rf, &x);
+    if (rc == 0)
+        rc = pql__mat_header(c, arg, &hdr);
+    if (rc == 0)
+        rc = rf_frame(c, &x, &hdr, true);
+    x.fn = fn;
+    x.ud = ud;
+    if (rc == 0)
+        rc = pql__stream_mat(c, arg, &x.hdr, rf_series, &x);
+    return rc;
 }
 
 static int eval_absent_over_time(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)

@@ -212,51 +212,108 @@ static struct scry_labels set_label(struct ev_ctx *c, const struct scry_labels *
     return scry_labels_builder_labels(&b);
 }
 
-static int eval_label_replace(struct ev_ctx *c, const struct pql_call *call, struct ev_val *v)
+struct lrep {
+    const char *dst, *repl, *src;
+    pcre2_code *re;
+    pcre2_match_data *md;
+    int n_groups;
+    struct scry_buf o;
+    ev_vec_fn fn;   /* streaming */
+    void *ud;
+};
+
+static int lrep_init(struct ev_ctx *c, const struct pql_call *call, struct lrep *x)
 {
+    memset(x, 0, sizeof(*x));
     struct ev_val a[4];
     for (int j = 0; j < 4; j++) {
         int rc = pql__eval(c, call->args[j + 1], &a[j]);
         if (rc != 0)
             return rc;
     }
-    const char *dst = a[0].str, *repl = a[1].str, *src = a[2].str, *rs = a[3].str;
+    const char *rs = a[3].str;
+    x->dst = a[0].str, x->repl = a[1].str, x->src = a[2].str;
     char *pat = scry_arena_printf(c->a, "^(?s:%s)$", rs);
     int ec;
     PCRE2_SIZE eo;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &eo, NULL);
-    if (!re)
+    x->re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_UTF, &ec, &eo, NULL);
+    if (!x->re)
         return scry_err_set(c->err, SCRY_EINVAL, "invalid regular expression in label_replace(): %s", rs);
-    if (!scry_label_name_valid(dst, strlen(dst))) {
-        pcre2_code_free(re);
-        return scry_err_set(c->err, SCRY_EINVAL, "invalid destination label name in label_replace(): %s", dst);
+    if (!scry_label_name_valid(x->dst, strlen(x->dst))) {
+        pcre2_code_free(x->re);
+        x->re = NULL;
+        return scry_err_set(c->err, SCRY_EINVAL, "invalid destination label name in label_replace(): %s", x->dst);
     }
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    int n_groups = 0;
-    pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &n_groups);
-    n_groups++;
-    struct scry_buf o;
-    scry_buf_init(&o);
+    x->md = pcre2_match_data_create_from_pattern(x->re, NULL);
+    pcre2_pattern_info(x->re, PCRE2_INFO_CAPTURECOUNT, &x->n_groups);
+    x->n_groups++;
+    scry_buf_init(&x->o);
+    return 0;
+}
+
+static void lrep_fini(struct lrep *x)
+{
+    if (!x->re)
+        return;
+    scry_buf_fini(&x->o);
+    pcre2_match_data_free(x->md);
+    pcre2_code_free(x->re);
+}
+
+/* The series' new labels; false when they stay as they are. */
+static bool lrep_apply(struct ev_ctx *c, struct lrep *x, const struct ev_series *s,
+                       struct scry_labels *ls, bool *drop_name)
+{
+    const char *sv = scry_labels_get(&s->ls, x->src);
+    if (!sv)
+        sv = "";
+    int r = pcre2_match(x->re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, x->md, NULL);
+    if (r < 0)
+        return false;
+    scry_buf_reset(&x->o);
+    scry_buf_putc(&x->o, 0);
+    x->o.len = 0;
+    expand(&x->o, x->repl, sv, pcre2_get_ovector_pointer(x->md), x->n_groups, x->re);
+    *ls = set_label(c, &s->ls, x->dst, x->o.p ? x->o.p : "");
+    if (strcmp(x->dst, "__name__") == 0)
+        *drop_name = false;
+    return true;
+}
+
+static int eval_label_replace(struct ev_ctx *c, const struct pql_call *call, struct ev_val *v)
+{
+    struct lrep x;
+    int rc = lrep_init(c, call, &x);
+    if (rc != 0)
+        return rc;
     for (size_t k = 0; k < v->vec.n; k++) {
         struct ev_series *s = &v->vec.s[k];
-        const char *sv = scry_labels_get(&s->ls, src);
-        if (!sv)
-            sv = "";
-        int r = pcre2_match(re, (PCRE2_SPTR)sv, strlen(sv), 0, 0, md, NULL);
-        if (r < 0)
-            continue;
-        scry_buf_reset(&o);
-        scry_buf_putc(&o, 0);
-        o.len = 0;
-        expand(&o, repl, sv, pcre2_get_ovector_pointer(md), n_groups, re);
-        s->ls = set_label(c, &s->ls, dst, o.p ? o.p : "");
-        if (strcmp(dst, "__name__") == 0)
-            s->drop_name = false;
+        lrep_apply(c, &x, s, &s->ls, &s->drop_name);
     }
-    scry_buf_fini(&o);
-    pcre2_match_data_free(md);
-    pcre2_code_free(re);
+    lrep_fini(&x);
     return 0;
+}
+
+static int lrep_series(struct ev_ctx *c, const struct ev_series *s, void *ud)
+{
+    struct lrep *x = ud;
+    struct ev_series o = *s;
+    lrep_apply(c, x, s, &o.ls, &o.drop_name);
+    return x->fn(c, &o, x->ud);
+}
+
+int pql__stream_label_replace(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud)
+{
+    /* the generic order: the vector first, then the strings */
+    struct lrep x;
+    int rc = lrep_init(c, &e->u.call, &x);
+    if (rc != 0)
+        return rc;
+    x.fn = fn;
+    x.ud = ud;
+    rc = pql__stream_vec(c, e->u.call.args[0], lrep_series, &x);
+    lrep_fini(&x);
+    return rc;
 }
 
 static int eval_label_join(struct ev_ctx *c, const struct pql_call *call, struct ev_val *v)

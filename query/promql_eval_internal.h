@@ -9,8 +9,9 @@
  *           step, the end of the window (t - range, end];
  *   string  a string.
  * All of it lives in the query's arena: a series gets its step arrays once,
- * raw points are read into one reused scratch buffer and then copied into
- * the arena at their exact size (never a malloc per sample). */
+ * raw points are read into one reused scratch buffer and, when a node needs
+ * the whole matrix, copied into the arena at their exact size (never a
+ * malloc per sample). The common plans skip that: see "streaming" below. */
 #ifndef SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 #define SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 
@@ -155,5 +156,43 @@ int pql__eval_range_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_v
 int pql__eval_histogram_classic(struct ev_ctx *c, const struct pql_expr *e, bool fraction,
                                 struct ev_val *out);
 int pql__eval_histogram_quantiles(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
+
+/* ---- streaming (promql_eval_stream.c) ------------------------------------
+ * The common plans (an aggregation over a selector or over a range function
+ * of a selector; a range function over a selector or a subquery) need only
+ * one series at a time: a source calls fn per series instead of building
+ * the whole per-step vector or copying every raw point into the arena.
+ * What fn gets (labels, points, step arrays) is only valid during the call.
+ * A source that finds the generic path would behave differently (two
+ * series whose label sets collide once __name__ is dropped) stops with
+ * PQL__BAIL; the consumer then discards what it folded and evaluates the
+ * generic way. */
+#define PQL__BAIL 1
+typedef int (*ev_vec_fn)(struct ev_ctx *c, const struct ev_series *s, void *ud);
+typedef int (*ev_mat_fn)(struct ev_ctx *c, const struct ev_mseries *s, void *ud);
+/* Whether e is a shape the stream functions below take (no side effects). */
+bool pql__vec_streamable(const struct ev_ctx *c, const struct pql_expr *e);
+bool pql__mat_streamable(const struct ev_ctx *c, const struct pql_expr *e);
+int pql__stream_vec(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud);
+/* hdr gets the matrix's frame (range, windows, modifiers; no series) before
+ * the first call of fn. */
+int pql__mat_header(struct ev_ctx *c, const struct pql_expr *e, struct ev_matrix *hdr);
+int pql__stream_mat(struct ev_ctx *c, const struct pql_expr *e, const struct ev_matrix *hdr,
+                    ev_mat_fn fn, void *ud);
+/* Copies a label set and its strings into the arena. */
+struct scry_labels pql__labels_dup(struct ev_ctx *c, const struct scry_labels *ls);
+/* The label set without __name__ (and __type__/__unit__), in the arena. */
+struct scry_labels pql__drop_name(struct ev_ctx *c, const struct scry_labels *ls);
+/* sources, in the files of the node they replace */
+int pql__stream_vector_sel(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud);
+int pql__stream_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, const struct ev_matrix *hdr,
+                           ev_mat_fn fn, void *ud);
+int pql__matrix_sel_header(struct ev_ctx *c, const struct pql_expr *e, struct ev_matrix *hdr);
+bool pql__is_range_fn(const struct pql_expr *e, int *mat_arg);
+int pql__stream_range_call(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud);
+int pql__subquery_header(struct ev_ctx *c, const struct pql_expr *e, struct ev_matrix *hdr);
+int pql__stream_subquery(struct ev_ctx *c, const struct pql_expr *e, const struct ev_matrix *hdr,
+                         ev_mat_fn fn, void *ud);
+int pql__stream_label_replace(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud);
 
 #endif

@@ -41,31 +41,34 @@ struct raw {
     size_t n;
 };
 
-static void raw_push(struct ev_ctx *c, struct raw *r, int64_t t, double v)
+/* Doubles the scratch buffer (kept for the whole query). */
+static void grow_scratch(struct ev_ctx *c)
 {
-    if (r->n == c->scratch_cap) {
-        size_t cap = c->scratch_cap ? c->scratch_cap * 2 : 1024;
-        c->scratch_t = scry_realloc(c->scratch_t, cap * sizeof(int64_t));
-        c->scratch_v = scry_realloc(c->scratch_v, cap * sizeof(double));
-        c->scratch_cap = cap;
-    }
-    c->scratch_t[r->n] = t;
-    c->scratch_v[r->n] = v;
-    r->n++;
+    size_t cap = c->scratch_cap ? c->scratch_cap * 2 : 1024;
+    c->scratch_t = scry_realloc(c->scratch_t, cap * sizeof(int64_t));
+    c->scratch_v = scry_realloc(c->scratch_v, cap * sizeof(double));
+    c->scratch_cap = cap;
 }
 
 /* Copies the scratch points into the arena. */
 static void raw_keep(struct ev_ctx *c, struct raw *r)
 {
-    r->t = scry_arena_alloc(c->a, (r->n ? r->n : 1) * sizeof(int64_t));
-    r->v = scry_arena_alloc(c->a, (r->n ? r->n : 1) * sizeof(double));
-    memcpy(r->t, c->scratch_t, r->n * sizeof(int64_t));
-    memcpy(r->v, c->scratch_v, r->n * sizeof(double));
+    int64_t *t = scry_arena_alloc(c->a, (r->n ? r->n : 1) * sizeof(int64_t));
+    double *v = scry_arena_alloc(c->a, (r->n ? r->n : 1) * sizeof(double));
+    memcpy(t, r->t, r->n * sizeof(int64_t));
+    memcpy(v, r->v, r->n * sizeof(double));
+    r->t = t;
+    r->v = v;
 }
 
-/* Copies a label set and its strings into the arena (a store's labels are
- * only valid until its series set moves on). */
-static struct scry_labels labels_dup(struct ev_ctx *c, const struct scry_labels *ls)
+static inline bool is_stale(double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    return bits == PQL_STALE_NAN_BITS;
+}
+
+struct scry_labels pql__labels_dup(struct ev_ctx *c, const struct scry_labels *ls)
 {
     struct scry_label *v = scry_arena_alloc(c->a, (ls->n ? ls->n : 1) * sizeof(*v));
     for (size_t i = 0; i < ls->n; i++) {
@@ -75,6 +78,9 @@ static struct scry_labels labels_dup(struct ev_ctx *c, const struct scry_labels 
     return (struct scry_labels){ v, ls->n };
 }
 
+/* fn gets the store's labels (valid during the call only: a consumer that
+ * keeps them copies them with pql__labels_dup) and the points in the
+ * reused scratch buffer. */
 typedef int (*series_fn)(struct ev_ctx *c, const struct scry_labels *ls, struct raw *r, void *ud);
 
 /* Selects vs over [mint, maxt] and calls fn with each series' raw points
@@ -93,33 +99,85 @@ static int select_raw(struct ev_ctx *c, const struct pql_vector_sel *vs, int64_t
         q->ops->close(q);
         return rc;
     }
+    if (c->scratch_cap == 0)
+        grow_scratch(c);
     while (rc == 0 && ss->ops->next(ss)) {
         struct scry_sample_iter *it = ss->ops->samples(ss);
-        struct raw r = { 0 };
-        if (it->ops->seek(it, mint)) {
-            do {
-                int64_t t;
-                double v;
-                it->ops->at(it, &t, &v);
-                if (t > maxt)
-                    break;
-                if (!keep_stale && pql_is_stale_nan(v))
-                    continue;
-                raw_push(c, &r, t, v);
-                if ((r.n & 1023) == 0 && (rc = pql__check_deadline(c)) != 0)
-                    break;
-            } while (it->ops->next(it));
+        const struct scry_sample_iter_ops *ops = it->ops;
+        size_t n = 0, cap = c->scratch_cap;
+        int64_t *tt = c->scratch_t;
+        double *vv = c->scratch_v;
+        if (ops->seek(it, mint)) {
+            int64_t t;
+            double v;
+            ops->at(it, &t, &v);
+            if (t <= maxt && (keep_stale || !is_stale(v))) {
+                tt[0] = t;
+                vv[0] = v;
+                n = 1;
+            }
+            if (t > maxt) {
+                /* nothing in range */
+            } else if (ops->next_batch) {
+                /* the store decodes a chunk at a time into the scratch */
+                for (;;) {
+                    if (n == cap) {
+                        grow_scratch(c);
+                        tt = c->scratch_t, vv = c->scratch_v, cap = c->scratch_cap;
+                        if ((rc = pql__check_deadline(c)) != 0)
+                            break;
+                    }
+                    size_t want = cap - n;
+                    size_t got = ops->next_batch(it, tt + n, vv + n, want);
+                    size_t end = n + got, w = n;
+                    bool past = false;
+                    if (keep_stale && got && tt[end - 1] <= maxt) {
+                        n = end; /* the common case: nothing to drop */
+                        if (got < want)
+                            break;
+                        continue;
+                    }
+                    for (size_t k = n; k < end; k++) {
+                        if (tt[k] > maxt) {
+                            past = true;
+                            break;
+                        }
+                        if (!keep_stale && is_stale(vv[k]))
+                            continue;
+                        tt[w] = tt[k];
+                        vv[w++] = vv[k];
+                    }
+                    n = w;
+                    if (past || got < want)
+                        break;
+                }
+            } else {
+                while (ops->next(it)) {
+                    ops->at(it, &t, &v);
+                    if (t > maxt)
+                        break;
+                    if (!keep_stale && is_stale(v))
+                        continue;
+                    if (n == cap) {
+                        grow_scratch(c);
+                        tt = c->scratch_t, vv = c->scratch_v, cap = c->scratch_cap;
+                        if ((rc = pql__check_deadline(c)) != 0)
+                            break;
+                    }
+                    tt[n] = t;
+                    vv[n++] = v;
+                }
+            }
         }
         if (rc == 0)
-            rc = it->ops->err(it, c->err);
+            rc = ops->err(it, c->err);
         if (rc == 0)
-            rc = pql__count_samples(c, r.n);
+            rc = pql__count_samples(c, n);
         if (rc == 0)
             rc = pql__check_limits(c);
-        if (rc == 0 && r.n) {
-            struct scry_labels ls = labels_dup(c, ss->ops->labels(ss));
-            raw_keep(c, &r);
-            rc = fn(c, &ls, &r, ud);
+        if (rc == 0 && n) {
+            struct raw r = { tt, vv, n };
+            rc = fn(c, ss->ops->labels(ss), &r, ud);
         }
     }
     if (rc == 0)
@@ -134,67 +192,122 @@ static int select_raw(struct ev_ctx *c, const struct pql_vector_sel *vs, int64_t
 struct vsel {
     const struct pql_vector_sel *vs;
     int64_t *ref;
-    struct ev_vec *out;
     bool ts;       /* timestamps (s) instead of values */
+    bool ref_monotone; /* ref never decreases */
+    struct ev_vec *out;          /* generic: the series are kept here */
+    ev_vec_fn fn;                /* streaming: or handed to fn */
+    void *ud;
+    struct ev_series tmp;        /* the step arrays of the current series */
 };
 
-static int vsel_series(struct ev_ctx *c, const struct scry_labels *ls, struct raw *r, void *ud)
+/* The values of one series at every step; false when it has none. */
+static bool vsel_steps(struct ev_ctx *c, const struct vsel *x, const struct raw *r, double *out_v,
+                       uint8_t *out_ok)
 {
-    struct vsel *x = ud;
-    struct ev_series *s = NULL;
+    const int64_t *ref = x->ref, *t = r->t;
+    const double *rv = r->v;
+    const size_t n = r->n, n_steps = c->n_steps;
+    const int64_t lb = c->lookback_ms;
+    bool any = false;
+    memset(out_ok, 0, n_steps);
+    if (x->ref_monotone && !x->ts && !x->vs->smoothed) {
+        /* the common case: one merge of the points and the steps */
+        size_t k = 0; /* first point after ref */
+        for (size_t i = 0; i < n_steps; i++) {
+            int64_t rt = ref[i];
+            while (k < n && t[k] <= rt)
+                k++;
+            if (k == 0 || t[k - 1] <= rt - lb || is_stale(rv[k - 1]))
+                continue;
+            out_v[i] = rv[k - 1];
+            out_ok[i] = 1;
+            any = true;
+        }
+        return any;
+    }
     /* The reference times never decrease (a step's time minus a fixed
      * offset, or one @ time), so one cursor walks the points forward once
      * instead of a binary search per step. */
     long k = -1;
-    for (size_t i = 0; i < c->n_steps; i++) {
-        if (i > 0 && x->ref[i] < x->ref[i - 1])
+    for (size_t i = 0; i < n_steps; i++) {
+        if (i > 0 && ref[i] < ref[i - 1])
             k = -1;
-        while ((size_t)(k + 1) < r->n && r->t[k + 1] <= x->ref[i])
+        while ((size_t)(k + 1) < n && t[k + 1] <= ref[i])
             k++;
-        if (k < 0 || r->t[k] <= x->ref[i] - c->lookback_ms || pql_is_stale_nan(r->v[k]))
+        if (k < 0 || t[k] <= ref[i] - lb || is_stale(rv[k]))
             continue;
-        double v = x->ts ? (double)r->t[k] / 1000 : r->v[k];
-        if (x->vs->smoothed && r->t[k] < x->ref[i] && (size_t)k + 1 < r->n &&
-            r->t[k + 1] <= x->ref[i] + c->lookback_ms && !pql_is_stale_nan(r->v[k + 1])) {
+        double v = x->ts ? (double)t[k] / 1000 : rv[k];
+        if (x->vs->smoothed && t[k] < ref[i] && (size_t)k + 1 < n &&
+            t[k + 1] <= ref[i] + lb && !is_stale(rv[k + 1])) {
             /* experimental: interpolate between the samples around ref */
-            double y1 = r->v[k], y2 = r->v[k + 1];
-            v = y1 + (y2 - y1) * (double)(x->ref[i] - r->t[k]) / (double)(r->t[k + 1] - r->t[k]);
+            double y1 = rv[k], y2 = rv[k + 1];
+            v = y1 + (y2 - y1) * (double)(ref[i] - t[k]) / (double)(t[k + 1] - t[k]);
         }
-        if (!s)
-            s = pql__vec_add(c, x->out, ls, false);
-        s->v[i] = v;
-        s->ok[i] = 1;
+        out_v[i] = v;
+        out_ok[i] = 1;
+        any = true;
     }
+    return any;
+}
+
+static int vsel_series(struct ev_ctx *c, const struct scry_labels *ls, struct raw *r, void *ud)
+{
+    struct vsel *x = ud;
+    if (!vsel_steps(c, x, r, x->tmp.v, x->tmp.ok))
+        return 0;
+    if (x->fn) {
+        x->tmp.ls = *ls;
+        x->tmp.drop_name = false;
+        return x->fn(c, &x->tmp, x->ud);
+    }
+    struct scry_labels cp = pql__labels_dup(c, ls);
+    struct ev_series *s = pql__vec_add(c, x->out, &cp, false);
+    memcpy(s->v, x->tmp.v, c->n_steps * sizeof(double));
+    memcpy(s->ok, x->tmp.ok, c->n_steps);
     return 0;
 }
 
-static int vector_sel(struct ev_ctx *c, const struct pql_expr *e, bool ts, struct ev_val *out)
+static int vector_sel(struct ev_ctx *c, const struct pql_expr *e, bool ts, struct ev_val *out,
+                      ev_vec_fn fn, void *ud)
 {
     const struct pql_vector_sel *vs = &e->u.vs;
     int64_t off = sel_offset(c, vs);
-    memset(out, 0, sizeof(*out));
-    struct vsel x = { vs, scry_arena_alloc(c->a, c->n_steps * sizeof(int64_t)), &out->vec, ts };
+    if (out)
+        memset(out, 0, sizeof(*out));
+    struct vsel x = { .vs = vs, .ref = scry_arena_alloc(c->a, c->n_steps * sizeof(int64_t)),
+                      .ts = ts, .ref_monotone = true, .out = out ? &out->vec : NULL, .fn = fn,
+                      .ud = ud };
+    x.tmp.v = scry_arena_alloc(c->a, c->n_steps * sizeof(double));
+    x.tmp.ok = scry_arena_alloc(c->a, c->n_steps);
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (size_t i = 0; i < c->n_steps; i++) {
         x.ref[i] = pql__ref_time(c, vs->at, vs->at_ms, off, i);
+        if (i > 0 && x.ref[i] < x.ref[i - 1])
+            x.ref_monotone = false;
         if (x.ref[i] < lo)
             lo = x.ref[i];
         if (x.ref[i] > hi)
             hi = x.ref[i];
     }
-    out->type = PQL_TYPE_VECTOR;
+    if (out)
+        out->type = PQL_TYPE_VECTOR;
     return select_raw(c, vs, lo - c->lookback_ms + 1, hi + (vs->smoothed ? c->lookback_ms : 0),
                       true, vsel_series, &x);
 }
 
 int pql__eval_vector_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
 {
-    return vector_sel(c, e, false, out);
+    return vector_sel(c, e, false, out, NULL, NULL);
 }
 
 int pql__eval_vector_sel_ts(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
 {
-    return vector_sel(c, e, true, out);
+    return vector_sel(c, e, true, out, NULL, NULL);
+}
+
+int pql__stream_vector_sel(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud)
+{
+    return vector_sel(c, e, false, NULL, fn, ud);
 }
 
 /* ---- range selectors ------------------------------------------------------- */
@@ -202,11 +315,17 @@ int pql__eval_vector_sel_ts(struct ev_ctx *c, const struct pql_expr *e, struct e
 struct msel {
     struct ev_matrix *m;
     size_t cap;
+    ev_mat_fn fn;  /* streaming: the points go to fn instead */
+    void *ud;
 };
 
 static int msel_series(struct ev_ctx *c, const struct scry_labels *ls, struct raw *r, void *ud)
 {
     struct msel *x = ud;
+    if (x->fn) {
+        struct ev_mseries s = { *ls, false, r->t, r->v, r->n };
+        return x->fn(c, &s, x->ud);
+    }
     if (x->m->n == x->cap) {
         size_t cap = x->cap ? x->cap * 2 : 16;
         struct ev_mseries *s = scry_arena_alloc(c->a, cap * sizeof(*s));
@@ -215,33 +334,56 @@ static int msel_series(struct ev_ctx *c, const struct scry_labels *ls, struct ra
         x->m->s = s;
         x->cap = cap;
     }
-    x->m->s[x->m->n++] = (struct ev_mseries){ *ls, false, r->t, r->v, r->n };
+    raw_keep(c, r);
+    x->m->s[x->m->n++] = (struct ev_mseries){ pql__labels_dup(c, ls), false, r->t, r->v, r->n };
     return 0;
 }
 
-int pql__eval_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
+int pql__matrix_sel_header(struct ev_ctx *c, const struct pql_expr *e, struct ev_matrix *hdr)
 {
     const struct pql_vector_sel *vs = &e->u.ms.vs->u.vs;
     int64_t off = sel_offset(c, vs), range = e->u.ms.range_ms;
     if (e->u.ms.range_expr)
         pql_dur_eval(e->u.ms.range_expr, c->is_range ? c->q_step : 0, c->q_end - c->q_start, &range);
-    out->type = PQL_TYPE_MATRIX;
-    out->m.range_ms = range;
-    out->m.win_end = scry_arena_alloc(c->a, c->n_steps * sizeof(int64_t));
+    memset(hdr, 0, sizeof(*hdr));
+    hdr->range_ms = range;
+    hdr->win_end = scry_arena_alloc(c->a, c->n_steps * sizeof(int64_t));
+    for (size_t i = 0; i < c->n_steps; i++)
+        hdr->win_end[i] = pql__ref_time(c, vs->at, vs->at_ms, off, i);
+    hdr->anchored = vs->anchored;
+    hdr->smoothed = vs->smoothed;
+    if (vs->anchored || vs->smoothed)
+        hdr->ext_ms = c->lookback_ms;
+    return 0;
+}
+
+static int matrix_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_matrix *m,
+                      ev_mat_fn fn, void *ud)
+{
+    const struct pql_vector_sel *vs = &e->u.ms.vs->u.vs;
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (size_t i = 0; i < c->n_steps; i++) {
-        int64_t t = pql__ref_time(c, vs->at, vs->at_ms, off, i);
-        out->m.win_end[i] = t;
+        int64_t t = m->win_end[i];
         if (t < lo)
             lo = t;
         if (t > hi)
             hi = t;
     }
-    struct msel x = { &out->m, 0 };
-    out->m.anchored = vs->anchored;
-    out->m.smoothed = vs->smoothed;
-    if (vs->anchored || vs->smoothed)
-        out->m.ext_ms = c->lookback_ms;
-    return select_raw(c, vs, lo - range + 1 - out->m.ext_ms,
-                      hi + (vs->smoothed ? out->m.ext_ms : 0), false, msel_series, &x);
+    struct msel x = { m, 0, fn, ud };
+    return select_raw(c, vs, lo - m->range_ms + 1 - m->ext_ms,
+                      hi + (vs->smoothed ? m->ext_ms : 0), false, msel_series, &x);
+}
+
+int pql__stream_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, const struct ev_matrix *hdr,
+                           ev_mat_fn fn, void *ud)
+{
+    struct ev_matrix m = *hdr;
+    return matrix_sel(c, e, &m, fn, ud);
+}
+
+int pql__eval_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out)
+{
+    out->type = PQL_TYPE_MATRIX;
+    pql__matrix_sel_header(c, e, &out->m);
+    return matrix_sel(c, e, &out->m, NULL, NULL);
 }

@@ -373,8 +373,79 @@ static int bit_err(const struct scry_sample_iter *sit, struct scry_err *err)
     return it->ss->rc;
 }
 
+/* bit_next, up to cap times, a chunk at a time. */
+static size_t bit_next_batch(struct scry_sample_iter *sit, int64_t *t, double *v, size_t cap)
+{
+    struct bit *it = (struct bit *)sit;
+    size_t n = 0;
+    while (n < cap && !it->done) {
+        if (!it->in_chunk) {
+            if (it->ci >= it->cend) {
+                it->done = true;
+                break;
+            }
+            if (!bit_open_chunk(it))
+                break;
+        }
+        size_t got = tsdb_chunk_iter_next_n(&it->cit, t + n, v + n, cap - n);
+        if (got == 0) {
+            if (!bit_chunk_end(it))
+                break;
+            continue;
+        }
+        /* bit_check on each: in the chunk's range, then in the querier's.
+         * Timestamps increase (the decoder checks), so when the first and
+         * the last pass, all do. */
+        const struct tsdb__gchunk *ch = &it->ss->g.chunks[it->ci];
+        size_t end = n + got;
+        if (t[n] >= ch->mint_ms && t[end - 1] <= ch->maxt_ms) {
+            size_t a = n, e = end;
+            while (a < e && t[a] < it->ss->mint)
+                a++;
+            if (a < e && t[e - 1] > it->ss->maxt) {
+                size_t lo = a, hi = e; /* the first after maxt */
+                while (lo < hi) {
+                    size_t mid = lo + (hi - lo) / 2;
+                    if (t[mid] > it->ss->maxt)
+                        hi = mid;
+                    else
+                        lo = mid + 1;
+                }
+                e = lo;
+                it->done = true;
+            }
+            if (a > n) {
+                memmove(t + n, t + a, (e - a) * sizeof(*t));
+                memmove(v + n, v + a, (e - a) * sizeof(*v));
+            }
+            n += e - a;
+            continue;
+        }
+        size_t w = n;
+        for (size_t j = n; j < end; j++) {
+            if (t[j] < ch->mint_ms || t[j] > ch->maxt_ms) {
+                scry_err_set(&it->ss->err, SCRY_ECORRUPT, "%s: sample outside its chunk's range",
+                             it->ss->b->index_path);
+                bit_fail(it, SCRY_ECORRUPT);
+                return w;
+            }
+            if (t[j] < it->ss->mint)
+                continue;
+            if (t[j] > it->ss->maxt) {
+                it->done = true;
+                return w;
+            }
+            t[w] = t[j];
+            v[w++] = v[j];
+        }
+        n = w;
+    }
+    return n;
+}
+
 static const struct scry_sample_iter_ops bit_ops = {
-    .next = bit_next, .seek = bit_seek, .at = bit_at, .err = bit_err};
+    .next = bit_next, .seek = bit_seek, .at = bit_at, .err = bit_err,
+    .next_batch = bit_next_batch};
 
 /* ---- series set -------------------------------------------------------------------- */
 

@@ -143,6 +143,10 @@ bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it);
  * there is none (or on error). Never moves backwards: if the current sample
  * already has t >= t_ms it stays. */
 bool tsdb_chunk_iter_seek(struct tsdb_chunk_iter *it, int64_t t_ms);
+/* Like up to cap calls of next() and at(): stores the samples after the
+ * current one in t[] and v[] and returns how many; fewer than cap at the
+ * end of the chunk or on error. The iterator then stands on the last. */
+size_t tsdb_chunk_iter_next_n(struct tsdb_chunk_iter *it, int64_t *t, double *v, size_t cap);
 /* The current sample; only valid after next/seek returned true. */
 void tsdb_chunk_iter_at(const struct tsdb_chunk_iter *it, int64_t *t_ms, double *v);
 /* 0, or SCRY_ECORRUPT when the bytes were not a valid chunk. */

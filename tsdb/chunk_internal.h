@@ -175,6 +175,21 @@ static inline void tsdb__bw_uvarint(struct tsdb__bw *w, uint64_t v)
 static inline int tsdb__br_get(struct tsdb_chunk_iter *it, unsigned nbits, uint64_t *out)
 {
     assert(nbits <= 32);
+    if (it->nacc < nbits && it->end - it->p >= 8) {
+        /* Refill up to 63 bits with one load while 8 or more bytes remain.
+         * It takes at most 7, so the chunk's last byte is always read by
+         * the byte loop below, only when needed, as before: the end-of-
+         * chunk checks (at_clean_end, truncation) see the same state. */
+        unsigned take = (63 - it->nacc) >> 3; /* 4..7 bytes */
+        uint64_t w;
+        memcpy(&w, it->p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w = __builtin_bswap64(w);
+#endif
+        it->acc = (it->acc << (8 * take)) | (w >> (64 - 8 * take));
+        it->p += take;
+        it->nacc += 8 * take;
+    }
     while (it->nacc < nbits) {
         if (it->p == it->end)
             return -1;

@@ -192,7 +192,7 @@ static bool at_clean_end(const struct tsdb_chunk_iter *it)
     return it->p == it->end && it->nacc < 8 && (it->acc & tsdb__mask(it->nacc)) == 0;
 }
 
-bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it)
+static inline __attribute__((always_inline)) bool next_one(struct tsdb_chunk_iter *it)
 {
     if (it->err || it->i >= it->n)
         return false;
@@ -222,6 +222,21 @@ bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it)
         return false;
     }
     return true;
+}
+
+bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it)
+{
+    return next_one(it);
+}
+
+size_t tsdb_chunk_iter_next_n(struct tsdb_chunk_iter *it, int64_t *t, double *v, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap && next_one(it)) {
+        t[n] = it->t_ms;
+        v[n++] = it->v;
+    }
+    return n;
 }
 
 bool tsdb_chunk_iter_seek(struct tsdb_chunk_iter *it, int64_t t_ms)

@@ -57,8 +57,9 @@ static void write_block(struct bg_set *set, bool rechunk, uint32_t group, char *
 }
 
 /* Runs one select on the block and the model and compares. */
+/* batch > 0: read with next_batch, batch (<= 16) samples a call */
 static void check_select(struct scry_querier *q, const struct bg_set *set, struct scry_matcher *ms,
-                         size_t n_ms, int64_t mint, int64_t maxt, bool seek)
+                         size_t n_ms, int64_t mint, int64_t maxt, bool seek, size_t batch)
 {
     struct scry_select_hints h = {.mint = mint, .maxt = maxt};
     struct scry_series_set *ss;
@@ -122,7 +123,25 @@ static void check_select(struct scry_querier *q, const struct bg_set *set, struc
                 got = true;
                 break;
             }
-            while (it->ops->next(it)) {
+            if (batch) {
+                /* the same samples, a chunk (or less) per call */
+                assert_non_null(it->ops->next_batch);
+                int64_t bt[16];
+                double bv[16];
+                size_t got_n;
+                do {
+                    got_n = it->ops->next_batch(it, bt, bv, batch);
+                    assert_true(got_n <= batch);
+                    for (size_t j = 0; j < got_n; j++) {
+                        assert_non_null(want);
+                        assert_true(w0 + n_got < w1);
+                        assert_int_equal(bt[j], want->t[w0 + n_got]);
+                        assert_true(bg_same_double(bv[j], want->v[w0 + n_got]));
+                        n_got++;
+                    }
+                } while (got_n == batch);
+            }
+            while (!batch && it->ops->next(it)) {
                 it->ops->at(it, &t, &v);
                 assert_non_null(want);
                 assert_true(w0 + n_got < w1);
@@ -173,7 +192,8 @@ static void run_model(uint64_t seed, size_t n_series, bool rechunk, uint32_t gro
             a = MINT;
             c = MAXT;
         }
-        check_select(q, &set, ms, n_ms, a, c, iter % 3 == 0);
+        check_select(q, &set, ms, n_ms, a, c, iter % 3 == 0,
+                     iter % 3 == 1 ? 1 + (size_t)bg_below(16) : 0);
         for (size_t k = 0; k < n_ms; k++)
             scry_matcher_fini(&ms[k]);
     }

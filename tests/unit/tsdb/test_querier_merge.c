@@ -59,7 +59,7 @@ static void ai_at(const struct scry_sample_iter *b, int64_t *t, double *v)
 
 static int ai_err(const struct scry_sample_iter *b, struct scry_err *err) { return 0; }
 
-static const struct scry_sample_iter_ops ai_ops = { ai_next, ai_seek, ai_at, ai_err };
+static const struct scry_sample_iter_ops ai_ops = { ai_next, ai_seek, ai_at, ai_err, NULL };
 
 struct apart {
     struct scry_querier base;
