@@ -50,44 +50,140 @@ bool ls__entry_get(struct ls_rd *r, int64_t prev_t, struct scry_arena *a,
     return !r->bad;
 }
 
-/* ---- the columnar payload of segment chunks (FORMAT.md "Chunk", codec 3) ---- */
+/* ---- the columnar payloads of segment chunks (FORMAT.md "Chunk", codecs 3, 4) ---- */
+
+#include <string.h>
+
+static void put_md(struct scry_buf *b, const struct scry_log_entry *e)
+{
+    ls__put_uvarint(b, e->metadata.n);
+    for (size_t i = 0; i < e->metadata.n; i++) {
+        const struct scry_label *l = &e->metadata.v[i];
+        ls__put_str(b, l->name, strlen(l->name));
+        ls__put_str(b, l->value, strlen(l->value));
+    }
+}
 
 void ls__cols_add(struct ls_cols *c, int64_t prev_t, const struct scry_log_entry *e)
 {
     assert(e->t_ns >= prev_t);
     ls__put_uvarint(&c->dts, (uint64_t)e->t_ns - (uint64_t)prev_t);
-    ls__put_uvarint(&c->lens, e->line.len);
-    ls__put_uvarint(&c->md, e->metadata.n);
-    for (size_t i = 0; i < e->metadata.n; i++) {
-        const struct scry_label *l = &e->metadata.v[i];
-        ls__put_str(&c->md, l->name, strlen(l->name));
-        ls__put_str(&c->md, l->value, strlen(l->value));
+    put_md(&c->md, e);
+    /* A line holding newlines: (entries since the previous one, its newlines). */
+    const char *p = e->line.p, *end = p + e->line.len, *nl;
+    uint32_t k = 0;
+    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        k++;
+        p = nl + 1;
     }
-    scry_buf_put(&c->lines, e->line.p, e->line.len);
+    if (k) {
+        ls__put_uvarint(&c->exc, c->n - c->last_exc);
+        ls__put_uvarint(&c->exc, k);
+        c->last_exc = c->n;
+        c->n_exc++;
+    }
+    scry_buf_reserve(&c->lines, e->line.len + 1);
+    memcpy(c->lines.p + c->lines.len, e->line.p, e->line.len);
+    c->lines.len += e->line.len;
+    c->lines.p[c->lines.len++] = '\n';
+    c->n++;
 }
 
-void ls__cols_finish(struct ls_cols *c, struct scry_buf *out)
+void ls__cols_finish(struct ls_cols *c, struct scry_buf *head, struct scry_buf *lines)
 {
-    scry_buf_put(out, c->dts.p, c->dts.len);
-    scry_buf_put(out, c->lens.p, c->lens.len);
-    scry_buf_put(out, c->md.p, c->md.len);
-    scry_buf_put(out, c->lines.p, c->lines.len);
+    scry_buf_put(head, c->dts.p, c->dts.len);
+    scry_buf_put(head, c->md.p, c->md.len);
+    ls__put_uvarint(head, c->n_exc);
+    scry_buf_put(head, c->exc.p, c->exc.len);
+    scry_buf_put(lines, c->lines.p, c->lines.len);
     scry_buf_reset(&c->dts);
-    scry_buf_reset(&c->lens);
+    scry_buf_reset(&c->exc);
     scry_buf_reset(&c->md);
     scry_buf_reset(&c->lines);
+    c->n = c->n_exc = c->last_exc = 0;
 }
 
 void ls__cols_fini(struct ls_cols *c)
 {
     scry_buf_fini(&c->dts);
-    scry_buf_fini(&c->lens);
+    scry_buf_fini(&c->exc);
     scry_buf_fini(&c->md);
     scry_buf_fini(&c->lines);
 }
 
-bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct scry_arena *a,
-                  struct scry_log_entry *out)
+static bool get_md(struct ls_rd *r, struct scry_arena *a, struct scry_log_entry *e)
+{
+    uint64_t m = ls__rd_uvarint(r);
+    if (r->bad || m > (uint64_t)(r->end - r->p) / 2)
+        return false;
+    struct scry_label *v = (a && m) ? scry_arena_alloc(a, m * sizeof *v) : NULL;
+    for (uint64_t k = 0; k < m; k++) {
+        struct scry_str nm = ls__rd_str(r), val = ls__rd_str(r);
+        if (r->bad || nm.len == 0)
+            return false;
+        if (v) {
+            v[k].name = scry_arena_strndup(a, nm.p, nm.len);
+            v[k].value = scry_arena_strndup(a, val.p, val.len);
+        }
+    }
+    e->metadata = (struct scry_labels){ v, v ? m : 0 };
+    return true;
+}
+
+/* Codec 4: dt * n, md * n, n_exc, exc * n_exc, then the lines, each ended
+ * by '\n' (plus the newlines an exception says it holds). */
+static bool cols4_get(const uint8_t *p, size_t len, uint32_t n, struct ls_rd *r,
+                      struct scry_arena *a, struct scry_log_entry *out)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!get_md(r, a, &out[i]))
+            return false;
+    uint64_t n_exc = ls__rd_uvarint(r);
+    if (r->bad || n_exc > n)
+        return false;
+    const uint8_t *exc = r->p;
+    /* The exception list ends where the lines start: walk it once to find that. */
+    struct ls_rd x = *r;
+    for (uint64_t k = 0; k < n_exc; k++) {
+        ls__rd_uvarint(&x);
+        ls__rd_uvarint(&x);
+    }
+    if (x.bad)
+        return false;
+    struct ls_rd e = { exc, x.p, false };
+    const uint8_t *q = x.p, *end = p + len;
+    /* at: the index of the next line with newlines (deltas from the previous). */
+    uint64_t at = n_exc ? ls__rd_uvarint(&e) : UINT64_MAX, nls = n_exc ? ls__rd_uvarint(&e) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t want = 1;
+        if (at == i) {
+            if (nls == 0 || nls > len)
+                return false;
+            want += nls;
+            if (--n_exc) {
+                uint64_t d = ls__rd_uvarint(&e);
+                nls = ls__rd_uvarint(&e);
+                if (d == 0 || d > n)
+                    return false;
+                at += d;
+            } else {
+                at = UINT64_MAX;
+            }
+        }
+        const uint8_t *s = q, *nl = NULL;
+        for (uint64_t k = 0; k < want; k++) {
+            nl = q < end ? memchr(q, '\n', (size_t)(end - q)) : NULL;
+            if (!nl)
+                return false;
+            q = nl + 1;
+        }
+        out[i].line = (struct scry_str){ (const char *)s, (size_t)(nl - s) };
+    }
+    return !e.bad && n_exc == 0 && q == end;
+}
+
+bool ls__cols_get(uint8_t codec, const uint8_t *p, size_t len, uint32_t n, int64_t mint,
+                  struct scry_arena *a, struct scry_log_entry *out)
 {
     struct ls_rd r = { p, p + len, false };
     int64_t t = mint;
@@ -98,6 +194,10 @@ bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct
         t = (int64_t)((uint64_t)t + dt);
         out[i].t_ns = t;
     }
+    if (r.bad)
+        return false;
+    if (codec == LS_CODEC_ZSTD_COLS2)
+        return cols4_get(p, len, n, &r, a, out);
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         out[i].line.len = ls__rd_uvarint(&r);
@@ -105,22 +205,9 @@ bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct
         if (total > len)
             return false;
     }
-    for (uint32_t i = 0; i < n && !r.bad; i++) {
-        uint64_t m = ls__rd_uvarint(&r);
-        if (r.bad || m > (uint64_t)(r.end - r.p) / 2)
+    for (uint32_t i = 0; i < n && !r.bad; i++)
+        if (!get_md(&r, a, &out[i]))
             return false;
-        struct scry_label *v = (a && m) ? scry_arena_alloc(a, m * sizeof *v) : NULL;
-        for (uint64_t k = 0; k < m; k++) {
-            struct scry_str nm = ls__rd_str(&r), val = ls__rd_str(&r);
-            if (r.bad || nm.len == 0)
-                return false;
-            if (v) {
-                v[k].name = scry_arena_strndup(a, nm.p, nm.len);
-                v[k].value = scry_arena_strndup(a, val.p, val.len);
-            }
-        }
-        out[i].metadata = (struct scry_labels){ v, v ? m : 0 };
-    }
     if (r.bad || total != (uint64_t)(r.end - r.p))
         return false;
     for (uint32_t i = 0; i < n; i++) {

@@ -213,8 +213,8 @@ static int load_chunk(struct ls_entry_iter *it, const struct ls_chunk_src *c)
         it->ents = scry_realloc(it->ents, c->n * sizeof *it->ents);
     }
     it->n_ents = 0;
-    if (c->codec == LS_CODEC_ZSTD_COLS) {
-        if (!ls__cols_get(p, c->raw_len, c->n, c->mint, it->md, it->ents))
+    if (c->codec == LS_CODEC_ZSTD_COLS || c->codec == LS_CODEC_ZSTD_COLS2) {
+        if (!ls__cols_get(c->codec, p, c->raw_len, c->n, c->mint, it->md, it->ents))
             return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk payload");
         int64_t prev = c->mint;
         for (uint32_t i = 0; i < c->n; i++) {

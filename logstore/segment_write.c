@@ -188,35 +188,47 @@ struct schunk {
 };
 
 struct cw {                       /* the chunk being built and the output */
-    struct scry_buf *f, raw, z;
+    struct scry_buf *f, raw, lines, z;
     struct ls_cols cols;          /* the chunk's entries, columnar */
     struct schunk *v;
     size_t n, cap;
     int level;
-    ZSTD_CCtx *cc;                /* reused: a fresh context per chunk re-zeroes its tables */
+    ZSTD_CCtx *cc, *ch;           /* lines, entry columns; reused: a fresh context per chunk
+                                   * re-zeroes its tables */
     int64_t mint, prev;
     uint32_t n_ent;
     struct tokmap *tm;
     struct ls_segment_stats *st;
 };
 
+/* Codec 4 (FORMAT.md "Chunk"): the entry columns and the lines in two
+ * frames. One frame for both was 4 % bigger: the timestamps' noise spoils
+ * the entropy tables of the text around them. */
 static int cw_cut(struct cw *w, struct scry_err *err)
 {
     if (w->n_ent == 0)
         return 0;
     scry_buf_reset(&w->raw);
-    ls__cols_finish(&w->cols, &w->raw);
-    size_t bound = ZSTD_compressBound(w->raw.len);
+    scry_buf_reset(&w->lines);
+    ls__cols_finish(&w->cols, &w->raw, &w->lines);
+    size_t hb = ZSTD_compressBound(w->raw.len), lb = ZSTD_compressBound(w->lines.len);
     scry_buf_reset(&w->z);
-    scry_buf_reserve(&w->z, bound);
-    size_t zn = ZSTD_compress2(w->cc, w->z.p, bound, w->raw.p, w->raw.len);
-    if (ZSTD_isError(zn))
-        return scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
+    scry_buf_reserve(&w->z, hb + lb);
+    size_t hn = ZSTD_compress2(w->ch, w->z.p, hb, w->raw.p, w->raw.len);
+    if (ZSTD_isError(hn))
+        return scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(hn));
+    size_t ln = ZSTD_compress2(w->cc, w->z.p + hn, lb, w->lines.p, w->lines.len);
+    if (ZSTD_isError(ln))
+        return scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(ln));
+    size_t hv = 1; /* bytes of uvarint hn */
+    for (size_t v = hn; v >= 0x80; v >>= 7)
+        hv++;
     size_t start = w->f->len;
-    scry_buf_putc(w->f, LS_CODEC_ZSTD_COLS);
-    ls__put_uvarint(w->f, w->raw.len);
-    ls__put_uvarint(w->f, zn);
-    scry_buf_put(w->f, w->z.p, zn);
+    scry_buf_putc(w->f, LS_CODEC_ZSTD_COLS2);
+    ls__put_uvarint(w->f, w->raw.len + w->lines.len);
+    ls__put_uvarint(w->f, hv + hn + ln);
+    ls__put_uvarint(w->f, hn);
+    scry_buf_put(w->f, w->z.p, hn + ln);
     section_crc(w->f, start);
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 64;
@@ -229,7 +241,6 @@ static int cw_cut(struct cw *w, struct scry_err *err)
     if (w->prev > w->st->maxt)
         w->st->maxt = w->prev;
     w->n_ent = 0;
-    scry_buf_reset(&w->raw);
     return 0;
 }
 
@@ -262,7 +273,7 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                 scry_arena_reset(md);
                 SCRY_ASSERT(ls__entry_get(&r, prev, md, &en));
                 prev = en.t_ns;
-                size_t have = w->cols.lines.len + w->cols.dts.len + w->cols.lens.len;
+                size_t have = w->cols.lines.len + w->cols.dts.len;
                 if (w->n_ent && (have >= LS_SEG_CHUNK_BYTES ||
                                  en.t_ns - w->mint > LS_CHUNK_MAX_SPAN_NS))
                     rc = cw_cut(w, err);
@@ -390,7 +401,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
     }
     size_t bound = ZSTD_compressBound(dict.len);
     scry_buf_reserve(&z, bound);
-    size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level);
+    size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level ? level : 9);
     int rc = 0;
     if (ZSTD_isError(zn)) {
         rc = scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
@@ -470,9 +481,20 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
     struct scry_buf f = { 0 };
     struct tokmap tm = { .values = values };
     size_t *per_stream = scry_calloc(n + 1, sizeof *per_stream);
-    struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st, .cc = ZSTD_createCCtx() };
-    SCRY_ASSERT(w.cc != NULL); /* out of memory: as scry_malloc does */
-    ZSTD_CCtx_setParameter(w.cc, ZSTD_c_compressionLevel, level);
+    struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st, .cc = ZSTD_createCCtx(),
+                    .ch = ZSTD_createCCtx() };
+    SCRY_ASSERT(w.cc != NULL && w.ch != NULL); /* out of memory: as scry_malloc does */
+    ZSTD_CCtx_setParameter(w.ch, ZSTD_c_compressionLevel, 1);
+    if (level) {
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_compressionLevel, level);
+    } else {
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_compressionLevel, 9);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_strategy, LS_ZSTD_STRATEGY);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_minMatch, LS_ZSTD_MIN_MATCH);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_searchLog, LS_ZSTD_SEARCH_LOG);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_hashLog, LS_ZSTD_HASH_LOG);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_chainLog, LS_ZSTD_CHAIN_LOG);
+    }
     scry_buf_put(&f, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES);
     int rc = write_chunks(&w, ss, n, per_stream, err);
     if (rc == 0) {
@@ -502,6 +524,8 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
             rc = write_file(dir, &f, err);
     }
     ZSTD_freeCCtx(w.cc);
+    ZSTD_freeCCtx(w.ch);
+    scry_buf_fini(&w.lines);
     free(w.v);
     free(per_stream);
     scry_buf_fini(&w.raw);
