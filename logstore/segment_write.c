@@ -124,6 +124,14 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
 static void tokmap_word(void *ud, const char *p, size_t len)
 {
     struct tokmap *m = ud;
+    /* Both classes need >= 5 bytes starting with a digit or a-f: most words
+     * are settled by their length and first byte. */
+    uint8_t c0 = (uint8_t)p[0];
+    if (len < LS_HEXID_MIN || len < LS_NUMISH_MIN || !((c0 >= '0' && c0 <= '9') ||
+                                                       (c0 >= 'a' && c0 <= 'f'))) {
+        tokmap_add(m, p, len);
+        return;
+    }
     bool hex = ls__is_hexid(p, len);
     if (!hex && !ls__is_numish(p, len)) {
         tokmap_add(m, p, len);
@@ -152,7 +160,7 @@ static void tokmap_value(void *ud, const char *p, size_t len)
 
 static int tok_cmp(const void *a, const void *b)
 {
-    const struct tok *x = a, *y = b;
+    const struct tok *x = *(const struct tok *const *)a, *y = *(const struct tok *const *)b;
     int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
     return c ? c : (int)x->len - (int)y->len;
 }
@@ -284,7 +292,8 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                 ls__cols_add(&w->cols, w->prev, &en);
                 w->prev = en.t_ns;
                 w->n_ent++;
-                ls_tokenize_split(en.line.p, en.line.len, tokmap_word, tokmap_value, w->tm);
+                ls_tokenize_split(en.line.p, en.line.len, tokmap_word,
+                                  w->tm->values ? tokmap_value : NULL, w->tm);
                 w->st->raw_bytes += en.line.len;
                 w->st->n_entries++;
             }
@@ -381,7 +390,11 @@ static void put_postings(struct scry_buf *b, const struct tok *t)
 static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks, int level,
                         struct ls_segment_stats *st, struct scry_err *err)
 {
-    qsort(tm->v, tm->n, sizeof *tm->v, tok_cmp);
+    /* Pointers are sorted, not the 90-byte tokens: moving those was most of the sort. */
+    const struct tok **ord = scry_malloc((tm->n + 1) * sizeof *ord);
+    for (size_t i = 0; i < tm->n; i++)
+        ord[i] = &tm->v[i];
+    qsort(ord, tm->n, sizeof *ord, tok_cmp);
     struct scry_buf dict = { 0 }, z = { 0 };
     size_t map_len = (n_chunks + 7) / 8;
     uint8_t *maps = scry_calloc(2 * map_len + 1, 1);
@@ -390,7 +403,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
             if (tm->maps[c] & (1u << b))
                 maps[b * map_len + c / 8] |= (uint8_t)(1u << (c % 8));
     for (size_t i = 0; i < tm->n; i++) {
-        const struct tok *t = &tm->v[i], *prev = i ? &tm->v[i - 1] : NULL;
+        const struct tok *t = ord[i], *prev = i ? ord[i - 1] : NULL;
         size_t shared = 0;
         if (prev)
             while (shared < prev->len && shared < t->len && prev->s[shared] == t->s[shared])
@@ -424,6 +437,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         section_crc(f, start);
     }
     free(maps);
+    free(ord);
     scry_buf_fini(&dict);
     scry_buf_fini(&z);
     return rc;
