@@ -32,9 +32,9 @@
 #define LS_SEGMENT_ZSTD_LEVEL 0
 #define LS_ZSTD_STRATEGY 5        /* ZSTD_lazy2 */
 #define LS_ZSTD_MIN_MATCH 6
-#define LS_ZSTD_SEARCH_LOG 2
-#define LS_ZSTD_HASH_LOG 17
-#define LS_ZSTD_CHAIN_LOG 16
+#define LS_ZSTD_SEARCH_LOG 3
+#define LS_ZSTD_HASH_LOG 18
+#define LS_ZSTD_CHAIN_LOG 18
 /* Token index flags (FORMAT.md "Token index"). */
 #define LS_TOK_VALUES 1   /* key=value values are in the fingerprint set */
 
