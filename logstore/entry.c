@@ -54,6 +54,79 @@ bool ls__entry_get(struct ls_rd *r, int64_t prev_t, struct scry_arena *a,
 
 #include <string.h>
 
+static bool dig(const char *p, size_t n, int *v)
+{
+    int x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        x = x * 10 + (p[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The timestamp a line states in its first LS_TS_SCAN bytes, as
+ * `YYYY-MM-DD[T ]hh:mm:ss.f…` with >= 3 fraction digits, read as UTC (any
+ * zone after it is ignored): FORMAT.md "Chunk", the t_ns predictor. Only a
+ * predictor — writer and reader compute it from the same bytes — so a
+ * wrong zone or a stale time costs bytes, never correctness. */
+#define LS_TS_SCAN 64
+bool ls__line_ts(const char *p, size_t len, int64_t *out)
+{
+    size_t lim = len < LS_TS_SCAN ? len : LS_TS_SCAN;
+    for (size_t i = 0; i + 23 <= lim; i++) {
+        const char *q = p + i;
+        if (q[4] != '-' || q[7] != '-' || (q[10] != 'T' && q[10] != ' ') || q[13] != ':' ||
+            q[16] != ':' || q[19] != '.')
+            continue;
+        int y, mo, d, h, mi, sec;
+        if (!dig(q, 4, &y) || !dig(q + 5, 2, &mo) || !dig(q + 8, 2, &d) || !dig(q + 11, 2, &h) ||
+            !dig(q + 14, 2, &mi) || !dig(q + 17, 2, &sec))
+            continue;
+        if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+            sec > 60)
+            continue;
+        size_t f = 0;
+        int64_t frac = 0;
+        while (i + 20 + f < len && f < 9 && q[20 + f] >= '0' && q[20 + f] <= '9')
+            frac = frac * 10 + (q[20 + f++] - '0');
+        if (f < 3)
+            continue;
+        for (size_t k = f; k < 9; k++)
+            frac *= 10;
+        int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+        *out = secs * 1000000000 + frac;
+        return true;
+    }
+    return false;
+}
+
+/* A t_ns code of codec 4: dt when the line states no time; else
+ * zigzag(t - predicted) << 1 | 1, or dt << 1 when that is far off. */
+static uint64_t ts_code(int64_t prev_t, const struct scry_log_entry *e)
+{
+    uint64_t dt = (uint64_t)e->t_ns - (uint64_t)prev_t;
+    int64_t pr;
+    if (!ls__line_ts(e->line.p, e->line.len, &pr))
+        return dt;
+    int64_t r;
+    if (!__builtin_sub_overflow(e->t_ns, pr, &r) && r > -(1LL << 40) && r < (1LL << 40))
+        return ((((uint64_t)r << 1) ^ (uint64_t)(r >> 63)) << 1) | 1;
+    return dt << 1;
+}
+
 static void put_md(struct scry_buf *b, const struct scry_log_entry *e)
 {
     ls__put_uvarint(b, e->metadata.n);
@@ -67,7 +140,7 @@ static void put_md(struct scry_buf *b, const struct scry_log_entry *e)
 void ls__cols_add(struct ls_cols *c, int64_t prev_t, const struct scry_log_entry *e)
 {
     assert(e->t_ns >= prev_t);
-    ls__put_uvarint(&c->dts, (uint64_t)e->t_ns - (uint64_t)prev_t);
+    ls__put_uvarint(&c->dts, ts_code(prev_t, e));
     put_md(&c->md, e);
     /* A line holding newlines: (entries since the previous one, its newlines). */
     const char *p = e->line.p, *end = p + e->line.len, *nl;
@@ -187,6 +260,31 @@ bool ls__cols_get(uint8_t codec, const uint8_t *p, size_t len, uint32_t n, int64
 {
     struct ls_rd r = { p, p + len, false };
     int64_t t = mint;
+    if (codec == LS_CODEC_ZSTD_COLS2) {
+        /* The codes first (kept in t_ns), resolved once the lines are known. */
+        for (uint32_t i = 0; i < n; i++)
+            out[i].t_ns = (int64_t)ls__rd_uvarint(&r);
+        if (r.bad || !cols4_get(p, len, n, &r, a, out))
+            return false;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t c = (uint64_t)out[i].t_ns;
+            int64_t pr, d;
+            bool has = ls__line_ts(out[i].line.p, out[i].line.len, &pr);
+            if (has && (c & 1)) {
+                c >>= 1;
+                d = (int64_t)(c >> 1) ^ -(int64_t)(c & 1);
+                if (__builtin_add_overflow(pr, d, &t))
+                    return false;
+            } else {
+                if (has)
+                    c >>= 1;
+                if (c > (uint64_t)INT64_MAX || __builtin_add_overflow(t, (int64_t)c, &t))
+                    return false;
+            }
+            out[i].t_ns = t;
+        }
+        return true;
+    }
     for (uint32_t i = 0; i < n; i++) {
         uint64_t dt = ls__rd_uvarint(&r);
         if (dt > (uint64_t)INT64_MAX - (uint64_t)(t < 0 ? 0 : t))
@@ -196,8 +294,6 @@ bool ls__cols_get(uint8_t codec, const uint8_t *p, size_t len, uint32_t n, int64
     }
     if (r.bad)
         return false;
-    if (codec == LS_CODEC_ZSTD_COLS2)
-        return cols4_get(p, len, n, &r, a, out);
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         out[i].line.len = ls__rd_uvarint(&r);

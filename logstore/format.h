@@ -156,6 +156,8 @@ void ls__cols_add(struct ls_cols *c, int64_t prev_t, const struct scry_log_entry
 /* Appends the entry columns to head and the lines to lines; empties c. */
 void ls__cols_finish(struct ls_cols *c, struct scry_buf *head, struct scry_buf *lines);
 void ls__cols_fini(struct ls_cols *c);
+/* The time a line states (codec 4's t_ns predictor, FORMAT.md "Chunk"). */
+bool ls__line_ts(const char *p, size_t len, int64_t *out);
 /* Decodes n entries of a payload of codec 3 or 4 (lines point into p;
  * metadata into a, or skipped when a is NULL). False on any malformed or
  * trailing byte. */
