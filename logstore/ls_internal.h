@@ -33,7 +33,7 @@ struct ls_chunk_src {
 struct ls_hchunk {
     int64_t mint, maxt;
     uint32_t n, raw_len, comp_len;
-    uint8_t *bytes; /* lz4, owned */
+    uint8_t *bytes; /* the raw entries (codec 0: comp_len == raw_len), owned */
 };
 
 struct ls_stream {

@@ -158,7 +158,7 @@ static void from_head(struct ls_store *st, const struct scry_matcher *ms, size_t
             struct ls_chunk_src src = { 0 };
             if (k < s->n_chunks) {
                 const struct ls_hchunk *c = &s->chunks[k];
-                src = (struct ls_chunk_src){ LS_CODEC_LZ4, NULL, c->comp_len, c->raw_len, c->n,
+                src = (struct ls_chunk_src){ 0, NULL, c->comp_len, c->raw_len, c->n,
                                              c->mint, c->maxt };
                 if (c->maxt >= h->mint && c->mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, c->comp_len);

@@ -1,12 +1,11 @@
 /* segment_write.c — the head's streams into one immutable segment file
- * (FORMAT.md "Segment"): chunks recompressed lz4 → zstd, then the stream
+ * (FORMAT.md "Segment"): chunks compressed with zstd, then the stream
  * index, label postings, token index and TOC. The file is built in memory
  * (a head is bounded), written as segment.tmp, fsynced, renamed and the
  * directory fsynced, so it exists whole or not at all. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,7 +251,7 @@ static int cw_cut(struct cw *w, struct scry_err *err)
     return 0;
 }
 
-/* Chunks: decompress the head's lz4 chunks, tokenize every line, merge a
+/* Chunks: read the head's raw chunks, tokenize every line, merge a
  * stream's entries into chunks of up to LS_SEG_CHUNK_BYTES raw (and
  * LS_CHUNK_MAX_SPAN_NS) and compress those with zstd: bigger frames of one
  * stream compress better (512 KiB: 1.5 % more bytes than 1 MiB, half the
@@ -260,7 +259,6 @@ static int cw_cut(struct cw *w, struct scry_err *err)
 static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *per_stream,
                         struct scry_err *err)
 {
-    struct scry_buf lz = { 0 };
     /* Structured metadata is decoded into md and copied into the chunk's
      * columns at once, so md is reset per entry. */
     struct scry_arena *md = scry_arena_create(0);
@@ -269,12 +267,7 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
         size_t first = w->n;
         for (size_t k = 0; k < ss[i]->n_chunks && rc == 0; k++) {
             const struct ls_hchunk *c = &ss[i]->chunks[k];
-            scry_buf_reset(&lz);
-            scry_buf_reserve(&lz, c->raw_len);
-            int got = LZ4_decompress_safe((const char *)c->bytes, lz.p, (int)c->comp_len,
-                                          (int)c->raw_len);
-            SCRY_ASSERT(got == (int)c->raw_len); /* our own memory */
-            struct ls_rd r = { (const uint8_t *)lz.p, (const uint8_t *)lz.p + got, false };
+            struct ls_rd r = { c->bytes, c->bytes + c->raw_len, false };
             int64_t prev = c->mint;
             for (uint32_t e = 0; e < c->n && rc == 0; e++) {
                 struct scry_log_entry en;
@@ -303,7 +296,6 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
         per_stream[i] = w->n - first;
     }
     scry_arena_destroy(md);
-    scry_buf_fini(&lz);
     return rc;
 }
 
