@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <zstd.h>
 
 #include "core/json_read.h"
 #include "core/mem.h"
@@ -357,6 +358,27 @@ int main(int argc, char **argv)
     printf("  chunks (zstd %d, <= %u KiB raw)  %10" PRIu64 "  %6.2f %%\n",
            o.zstd_level ? o.zstd_level : LS_SEGMENT_ZSTD_LEVEL,
            LS_SEG_CHUNK_BYTES >> 10, so - LS_MAGIC_BYTES, 100.0 * (double)(so - 8) / (double)raw);
+    uint64_t cols_z = 0, lines_z = 0, cols_raw = 0, chunk_hdr = 0;
+    struct scry_buf dec = { 0 };
+    for (uint32_t i = 0; i < s->n_chunks; i++) { /* codec 4: the two frames apart */
+        struct ls_chunk_src c;
+        if (ls__chunk_parse(s->map + s->chunks[i].off, s->chunks[i].len, &c, &err) != 0 ||
+            c.codec != LS_CODEC_ZSTD_COLS2)
+            continue;
+        struct ls_rd r = { c.p, c.p + c.len, false };
+        uint64_t hc = ls__rd_uvarint(&r);
+        cols_z += hc;
+        lines_z += (uint64_t)(r.end - r.p) - hc;
+        chunk_hdr += s->chunks[i].len - ((uint64_t)(r.end - r.p));
+        unsigned long long fs = ZSTD_getFrameContentSize(r.p, hc);
+        cols_raw += fs == ZSTD_CONTENTSIZE_ERROR || fs == ZSTD_CONTENTSIZE_UNKNOWN ? 0 : fs;
+    }
+    scry_buf_fini(&dec);
+    printf("    entry columns frames (t_ns, metadata; %" PRIu64 " raw)  %10" PRIu64 "  %6.2f %%\n",
+           cols_raw, cols_z, 100.0 * (double)cols_z / (double)raw);
+    printf("    lines frames                 %10" PRIu64 "  %6.2f %%\n", lines_z,
+           100.0 * (double)lines_z / (double)raw);
+    printf("    chunk headers and CRCs       %10" PRIu64 "\n", chunk_hdr);
     printf("  stream index + label postings  %10" PRIu64 "  %6.2f %%\n", to - so,
            100.0 * (double)(to - so) / (double)raw);
     printf("  token index                    %10" PRIu64 "  %6.2f %%\n", tok,
