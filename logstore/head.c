@@ -300,8 +300,8 @@ void ls__head_cut(struct ls_stream *s)
 
 int ls__head_append(struct ls_head *h, struct ls_stream *s, const struct scry_log_entry *e)
 {
-    int rc = ls__order_check(s->has_last, s->last_t, s->open_n ? s->open.p + s->last_line_off : NULL,
-                             s->last_line_hash, s->last_line_len, e);
+    const char *last = s->open_n ? s->open.p + s->last_line_off : NULL;
+    int rc = ls__order_check(s->has_last, s->last_t, last, s->last_line_hash, s->last_line_len, e);
     if (rc != 0)
         return rc;
     if (s->open_n > 0 && (s->open.len >= LS_CHUNK_CUT_BYTES ||

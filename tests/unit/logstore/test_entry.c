@@ -168,7 +168,7 @@ static void test_cols_predicted_size(void **state)
     }
     struct scry_buf head = { 0 }, lines = { 0 };
     ls__cols_finish(&c, &head, &lines);
-    assert_true(head.len <= 100 * 3 + 1); /* 2-byte codes, 1-byte metadata counts, n_exc */
+    assert_true(head.len <= 100 * 3 + 1); /* 2-byte codes, 1-byte md counts, n_exc */
     scry_buf_fini(&head);
     scry_buf_fini(&lines);
     ls__cols_fini(&c);
