@@ -307,8 +307,14 @@ int ls__head_append(struct ls_head *h, struct ls_stream *s, const struct scry_lo
     if (s->open_n > 0 && (s->open.len >= LS_CHUNK_CUT_BYTES ||
                           e->t_ns - s->open_mint > LS_CHUNK_MAX_SPAN_NS))
         ls__head_cut(s);
-    if (s->open_n == 0)
+    if (s->open_n == 0) {
         s->open_mint = e->t_ns;
+        /* A stream that filled a chunk will likely fill this one: one
+         * allocation of its final size instead of doubling (copies and
+         * fresh pages each time); untouched pages cost nothing. */
+        if (s->n_chunks > 0 && s->open.cap == 0)
+            scry_buf_reserve(&s->open, LS_CHUNK_CUT_BYTES + (16u << 10));
+    }
     int64_t prev = s->open_n ? s->last_t : s->open_mint;
     s->last_line_off = s->open.len + ls__uvarint_len((uint64_t)e->t_ns - (uint64_t)prev) +
                        ls__uvarint_len(e->line.len);
