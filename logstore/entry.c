@@ -50,47 +50,241 @@ bool ls__entry_get(struct ls_rd *r, int64_t prev_t, struct scry_arena *a,
     return !r->bad;
 }
 
-/* ---- the columnar payload of segment chunks (FORMAT.md "Chunk", codec 3) ---- */
+/* ---- the columnar payloads of segment chunks (FORMAT.md "Chunk", codecs 3, 4) ---- */
+
+#include <string.h>
+
+static bool dig(const char *p, size_t n, int *v)
+{
+    int x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        x = x * 10 + (p[i] - '0');
+    }
+    *v = x;
+    return true;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The timestamp a line states in its first LS_TS_SCAN bytes, as
+ * `YYYY-MM-DD[T ]hh:mm:ss.f…` with >= 3 fraction digits, read as UTC (any
+ * zone after it is ignored): FORMAT.md "Chunk", the t_ns predictor. Only a
+ * predictor — writer and reader compute it from the same bytes — so a
+ * wrong zone or a stale time costs bytes, never correctness. */
+#define LS_TS_SCAN 64
+bool ls__line_ts(const char *p, size_t len, int64_t *out)
+{
+    size_t lim = len < LS_TS_SCAN ? len : LS_TS_SCAN;
+    for (size_t i = 0; i + 23 <= lim; i++) {
+        const char *q = p + i;
+        if (q[4] != '-' || q[7] != '-' || (q[10] != 'T' && q[10] != ' ') || q[13] != ':' ||
+            q[16] != ':' || q[19] != '.')
+            continue;
+        int y, mo, d, h, mi, sec;
+        if (!dig(q, 4, &y) || !dig(q + 5, 2, &mo) || !dig(q + 8, 2, &d) || !dig(q + 11, 2, &h) ||
+            !dig(q + 14, 2, &mi) || !dig(q + 17, 2, &sec))
+            continue;
+        if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+            sec > 60)
+            continue;
+        size_t f = 0;
+        int64_t frac = 0;
+        while (i + 20 + f < len && f < 9 && q[20 + f] >= '0' && q[20 + f] <= '9')
+            frac = frac * 10 + (q[20 + f++] - '0');
+        if (f < 3)
+            continue;
+        for (size_t k = f; k < 9; k++)
+            frac *= 10;
+        int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+        *out = secs * 1000000000 + frac;
+        return true;
+    }
+    return false;
+}
+
+/* A t_ns code of codec 4: dt when the line states no time; else
+ * zigzag(t - predicted) << 1 | 1, or dt << 1 when that is far off. */
+static uint64_t ts_code(int64_t prev_t, const struct scry_log_entry *e)
+{
+    uint64_t dt = (uint64_t)e->t_ns - (uint64_t)prev_t;
+    int64_t pr;
+    if (!ls__line_ts(e->line.p, e->line.len, &pr))
+        return dt;
+    int64_t r;
+    if (!__builtin_sub_overflow(e->t_ns, pr, &r) && r > -(1LL << 40) && r < (1LL << 40))
+        return ((((uint64_t)r << 1) ^ (uint64_t)(r >> 63)) << 1) | 1;
+    return dt << 1;
+}
+
+static void put_md(struct scry_buf *b, const struct scry_log_entry *e)
+{
+    ls__put_uvarint(b, e->metadata.n);
+    for (size_t i = 0; i < e->metadata.n; i++) {
+        const struct scry_label *l = &e->metadata.v[i];
+        ls__put_str(b, l->name, strlen(l->name));
+        ls__put_str(b, l->value, strlen(l->value));
+    }
+}
 
 void ls__cols_add(struct ls_cols *c, int64_t prev_t, const struct scry_log_entry *e)
 {
     assert(e->t_ns >= prev_t);
-    ls__put_uvarint(&c->dts, (uint64_t)e->t_ns - (uint64_t)prev_t);
-    ls__put_uvarint(&c->lens, e->line.len);
-    ls__put_uvarint(&c->md, e->metadata.n);
-    for (size_t i = 0; i < e->metadata.n; i++) {
-        const struct scry_label *l = &e->metadata.v[i];
-        ls__put_str(&c->md, l->name, strlen(l->name));
-        ls__put_str(&c->md, l->value, strlen(l->value));
+    ls__put_uvarint(&c->dts, ts_code(prev_t, e));
+    put_md(&c->md, e);
+    /* A line holding newlines: (entries since the previous one, its newlines). */
+    const char *p = e->line.p, *end = p + e->line.len, *nl;
+    uint32_t k = 0;
+    while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        k++;
+        p = nl + 1;
     }
-    scry_buf_put(&c->lines, e->line.p, e->line.len);
+    if (k) {
+        ls__put_uvarint(&c->exc, c->n - c->last_exc);
+        ls__put_uvarint(&c->exc, k);
+        c->last_exc = c->n;
+        c->n_exc++;
+    }
+    scry_buf_reserve(&c->lines, e->line.len + 1);
+    memcpy(c->lines.p + c->lines.len, e->line.p, e->line.len);
+    c->lines.len += e->line.len;
+    c->lines.p[c->lines.len++] = '\n';
+    c->n++;
 }
 
-void ls__cols_finish(struct ls_cols *c, struct scry_buf *out)
+void ls__cols_finish(struct ls_cols *c, struct scry_buf *head, struct scry_buf *lines)
 {
-    scry_buf_put(out, c->dts.p, c->dts.len);
-    scry_buf_put(out, c->lens.p, c->lens.len);
-    scry_buf_put(out, c->md.p, c->md.len);
-    scry_buf_put(out, c->lines.p, c->lines.len);
+    scry_buf_put(head, c->dts.p, c->dts.len);
+    scry_buf_put(head, c->md.p, c->md.len);
+    ls__put_uvarint(head, c->n_exc);
+    scry_buf_put(head, c->exc.p, c->exc.len);
+    scry_buf_put(lines, c->lines.p, c->lines.len);
     scry_buf_reset(&c->dts);
-    scry_buf_reset(&c->lens);
+    scry_buf_reset(&c->exc);
     scry_buf_reset(&c->md);
     scry_buf_reset(&c->lines);
+    c->n = c->n_exc = c->last_exc = 0;
 }
 
 void ls__cols_fini(struct ls_cols *c)
 {
     scry_buf_fini(&c->dts);
-    scry_buf_fini(&c->lens);
+    scry_buf_fini(&c->exc);
     scry_buf_fini(&c->md);
     scry_buf_fini(&c->lines);
 }
 
-bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct scry_arena *a,
-                  struct scry_log_entry *out)
+static bool get_md(struct ls_rd *r, struct scry_arena *a, struct scry_log_entry *e)
+{
+    uint64_t m = ls__rd_uvarint(r);
+    if (r->bad || m > (uint64_t)(r->end - r->p) / 2)
+        return false;
+    struct scry_label *v = (a && m) ? scry_arena_alloc(a, m * sizeof *v) : NULL;
+    for (uint64_t k = 0; k < m; k++) {
+        struct scry_str nm = ls__rd_str(r), val = ls__rd_str(r);
+        if (r->bad || nm.len == 0)
+            return false;
+        if (v) {
+            v[k].name = scry_arena_strndup(a, nm.p, nm.len);
+            v[k].value = scry_arena_strndup(a, val.p, val.len);
+        }
+    }
+    e->metadata = (struct scry_labels){ v, v ? m : 0 };
+    return true;
+}
+
+/* Codec 4: dt * n, md * n, n_exc, exc * n_exc, then the lines, each ended
+ * by '\n' (plus the newlines an exception says it holds). */
+static bool cols4_get(const uint8_t *p, size_t len, uint32_t n, struct ls_rd *r,
+                      struct scry_arena *a, struct scry_log_entry *out)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (!get_md(r, a, &out[i]))
+            return false;
+    uint64_t n_exc = ls__rd_uvarint(r);
+    if (r->bad || n_exc > n)
+        return false;
+    const uint8_t *exc = r->p;
+    /* The exception list ends where the lines start: walk it once to find that. */
+    struct ls_rd x = *r;
+    for (uint64_t k = 0; k < n_exc; k++) {
+        ls__rd_uvarint(&x);
+        ls__rd_uvarint(&x);
+    }
+    if (x.bad)
+        return false;
+    struct ls_rd e = { exc, x.p, false };
+    const uint8_t *q = x.p, *end = p + len;
+    /* at: the index of the next line with newlines (deltas from the previous). */
+    uint64_t at = n_exc ? ls__rd_uvarint(&e) : UINT64_MAX, nls = n_exc ? ls__rd_uvarint(&e) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t want = 1;
+        if (at == i) {
+            if (nls == 0 || nls > len)
+                return false;
+            want += nls;
+            if (--n_exc) {
+                uint64_t d = ls__rd_uvarint(&e);
+                nls = ls__rd_uvarint(&e);
+                if (d == 0 || d > n)
+                    return false;
+                at += d;
+            } else {
+                at = UINT64_MAX;
+            }
+        }
+        const uint8_t *s = q, *nl = NULL;
+        for (uint64_t k = 0; k < want; k++) {
+            nl = q < end ? memchr(q, '\n', (size_t)(end - q)) : NULL;
+            if (!nl)
+                return false;
+            q = nl + 1;
+        }
+        out[i].line = (struct scry_str){ (const char *)s, (size_t)(nl - s) };
+    }
+    return !e.bad && n_exc == 0 && q == end;
+}
+
+bool ls__cols_get(uint8_t codec, const uint8_t *p, size_t len, uint32_t n, int64_t mint,
+                  struct scry_arena *a, struct scry_log_entry *out)
 {
     struct ls_rd r = { p, p + len, false };
     int64_t t = mint;
+    if (codec == LS_CODEC_ZSTD_COLS2) {
+        /* The codes first (kept in t_ns), resolved once the lines are known. */
+        for (uint32_t i = 0; i < n; i++)
+            out[i].t_ns = (int64_t)ls__rd_uvarint(&r);
+        if (r.bad || !cols4_get(p, len, n, &r, a, out))
+            return false;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t c = (uint64_t)out[i].t_ns;
+            int64_t pr, d;
+            bool has = ls__line_ts(out[i].line.p, out[i].line.len, &pr);
+            if (has && (c & 1)) {
+                c >>= 1;
+                d = (int64_t)(c >> 1) ^ -(int64_t)(c & 1);
+                if (__builtin_add_overflow(pr, d, &t))
+                    return false;
+            } else {
+                if (has)
+                    c >>= 1;
+                if (c > (uint64_t)INT64_MAX || __builtin_add_overflow(t, (int64_t)c, &t))
+                    return false;
+            }
+            out[i].t_ns = t;
+        }
+        return true;
+    }
     for (uint32_t i = 0; i < n; i++) {
         uint64_t dt = ls__rd_uvarint(&r);
         if (dt > (uint64_t)INT64_MAX - (uint64_t)(t < 0 ? 0 : t))
@@ -98,6 +292,8 @@ bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct
         t = (int64_t)((uint64_t)t + dt);
         out[i].t_ns = t;
     }
+    if (r.bad)
+        return false;
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         out[i].line.len = ls__rd_uvarint(&r);
@@ -105,22 +301,9 @@ bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct
         if (total > len)
             return false;
     }
-    for (uint32_t i = 0; i < n && !r.bad; i++) {
-        uint64_t m = ls__rd_uvarint(&r);
-        if (r.bad || m > (uint64_t)(r.end - r.p) / 2)
+    for (uint32_t i = 0; i < n && !r.bad; i++)
+        if (!get_md(&r, a, &out[i]))
             return false;
-        struct scry_label *v = (a && m) ? scry_arena_alloc(a, m * sizeof *v) : NULL;
-        for (uint64_t k = 0; k < m; k++) {
-            struct scry_str nm = ls__rd_str(&r), val = ls__rd_str(&r);
-            if (r.bad || nm.len == 0)
-                return false;
-            if (v) {
-                v[k].name = scry_arena_strndup(a, nm.p, nm.len);
-                v[k].value = scry_arena_strndup(a, val.p, val.len);
-            }
-        }
-        out[i].metadata = (struct scry_labels){ v, v ? m : 0 };
-    }
     if (r.bad || total != (uint64_t)(r.end - r.p))
         return false;
     for (uint32_t i = 0; i < n; i++) {

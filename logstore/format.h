@@ -10,20 +10,31 @@
 #include "core/buf.h"
 #include "core/labels.h"
 
-#define LS_SEGMENT_MAGIC "SCRYLSG2"   /* format version 2 (FORMAT.md) */
+#define LS_SEGMENT_MAGIC "SCRYLSG3"   /* format version 3 (FORMAT.md); 2 is still read */
+#define LS_SEGMENT_MAGIC_V2 "SCRYLSG2"
 #define LS_SEGMENT_MAGIC_V1 "SCRYLSG1"
 #define LS_SEGMENT_END_MAGIC "SCRYLSGE"
 #define LS_MAGIC_BYTES 8
 #define LS_TOC_BYTES 64
 #define LS_CODEC_LZ4 1
 #define LS_CODEC_ZSTD 2
-#define LS_CODEC_ZSTD_COLS 3  /* zstd frame of a columnar payload (segments) */
+#define LS_CODEC_ZSTD_COLS 3  /* zstd frame of a columnar payload (segments, version 2) */
+#define LS_CODEC_ZSTD_COLS2 4 /* two zstd frames: entry columns, then the lines (version 3) */
 #define LS_CHUNK_RAW_MAX (64u << 20)
 #define LS_CHUNK_CUT_BYTES (256u << 10)
 #define LS_CHUNK_MAX_SPAN_NS (3600LL * 1000000000LL)
 /* Segment chunks merge a stream's head chunks up to this many raw bytes. */
 #define LS_SEG_CHUNK_BYTES (512u << 10)
-#define LS_SEGMENT_ZSTD_LEVEL 9   /* 3 leaves the chunks alone above zstd -3 of the files */
+/* ls_opts.zstd_level 0: the tuned parameters of LS_ZSTD_* for the lines
+ * frame (README "Numbers": the size of level 9 at ~half its CPU); any other
+ * value is a plain zstd level. The entry-columns frame is level 1 (its
+ * timestamps are mostly noise to a compressor). */
+#define LS_SEGMENT_ZSTD_LEVEL 0
+#define LS_ZSTD_STRATEGY 5        /* ZSTD_lazy2 */
+#define LS_ZSTD_MIN_MATCH 6
+#define LS_ZSTD_SEARCH_LOG 3
+#define LS_ZSTD_HASH_LOG 18
+#define LS_ZSTD_CHAIN_LOG 18
 /* Token index flags (FORMAT.md "Token index"). */
 #define LS_TOK_VALUES 1   /* key=value values are in the fingerprint set */
 
@@ -133,19 +144,24 @@ void ls__entry_put(struct scry_buf *b, int64_t prev_t, const struct scry_log_ent
 bool ls__entry_get(struct ls_rd *r, int64_t prev_t, struct scry_arena *a,
                    struct scry_log_entry *e);
 
-/* Columnar payload (FORMAT.md "Chunk", codec 3): every entry's dt, then every
- * line length, then every metadata list, then the lines back to back, so
- * zstd sees the lines as one text. */
+/* Columnar payload of codec 4 (FORMAT.md "Chunk"): the entry columns
+ * (every dt, every metadata list, the lines holding a newline) in one
+ * buffer, and the lines each ended by '\n' in another, so zstd sees the
+ * lines as the text they were, and the lengths cost nothing. */
 struct ls_cols {
-    struct scry_buf dts, lens, md, lines;
+    struct scry_buf dts, exc, md, lines;
+    uint32_t n, n_exc, last_exc;
 };
 void ls__cols_add(struct ls_cols *c, int64_t prev_t, const struct scry_log_entry *e);
-/* Appends the payload to out and empties c. */
-void ls__cols_finish(struct ls_cols *c, struct scry_buf *out);
+/* Appends the entry columns to head and the lines to lines; empties c. */
+void ls__cols_finish(struct ls_cols *c, struct scry_buf *head, struct scry_buf *lines);
 void ls__cols_fini(struct ls_cols *c);
-/* Decodes n entries of a payload (lines point into p; metadata into a, or
- * skipped when a is NULL). False on any malformed or trailing byte. */
-bool ls__cols_get(const uint8_t *p, size_t len, uint32_t n, int64_t mint, struct scry_arena *a,
-                  struct scry_log_entry *out);
+/* The time a line states (codec 4's t_ns predictor, FORMAT.md "Chunk"). */
+bool ls__line_ts(const char *p, size_t len, int64_t *out);
+/* Decodes n entries of a payload of codec 3 or 4 (lines point into p;
+ * metadata into a, or skipped when a is NULL). False on any malformed or
+ * trailing byte. */
+bool ls__cols_get(uint8_t codec, const uint8_t *p, size_t len, uint32_t n, int64_t mint,
+                  struct scry_arena *a, struct scry_log_entry *out);
 
 #endif

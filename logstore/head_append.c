@@ -19,7 +19,7 @@ struct pending {
     uint32_t n;
     bool has_last;
     int64_t last_t;
-    uint64_t last_hash;
+    size_t last_off;               /* the newest line: body.p + last_off */
     size_t last_len;
 };
 
@@ -74,8 +74,10 @@ static int append_log(struct scry_appender *base, uint64_t *ref, const struct sc
     }
     struct pending *p = pending_for(app, s->ref);
     int rc = p && p->has_last
-                 ? ls__order_check(true, p->last_t, p->last_hash, p->last_len, e)
-                 : ls__order_check(s->has_last, s->last_t, s->last_line_hash, s->last_line_len, e);
+                 ? ls__order_check(true, p->last_t, p->body.p + p->last_off, 0, p->last_len, e)
+                 : ls__order_check(s->has_last, s->last_t,
+                                   s->open_n ? s->open.p + s->last_line_off : NULL,
+                                   s->last_line_hash, s->last_line_len, e);
     uint64_t sref = s->ref;
     const struct scry_labels sls = s->ls;
     if (!p && rc == 0) {
@@ -102,11 +104,13 @@ static int append_log(struct scry_appender *base, uint64_t *ref, const struct sc
     if (rc < 0)
         return scry_err_set(err, SCRY_EINVAL, "entry out of order: t_ns %lld is older than the "
                             "stream's newest entry", (long long)e->t_ns);
-    ls__entry_put(&p->body, p->n ? p->last_t : p->base_t, e);
+    int64_t prev = p->n ? p->last_t : p->base_t;
+    p->last_off = p->body.len + ls__uvarint_len((uint64_t)e->t_ns - (uint64_t)prev) +
+                  ls__uvarint_len(e->line.len);
+    ls__entry_put(&p->body, prev, e);
     p->n++;
     p->has_last = true;
     p->last_t = e->t_ns;
-    p->last_hash = scry_xxh64(e->line.p, e->line.len, 0);
     p->last_len = e->line.len;
     return 0;
 }

@@ -33,7 +33,7 @@ struct ls_chunk_src {
 struct ls_hchunk {
     int64_t mint, maxt;
     uint32_t n, raw_len, comp_len;
-    uint8_t *bytes; /* lz4, owned */
+    uint8_t *bytes; /* the raw entries (codec 0: comp_len == raw_len), owned */
 };
 
 struct ls_stream {
@@ -47,8 +47,9 @@ struct ls_stream {
     uint32_t open_n;
     bool has_last;                    /* last_*: the newest entry, for order and duplicates */
     int64_t last_t;
-    uint64_t last_line_hash;
+    uint64_t last_line_hash;          /* valid when open_n == 0 (set at a cut, or the floor) */
     size_t last_line_len;
+    size_t last_line_off;             /* open_n > 0: the newest line is at open.p + this */
 };
 
 struct ls_pair {                      /* stream postings of one label pair */
@@ -96,9 +97,20 @@ struct ls_stream *ls__head_by_ref(struct ls_head *h, uint64_t ref);
 struct ls_stream *ls__head_create(struct ls_head *h, const struct scry_labels *ls, uint64_t ref);
 /* 0 appended, 1 duplicate ignored, SCRY_EINVAL out of order. */
 int ls__head_append(struct ls_head *h, struct ls_stream *s, const struct scry_log_entry *e);
-/* Checks an entry against (last_t, hash, len) without appending: 0, 1, SCRY_EINVAL. */
-int ls__order_check(bool has_last, int64_t last_t, uint64_t last_hash, size_t last_len,
-                    const struct scry_log_entry *e);
+/* Checks an entry against the newest (last_t, line) without appending: 0,
+ * 1 (duplicate), SCRY_EINVAL. The line is compared by its bytes when
+ * last_line is not NULL, else by (hash, len): hashing every line only for
+ * the rare equal timestamp cost ~7 % of the append path. */
+int ls__order_check(bool has_last, int64_t last_t, const char *last_line, uint64_t last_hash,
+                    size_t last_len, const struct scry_log_entry *e);
+/* Bytes of the uvarint of v. */
+static inline size_t ls__uvarint_len(uint64_t v)
+{
+    size_t n = 1;
+    for (; v >= 0x80; v >>= 7)
+        n++;
+    return n;
+}
 void ls__head_cut(struct ls_stream *s);
 /* Sorted refs of the streams matching every matcher, in a. */
 void ls__head_select(struct ls_head *h, const struct scry_matcher *ms, size_t n_ms,

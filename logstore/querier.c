@@ -158,7 +158,7 @@ static void from_head(struct ls_store *st, const struct scry_matcher *ms, size_t
             struct ls_chunk_src src = { 0 };
             if (k < s->n_chunks) {
                 const struct ls_hchunk *c = &s->chunks[k];
-                src = (struct ls_chunk_src){ LS_CODEC_LZ4, NULL, c->comp_len, c->raw_len, c->n,
+                src = (struct ls_chunk_src){ 0, NULL, c->comp_len, c->raw_len, c->n,
                                              c->mint, c->maxt };
                 if (c->maxt >= h->mint && c->mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, c->comp_len);
@@ -213,8 +213,8 @@ static int load_chunk(struct ls_entry_iter *it, const struct ls_chunk_src *c)
         it->ents = scry_realloc(it->ents, c->n * sizeof *it->ents);
     }
     it->n_ents = 0;
-    if (c->codec == LS_CODEC_ZSTD_COLS) {
-        if (!ls__cols_get(p, c->raw_len, c->n, c->mint, it->md, it->ents))
+    if (c->codec == LS_CODEC_ZSTD_COLS || c->codec == LS_CODEC_ZSTD_COLS2) {
+        if (!ls__cols_get(c->codec, p, c->raw_len, c->n, c->mint, it->md, it->ents))
             return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk payload");
         int64_t prev = c->mint;
         for (uint32_t i = 0; i < c->n; i++) {

@@ -254,8 +254,9 @@ static int validate(struct ls_segment *s, struct scry_err *err)
     const uint8_t *p = s->map;
     if (s->len >= LS_MAGIC_BYTES && !memcmp(p, LS_SEGMENT_MAGIC_V1, LS_MAGIC_BYTES))
         return corrupt(s, 0, "segment format version 1 is not readable by this version "
-                       "(version 2, FORMAT.md): remove the segment", err);
-    if (s->len < LS_MAGIC_BYTES + LS_TOC_BYTES || memcmp(p, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES))
+                       "(versions 2 and 3, FORMAT.md): remove the segment", err);
+    if (s->len < LS_MAGIC_BYTES + LS_TOC_BYTES || (memcmp(p, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES) &&
+                                                   memcmp(p, LS_SEGMENT_MAGIC_V2, LS_MAGIC_BYTES)))
         return corrupt(s, 0, "bad magic", err);
     size_t toc = s->len - LS_TOC_BYTES;
     const uint8_t *t = p + toc;
@@ -368,7 +369,8 @@ int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, stru
     r.end -= 4;
     uint8_t codec = *r.p++;
     uint64_t raw = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
-    bool known = codec == LS_CODEC_LZ4 || codec == LS_CODEC_ZSTD || codec == LS_CODEC_ZSTD_COLS;
+    bool known = codec == LS_CODEC_LZ4 || codec == LS_CODEC_ZSTD || codec == LS_CODEC_ZSTD_COLS ||
+                 codec == LS_CODEC_ZSTD_COLS2;
     if (r.bad || !known || raw == 0 || raw > LS_CHUNK_RAW_MAX ||
         comp != (uint64_t)(r.end - r.p))
         return scry_err_set(err, SCRY_ECORRUPT, "chunk header");
@@ -377,6 +379,21 @@ int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, stru
     out->len = (size_t)comp;
     out->raw_len = (uint32_t)raw;
     return 0;
+}
+
+/* Codec 4 (FORMAT.md "Chunk"): uvarint cols_comp, the columns' frame, the
+ * lines' frame; decoded back to back into dst (raw_len bytes). */
+static size_t cols2_decompress(const struct ls_chunk_src *c, char *dst)
+{
+    struct ls_rd r = { c->p, c->p + c->len, false };
+    uint64_t hc = ls__rd_uvarint(&r);
+    if (r.bad || hc > (uint64_t)(r.end - r.p))
+        return (size_t)-1;
+    size_t a = ZSTD_decompress(dst, c->raw_len, r.p, (size_t)hc);
+    if (ZSTD_isError(a))
+        return (size_t)-1;
+    size_t b = ZSTD_decompress(dst + a, c->raw_len - a, r.p + hc, (size_t)(r.end - r.p) - hc);
+    return ZSTD_isError(b) ? (size_t)-1 : a + b;
 }
 
 int ls__chunk_payload(const struct ls_chunk_src *c, struct scry_buf *buf, const uint8_t **out,
@@ -392,6 +409,8 @@ int ls__chunk_payload(const struct ls_chunk_src *c, struct scry_buf *buf, const 
     if (c->codec == LS_CODEC_LZ4) {
         int n = LZ4_decompress_safe((const char *)c->p, buf->p, (int)c->len, (int)c->raw_len);
         got = n < 0 ? (size_t)-1 : (size_t)n;
+    } else if (c->codec == LS_CODEC_ZSTD_COLS2) {
+        got = cols2_decompress(c, buf->p);
     } else {
         got = ZSTD_decompress(buf->p, c->raw_len, c->p, c->len);
         if (ZSTD_isError(got))

@@ -1,12 +1,11 @@
 /* segment_write.c — the head's streams into one immutable segment file
- * (FORMAT.md "Segment"): chunks recompressed lz4 → zstd, then the stream
+ * (FORMAT.md "Segment"): chunks compressed with zstd, then the stream
  * index, label postings, token index and TOC. The file is built in memory
  * (a head is bounded), written as segment.tmp, fsynced, renamed and the
  * directory fsynced, so it exists whole or not at all. */
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +123,14 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
 static void tokmap_word(void *ud, const char *p, size_t len)
 {
     struct tokmap *m = ud;
+    /* Both classes need >= 5 bytes starting with a digit or a-f: most words
+     * are settled by their length and first byte. */
+    uint8_t c0 = (uint8_t)p[0];
+    if (len < LS_HEXID_MIN || len < LS_NUMISH_MIN || !((c0 >= '0' && c0 <= '9') ||
+                                                       (c0 >= 'a' && c0 <= 'f'))) {
+        tokmap_add(m, p, len);
+        return;
+    }
     bool hex = ls__is_hexid(p, len);
     if (!hex && !ls__is_numish(p, len)) {
         tokmap_add(m, p, len);
@@ -152,7 +159,7 @@ static void tokmap_value(void *ud, const char *p, size_t len)
 
 static int tok_cmp(const void *a, const void *b)
 {
-    const struct tok *x = a, *y = b;
+    const struct tok *x = *(const struct tok *const *)a, *y = *(const struct tok *const *)b;
     int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
     return c ? c : (int)x->len - (int)y->len;
 }
@@ -188,35 +195,47 @@ struct schunk {
 };
 
 struct cw {                       /* the chunk being built and the output */
-    struct scry_buf *f, raw, z;
+    struct scry_buf *f, raw, lines, z;
     struct ls_cols cols;          /* the chunk's entries, columnar */
     struct schunk *v;
     size_t n, cap;
     int level;
-    ZSTD_CCtx *cc;                /* reused: a fresh context per chunk re-zeroes its tables */
+    ZSTD_CCtx *cc, *ch;           /* lines, entry columns; reused: a fresh context per chunk
+                                   * re-zeroes its tables */
     int64_t mint, prev;
     uint32_t n_ent;
     struct tokmap *tm;
     struct ls_segment_stats *st;
 };
 
+/* Codec 4 (FORMAT.md "Chunk"): the entry columns and the lines in two
+ * frames. One frame for both was 4 % bigger: the timestamps' noise spoils
+ * the entropy tables of the text around them. */
 static int cw_cut(struct cw *w, struct scry_err *err)
 {
     if (w->n_ent == 0)
         return 0;
     scry_buf_reset(&w->raw);
-    ls__cols_finish(&w->cols, &w->raw);
-    size_t bound = ZSTD_compressBound(w->raw.len);
+    scry_buf_reset(&w->lines);
+    ls__cols_finish(&w->cols, &w->raw, &w->lines);
+    size_t hb = ZSTD_compressBound(w->raw.len), lb = ZSTD_compressBound(w->lines.len);
     scry_buf_reset(&w->z);
-    scry_buf_reserve(&w->z, bound);
-    size_t zn = ZSTD_compress2(w->cc, w->z.p, bound, w->raw.p, w->raw.len);
-    if (ZSTD_isError(zn))
-        return scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
+    scry_buf_reserve(&w->z, hb + lb);
+    size_t hn = ZSTD_compress2(w->ch, w->z.p, hb, w->raw.p, w->raw.len);
+    if (ZSTD_isError(hn))
+        return scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(hn));
+    size_t ln = ZSTD_compress2(w->cc, w->z.p + hn, lb, w->lines.p, w->lines.len);
+    if (ZSTD_isError(ln))
+        return scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(ln));
+    size_t hv = 1; /* bytes of uvarint hn */
+    for (size_t v = hn; v >= 0x80; v >>= 7)
+        hv++;
     size_t start = w->f->len;
-    scry_buf_putc(w->f, LS_CODEC_ZSTD_COLS);
-    ls__put_uvarint(w->f, w->raw.len);
-    ls__put_uvarint(w->f, zn);
-    scry_buf_put(w->f, w->z.p, zn);
+    scry_buf_putc(w->f, LS_CODEC_ZSTD_COLS2);
+    ls__put_uvarint(w->f, w->raw.len + w->lines.len);
+    ls__put_uvarint(w->f, hv + hn + ln);
+    ls__put_uvarint(w->f, hn);
+    scry_buf_put(w->f, w->z.p, hn + ln);
     section_crc(w->f, start);
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 64;
@@ -229,11 +248,10 @@ static int cw_cut(struct cw *w, struct scry_err *err)
     if (w->prev > w->st->maxt)
         w->st->maxt = w->prev;
     w->n_ent = 0;
-    scry_buf_reset(&w->raw);
     return 0;
 }
 
-/* Chunks: decompress the head's lz4 chunks, tokenize every line, merge a
+/* Chunks: read the head's raw chunks, tokenize every line, merge a
  * stream's entries into chunks of up to LS_SEG_CHUNK_BYTES raw (and
  * LS_CHUNK_MAX_SPAN_NS) and compress those with zstd: bigger frames of one
  * stream compress better (512 KiB: 1.5 % more bytes than 1 MiB, half the
@@ -241,7 +259,6 @@ static int cw_cut(struct cw *w, struct scry_err *err)
 static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *per_stream,
                         struct scry_err *err)
 {
-    struct scry_buf lz = { 0 };
     /* Structured metadata is decoded into md and copied into the chunk's
      * columns at once, so md is reset per entry. */
     struct scry_arena *md = scry_arena_create(0);
@@ -250,19 +267,14 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
         size_t first = w->n;
         for (size_t k = 0; k < ss[i]->n_chunks && rc == 0; k++) {
             const struct ls_hchunk *c = &ss[i]->chunks[k];
-            scry_buf_reset(&lz);
-            scry_buf_reserve(&lz, c->raw_len);
-            int got = LZ4_decompress_safe((const char *)c->bytes, lz.p, (int)c->comp_len,
-                                          (int)c->raw_len);
-            SCRY_ASSERT(got == (int)c->raw_len); /* our own memory */
-            struct ls_rd r = { (const uint8_t *)lz.p, (const uint8_t *)lz.p + got, false };
+            struct ls_rd r = { c->bytes, c->bytes + c->raw_len, false };
             int64_t prev = c->mint;
             for (uint32_t e = 0; e < c->n && rc == 0; e++) {
                 struct scry_log_entry en;
                 scry_arena_reset(md);
                 SCRY_ASSERT(ls__entry_get(&r, prev, md, &en));
                 prev = en.t_ns;
-                size_t have = w->cols.lines.len + w->cols.dts.len + w->cols.lens.len;
+                size_t have = w->cols.lines.len + w->cols.dts.len;
                 if (w->n_ent && (have >= LS_SEG_CHUNK_BYTES ||
                                  en.t_ns - w->mint > LS_CHUNK_MAX_SPAN_NS))
                     rc = cw_cut(w, err);
@@ -273,7 +285,8 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                 ls__cols_add(&w->cols, w->prev, &en);
                 w->prev = en.t_ns;
                 w->n_ent++;
-                ls_tokenize_split(en.line.p, en.line.len, tokmap_word, tokmap_value, w->tm);
+                ls_tokenize_split(en.line.p, en.line.len, tokmap_word,
+                                  w->tm->values ? tokmap_value : NULL, w->tm);
                 w->st->raw_bytes += en.line.len;
                 w->st->n_entries++;
             }
@@ -283,7 +296,6 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
         per_stream[i] = w->n - first;
     }
     scry_arena_destroy(md);
-    scry_buf_fini(&lz);
     return rc;
 }
 
@@ -370,7 +382,11 @@ static void put_postings(struct scry_buf *b, const struct tok *t)
 static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks, int level,
                         struct ls_segment_stats *st, struct scry_err *err)
 {
-    qsort(tm->v, tm->n, sizeof *tm->v, tok_cmp);
+    /* Pointers are sorted, not the 90-byte tokens: moving those was most of the sort. */
+    const struct tok **ord = scry_malloc((tm->n + 1) * sizeof *ord);
+    for (size_t i = 0; i < tm->n; i++)
+        ord[i] = &tm->v[i];
+    qsort(ord, tm->n, sizeof *ord, tok_cmp);
     struct scry_buf dict = { 0 }, z = { 0 };
     size_t map_len = (n_chunks + 7) / 8;
     uint8_t *maps = scry_calloc(2 * map_len + 1, 1);
@@ -379,7 +395,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
             if (tm->maps[c] & (1u << b))
                 maps[b * map_len + c / 8] |= (uint8_t)(1u << (c % 8));
     for (size_t i = 0; i < tm->n; i++) {
-        const struct tok *t = &tm->v[i], *prev = i ? &tm->v[i - 1] : NULL;
+        const struct tok *t = ord[i], *prev = i ? ord[i - 1] : NULL;
         size_t shared = 0;
         if (prev)
             while (shared < prev->len && shared < t->len && prev->s[shared] == t->s[shared])
@@ -390,7 +406,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
     }
     size_t bound = ZSTD_compressBound(dict.len);
     scry_buf_reserve(&z, bound);
-    size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level);
+    size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level ? level : 9);
     int rc = 0;
     if (ZSTD_isError(zn)) {
         rc = scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
@@ -413,6 +429,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         section_crc(f, start);
     }
     free(maps);
+    free(ord);
     scry_buf_fini(&dict);
     scry_buf_fini(&z);
     return rc;
@@ -470,9 +487,20 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
     struct scry_buf f = { 0 };
     struct tokmap tm = { .values = values };
     size_t *per_stream = scry_calloc(n + 1, sizeof *per_stream);
-    struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st, .cc = ZSTD_createCCtx() };
-    SCRY_ASSERT(w.cc != NULL); /* out of memory: as scry_malloc does */
-    ZSTD_CCtx_setParameter(w.cc, ZSTD_c_compressionLevel, level);
+    struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st, .cc = ZSTD_createCCtx(),
+                    .ch = ZSTD_createCCtx() };
+    SCRY_ASSERT(w.cc != NULL && w.ch != NULL); /* out of memory: as scry_malloc does */
+    ZSTD_CCtx_setParameter(w.ch, ZSTD_c_compressionLevel, 1);
+    if (level) {
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_compressionLevel, level);
+    } else {
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_compressionLevel, 9);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_strategy, LS_ZSTD_STRATEGY);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_minMatch, LS_ZSTD_MIN_MATCH);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_searchLog, LS_ZSTD_SEARCH_LOG);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_hashLog, LS_ZSTD_HASH_LOG);
+        ZSTD_CCtx_setParameter(w.cc, ZSTD_c_chainLog, LS_ZSTD_CHAIN_LOG);
+    }
     scry_buf_put(&f, LS_SEGMENT_MAGIC, LS_MAGIC_BYTES);
     int rc = write_chunks(&w, ss, n, per_stream, err);
     if (rc == 0) {
@@ -502,6 +530,8 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
             rc = write_file(dir, &f, err);
     }
     ZSTD_freeCCtx(w.cc);
+    ZSTD_freeCCtx(w.ch);
+    scry_buf_fini(&w.lines);
     free(w.v);
     free(per_stream);
     scry_buf_fini(&w.raw);

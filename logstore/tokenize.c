@@ -51,32 +51,32 @@ static void emit(const char *p, size_t len, ls_token_fn fn, void *ud)
     emit_one(p + len - LS_TOKEN_MAX, LS_TOKEN_MAX, fn, ud);
 }
 
+/* One pass: the table both finds word bytes and lower-cases them into buf,
+ * so a word of up to LS_TOKEN_MAX bytes is handed out as it is scanned. */
 static void words(const char *s, size_t len, bool windowed, ls_token_fn fn, void *ud)
 {
     const uint8_t *p = (const uint8_t *)s;
+    char buf[LS_TOKEN_MAX];
     size_t i = 0;
     while (i < len) {
         while (i < len && !word_tab[p[i]])
             i++;
-        size_t start = i;
-        while (i < len && word_tab[p[i]])
+        size_t start = i, n = 0;
+        uint8_t c;
+        while (i < len && (c = word_tab[p[i]]) != 0) {
+            if (n < LS_TOKEN_MAX)
+                buf[n] = (char)c;
+            n++;
             i++;
-        if (i == start)
-            break;
-        if (windowed) {
-            emit(s + start, i - start, fn, ud);
-        } else {
-            /* Needle words keep their whole length; the store shortens them. */
-            char buf[LS_TOKEN_MAX];
-            size_t n = i - start;
-            if (n <= LS_TOKEN_MAX) {
-                for (size_t k = 0; k < n; k++)
-                    buf[k] = (char)word_tab[p[start + k]];
-                fn(ud, buf, n);
-            } else {
-                emit_one(s + start, LS_TOKEN_MAX, fn, ud); /* see ls_tokenize_words */
-            }
         }
+        if (n == 0)
+            break;
+        if (n <= LS_TOKEN_MAX)
+            fn(ud, buf, n);
+        else if (windowed)
+            emit(s + start, n, fn, ud);
+        else
+            emit_one(s + start, LS_TOKEN_MAX, fn, ud); /* see ls_tokenize_words */
     }
 }
 
@@ -120,6 +120,8 @@ void ls_tokenize_split(const char *line, size_t len, ls_token_fn word_fn, ls_tok
                        void *ud)
 {
     words(line, len, true, word_fn, ud);
+    if (!value_fn)
+        return;
     const uint8_t *p = (const uint8_t *)line;
     const uint8_t *q = p, *end = p + len;
     while (q < end && (q = memchr(q, '=', (size_t)(end - q))) != NULL) {

@@ -21,7 +21,8 @@ typedef void (*ls_token_fn)(void *ud, const char *tok, size_t len);
 /* Every token of line (words and key=value values). */
 void ls_tokenize(const char *line, size_t len, ls_token_fn fn, void *ud);
 /* The same, words (rule 1, windowed) to word_fn and key=value values (rule 2)
- * to value_fn: the segment index keeps them apart (README.md "Token index"). */
+ * to value_fn: the segment index keeps them apart (README.md "Token index").
+ * value_fn NULL: the values are not looked for at all. */
 void ls_tokenize_split(const char *line, size_t len, ls_token_fn word_fn, ls_token_fn value_fn,
                        void *ud);
 /* Only rule 1 (words), not windowed: what a needle of `|= "..."` gives as

@@ -1,6 +1,7 @@
 /* fuzz_segment.c — the segment reader (logstore/segment_read.c) on
  * arbitrary bytes: open must validate or fail with SCRY_ECORRUPT; when it
- * opens, every chunk must decode or fail, and token lookups of every kind
+ * opens, every chunk must decode or fail (columnar payloads down to their
+ * entries), and token lookups of every kind
  * must answer, never crash. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,8 +21,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint32_t i = 0; i < s->n_chunks; i++) {
         struct ls_chunk_src c;
         const uint8_t *p;
-        if (ls__chunk_parse(s->map + s->chunks[i].off, s->chunks[i].len, &c, NULL) == 0)
-            (void)ls__chunk_payload(&c, &buf, &p, NULL);
+        if (ls__chunk_parse(s->map + s->chunks[i].off, s->chunks[i].len, &c, NULL) != 0 ||
+            ls__chunk_payload(&c, &buf, &p, NULL) != 0)
+            continue;
+        /* Columnar payloads decode or fail; lines stay inside the payload. */
+        uint32_t n = s->chunks[i].n;
+        if ((c.codec == LS_CODEC_ZSTD_COLS || c.codec == LS_CODEC_ZSTD_COLS2) && n <= c.raw_len) {
+            struct scry_log_entry *e = calloc(n + 1, sizeof *e);
+            if (e && ls__cols_get(c.codec, p, c.raw_len, n, s->chunks[i].mint, a, e))
+                for (uint32_t k = 0; k < n; k++)
+                    if ((const uint8_t *)e[k].line.p < p ||
+                        (const uint8_t *)e[k].line.p + e[k].line.len > p + c.raw_len)
+                        abort();
+            free(e);
+        }
     }
     /* A word (dictionary walk), a long hex piece (grams), a number (maps). */
     struct scry_str t[3] = { SCRY_STR("needle"), SCRY_STR("0af7651916cd43dd8448eb211c80319c"),
