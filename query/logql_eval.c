@@ -562,7 +562,7 @@ static long gkey_find(const struct rangeq *rq, uint64_t h, const char *k, size_t
         const struct gkey *g = &rq->gk[i];
         if (g->idx < 0)
             return -1;
-        if (g->h == h && g->len == len && !memcmp(rq->keys.p + g->off, k, len))
+        if (g->h == h && g->len == len && (!len || !memcmp(rq->keys.p + g->off, k, len)))
             return g->idx;
     }
 }
@@ -590,7 +590,8 @@ static void gkey_add(struct rangeq *rq, uint64_t h, const char *k, size_t len, l
     while (rq->gk[j].idx >= 0)
         j = (j + 1) & (rq->cap_gk - 1);
     rq->gk[j] = (struct gkey){ h, rq->keys.len, len, idx };
-    scry_buf_put(&rq->keys, k, len);
+    if (len)
+        scry_buf_put(&rq->keys, k, len);
     rq->n_gk++;
 }
 
@@ -796,7 +797,7 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
                     continue;
                 }
                 lql__fast_key(&fk, ent.line.p, ent.line.len, &rq.key);
-                kh = scry_xxh64(rq.key.p, rq.key.len, 0);
+                kh = scry_xxh64(rq.key.len ? rq.key.p : "", rq.key.len, 0);
                 i = gkey_find(&rq, kh, rq.key.p, rq.key.len);
                 if (i >= 0) {
                     c->lines++;
@@ -813,7 +814,7 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
             bool by = !perr_l && g && g->present && !g->without;
             if (by) {
                 group_key(r, g, &rq.key);
-                kh = scry_xxh64(rq.key.p, rq.key.len, 0);
+                kh = scry_xxh64(rq.key.len ? rq.key.p : "", rq.key.len, 0);
                 i = gkey_find(&rq, kh, rq.key.p, rq.key.len);
                 if (i >= 0)
                     goto add;
