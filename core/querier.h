@@ -87,6 +87,11 @@ struct scry_select_hints {
      * chunks. Advisory: callers still filter. */
     const struct scry_str *required_tokens;
     size_t n_required_tokens;
+    /* Byte strings (exact, case-sensitive, non-empty) that every returned
+     * log line contains: a store may drop entries whose line lacks one
+     * before handing them out. Advisory: callers still filter. */
+    const struct scry_str *line_contains;
+    size_t n_line_contains;
 };
 
 struct scry_querier;

@@ -8,6 +8,7 @@
  * sources of one label set (segments in time order, then the head) form
  * one stream; its entry iterator decompresses one chunk at a time. */
 #include <assert.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -182,83 +183,345 @@ static void from_head(struct ls_store *st, const struct scry_matcher *ms, size_t
     pthread_mutex_unlock(&st->mu);
 }
 
+/* ---- decoding chunks, possibly ahead on worker threads ----
+ *
+ * Every chunk the stream set will read is a job, numbered in reading order
+ * (groups in order, each group's chunks in the query's direction). Decoding
+ * a job = decompressing it, splitting the entries, keeping those in the time
+ * range and, with line_contains hints, only those whose line holds every
+ * literal. With more than one job, LS_DECODE_WORKERS threads decode jobs
+ * ahead into a ring of slots while the caller consumes them in order: the
+ * decompression (most of a scan's cost) runs on the other core. A job the
+ * caller will not read (a stream abandoned half-way by a log query's
+ * limit) is skipped without decoding. */
+
+#define LS_DECODE_WORKERS 2
+#define LS_RING 6 /* slots: jobs decoded ahead of the consumer, at most */
+
+struct dslot {
+    struct scry_buf dec;
+    struct scry_arena *md;     /* metadata of the entries */
+    struct scry_log_entry *ents;
+    size_t n_ents, cap_ents;
+    struct scry_err err;
+    size_t done;               /* job + 1 once decoded (or skipped) */
+};
+
+struct decoder {
+    const struct ls_chunk_src **jobs;
+    size_t n_jobs;
+    int64_t mint, maxt;
+    const struct scry_str *lits;
+    size_t n_lits;
+    struct dslot slots[LS_RING];
+    /* threaded mode */
+    int n_workers;
+    pthread_t th[LS_DECODE_WORKERS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv_ready, cv_space;
+    size_t next_job;           /* the next job a worker claims */
+    size_t consumed;           /* jobs below this are released by the consumer */
+    size_t skip_to;            /* jobs below this are not decoded */
+    bool stop;
+};
+
+/* A literal to find in lines, with the offset of its rarest byte. */
+struct lit {
+    const char *p;
+    size_t len, rare;
+};
+
+/* Picks the literal's byte that is rarest in a sample of the text to be
+ * searched (ties: the later byte), so the memchr skip loop stops seldom. */
+static void lit_prepare(struct lit *l, const char *sample, size_t n)
+{
+    uint16_t freq[256] = { 0 };
+    if (n > 4096)
+        n = 4096;
+    for (size_t i = 0; i < n; i++)
+        freq[(unsigned char)sample[i]]++;
+    size_t r = 0;
+    for (size_t i = 1; i < l->len; i++)
+        if (freq[(unsigned char)l->p[i]] <= freq[(unsigned char)l->p[r]])
+            r = i;
+    l->rare = r;
+}
+
+/* The first occurrence of the literal in h[0..len): memchr (vectorised in
+ * libc) on its rarest byte, then a compare. On log text this skips far
+ * faster than memmem's shift tables. */
+static const char *find_lit(const char *h, size_t len, const struct lit *l)
+{
+    size_t m = l->len, r = l->rare;
+    if (m > len)
+        return NULL;
+    if (m == 1)
+        return memchr(h, l->p[0], len);
+    const char *end = h + len - m + r + 1; /* where the rare byte may lie */
+    char c = l->p[r], c0 = l->p[0], c1 = l->p[m - 1];
+    for (const char *p = h + r; p < end;) {
+        const char *q = memchr(p, c, (size_t)(end - p));
+        if (!q)
+            return NULL;
+        const char *s = q - r;
+        if (s[0] == c0 && s[m - 1] == c1 && !memcmp(s, l->p, m))
+            return s;
+        p = q + 1;
+    }
+    return NULL;
+}
+
+static bool line_has(const struct lit *lits, size_t from, size_t n, const struct scry_str *l)
+{
+    for (size_t k = from; k < n; k++)
+        if (!find_lit(l->p, l->len, &lits[k]))
+            return false;
+    return true;
+}
+
+/* Keeps the entries whose line holds every literal. Columnar lines lie
+ * back to back, so the first literal is searched over all of them at once
+ * and mapped back to entries; the others are checked per kept line. */
+static void keep_matching(const struct decoder *d, struct dslot *s, bool contiguous)
+{
+    size_t k = 0, n = s->n_ents, nl = d->n_lits;
+    struct scry_log_entry *e = s->ents;
+    if (n == 0)
+        return;
+    struct lit lits[8];
+    if (nl > 8)
+        nl = 8; /* advisory: checking some of them is enough */
+    contiguous = contiguous && n >= 2;
+    const char *end = e[n - 1].line.p + e[n - 1].line.len;
+    for (size_t i = 0; i < nl; i++) {
+        lits[i] = (struct lit){ d->lits[i].p, d->lits[i].len, 0 };
+        lit_prepare(&lits[i], e[0].line.p,
+                    contiguous ? (size_t)(end - e[0].line.p) : e[0].line.len);
+    }
+    if (!contiguous) {
+        for (size_t i = 0; i < n; i++)
+            if (line_has(lits, 0, nl, &e[i].line))
+                e[k++] = e[i];
+        s->n_ents = k;
+        return;
+    }
+    size_t i = 0;
+    const char *from = e[0].line.p;
+    while (i < n) {
+        const char *hit = find_lit(from, (size_t)(end - from), &lits[0]);
+        if (!hit)
+            break;
+        /* the entry holding hit: lines ascend */
+        while (i < n && e[i].line.p + e[i].line.len <= hit)
+            i++;
+        if (i == n)
+            break;
+        if (hit < e[i].line.p) { /* in a line outside the time range */
+            from = e[i].line.p;
+            continue;
+        }
+        if (hit + lits[0].len <= e[i].line.p + e[i].line.len) {
+            if (line_has(lits, 1, nl, &e[i].line))
+                e[k++] = e[i];
+            from = e[i].line.p + e[i].line.len;
+            i++;
+        } else {
+            from = hit + 1; /* straddles two lines: look again further on */
+        }
+    }
+    s->n_ents = k;
+}
+
+static int decode(const struct decoder *d, struct dslot *s, const struct ls_chunk_src *c)
+{
+    const uint8_t *p;
+    s->n_ents = 0;
+    int rc = ls__chunk_payload(c, &s->dec, &p, &s->err);
+    if (rc)
+        return rc;
+    scry_arena_reset(s->md);
+    if (c->n > c->raw_len) /* every entry takes >= 3 payload bytes */
+        return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk of %u bytes cannot hold %u entries",
+                            c->raw_len, c->n);
+    if (c->n > s->cap_ents) {
+        s->cap_ents = c->n;
+        s->ents = scry_realloc(s->ents, c->n * sizeof *s->ents);
+    }
+    bool cols = c->codec == LS_CODEC_ZSTD_COLS || c->codec == LS_CODEC_ZSTD_COLS2;
+    int64_t prev = c->mint;
+    if (cols) {
+        if (!ls__cols_get(c->codec, p, c->raw_len, c->n, c->mint, s->md, s->ents))
+            return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk payload");
+        for (uint32_t i = 0; i < c->n; i++) {
+            struct scry_log_entry e = s->ents[i];
+            if (e.t_ns < prev || e.t_ns > c->maxt)
+                return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk entry %u", i);
+            prev = e.t_ns;
+            if (e.t_ns >= d->mint && e.t_ns <= d->maxt)
+                s->ents[s->n_ents++] = e;
+        }
+    } else {
+        struct ls_rd r = { p, p + c->raw_len, false };
+        for (uint32_t i = 0; i < c->n; i++) {
+            struct scry_log_entry e;
+            if (!ls__entry_get(&r, prev, s->md, &e) || e.t_ns > c->maxt)
+                return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk entry %u", i);
+            prev = e.t_ns;
+            if (e.t_ns >= d->mint && e.t_ns <= d->maxt)
+                s->ents[s->n_ents++] = e;
+        }
+        if (r.p != r.end)
+            return scry_err_set(&s->err, SCRY_ECORRUPT, "bytes after the last entry");
+    }
+    if (d->n_lits)
+        keep_matching(d, s, cols);
+    return 0;
+}
+
+static void *worker(void *arg)
+{
+    struct decoder *d = arg;
+    pthread_mutex_lock(&d->mu);
+    for (;;) {
+        while (!d->stop && d->next_job < d->n_jobs && d->next_job >= d->consumed + LS_RING)
+            pthread_cond_wait(&d->cv_space, &d->mu);
+        if (d->stop || d->next_job >= d->n_jobs)
+            break;
+        size_t j = d->next_job++;
+        struct dslot *s = &d->slots[j % LS_RING];
+        if (j >= d->skip_to) {
+            pthread_mutex_unlock(&d->mu);
+            s->err.code = 0;
+            decode(d, s, d->jobs[j]);
+            pthread_mutex_lock(&d->mu);
+        } else {
+            s->n_ents = 0;
+            s->err.code = 0;
+        }
+        s->done = j + 1;
+        pthread_cond_broadcast(&d->cv_ready);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return NULL;
+}
+
+static int decode_workers(void)
+{
+    static int n = -1;
+    if (n < 0) {
+        /* SCRY_LS_DECODE_THREADS=0 decodes on the caller's thread (tests, A/B) */
+        const char *e = getenv("SCRY_LS_DECODE_THREADS");
+        int v = e ? atoi(e) : LS_DECODE_WORKERS;
+        n = v < 0 ? 0 : v > LS_DECODE_WORKERS ? LS_DECODE_WORKERS : v;
+    }
+    return n;
+}
+
+static void decoder_start(struct decoder *d)
+{
+    for (size_t i = 0; i < LS_RING; i++)
+        d->slots[i].md = scry_arena_create(16384);
+    int w = decode_workers();
+    if (d->n_jobs < 2 || w == 0)
+        return;
+    if ((size_t)w > d->n_jobs - 1)
+        w = (int)(d->n_jobs - 1);
+    pthread_mutex_init(&d->mu, NULL);
+    pthread_cond_init(&d->cv_ready, NULL);
+    pthread_cond_init(&d->cv_space, NULL);
+    for (int i = 0; i < w; i++) {
+        if (pthread_create(&d->th[i], NULL, worker, d) != 0)
+            break;
+        d->n_workers++;
+    }
+    if (d->n_workers == 0) {
+        pthread_mutex_destroy(&d->mu);
+        pthread_cond_destroy(&d->cv_ready);
+        pthread_cond_destroy(&d->cv_space);
+    }
+}
+
+/* Job j decoded, in its slot; the consumer moves only forward. With
+ * workers, the jobs from the last one released up to j are released (those
+ * not yet claimed are skipped). NULL never: errors are in the slot. */
+static struct dslot *decoder_get(struct decoder *d, size_t j)
+{
+    if (!d->n_workers) {
+        struct dslot *s = &d->slots[0];
+        s->err.code = 0;
+        decode(d, s, d->jobs[j]);
+        return s;
+    }
+    pthread_mutex_lock(&d->mu);
+    if (d->skip_to < j)
+        d->skip_to = j;
+    pthread_cond_broadcast(&d->cv_space);
+    for (;;) {
+        /* release what lies before j, in order, as it completes */
+        while (d->consumed < j && d->slots[d->consumed % LS_RING].done == d->consumed + 1) {
+            d->consumed++;
+            pthread_cond_broadcast(&d->cv_space);
+        }
+        if (d->consumed == j && d->slots[j % LS_RING].done == j + 1)
+            break;
+        pthread_cond_wait(&d->cv_ready, &d->mu);
+    }
+    pthread_mutex_unlock(&d->mu);
+    return &d->slots[j % LS_RING];
+}
+
+static void decoder_stop(struct decoder *d)
+{
+    if (d->n_workers) {
+        pthread_mutex_lock(&d->mu);
+        d->stop = true;
+        pthread_cond_broadcast(&d->cv_space);
+        pthread_mutex_unlock(&d->mu);
+        for (int i = 0; i < d->n_workers; i++)
+            pthread_join(d->th[i], NULL);
+        pthread_mutex_destroy(&d->mu);
+        pthread_cond_destroy(&d->cv_ready);
+        pthread_cond_destroy(&d->cv_space);
+        d->n_workers = 0;
+    }
+    for (size_t i = 0; i < LS_RING; i++) {
+        scry_buf_fini(&d->slots[i].dec);
+        scry_arena_destroy(d->slots[i].md);
+        free(d->slots[i].ents);
+    }
+}
+
 /* ---- entry iterator ---- */
 
 struct ls_entry_iter {
     struct scry_entry_iter base;
-    const struct ls_chunk_src *srcs;
-    size_t n_srcs, next_src;
-    int64_t mint, maxt;
+    struct decoder *d;
+    size_t job, job_end;       /* this stream's jobs: [job, job_end) */
     bool backward;
-    struct scry_buf dec;
-    struct scry_arena *md;     /* metadata of the current chunk */
-    struct scry_log_entry *ents;
-    size_t n_ents, cap_ents, pos;
+    struct dslot *cur_slot;
+    size_t pos;
     struct scry_log_entry cur;
     struct scry_err err;
 };
-
-static int load_chunk(struct ls_entry_iter *it, const struct ls_chunk_src *c)
-{
-    const uint8_t *p;
-    int rc = ls__chunk_payload(c, &it->dec, &p, &it->err);
-    if (rc)
-        return rc;
-    scry_arena_reset(it->md);
-    if (c->n > c->raw_len) /* every entry takes >= 3 payload bytes */
-        return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk of %u bytes cannot hold %u entries",
-                            c->raw_len, c->n);
-    if (c->n > it->cap_ents) {
-        it->cap_ents = c->n;
-        it->ents = scry_realloc(it->ents, c->n * sizeof *it->ents);
-    }
-    it->n_ents = 0;
-    if (c->codec == LS_CODEC_ZSTD_COLS || c->codec == LS_CODEC_ZSTD_COLS2) {
-        if (!ls__cols_get(c->codec, p, c->raw_len, c->n, c->mint, it->md, it->ents))
-            return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk payload");
-        int64_t prev = c->mint;
-        for (uint32_t i = 0; i < c->n; i++) {
-            struct scry_log_entry e = it->ents[i];
-            if (e.t_ns < prev || e.t_ns > c->maxt)
-                return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk entry %u", i);
-            prev = e.t_ns;
-            if (e.t_ns >= it->mint && e.t_ns <= it->maxt)
-                it->ents[it->n_ents++] = e;
-        }
-        it->pos = 0;
-        return 0;
-    }
-    struct ls_rd r = { p, p + c->raw_len, false };
-    int64_t prev = c->mint;
-    for (uint32_t i = 0; i < c->n; i++) {
-        struct scry_log_entry e;
-        if (!ls__entry_get(&r, prev, it->md, &e) || e.t_ns > c->maxt)
-            return scry_err_set(&it->err, SCRY_ECORRUPT, "chunk entry %u", i);
-        prev = e.t_ns;
-        if (e.t_ns >= it->mint && e.t_ns <= it->maxt)
-            it->ents[it->n_ents++] = e;
-    }
-    if (r.p != r.end)
-        return scry_err_set(&it->err, SCRY_ECORRUPT, "bytes after the last entry");
-    it->pos = 0;
-    return 0;
-}
 
 static bool it_next(struct scry_entry_iter *base)
 {
     struct ls_entry_iter *it = (struct ls_entry_iter *)base;
     if (it->err.code)
         return false;
-    while (it->pos >= it->n_ents) {
-        if (it->next_src >= it->n_srcs)
+    while (!it->cur_slot || it->pos >= it->cur_slot->n_ents) {
+        if (it->job >= it->job_end)
             return false;
-        size_t k = it->next_src++;
-        const struct ls_chunk_src *c = &it->srcs[it->backward ? it->n_srcs - 1 - k : k];
-        if (load_chunk(it, c) != 0)
+        it->cur_slot = decoder_get(it->d, it->job++);
+        it->pos = 0;
+        if (it->cur_slot->err.code) {
+            it->err = it->cur_slot->err;
             return false;
+        }
     }
+    struct dslot *s = it->cur_slot;
     size_t i = it->pos++;
-    it->cur = it->ents[it->backward ? it->n_ents - 1 - i : i];
+    it->cur = s->ents[it->backward ? s->n_ents - 1 - i : i];
     return true;
 }
 
@@ -283,10 +546,10 @@ struct ls_stream_set {
     struct scry_stream_set base;
     struct grp *v;
     size_t n, i;
+    size_t *first_job;         /* n + 1: group i's jobs are [first_job[i], first_job[i + 1]) */
     bool started;
+    struct decoder d;
     struct ls_entry_iter it;
-    int64_t mint, maxt;
-    bool backward;
 };
 
 static bool ss_next(struct scry_stream_set *base)
@@ -310,10 +573,10 @@ static struct scry_entry_iter *ss_entries(struct scry_stream_set *base)
 {
     struct ls_stream_set *ss = (struct ls_stream_set *)base;
     struct ls_entry_iter *it = &ss->it;
-    it->srcs = ss->v[ss->i].v;
-    it->n_srcs = ss->v[ss->i].n;
-    it->next_src = 0;
-    it->n_ents = it->pos = 0;
+    it->job = ss->first_job[ss->i];
+    it->job_end = ss->first_job[ss->i + 1];
+    it->cur_slot = NULL;
+    it->pos = 0;
     return &it->base;
 }
 
@@ -325,9 +588,9 @@ static int ss_err(const struct scry_stream_set *base, struct scry_err *err)
 static void ss_close(struct scry_stream_set *base)
 {
     struct ls_stream_set *ss = (struct ls_stream_set *)base;
-    scry_buf_fini(&ss->it.dec);
-    scry_arena_destroy(ss->it.md);
-    free(ss->it.ents);
+    decoder_stop(&ss->d);
+    free(ss->d.jobs);
+    free(ss->first_job);
     free(ss);
 }
 
@@ -384,11 +647,34 @@ static int select_streams(struct scry_querier *base, const struct scry_matcher *
     ss->base.ops = &ss_ops;
     ss->v = g.v;
     ss->n = g.n;
+    ss->first_job = scry_malloc((g.n + 1) * sizeof *ss->first_job);
+    size_t n_jobs = 0;
+    for (size_t i = 0; i < g.n; i++)
+        n_jobs += g.v[i].n;
+    struct decoder *d = &ss->d;
+    d->jobs = scry_malloc((n_jobs + 1) * sizeof *d->jobs);
+    for (size_t i = 0; i < g.n; i++) {
+        ss->first_job[i] = d->n_jobs;
+        for (size_t k = 0; k < g.v[i].n; k++)
+            d->jobs[d->n_jobs++] = &g.v[i].v[h.backward ? g.v[i].n - 1 - k : k];
+    }
+    ss->first_job[g.n] = d->n_jobs;
+    d->mint = h.mint;
+    d->maxt = h.maxt;
+    if (h.n_line_contains) {
+        struct scry_str *l = scry_arena_alloc(q->a, h.n_line_contains * sizeof *l);
+        for (size_t i = 0; i < h.n_line_contains; i++)
+            if (h.line_contains[i].len) {
+                char *c = scry_arena_alloc(q->a, h.line_contains[i].len);
+                memcpy(c, h.line_contains[i].p, h.line_contains[i].len);
+                l[d->n_lits++] = (struct scry_str){ c, h.line_contains[i].len };
+            }
+        d->lits = l;
+    }
     ss->it.base.ops = &it_ops;
-    ss->it.mint = h.mint;
-    ss->it.maxt = h.maxt;
+    ss->it.d = d;
     ss->it.backward = h.backward;
-    ss->it.md = scry_arena_create(16384);
+    decoder_start(d);
     *out = &ss->base;
     return 0;
 }

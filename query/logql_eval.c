@@ -87,6 +87,11 @@ struct scan {
     struct scry_querier *q;
     struct scry_stream_set *ss;
     struct lql_row row;
+    /* the current stream's labels as row labels (value lengths measured
+     * once per stream, not per entry) */
+    const struct scry_labels *cache_ls;
+    struct lql_lbl *stream_lbls;
+    size_t cap_lbls;
 };
 
 static int scan_open(struct scan *s, struct lql_ctx *c, const struct lql_log *log, int64_t mint,
@@ -104,6 +109,20 @@ static int scan_open(struct scan *s, struct lql_ctx *c, const struct lql_log *lo
     lql_required_tokens(log, c->a, &toks, &n_toks);
     h.required_tokens = toks;
     h.n_required_tokens = n_toks;
+    /* the literals of the leading `|=` filters: the store drops lines
+     * without them while it decodes (a scan over the chunk's lines at
+     * memchr speed, on its decoding threads), before any row work here */
+    struct scry_str *lits = scry_arena_alloc(c->a, (log->n_stages + 1) * sizeof *lits);
+    size_t n_lits = 0;
+    for (size_t i = 0; i < log->n_stages && log->stages[i].kind == LQL_ST_FILTER; i++) {
+        const struct lql_stage *st = &log->stages[i];
+        const struct lql_fval *f = st->u.filter.vals;
+        if (st->u.filter.op == LQL_CONTAINS && st->u.filter.n_vals == 1 && !f->ip && !f->re &&
+            f->len)
+            lits[n_lits++] = (struct scry_str){ f->s, f->len };
+    }
+    h.line_contains = lits;
+    h.n_line_contains = n_lits;
     rc = s->q->ops->select_streams(s->q, log->matchers, log->n_matchers, &h, &s->ss, c->err);
     if (rc) {
         s->q->ops->close(s->q);
@@ -121,6 +140,7 @@ static void scan_close(struct scan *s)
     if (s->q)
         s->q->ops->close(s->q);
     scry_arena_destroy(s->row.ea);
+    free(s->stream_lbls);
 }
 
 /* Loads entry e of a stream with labels ls into the row and runs the
@@ -152,9 +172,19 @@ static bool scan_entry(struct scan *s, const struct scry_labels *ls,
     size_t need = ls->n + e->metadata.n + 8;
     r->v = scry_arena_alloc(r->ea, need * sizeof *r->v);
     r->cap = need;
-    for (size_t i = 0; i < ls->n; i++)
-        r->v[r->n++] = (struct lql_lbl){ ls->v[i].name, ls->v[i].value, strlen(ls->v[i].value),
-                                         LQL_LBL_STREAM, false };
+    if (s->cache_ls != ls) {
+        if (ls->n > s->cap_lbls) {
+            s->cap_lbls = ls->n;
+            s->stream_lbls = scry_realloc(s->stream_lbls, ls->n * sizeof *s->stream_lbls);
+        }
+        for (size_t i = 0; i < ls->n; i++)
+            s->stream_lbls[i] = (struct lql_lbl){ ls->v[i].name, ls->v[i].value,
+                                                  strlen(ls->v[i].value), LQL_LBL_STREAM, false };
+        s->cache_ls = ls;
+    }
+    if (ls->n)
+        memcpy(r->v, s->stream_lbls, ls->n * sizeof *r->v);
+    r->n = ls->n;
     for (size_t i = 0; i < e->metadata.n; i++) {
         const struct scry_label *l = &e->metadata.v[i];
         lql__row_set(r, l->name, strlen(l->name), l->value, strlen(l->value), LQL_LBL_META,
@@ -501,6 +531,18 @@ int lql_eval_logs(const struct lql_opts *opts, struct scry_queryable *store,
 struct pts {
     struct lql_point *p;
     size_t n, cap;
+    /* counting mode: per step, difference arrays of the entries and of
+     * their line bytes in the window (n_steps + 1 each) */
+    int64_t *dcount, *dbytes;
+};
+
+/* The output series of a row by the values of the `by` labels: a cache in
+ * front of the label-set map, so an entry whose group was seen costs one
+ * hash of a few bytes and one compare, no label set built. */
+struct gkey {
+    uint64_t h;
+    size_t off, len; /* key bytes in keys */
+    long idx;        /* series index; -1: empty slot */
 };
 
 struct rangeq {
@@ -509,7 +551,79 @@ struct rangeq {
     struct scry_labels *labels;
     struct pts *pts;
     size_t n, cap;
+    struct gkey *gk;
+    size_t n_gk, cap_gk; /* cap_gk: a power of two */
+    struct scry_buf keys, key;
 };
+
+static long gkey_find(const struct rangeq *rq, uint64_t h, const char *k, size_t len)
+{
+    if (!rq->cap_gk)
+        return -1;
+    for (size_t i = h & (rq->cap_gk - 1);; i = (i + 1) & (rq->cap_gk - 1)) {
+        const struct gkey *g = &rq->gk[i];
+        if (g->idx < 0)
+            return -1;
+        if (g->h == h && g->len == len && (!len || !memcmp(rq->keys.p + g->off, k, len)))
+            return g->idx;
+    }
+}
+
+static void gkey_add(struct rangeq *rq, uint64_t h, const char *k, size_t len, long idx)
+{
+    if (2 * (rq->n_gk + 1) > rq->cap_gk) {
+        size_t nc = rq->cap_gk ? 2 * rq->cap_gk : 64;
+        struct gkey *v = scry_malloc(nc * sizeof *v);
+        for (size_t i = 0; i < nc; i++)
+            v[i].idx = -1;
+        for (size_t i = 0; i < rq->cap_gk; i++) {
+            if (rq->gk[i].idx < 0)
+                continue;
+            size_t j = rq->gk[i].h & (nc - 1);
+            while (v[j].idx >= 0)
+                j = (j + 1) & (nc - 1);
+            v[j] = rq->gk[i];
+        }
+        free(rq->gk);
+        rq->gk = v;
+        rq->cap_gk = nc;
+    }
+    size_t j = h & (rq->cap_gk - 1);
+    while (rq->gk[j].idx >= 0)
+        j = (j + 1) & (rq->cap_gk - 1);
+    rq->gk[j] = (struct gkey){ h, rq->keys.len, len, idx };
+    if (len)
+        scry_buf_put(&rq->keys, k, len);
+    rq->n_gk++;
+}
+
+/* The key of r's group under `by (g)`: each label's value length and bytes
+ * in g's order (absent and empty alike, as labels_by skips both). */
+static void group_key(const struct lql_row *r, const struct lql_grouping *g, struct scry_buf *b)
+{
+    scry_buf_reset(b);
+    for (size_t i = 0; i < g->n; i++) {
+        const struct lql_lbl *l = lql__row_get(r, g->labels[i]);
+        uint32_t n = l ? (uint32_t)l->vlen : 0;
+        scry_buf_put(b, &n, sizeof n);
+        if (n)
+            scry_buf_put(b, l->val, n);
+    }
+}
+
+static bool has_unwrap(const struct lql_log *log)
+{
+    for (size_t i = 0; i < log->n_stages; i++)
+        if (log->stages[i].kind == LQL_ST_UNWRAP)
+            return true;
+    return false;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
 
 static const struct scry_labels *range_at(void *ud, size_t i)
 {
@@ -653,6 +767,13 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
     bool hinted = !rc && lql__parser_hints(&e->u.range.log, g, c->a, &want, &n_want);
     s.row.want = hinted ? want : NULL;
     s.row.n_want = n_want;
+    /* count, bytes and their rates (no unwrap) add integers per entry:
+     * they go straight into per-step buckets, no points kept or sorted */
+    bool counting = op == LQL_COUNT_OVER_TIME || op == LQL_BYTES_OVER_TIME ||
+                    op == LQL_BYTES_RATE || (op == LQL_RATE && !has_unwrap(&e->u.range.log));
+    int64_t base = c->start_ns - off; /* step k is at base + k * step */
+    struct lql_fast fk;
+    bool fast = !rc && counting && lql__fast_init(&fk, &e->u.range.log, g, c->a);
     uint64_t tick = 0;
     while (!rc && s.ss->ops->next(s.ss)) {
         const struct scry_labels *ls = s.ss->ops->labels(s.ss);
@@ -664,11 +785,42 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
             it->ops->at(it, &ent);
             if (ent.t_ns < mint || ent.t_ns > maxt)
                 continue;
+            long i = -1;
+            uint64_t kh = 0;
+            size_t line_len = ent.line.len;
+            struct lql_row *r = &s.row;
+            if (fast && !ent.metadata.n &&
+                (ls == fk.cur ? fk.stream_ok : lql__fast_stream(&fk, ls))) {
+                s.row.line = ent.line.p;
+                s.row.line_len = ent.line.len;
+                if (fk.lead && !lql__run_stages(e->u.range.log.stages, fk.lead, &s.row)) {
+                    c->lines++;
+                    c->bytes += ent.line.len;
+                    continue;
+                }
+                lql__fast_key(&fk, ent.line.p, ent.line.len, &rq.key);
+                kh = scry_xxh64(rq.key.len ? rq.key.p : "", rq.key.len, 0);
+                i = gkey_find(&rq, kh, rq.key.p, rq.key.len);
+                if (i >= 0) {
+                    c->lines++;
+                    c->bytes += ent.line.len;
+                    goto add;
+                }
+                /* a new group: the full pipeline names its series */
+            }
             if (!scan_entry(&s, ls, &ent))
                 continue;
-            struct lql_row *r = &s.row;
+            line_len = r->line_len;
             struct scry_labels out_ls;
             const struct lql_lbl *perr_l = lql__row_get(r, "__error__");
+            bool by = !perr_l && g && g->present && !g->without;
+            if (by) {
+                group_key(r, g, &rq.key);
+                kh = scry_xxh64(rq.key.len ? rq.key.p : "", rq.key.len, 0);
+                i = gkey_find(&rq, kh, rq.key.p, rq.key.len);
+                if (i >= 0)
+                    goto add;
+            }
             if (perr_l || !g || !g->present || g->without) {
                 out_ls = lql__row_labels(r, r->ea, -1);
                 if (g && g->present && !perr_l)
@@ -677,7 +829,7 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
                 out_ls = labels_by(r, g);
             }
             uint64_t h = scry_labels_hash(&out_ls);
-            long i = perr_l ? -1 : lql__smap_find(&rq.map, h, &out_ls, range_at, &rq);
+            i = perr_l ? -1 : lql__smap_find(&rq.map, h, &out_ls, range_at, &rq);
             if (i < 0) {
                 const char *perr = pipeline_error(&out_ls);
                 if (perr) {
@@ -715,7 +867,30 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
                 lql__smap_add(&rq.map, h, rq.n);
                 i = (long)rq.n++;
             }
+            if (by)
+                gkey_add(&rq, kh, rq.key.p, rq.key.len, i);
+        add:;
             struct pts *p = &rq.pts[i];
+            if (counting) {
+                /* the steps whose window (T - range, T] holds t */
+                int64_t x = ent.t_ns - base;
+                int64_t lo = -floor_div(-x, c->step_ns), hi = floor_div(x + range - 1, c->step_ns);
+                if (lo < 0)
+                    lo = 0;
+                if (hi >= (int64_t)c->n_steps)
+                    hi = (int64_t)c->n_steps - 1;
+                if (lo > hi)
+                    continue;
+                if (!p->dcount) {
+                    p->dcount = scry_calloc(c->n_steps + 1, sizeof *p->dcount);
+                    p->dbytes = scry_calloc(c->n_steps + 1, sizeof *p->dbytes);
+                }
+                p->dcount[lo]++;
+                p->dcount[hi + 1]--;
+                p->dbytes[lo] += (int64_t)line_len;
+                p->dbytes[hi + 1] -= (int64_t)line_len;
+                continue;
+            }
             if (p->n == p->cap) {
                 p->cap = p->cap ? 2 * p->cap : 16;
                 p->p = scry_realloc(p->p, p->cap * sizeof *p->p);
@@ -734,7 +909,27 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
     double *scratch = NULL;
     size_t scap = 0;
     double range_s = (double)range / 1e9;
-    if (!rc && op != LQL_ABSENT_OVER_TIME) {
+    if (!rc && counting) {
+        for (size_t i = 0; i < rq.n; i++) {
+            struct pts *p = &rq.pts[i];
+            if (!p->dcount)
+                continue;
+            struct lql_ser *sr = NULL;
+            int64_t cnt = 0, bytes = 0;
+            for (size_t k = 0; k < c->n_steps; k++) {
+                cnt += p->dcount[k];
+                bytes += p->dbytes[k];
+                if (cnt <= 0)
+                    continue;
+                if (!sr)
+                    sr = lql__vec_add(c, out, rq.labels[i]);
+                double v = op == LQL_BYTES_OVER_TIME || op == LQL_BYTES_RATE ? (double)bytes
+                                                                             : (double)cnt;
+                sr->v[k] = op == LQL_RATE || op == LQL_BYTES_RATE ? v / range_s : v;
+                sr->has[k] = 1;
+            }
+        }
+    } else if (!rc && op != LQL_ABSENT_OVER_TIME) {
         for (size_t i = 0; i < rq.n; i++) {
             struct pts *p = &rq.pts[i];
             qsort(p->p, p->n, sizeof *p->p, cmp_point);
@@ -796,10 +991,16 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
         free(lo);
     }
     free(scratch);
-    for (size_t i = 0; i < rq.n; i++)
+    for (size_t i = 0; i < rq.n; i++) {
         free(rq.pts[i].p);
+        free(rq.pts[i].dcount);
+        free(rq.pts[i].dbytes);
+    }
     free(rq.pts);
     free(rq.labels);
+    free(rq.gk);
+    scry_buf_fini(&rq.keys);
+    scry_buf_fini(&rq.key);
     lql__smap_fini(&rq.map);
     return rc;
 }

@@ -214,6 +214,34 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
 int lql__eval_vagg(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out);
 int lql__eval_binary(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out);
 
+/* A piece of a compiled pattern (logql_parsers.c). */
+struct lql_pat_part {
+    const char *lit;   /* literal text, or NULL for a capture */
+    size_t len;
+    const char *name;  /* capture name; "_" is unnamed */
+};
+
+/* The counting fast path (logql_eval_count.c): a `by` group key straight
+ * from a pattern's captures. */
+struct lql_fast {
+    size_t lead;                   /* leading line filter stages */
+    const struct lql_stage *pat;
+    const struct lql_grouping *g;
+    int *src;                      /* per `by` label: capture part index, -1: stream label */
+    const char **sval;             /* per `by` label: the stream's value (src -1) */
+    size_t *slen;
+    const struct scry_labels *cur; /* the stream sval is for */
+    bool stream_ok;
+};
+/* Whether log's pipeline and g allow the fast key; fills f. */
+bool lql__fast_init(struct lql_fast *f, const struct lql_log *log, const struct lql_grouping *g,
+                    struct scry_arena *a);
+/* Sets the stream of the next entries; false when its entries must take
+ * the full pipeline. */
+bool lql__fast_stream(struct lql_fast *f, const struct scry_labels *ls);
+/* The group key of a line (after the leading filters passed). */
+void lql__fast_key(const struct lql_fast *f, const char *line, size_t len, struct scry_buf *key);
+
 /* Labels of a series kept by `by` or left by `without`; in a. */
 struct scry_labels lql__labels_group(const struct scry_labels *ls, const char *const *names,
                                      size_t n, bool without, struct scry_arena *a);

@@ -292,11 +292,6 @@ void lql__parse_regexp(const struct lql_stage *st, struct lql_row *r)
 
 /* ---- pattern ---- */
 
-struct lql_pat_part {
-    const char *lit;   /* literal text, or NULL for a capture */
-    size_t len;
-    const char *name;  /* capture name; "_" is unnamed */
-};
 
 static int pattern_compile(struct scry_arena *a, const char *src, size_t len,
                            struct lql_pat_part **out, size_t *n_out, char *why, size_t why_len,
@@ -339,6 +334,27 @@ static int pattern_compile(struct scry_arena *a, const char *src, size_t len,
     return 0;
 }
 
+/* The first n[0..m) in h[0..len), m > 0: memchr on the literal's first
+ * byte then a compare. Pattern literals are short (" ", "\" ", " - "),
+ * where memmem's set-up costs more than the search. */
+static const char *pat_find(const char *h, size_t len, const char *n, size_t m)
+{
+    if (m == 0)
+        return h;
+    if (m > len)
+        return NULL;
+    const char *last = h + len - m;
+    for (const char *p = h; p <= last;) {
+        const char *q = memchr(p, n[0], (size_t)(last - p) + 1);
+        if (!q)
+            return NULL;
+        if (!memcmp(q + 1, n + 1, m - 1))
+            return q;
+        p = q + 1;
+    }
+    return NULL;
+}
+
 int lql__pattern_compile(struct scry_arena *a, const char *src, size_t len,
                          struct lql_pat_part **out, size_t *n_out, char *why, size_t why_len)
 {
@@ -366,7 +382,7 @@ bool lql__pattern_test(const struct lql_pat_part *p, size_t n, const char *s, si
     for (size_t i = 0; i < n; i++) {
         if (!p[i].lit)
             continue;
-        const char *at = len - off >= p[i].len ? memmem(s + off, len - off, p[i].lit, p[i].len)
+        const char *at = len - off >= p[i].len ? pat_find(s + off, len - off, p[i].lit, p[i].len)
                                                : NULL;
         if (!at)
             return false;
@@ -393,13 +409,11 @@ void lql__parse_pattern(const struct lql_stage *st, struct lql_row *r)
         }
         const char *ce = end;
         if (i + 1 < n) {
-            ce = (size_t)(end - s) >= p[i + 1].len ? memmem(s, (size_t)(end - s), p[i + 1].lit,
-                                                             p[i + 1].len)
-                                                    : NULL;
+            ce = pat_find(s, (size_t)(end - s), p[i + 1].lit, p[i + 1].len);
             if (!ce)
                 return;
         }
-        if (strcmp(p[i].name, "_"))
+        if (p[i].name[0] != '_' || p[i].name[1])
             lql__row_set(r, p[i].name, strlen(p[i].name), s, (size_t)(ce - s), LQL_LBL_PARSED,
                          false);
         s = ce;
