@@ -9,7 +9,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${SCRY_SHARED:-$here/../shared}
 scry=${SCRY_BIN:-$here/build-release/cmd/scry}
-[ -x "$scry" ] || { meson setup "$here/build-release" --buildtype=release >/dev/null; ninja -C "$here/build-release" cmd/scry; }
+# Without SCRY_BIN, (re)build the release binary: a stale one would be
+# measured silently otherwise.
+if [ -z "${SCRY_BIN:-}" ]; then
+  [ -d "$here/build-release" ] || meson setup "$here/build-release" --buildtype=release >/dev/null
+  ninja -C "$here/build-release" cmd/scry >/dev/null
+fi
 cd "$shared/bench/peers"
 exec ./peerbench.sh prometheus victoriametrics \
   "scry=19300=$scry server --listen 127.0.0.1:{port} --otlp-listen 127.0.0.1:0 --data {data}" \
