@@ -255,25 +255,54 @@ static const uint64_t pow10_u64[20] = {
     1000000000000000000ull, 10000000000000000000ull,
 };
 
+/* Exactly eight digits of x < 10^8 into out, in 32-bit arithmetic (the
+ * divisions by constants become multiplications). */
+static inline void put8(char *out, uint32_t x)
+{
+    uint32_t hi = x / 10000, lo = x % 10000;
+    memcpy(out, digit_pairs + 2 * (hi / 100), 2);
+    memcpy(out + 2, digit_pairs + 2 * (hi % 100), 2);
+    memcpy(out + 4, digit_pairs + 2 * (lo / 100), 2);
+    memcpy(out + 6, digit_pairs + 2 * (lo % 100), 2);
+}
+
+/* The digits of x < 10^8 into out, n of them (the caller knows n). */
+static inline void put_upto8(char *out, uint32_t x, size_t n)
+{
+    char *p = out + n;
+    while (x >= 100) {
+        uint32_t r = x % 100;
+        x /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (x >= 10)
+        memcpy(p - 2, digit_pairs + 2 * x, 2);
+    else
+        p[-1] = (char)('0' + x);
+}
+
 /* The decimal digits of d into out; returns how many. The length first
- * (from the bit length), then two digits at a time from the end. */
+ * (from the bit length), then blocks of eight digits from the end in
+ * 32-bit arithmetic: a sample value's 16 or 17 digits are two blocks and
+ * a short head, far fewer steps than one 64-bit division per pair. */
 size_t scry_fmt_u64(char *out, uint64_t d)
 {
     int t = ((64 - __builtin_clzll(d | 1)) * 1233) >> 12;
     size_t n = (size_t)(t - ((d | 1) < pow10_u64[t]) + 1); /* d = 0 has one digit */
-    char *p = out + n;
-    while (d >= 100) {
-        unsigned r = (unsigned)(d % 100);
-        d /= 100;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
+    if (n <= 8) {
+        put_upto8(out, (uint32_t)d, n);
+        return n;
     }
-    if (d >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * d, 2);
-    } else {
-        *--p = (char)('0' + d);
+    char *p = out + n - 8;
+    put8(p, (uint32_t)(d % 100000000));
+    d /= 100000000;
+    if (n > 16) {
+        p -= 8;
+        put8(p, (uint32_t)(d % 100000000));
+        d /= 100000000;
     }
+    put_upto8(out, (uint32_t)d, (size_t)(p - out));
     return n;
 }
 
@@ -353,18 +382,19 @@ static int fast_digits(double v, char *digits, int *exp10)
     return 0;
 }
 
-/* The significant digits of a finite v without sign or dot; returns the
- * decimal exponent. */
-static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
+/* The significant digits of a finite v without sign or dot, NUL-ended,
+ * their number in *nd; returns the decimal exponent. */
+static int shortest_digits(double v, char *digits, size_t cap, bool *neg, int *nd)
 {
     int e10;
     *neg = signbit(v);
     if (v == 0) {
         digits[0] = '0';
         digits[1] = 0;
+        *nd = 1;
         return 0;
     }
-    if (cap >= 18 && fast_digits(v, digits, &e10) > 0)
+    if (cap >= 18 && (*nd = fast_digits(v, digits, &e10)) > 0)
         return e10;
     char tmp[40];
     shortest_e(v, tmp, sizeof tmp);
@@ -376,6 +406,7 @@ static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
         if (*p != '.' && n + 1 < cap)
             digits[n++] = *p;
     digits[n] = 0;
+    *nd = (int)n;
     assert(*p == 'e');
     return atoi(p + 1);
 }
@@ -393,32 +424,37 @@ static size_t fmt_special(char *out, double v)
 
 /* Go's AppendFloat(v, 'f', -1, 64) from the shortest digits d (n of them,
  * the first at decimal exponent e): padded with zeros, never the libc's
- * exact binary expansion of large values. */
+ * exact binary expansion of large values. d has DIGITS_CAP bytes. The text
+ * is built in tmp with copies of fixed size (inlined moves, no calls or
+ * per-byte loops: a range query formats ~500 k values) and copied out
+ * whole; out has SCRY_FMT_DOUBLE_MAX bytes, the text is at most 25. */
+#define DIGITS_CAP 40
 static size_t fmt_fixed(char *out, bool neg, const char *d, int n, int e)
 {
-    char *o = out;
-    if (neg)
-        *o++ = '-';
+    char tmp[64];
+    char *o = tmp;
+    *o = '-';
+    o += neg;
     if (e < 0) {
-        *o++ = '0';
-        *o++ = '.';
-        for (int i = 0; i < -e - 1; i++)
-            *o++ = '0';
-        memcpy(o, d, (size_t)n);
+        /* -e - 1 <= 7 zeros after "0." (|v| >= 1e-6 here, 1e-4 for 'g') */
+        memcpy(o, "0.000000000", 10);
+        o += 2 + (-e - 1);
+        memcpy(o, d, 17);
         o += n;
     } else if (e >= n - 1) {
-        memcpy(o, d, (size_t)n);
+        /* an integer: e <= 20 */
+        memcpy(o, d, 17);
         o += n;
-        for (int i = 0; i < e - (n - 1); i++)
-            *o++ = '0';
+        memcpy(o, "000000000000000000000000", 24);
+        o += e - (n - 1);
     } else {
-        memcpy(o, d, (size_t)e + 1);
-        o += e + 1;
-        *o++ = '.';
-        memcpy(o, d + e + 1, (size_t)(n - e - 1));
-        o += n - e - 1;
+        memcpy(o, d, 17);
+        o[e + 1] = '.';
+        memcpy(o + e + 2, d + e + 1, 17); /* e <= 15: within d and tmp */
+        o += n + 1;
     }
-    return (size_t)(o - out);
+    memcpy(out, tmp, SCRY_FMT_DOUBLE_MAX);
+    return (size_t)(o - tmp);
 }
 
 /* Go's AppendFloat(v, 'e', -1, 64): "1e-07", "1.5e+21", at least two
@@ -451,10 +487,10 @@ size_t scry_fmt_double(char *out, double v)
         return n;
     /* Go's FormatFloat(v, 'g', -1, 64): exponent form when the decimal
      * exponent is < -4 or >= 6 (Go's eprec for the shortest precision). */
-    char d[24];
+    char d[DIGITS_CAP] = { 0 };
     bool neg;
-    int e = shortest_digits(v, d, sizeof d, &neg);
-    int nd = (int)strlen(d);
+    int nd;
+    int e = shortest_digits(v, d, sizeof d, &neg, &nd);
     if (e < -4 || e >= 6)
         return fmt_exp(out, neg, d, nd, e);
     return fmt_fixed(out, neg, d, nd, e);
@@ -467,10 +503,10 @@ size_t scry_fmt_double_api(char *out, double v)
         return n;
     /* Prometheus's API (jsoniter MarshalFloat): Go's 'f' -1, but 'e' -1 when
      * |v| < 1e-6 or |v| >= 1e21. */
-    char d[24];
+    char d[DIGITS_CAP] = { 0 };
     bool neg;
-    int e = shortest_digits(v, d, sizeof d, &neg);
-    int nd = (int)strlen(d);
+    int nd;
+    int e = shortest_digits(v, d, sizeof d, &neg, &nd);
     double a = fabs(v);
     if (a != 0 && (a < 1e-6 || a >= 1e21))
         return fmt_exp(out, neg, d, nd, e);
