@@ -331,6 +331,46 @@ static const double pow10_dbl[31] = {
     1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+/* The 16- and 17-digit candidates of v = m*2^e (no decimal of 15 digits
+ * or fewer reads back; e10 exact) from one product: with k = 16 - e10,
+ * v*10^k = n/2^s exactly (n = m*5^k, s = -(e+k) > 0), its integer part q
+ * and fraction r/2^s. The 16-digit decimal is q/10 rounded by the last
+ * digit and r; a candidate reads back when it lies within half an ulp,
+ * which is 5^k/2 units of 2^-s at this scale (inclusive when m is even:
+ * strtod rounds ties to even). The same arithmetic as round_check for
+ * p = 16 and 17, one multiplication and no 128-bit division instead of
+ * two. Returns 0 when s is out of this range (round_check then). */
+static int sixteen_seventeen(uint64_t m, int e, int e10, char *digits, int *exp10)
+{
+    int k = 16 - e10;
+    if (k < 0 || k > 27)
+        return 0;
+    int s = -(e + k);
+    if (s <= 0 || s > 100)
+        return 0;
+    unsigned __int128 n = (unsigned __int128)m * pow5_tab[k];
+    unsigned __int128 one = (unsigned __int128)1 << s;
+    uint64_t q = (uint64_t)(n >> s); /* < 10^17: e10 is exact */
+    unsigned __int128 r = n - ((unsigned __int128)q << s);
+    unsigned __int128 tol = pow5_tab[k];
+    bool even = (m & 1) == 0;
+    /* 16 digits: v*10^(k-1) = q16 + fr/(10*2^s) */
+    uint64_t q16 = q / 10;
+    unsigned __int128 fr = ((unsigned __int128)(q % 10) << s) + r, half = 5 * one;
+    bool up = fr > half || (fr == half && (q16 & 1));
+    unsigned __int128 t = up ? 10 * one : 0;
+    unsigned __int128 diff = t > fr ? t - fr : fr - t; /* |d16*10*2^s - n| */
+    if (even ? 2 * diff <= tol : 2 * diff < tol)
+        return put_digits(q16 + up, e10 - 15, digits, exp10);
+    /* 17 digits */
+    up = r > one / 2 || (r == one / 2 && (q & 1));
+    t = up ? one : 0;
+    diff = t > r ? t - r : r - t;
+    if (even ? 2 * diff <= tol : 2 * diff < tol)
+        return put_digits(q + up, e10 - 16, digits, exp10);
+    return 0;
+}
+
 static int fast_digits(double v, char *digits, int *exp10)
 {
     uint64_t bits;
@@ -374,7 +414,15 @@ static int fast_digits(double v, char *digits, int *exp10)
         else if (cmp_pow10(m, e, e10 + 1) >= 0)
             e10++;
     }
-    for (int p = p0; p <= 17; p++) {
+    if (p0 == 15) {
+        uint64_t d;
+        if (round_check(m, e, e10 - 14, &d))
+            return put_digits(d, e10 - 14, digits, exp10);
+    }
+    int n17 = sixteen_seventeen(m, e, e10, digits, exp10);
+    if (n17)
+        return n17;
+    for (int p = 16; p <= 17; p++) {
         uint64_t d;
         if (round_check(m, e, e10 - (p - 1), &d))
             return put_digits(d, e10 - (p - 1), digits, exp10);
