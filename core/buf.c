@@ -397,7 +397,10 @@ static int fast_digits(double v, char *digits, int *exp10)
         int k = 14 - e10;
         double x = a * pow10_dbl[k + 8];
         if (x < 1e15 + 0.5) {
-            double r = nearbyint(x);
+            /* nearbyint without a call: 0 <= x < 2^52, so x + 2^52 has
+             * ulp 1 and the addition rounds x to an integer, half to even
+             * (the default rounding mode, as nearbyint's) */
+            double r = (x + 0x1p52) - 0x1p52;
             if (r >= 1 && r / pow10_dbl[k + 8] == a)
                 return put_digits((uint64_t)r, -k, digits, exp10);
             if (x >= 1e14 + 1 && x < 1e15 - 1)
@@ -462,6 +465,8 @@ static int shortest_digits(double v, char *digits, size_t cap, bool *neg, int *n
 /* NaN, +Inf, -Inf into out; 0 when v is finite. */
 static size_t fmt_special(char *out, double v)
 {
+    if (isfinite(v))
+        return 0;
     const char *z = isnan(v) ? "NaN" : isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : NULL;
     if (!z)
         return 0;
