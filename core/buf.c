@@ -324,6 +324,30 @@ static int put_digits(uint64_t d, int q, char *digits, int *exp10)
     return n;
 }
 
+/* put_digits for a d of exactly nd digits (16 or 17: sixteen_seventeen's
+ * candidates, which rarely end in zeros), written as blocks of eight at
+ * fixed places and stripped of trailing zeros by looking at the text.
+ * Falls back to put_digits when rounding carried d to one more digit. */
+static int put_digits_n(uint64_t d, int nd, int q, char *digits, int *exp10)
+{
+    if (d >= pow10_u64[nd] || d < pow10_u64[nd - 1])
+        return put_digits(d, q, digits, exp10);
+    uint64_t hi = d / 100000000;
+    put8(digits + nd - 8, (uint32_t)(d % 100000000));
+    if (nd == 16) {
+        put8(digits, (uint32_t)hi);
+    } else {
+        digits[0] = (char)('0' + hi / 100000000);
+        put8(digits + 1, (uint32_t)(hi % 100000000));
+    }
+    int n = nd;
+    while (digits[n - 1] == '0')
+        n--;
+    digits[n] = 0;
+    *exp10 = q + nd - 1;
+    return n;
+}
+
 /* 10^k as doubles, exact for k <= 22; [k + 8] for -8 <= k <= 22. */
 static const double pow10_dbl[31] = {
     1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,
@@ -361,13 +385,13 @@ static int sixteen_seventeen(uint64_t m, int e, int e10, char *digits, int *exp1
     unsigned __int128 t = up ? 10 * one : 0;
     unsigned __int128 diff = t > fr ? t - fr : fr - t; /* |d16*10*2^s - n| */
     if (even ? 2 * diff <= tol : 2 * diff < tol)
-        return put_digits(q16 + up, e10 - 15, digits, exp10);
+        return put_digits_n(q16 + up, 16, e10 - 15, digits, exp10);
     /* 17 digits */
     up = r > one / 2 || (r == one / 2 && (q & 1));
     t = up ? one : 0;
     diff = t > r ? t - r : r - t;
     if (even ? 2 * diff <= tol : 2 * diff < tol)
-        return put_digits(q + up, e10 - 16, digits, exp10);
+        return put_digits_n(q + up, 17, e10 - 16, digits, exp10);
     return 0;
 }
 
