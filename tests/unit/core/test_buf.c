@@ -238,7 +238,7 @@ static void test_buf_fmt_double_text_matches_reference(void **state)
         case 1: v = (double)(x % 1000000) / (double)(1 + (x >> 40) % 3600) / 15; break;
         case 2: v = (double)(x % 10000000000ull) / 100; break;
         case 3: v = (double)(x % 100000) / 1000 * ((x >> 60) & 1 ? -1 : 1); break;
-        case 4: v = (double)(x >> (11 + (x >> 58))); break;
+        case 4: v = (double)(x >> (11 + (x >> 58) % 53)); break;
         case 5: v = ldexp((double)(x >> 11), -(int)((x >> 3) % 90)); break;
         case 6: v = (double)(x % 1000) * pow(10, (double)((int)((x >> 20) % 30) - 8)); break;
         default: v = nextafter(pow(10, (double)((int)(x % 30) - 8)), (x & 1) ? INFINITY : -INFINITY); break;
