@@ -255,25 +255,54 @@ static const uint64_t pow10_u64[20] = {
     1000000000000000000ull, 10000000000000000000ull,
 };
 
+/* Exactly eight digits of x < 10^8 into out, in 32-bit arithmetic (the
+ * divisions by constants become multiplications). */
+static inline void put8(char *out, uint32_t x)
+{
+    uint32_t hi = x / 10000, lo = x % 10000;
+    memcpy(out, digit_pairs + 2 * (hi / 100), 2);
+    memcpy(out + 2, digit_pairs + 2 * (hi % 100), 2);
+    memcpy(out + 4, digit_pairs + 2 * (lo / 100), 2);
+    memcpy(out + 6, digit_pairs + 2 * (lo % 100), 2);
+}
+
+/* The digits of x < 10^8 into out, n of them (the caller knows n). */
+static inline void put_upto8(char *out, uint32_t x, size_t n)
+{
+    char *p = out + n;
+    while (x >= 100) {
+        uint32_t r = x % 100;
+        x /= 100;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * r, 2);
+    }
+    if (x >= 10)
+        memcpy(p - 2, digit_pairs + 2 * x, 2);
+    else
+        p[-1] = (char)('0' + x);
+}
+
 /* The decimal digits of d into out; returns how many. The length first
- * (from the bit length), then two digits at a time from the end. */
+ * (from the bit length), then blocks of eight digits from the end in
+ * 32-bit arithmetic: a sample value's 16 or 17 digits are two blocks and
+ * a short head, far fewer steps than one 64-bit division per pair. */
 size_t scry_fmt_u64(char *out, uint64_t d)
 {
     int t = ((64 - __builtin_clzll(d | 1)) * 1233) >> 12;
     size_t n = (size_t)(t - ((d | 1) < pow10_u64[t]) + 1); /* d = 0 has one digit */
-    char *p = out + n;
-    while (d >= 100) {
-        unsigned r = (unsigned)(d % 100);
-        d /= 100;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * r, 2);
+    if (n <= 8) {
+        put_upto8(out, (uint32_t)d, n);
+        return n;
     }
-    if (d >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * d, 2);
-    } else {
-        *--p = (char)('0' + d);
+    char *p = out + n - 8;
+    put8(p, (uint32_t)(d % 100000000));
+    d /= 100000000;
+    if (n > 16) {
+        p -= 8;
+        put8(p, (uint32_t)(d % 100000000));
+        d /= 100000000;
     }
+    put_upto8(out, (uint32_t)d, (size_t)(p - out));
     return n;
 }
 
@@ -295,12 +324,76 @@ static int put_digits(uint64_t d, int q, char *digits, int *exp10)
     return n;
 }
 
+/* put_digits for a d of exactly nd digits (16 or 17: sixteen_seventeen's
+ * candidates, which rarely end in zeros), written as blocks of eight at
+ * fixed places and stripped of trailing zeros by looking at the text.
+ * Falls back to put_digits when rounding carried d to one more digit. */
+static int put_digits_n(uint64_t d, int nd, int q, char *digits, int *exp10)
+{
+    if (d >= pow10_u64[nd] || d < pow10_u64[nd - 1])
+        return put_digits(d, q, digits, exp10);
+    uint64_t hi = d / 100000000;
+    put8(digits + nd - 8, (uint32_t)(d % 100000000));
+    if (nd == 16) {
+        put8(digits, (uint32_t)hi);
+    } else {
+        digits[0] = (char)('0' + hi / 100000000);
+        put8(digits + 1, (uint32_t)(hi % 100000000));
+    }
+    int n = nd;
+    while (digits[n - 1] == '0')
+        n--;
+    digits[n] = 0;
+    *exp10 = q + nd - 1;
+    return n;
+}
+
 /* 10^k as doubles, exact for k <= 22; [k + 8] for -8 <= k <= 22. */
 static const double pow10_dbl[31] = {
     1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,
     1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12, 1e13,
     1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
+
+/* The 16- and 17-digit candidates of v = m*2^e (no decimal of 15 digits
+ * or fewer reads back; e10 exact) from one product: with k = 16 - e10,
+ * v*10^k = n/2^s exactly (n = m*5^k, s = -(e+k) > 0), its integer part q
+ * and fraction r/2^s. The 16-digit decimal is q/10 rounded by the last
+ * digit and r; a candidate reads back when it lies within half an ulp,
+ * which is 5^k/2 units of 2^-s at this scale (inclusive when m is even:
+ * strtod rounds ties to even). The same arithmetic as round_check for
+ * p = 16 and 17, one multiplication and no 128-bit division instead of
+ * two. Returns 0 when s is out of this range (round_check then). */
+static int sixteen_seventeen(uint64_t m, int e, int e10, char *digits, int *exp10)
+{
+    int k = 16 - e10;
+    if (k < 0 || k > 27)
+        return 0;
+    int s = -(e + k);
+    if (s <= 0 || s > 100)
+        return 0;
+    unsigned __int128 n = (unsigned __int128)m * pow5_tab[k];
+    unsigned __int128 one = (unsigned __int128)1 << s;
+    uint64_t q = (uint64_t)(n >> s); /* < 10^17: e10 is exact */
+    unsigned __int128 r = n - ((unsigned __int128)q << s);
+    unsigned __int128 tol = pow5_tab[k];
+    bool even = (m & 1) == 0;
+    /* 16 digits: v*10^(k-1) = q16 + fr/(10*2^s) */
+    uint64_t q16 = q / 10;
+    unsigned __int128 fr = ((unsigned __int128)(q % 10) << s) + r, half = 5 * one;
+    bool up = fr > half || (fr == half && (q16 & 1));
+    unsigned __int128 t = up ? 10 * one : 0;
+    unsigned __int128 diff = t > fr ? t - fr : fr - t; /* |d16*10*2^s - n| */
+    if (even ? 2 * diff <= tol : 2 * diff < tol)
+        return put_digits_n(q16 + up, 16, e10 - 15, digits, exp10);
+    /* 17 digits */
+    up = r > one / 2 || (r == one / 2 && (q & 1));
+    t = up ? one : 0;
+    diff = t > r ? t - r : r - t;
+    if (even ? 2 * diff <= tol : 2 * diff < tol)
+        return put_digits_n(q + up, 17, e10 - 16, digits, exp10);
+    return 0;
+}
 
 static int fast_digits(double v, char *digits, int *exp10)
 {
@@ -328,7 +421,10 @@ static int fast_digits(double v, char *digits, int *exp10)
         int k = 14 - e10;
         double x = a * pow10_dbl[k + 8];
         if (x < 1e15 + 0.5) {
-            double r = nearbyint(x);
+            /* nearbyint without a call: 0 <= x < 2^52, so x + 2^52 has
+             * ulp 1 and the addition rounds x to an integer, half to even
+             * (the default rounding mode, as nearbyint's) */
+            double r = (x + 0x1p52) - 0x1p52;
             if (r >= 1 && r / pow10_dbl[k + 8] == a)
                 return put_digits((uint64_t)r, -k, digits, exp10);
             if (x >= 1e14 + 1 && x < 1e15 - 1)
@@ -345,7 +441,15 @@ static int fast_digits(double v, char *digits, int *exp10)
         else if (cmp_pow10(m, e, e10 + 1) >= 0)
             e10++;
     }
-    for (int p = p0; p <= 17; p++) {
+    if (p0 == 15) {
+        uint64_t d;
+        if (round_check(m, e, e10 - 14, &d))
+            return put_digits(d, e10 - 14, digits, exp10);
+    }
+    int n17 = sixteen_seventeen(m, e, e10, digits, exp10);
+    if (n17)
+        return n17;
+    for (int p = 16; p <= 17; p++) {
         uint64_t d;
         if (round_check(m, e, e10 - (p - 1), &d))
             return put_digits(d, e10 - (p - 1), digits, exp10);
@@ -353,18 +457,19 @@ static int fast_digits(double v, char *digits, int *exp10)
     return 0;
 }
 
-/* The significant digits of a finite v without sign or dot; returns the
- * decimal exponent. */
-static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
+/* The significant digits of a finite v without sign or dot, NUL-ended,
+ * their number in *nd; returns the decimal exponent. */
+static int shortest_digits(double v, char *digits, size_t cap, bool *neg, int *nd)
 {
     int e10;
     *neg = signbit(v);
     if (v == 0) {
         digits[0] = '0';
         digits[1] = 0;
+        *nd = 1;
         return 0;
     }
-    if (cap >= 18 && fast_digits(v, digits, &e10) > 0)
+    if (cap >= 18 && (*nd = fast_digits(v, digits, &e10)) > 0)
         return e10;
     char tmp[40];
     shortest_e(v, tmp, sizeof tmp);
@@ -376,6 +481,7 @@ static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
         if (*p != '.' && n + 1 < cap)
             digits[n++] = *p;
     digits[n] = 0;
+    *nd = (int)n;
     assert(*p == 'e');
     return atoi(p + 1);
 }
@@ -383,6 +489,8 @@ static int shortest_digits(double v, char *digits, size_t cap, bool *neg)
 /* NaN, +Inf, -Inf into out; 0 when v is finite. */
 static size_t fmt_special(char *out, double v)
 {
+    if (isfinite(v))
+        return 0;
     const char *z = isnan(v) ? "NaN" : isinf(v) ? (v > 0 ? "+Inf" : "-Inf") : NULL;
     if (!z)
         return 0;
@@ -393,32 +501,37 @@ static size_t fmt_special(char *out, double v)
 
 /* Go's AppendFloat(v, 'f', -1, 64) from the shortest digits d (n of them,
  * the first at decimal exponent e): padded with zeros, never the libc's
- * exact binary expansion of large values. */
+ * exact binary expansion of large values. d has DIGITS_CAP bytes. The text
+ * is built in tmp with copies of fixed size (inlined moves, no calls or
+ * per-byte loops: a range query formats ~500 k values) and copied out
+ * whole; out has SCRY_FMT_DOUBLE_MAX bytes, the text is at most 25. */
+#define DIGITS_CAP 40
 static size_t fmt_fixed(char *out, bool neg, const char *d, int n, int e)
 {
-    char *o = out;
-    if (neg)
-        *o++ = '-';
+    char tmp[64];
+    char *o = tmp;
+    *o = '-';
+    o += neg;
     if (e < 0) {
-        *o++ = '0';
-        *o++ = '.';
-        for (int i = 0; i < -e - 1; i++)
-            *o++ = '0';
-        memcpy(o, d, (size_t)n);
+        /* -e - 1 <= 7 zeros after "0." (|v| >= 1e-6 here, 1e-4 for 'g') */
+        memcpy(o, "0.000000000", 10);
+        o += 2 + (-e - 1);
+        memcpy(o, d, 17);
         o += n;
     } else if (e >= n - 1) {
-        memcpy(o, d, (size_t)n);
+        /* an integer: e <= 20 */
+        memcpy(o, d, 17);
         o += n;
-        for (int i = 0; i < e - (n - 1); i++)
-            *o++ = '0';
+        memcpy(o, "000000000000000000000000", 24);
+        o += e - (n - 1);
     } else {
-        memcpy(o, d, (size_t)e + 1);
-        o += e + 1;
-        *o++ = '.';
-        memcpy(o, d + e + 1, (size_t)(n - e - 1));
-        o += n - e - 1;
+        memcpy(o, d, 17);
+        o[e + 1] = '.';
+        memcpy(o + e + 2, d + e + 1, 17); /* e <= 15: within d and tmp */
+        o += n + 1;
     }
-    return (size_t)(o - out);
+    memcpy(out, tmp, SCRY_FMT_DOUBLE_MAX);
+    return (size_t)(o - tmp);
 }
 
 /* Go's AppendFloat(v, 'e', -1, 64): "1e-07", "1.5e+21", at least two
@@ -451,10 +564,10 @@ size_t scry_fmt_double(char *out, double v)
         return n;
     /* Go's FormatFloat(v, 'g', -1, 64): exponent form when the decimal
      * exponent is < -4 or >= 6 (Go's eprec for the shortest precision). */
-    char d[24];
+    char d[DIGITS_CAP] = { 0 };
     bool neg;
-    int e = shortest_digits(v, d, sizeof d, &neg);
-    int nd = (int)strlen(d);
+    int nd;
+    int e = shortest_digits(v, d, sizeof d, &neg, &nd);
     if (e < -4 || e >= 6)
         return fmt_exp(out, neg, d, nd, e);
     return fmt_fixed(out, neg, d, nd, e);
@@ -467,10 +580,10 @@ size_t scry_fmt_double_api(char *out, double v)
         return n;
     /* Prometheus's API (jsoniter MarshalFloat): Go's 'f' -1, but 'e' -1 when
      * |v| < 1e-6 or |v| >= 1e21. */
-    char d[24];
+    char d[DIGITS_CAP] = { 0 };
     bool neg;
-    int e = shortest_digits(v, d, sizeof d, &neg);
-    int nd = (int)strlen(d);
+    int nd;
+    int e = shortest_digits(v, d, sizeof d, &neg, &nd);
     double a = fabs(v);
     if (a != 0 && (a < 1e-6 || a >= 1e21))
         return fmt_exp(out, neg, d, nd, e);

@@ -4,8 +4,11 @@
  * deriv/predict_linear (linearRegression), the *_over_time family,
  * double_exponential_smoothing and absent_over_time. Each runs per series
  * and per step over the window (end - range, end] of the argument's raw
- * points, found by binary search without copying. Split from
- * promql_eval_func.c, which dispatches to pql__eval_range_call. */
+ * points, found by binary search without copying. This file is the
+ * driver (argument setup, the per-series and per-step loop, output
+ * series); the per-window functions and their table are in
+ * promql_eval_winfns.c. Split from promql_eval_func.c, which dispatches
+ * to pql__eval_range_call. */
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,468 +17,13 @@
 
 #include "core/buf.h"
 #include "query/promql_eval_internal.h"
-
-struct win {
-    const int64_t *t;
-    const double *v;
-    size_t n;
-    int64_t start, end, range, ts; /* window bounds, range, step time (ms) */
-    const double *arg;             /* the scalar arguments at this step */
-    bool monotone;                 /* the whole series never decreases */
-};
-
-typedef bool (*win_fn)(const struct win *w, double *out);
+#include "query/promql_eval_win.h"
 
 static bool name_is(const struct pql_expr *e, const char *n)
 {
     return strcmp(e->u.call.func->name, n) == 0;
 }
 
-/* ---- range-vector functions ------------------------------------------------ */
-
-static inline __attribute__((always_inline)) bool extrapolated_rate(const struct win *w, double *out,
-                                                                   bool counter, bool rate)
-{
-    if (w->n < 2)
-        return false;
-    double r = w->v[w->n - 1] - w->v[0];
-    if (counter && !w->monotone) {
-        double last = 0;
-        for (size_t i = 0; i < w->n; i++) {
-            if (w->v[i] < last)
-                r += last;
-            last = w->v[i];
-        }
-    }
-    double to_start = (double)(w->t[0] - w->start) / 1000;
-    double to_end = (double)(w->end - w->t[w->n - 1]) / 1000;
-    double sampled = (double)(w->t[w->n - 1] - w->t[0]) / 1000;
-    double avg = sampled / (double)(w->n - 1);
-    double thr = avg * 1.1;
-    if (to_start >= thr)
-        to_start = avg / 2;
-    if (counter) {
-        double to_zero = to_start;
-        if (r > 0 && w->v[0] >= 0)
-            to_zero = sampled * (w->v[0] / r);
-        if (to_zero < to_start)
-            to_start = to_zero;
-    }
-    if (to_end >= thr)
-        to_end = avg / 2;
-    double factor = (sampled + to_start + to_end) / sampled;
-    if (rate)
-        factor /= (double)w->range / 1000;
-    *out = r * factor;
-    return true;
-}
-/* ---- experimental anchored / smoothed ranges ---------------------------------- */
-
-/* Go's sort.Search(n, t[i] > x), or t[i] >= x with ge */
-static size_t search_gt(const int64_t *t, size_t n, int64_t x, bool ge)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (ge ? t[mid] >= x : t[mid] > x)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
-/* Linear interpolation at `at` between points a and a+1; across a counter
- * reset the counter is taken to restart from 0 at the first point. */
-static double interp(const int64_t *t, const double *v, size_t a, int64_t at, bool counter, bool left)
-{
-    double y1 = v[a], y2 = v[a + 1];
-    (void)left;
-    if (counter && y2 < y1)
-        y1 = 0;
-    return y1 + (y2 - y1) * (double)(at - t[a]) / (double)(t[a + 1] - t[a]);
-}
-
-/* The values at the range boundaries (the sample at or before the start for
- * anchored; interpolated for smoothed) and [*first, *last) the points
- * strictly inside. w holds the points from lookback before the window (and
- * after it, smoothed). */
-static bool ext_bounds(const struct win *w, bool smoothed, bool counter, double *left,
-                       double *right, size_t *first, size_t *last)
-{
-    if (!w->n)
-        return false;
-    size_t li = w->n - 1;
-    size_t fi = search_gt(w->t, li, w->start, false);
-    fi = fi > 0 ? fi - 1 : 0;
-    if (smoothed)
-        li = search_gt(w->t, li, w->end, true);
-    if (w->t[li] <= w->start || w->t[fi] > w->end)
-        return false;
-    *left = (smoothed && w->t[fi] < w->start) ? interp(w->t, w->v, fi, w->start, counter, true)
-                                               : w->v[fi];
-    *right = (smoothed && li > 0 && w->t[li] > w->end)
-                 ? interp(w->t, w->v, li - 1, w->end, counter, false)
-                 : w->v[li];
-    if (w->t[fi] <= w->start)
-        fi++;
-    size_t end = w->t[li] >= w->end ? li : li + 1;
-    *first = fi;
-    *last = end < fi ? fi : end;
-    return true;
-}
-
-static bool extended_rate(const struct win *w, double *out, bool counter, bool rate, bool smoothed)
-{
-    double left, right;
-    size_t fi, li;
-    if (!ext_bounds(w, smoothed, counter, &left, &right, &fi, &li))
-        return false;
-    double r = right - left;
-    if (counter) {
-        double corr = 0, prev = left;
-        for (size_t i = fi; i < li; i++) {
-            if (w->v[i] < prev)
-                corr += prev;
-            prev = w->v[i];
-        }
-        if (right < prev)
-            corr += prev;
-        r += corr;
-    }
-    if (rate)
-        r /= (double)w->range / 1000;
-    *out = r;
-    return true;
-}
-
-static bool f_rate(const struct win *w, double *o) { return extrapolated_rate(w, o, true, true); }
-static bool f_increase(const struct win *w, double *o) { return extrapolated_rate(w, o, true, false); }
-static bool f_delta(const struct win *w, double *o) { return extrapolated_rate(w, o, false, false); }
-
-static bool instant_value(const struct win *w, double *out, bool rate)
-{
-    if (w->n < 2)
-        return false;
-    double last = w->v[w->n - 1], prev = w->v[w->n - 2];
-    double r = (rate && last < prev) ? last : last - prev;
-    int64_t iv = w->t[w->n - 1] - w->t[w->n - 2];
-    if (iv == 0)
-        return false;
-    if (rate)
-        r /= (double)iv / 1000;
-    *out = r;
-    return true;
-}
-static bool f_irate(const struct win *w, double *o) { return instant_value(w, o, true); }
-static bool f_idelta(const struct win *w, double *o) { return instant_value(w, o, false); }
-
-static bool f_changes(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    double n = 0;
-    for (size_t i = 1; i < w->n; i++) {
-        double p = w->v[i - 1], c = w->v[i];
-        if (c != p && !(isnan(c) && isnan(p)))
-            n++;
-    }
-    *o = n;
-    return true;
-}
-
-static bool f_resets(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    double n = 0;
-    for (size_t i = 1; i < w->n; i++)
-        if (w->v[i] < w->v[i - 1])
-            n++;
-    *o = n;
-    return true;
-}
-
-static void linreg(const struct win *w, int64_t icpt, double *slope, double *intercept)
-{
-    double n = 0, sx = 0, cx = 0, sy = 0, cy = 0, sxy = 0, cxy = 0, sx2 = 0, cx2 = 0;
-    double init = w->v[0];
-    bool const_y = true;
-    for (size_t i = 0; i < w->n; i++) {
-        if (const_y && i > 0 && w->v[i] != init)
-            const_y = false;
-        n += 1;
-        double x = (double)(w->t[i] - icpt) / 1e3;
-        pql__kahan_inc(x, &sx, &cx);
-        pql__kahan_inc(w->v[i], &sy, &cy);
-        pql__kahan_inc(x * w->v[i], &sxy, &cxy);
-        pql__kahan_inc(x * x, &sx2, &cx2);
-    }
-    if (const_y) {
-        if (isinf(init)) {
-            *slope = NAN;
-            *intercept = NAN;
-        } else {
-            *slope = 0;
-            *intercept = init;
-        }
-        return;
-    }
-    sx += cx;
-    sy += cy;
-    sxy += cxy;
-    sx2 += cx2;
-    double cov = sxy - sx * sy / n, var = sx2 - sx * sx / n;
-    *slope = cov / var;
-    *intercept = sy / n - *slope * sx / n;
-}
-
-static bool f_deriv(const struct win *w, double *o)
-{
-    if (w->n < 2)
-        return false;
-    double icpt;
-    linreg(w, w->t[0], o, &icpt);
-    return true;
-}
-
-static bool f_predict_linear(const struct win *w, double *o)
-{
-    if (w->n < 2)
-        return false;
-    double slope, icpt;
-    linreg(w, w->ts, &slope, &icpt);
-    *o = slope * w->arg[1] + icpt;
-    return true;
-}
-
-static bool f_avg_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    double sum = 0, mean = 0, count = 0, c = 0;
-    bool incr = false;
-    for (size_t i = 0; i < w->n; i++) {
-        double f = w->v[i];
-        count++;
-        if (!incr) {
-            double ns = sum, nc = c;
-            pql__kahan_inc(f, &ns, &nc);
-            if (count == 1 || !isinf(ns)) {
-                sum = ns;
-                c = nc;
-                continue;
-            }
-            incr = true;
-            mean = sum / (count - 1);
-            c /= count - 1;
-        }
-        if (isinf(mean)) {
-            if (isinf(f) && (mean > 0) == (f > 0))
-                continue;
-            if (!isinf(f) && !isnan(f))
-                continue;
-        }
-        double cm = mean + c;
-        pql__kahan_inc(f / count - cm / count, &mean, &c);
-    }
-    *o = incr ? mean + c : (sum + c) / count;
-    return true;
-}
-
-static bool f_sum_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    double s = 0, c = 0;
-    for (size_t i = 0; i < w->n; i++)
-        pql__kahan_inc(w->v[i], &s, &c);
-    *o = s + c;
-    return true;
-}
-
-static bool f_count_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    *o = (double)w->n;
-    return true;
-}
-
-static bool f_min_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    double m = w->v[0];
-    for (size_t i = 1; i < w->n; i++)
-        if (w->v[i] < m || isnan(m))
-            m = w->v[i];
-    *o = m;
-    return true;
-}
-
-static bool f_max_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    double m = w->v[0];
-    for (size_t i = 1; i < w->n; i++)
-        if (w->v[i] > m || isnan(m))
-            m = w->v[i];
-    *o = m;
-    return true;
-}
-
-static bool stdvar(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    double count = 0, mean = 0, cm = 0, aux = 0, ca = 0;
-    for (size_t i = 0; i < w->n; i++) {
-        double f = w->v[i];
-        count++;
-        double delta = f - (mean + cm);
-        pql__kahan_inc(delta / count, &mean, &cm);
-        pql__kahan_inc(delta * (f - (mean + cm)), &aux, &ca);
-    }
-    *o = (aux + ca) / count;
-    return true;
-}
-static bool f_stdvar_over_time(const struct win *w, double *o) { return stdvar(w, o); }
-static bool f_stddev_over_time(const struct win *w, double *o)
-{
-    if (!stdvar(w, o))
-        return false;
-    *o = sqrt(*o);
-    return true;
-}
-
-static bool f_last_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    *o = w->v[w->n - 1];
-    return true;
-}
-static bool f_first_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    *o = w->v[0];
-    return true;
-}
-static bool f_ts_of_last(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    *o = (double)w->t[w->n - 1] / 1000;
-    return true;
-}
-static bool f_ts_of_first(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    *o = (double)w->t[0] / 1000;
-    return true;
-}
-static bool ts_of_ext(const struct win *w, double *o, bool max)
-{
-    if (!w->n)
-        return false;
-    size_t k = 0;
-    for (size_t i = 1; i < w->n; i++) {
-        double m = w->v[k];
-        if (max ? (w->v[i] >= m || isnan(m)) : (w->v[i] <= m || isnan(m)))
-            k = i;
-    }
-    *o = (double)w->t[k] / 1000;
-    return true;
-}
-static bool f_ts_of_max(const struct win *w, double *o) { return ts_of_ext(w, o, true); }
-static bool f_ts_of_min(const struct win *w, double *o) { return ts_of_ext(w, o, false); }
-
-static bool f_present_over_time(const struct win *w, double *o)
-{
-    if (!w->n)
-        return false;
-    *o = 1;
-    return true;
-}
-
-/* quantile_over_time and mad_over_time need a buffer: eval_range_fn does them */
-static bool f_needs_buffer(const struct win *w, double *o)
-{
-    (void)w;
-    (void)o;
-    return false;
-}
-
-static bool f_des(const struct win *w, double *o)
-{
-    double sf = w->arg[1], tf = w->arg[2];
-    if (w->n < 2)
-        return false;
-    double s0 = 0, s1 = w->v[0], b = w->v[1] - w->v[0];
-    for (size_t i = 1; i < w->n; i++) {
-        double x = sf * w->v[i];
-        if (i - 1 != 0)
-            b = tf * (s1 - s0) + (1 - tf) * b;
-        double y = (1 - sf) * (s1 + b);
-        s0 = s1;
-        s1 = x + y;
-    }
-    *o = s1;
-    return true;
-}
-
-struct range_fn {
-    const char *name;
-    win_fn fn;
-    bool keep_name;
-};
-
-/* changes/resets over an anchored range: the boundary value, the points
- * inside, the last value (Go's extendFloats) */
-static bool ext_points(const struct win *w, int64_t *t, double *v, struct win *out)
-{
-    double left, right;
-    size_t fi, li;
-    if (!ext_bounds(w, false, false, &left, &right, &fi, &li))
-        return false;
-    size_t n = 0;
-    t[n] = w->start;
-    v[n++] = left;
-    for (size_t i = fi; i < li; i++) {
-        t[n] = w->t[i];
-        v[n++] = w->v[i];
-    }
-    t[n] = w->end;
-    v[n++] = right;
-    *out = *w;
-    out->t = t;
-    out->v = v;
-    out->n = n;
-    out->monotone = false;
-    return true;
-}
-
-static const struct range_fn range_fns[] = {
-    { "rate", f_rate, false }, { "increase", f_increase, false }, { "delta", f_delta, false },
-    { "irate", f_irate, false }, { "idelta", f_idelta, false }, { "changes", f_changes, false },
-    { "resets", f_resets, false }, { "deriv", f_deriv, false },
-    { "predict_linear", f_predict_linear, false }, { "avg_over_time", f_avg_over_time, false },
-    { "sum_over_time", f_sum_over_time, false }, { "count_over_time", f_count_over_time, false },
-    { "min_over_time", f_min_over_time, false }, { "max_over_time", f_max_over_time, false },
-    { "stddev_over_time", f_stddev_over_time, false },
-    { "stdvar_over_time", f_stdvar_over_time, false },
-    { "last_over_time", f_last_over_time, true }, { "first_over_time", f_first_over_time, true },
-    { "ts_of_last_over_time", f_ts_of_last, false }, { "ts_of_first_over_time", f_ts_of_first, false },
-    { "ts_of_max_over_time", f_ts_of_max, false }, { "ts_of_min_over_time", f_ts_of_min, false },
-    { "present_over_time", f_present_over_time, false },
-    { "quantile_over_time", f_needs_buffer, false },
-    { "mad_over_time", f_needs_buffer, false },
-    { "double_exponential_smoothing", f_des, false }, { "holt_winters", f_des, false },
-};
 
 static size_t first_gt(const int64_t *t, size_t n, int64_t x)
 {
@@ -682,7 +230,7 @@ static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
             }
             ok = true;
         } else if (x->ext && (x->is_rate || x->is_inc || x->is_delta)) {
-            ok = extended_rate(&w, &v, !x->is_delta, x->is_rate, mm->smoothed);
+            ok = pql__extended_rate(&w, &v, !x->is_delta, x->is_rate, mm->smoothed);
         } else if (x->ext) {
             if (x->x_cap < w.n + 2) {
                 x->x_cap = (w.n + 2) * 2;
@@ -690,10 +238,10 @@ static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
                 x->xv = scry_arena_alloc(c->a, x->x_cap * sizeof(double));
             }
             struct win xw;
-            ok = ext_points(&w, x->xt, x->xv, &xw) && x->rf->fn(&xw, &v);
+            ok = pql__ext_points(&w, x->xt, x->xv, &xw) && x->rf->fn(&xw, &v);
         } else if (x->is_rate || x->is_inc || x->is_delta) {
             /* direct, so the compiler inlines it: the common case */
-            ok = extrapolated_rate(&w, &v, !x->is_delta, x->is_rate);
+            ok = pql__extrapolated_rate(&w, &v, !x->is_delta, x->is_rate);
         } else {
             ok = x->rf->fn(&w, &v);
         }
@@ -771,8 +319,8 @@ bool pql__is_range_fn(const struct pql_expr *e, int *mat)
 {
     if (e->kind != PQL_CALL)
         return false;
-    for (size_t i = 0; i < sizeof(range_fns) / sizeof(range_fns[0]); i++)
-        if (strcmp(e->u.call.func->name, range_fns[i].name) == 0) {
+    for (size_t i = 0; i < pql__n_range_fns; i++)
+        if (strcmp(e->u.call.func->name, pql__range_fns[i].name) == 0) {
             *mat = mat_arg(e);
             return true;
         }
@@ -782,9 +330,9 @@ bool pql__is_range_fn(const struct pql_expr *e, int *mat)
 int pql__stream_range_call(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud)
 {
     const struct range_fn *rf = NULL;
-    for (size_t i = 0; i < sizeof(range_fns) / sizeof(range_fns[0]); i++)
-        if (strcmp(e->u.call.func->name, range_fns[i].name) == 0)
-            rf = &range_fns[i];
+    for (size_t i = 0; i < pql__n_range_fns; i++)
+        if (strcmp(e->u.call.func->name, pql__range_fns[i].name) == 0)
+            rf = &pql__range_fns[i];
     assert(rf);
     const struct pql_expr *arg = e->u.call.args[mat_arg(e)];
     struct rfx x;
@@ -836,9 +384,9 @@ int pql__eval_range_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_v
 {
     const char *fn = e->u.call.func->name;
     *handled = true;
-    for (size_t i = 0; i < sizeof(range_fns) / sizeof(range_fns[0]); i++)
-        if (strcmp(fn, range_fns[i].name) == 0)
-            return eval_range_fn(c, e, &range_fns[i], out);
+    for (size_t i = 0; i < pql__n_range_fns; i++)
+        if (strcmp(fn, pql__range_fns[i].name) == 0)
+            return eval_range_fn(c, e, &pql__range_fns[i], out);
     if (strcmp(fn, "absent_over_time") == 0)
         return eval_absent_over_time(c, e, out);
     *handled = false;

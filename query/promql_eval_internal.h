@@ -194,5 +194,9 @@ int pql__subquery_header(struct ev_ctx *c, const struct pql_expr *e, struct ev_m
 int pql__stream_subquery(struct ev_ctx *c, const struct pql_expr *e, const struct ev_matrix *hdr,
                          ev_mat_fn fn, void *ud);
 int pql__stream_label_replace(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn fn, void *ud);
+/* label_replace(v, dst, repl, src, regex) and label_join(v, dst, sep,
+ * src...) of a whole vector into v (promql_eval_label.c). */
+int pql__eval_label_replace(struct ev_ctx *c, const struct pql_call *call, struct ev_val *v);
+int pql__eval_label_join(struct ev_ctx *c, const struct pql_call *call, struct ev_val *v);
 
 #endif

@@ -183,6 +183,80 @@ static void test_buf_fast_digits_match_reference(void **state)
     }
 }
 
+/* The whole text, laid out from the reference digits the simple way
+ * (Go's 'f' and 'e' with precision -1): what both formatters must write
+ * byte for byte. api: exponent form below 1e-6 or from 1e21; else Go's
+ * 'g' (below 1e-4 or from 1e6). */
+static void reference_text(double v, bool api, char *out, size_t cap)
+{
+    char d[24];
+    int e;
+    reference_digits(v, d, &e);
+    int n = (int)strlen(d);
+    double a = fabs(v);
+    bool exp_form = api ? (a < 1e-6 || a >= 1e21) : (e < -4 || e >= 6);
+    size_t o = 0;
+    if (v < 0)
+        out[o++] = '-';
+    if (exp_form) {
+        o += (size_t)snprintf(out + o, cap - o, "%c%s%s", d[0], n > 1 ? "." : "", d + 1);
+        snprintf(out + o, cap - o, "e%c%02d", e < 0 ? '-' : '+', abs(e));
+        return;
+    }
+    if (e < 0) {
+        o += (size_t)snprintf(out + o, cap - o, "0.");
+        for (int i = 0; i < -e - 1; i++)
+            out[o++] = '0';
+        snprintf(out + o, cap - o, "%s", d);
+    } else if (e >= n - 1) {
+        o += (size_t)snprintf(out + o, cap - o, "%s", d);
+        for (int i = 0; i < e - (n - 1); i++)
+            out[o++] = '0';
+        out[o] = 0;
+    } else {
+        snprintf(out + o, cap - o, "%.*s.%s", e + 1, d, d + e + 1);
+    }
+}
+
+/* Random values of the shapes a range query answers with (rates: ratios
+ * of counter deltas over window lengths; counters with a few decimals;
+ * gauges; integers; full bit patterns; neighbours of powers of ten), each
+ * through both formatters, compared whole against reference_text.
+ * SCRY_FMT_TEST_N sets how many (default 200000; run with millions by
+ * hand after touching the formatter). */
+static void test_buf_fmt_double_text_matches_reference(void **state)
+{
+    const char *env = getenv("SCRY_FMT_TEST_N");
+    long count = env ? atol(env) : 200000;
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    char got[SCRY_FMT_DOUBLE_MAX + 1], want[64];
+    for (long i = 0; i < count; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        switch (i % 8) {
+        case 0: memcpy(&v, &x, sizeof v); break;
+        case 1: v = (double)(x % 1000000) / (double)(1 + (x >> 40) % 3600) / 15; break;
+        case 2: v = (double)(x % 10000000000ull) / 100; break;
+        case 3: v = (double)(x % 100000) / 1000 * ((x >> 60) & 1 ? -1 : 1); break;
+        case 4: v = (double)(x >> (11 + (x >> 58) % 53)); break;
+        case 5: v = ldexp((double)(x >> 11), -(int)((x >> 3) % 90)); break;
+        case 6: v = (double)(x % 1000) * pow(10, (double)((int)((x >> 20) % 30) - 8)); break;
+        default: v = nextafter(pow(10, (double)((int)(x % 30) - 8)), (x & 1) ? INFINITY : -INFINITY); break;
+        }
+        if (!isfinite(v) || v == 0)
+            continue;
+        for (int api = 0; api < 2; api++) {
+            memset(got, 'x', sizeof got);
+            size_t n = api ? scry_fmt_double_api(got, v) : scry_fmt_double(got, v);
+            assert_true(n <= SCRY_FMT_DOUBLE_MAX);
+            got[n] = 0;
+            reference_text(v, api, want, sizeof want);
+            if (strcmp(got, want) != 0)
+                fail_msg("%.17g (%s): wrote %s, want %s", v, api ? "api" : "g", got, want);
+        }
+    }
+}
+
 static void test_buf_fmt_u64(void **state)
 {
     char got[24], want[24];
@@ -219,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_buf_put_double_like_prometheus),
         cmocka_unit_test(test_buf_put_double_api_like_prometheus_json),
         cmocka_unit_test(test_buf_fast_digits_match_reference),
+        cmocka_unit_test(test_buf_fmt_double_text_matches_reference),
         cmocka_unit_test(test_buf_fmt_u64),
         cmocka_unit_test(test_str_compare),
     };
