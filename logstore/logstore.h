@@ -8,7 +8,8 @@
  * logstore/FORMAT.md.
  *
  * Lifecycle: open, then appenders and queriers from any threads, then close
- * after every appender and querier ended. Thread-safe otherwise (one lock). */
+ * after every appender and querier ended. Thread-safe otherwise (one store
+ * lock; a flush holds it only to swap the head out and to publish the segment). */
 #ifndef SCRY_LOGSTORE_LOGSTORE_H
 #define SCRY_LOGSTORE_LOGSTORE_H
 
