@@ -1,6 +1,7 @@
 /* head_wal.c — the log store's WAL records (FORMAT.md "WAL records") and
  * their replay into the head. Framing, CRCs, torn tails: core/wal.h. */
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/mem.h"
@@ -16,11 +17,48 @@ void ls__wal_put_stream(struct scry_buf *b, const struct ls_stream *s)
     }
 }
 
+/* A stream record whose labels the head already holds under another ref:
+ * after a crash in the middle of a flush, the WAL holds the frozen head's
+ * records (before the cut) and the new head's (after it), where the same
+ * stream came back with a new ref. Both refs lead to one head stream. */
+struct alias {
+    uint64_t ref;
+    struct ls_stream *s;
+};
+
 struct replay {
     struct ls_store *st;
     struct scry_arena *a;
     uint64_t skipped;
+    struct alias *al;
+    size_t n_al, cap_al;
+    bool al_sorted;
 };
+
+static int alias_cmp(const void *x, const void *y)
+{
+    uint64_t a = ((const struct alias *)x)->ref, b = ((const struct alias *)y)->ref;
+    return (a > b) - (a < b);
+}
+
+static struct ls_stream *alias_get(struct replay *rp, uint64_t ref)
+{
+    if (rp->n_al == 0)
+        return NULL;
+    if (!rp->al_sorted) { /* refs grow in WAL order: this is rare */
+        qsort(rp->al, rp->n_al, sizeof *rp->al, alias_cmp);
+        rp->al_sorted = true;
+    }
+    size_t lo = 0, hi = rp->n_al;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (rp->al[m].ref < ref)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo < rp->n_al && rp->al[lo].ref == ref ? rp->al[lo].s : NULL;
+}
 
 static int on_stream(struct replay *rp, struct ls_rd *r)
 {
@@ -38,8 +76,22 @@ static int on_stream(struct replay *rp, struct ls_rd *r)
     if (r->bad || scry_labels_validate(&ls, NULL) != 0)
         return SCRY_ECORRUPT;
     struct ls_head *h = &rp->st->head;
-    if (!ls__head_by_ref(h, ref) && !ls__head_get(h, &ls, scry_labels_hash(&ls)))
+    if (ls__head_by_ref(h, ref) || alias_get(rp, ref))
+        return 0;
+    struct ls_stream *s = ls__head_get(h, &ls, scry_labels_hash(&ls));
+    if (!s) {
         ls__head_create(h, &ls, ref);
+        return 0;
+    }
+    if (rp->n_al == rp->cap_al) {
+        rp->cap_al = rp->cap_al ? rp->cap_al * 2 : 16;
+        rp->al = scry_realloc(rp->al, rp->cap_al * sizeof *rp->al);
+    }
+    if (rp->n_al && rp->al[rp->n_al - 1].ref > ref)
+        rp->al_sorted = false;
+    rp->al[rp->n_al++] = (struct alias){ ref, s };
+    if (ref >= h->next_ref) /* new streams must not take this ref again */
+        h->next_ref = ref + 1;
     return 0;
 }
 
@@ -51,6 +103,8 @@ static int on_entries(struct replay *rp, struct ls_rd *r)
     if (r->bad)
         return SCRY_ECORRUPT;
     struct ls_stream *s = ls__head_by_ref(&rp->st->head, ref);
+    if (!s)
+        s = alias_get(rp, ref);
     if (!s) {
         rp->skipped++;
         return 0;
@@ -92,10 +146,11 @@ static int on_record(void *ud, uint8_t type, const void *payload, size_t len,
 
 int ls__wal_replay(struct ls_store *st, struct scry_err *err)
 {
-    struct replay rp = { .st = st, .a = scry_arena_create(4096) };
+    struct replay rp = { .st = st, .a = scry_arena_create(4096), .al_sorted = true };
     struct scry_wal_replay_opts o = { .on_record = on_record, .ud = &rp, .skip_corrupt = true };
     int rc = scry_wal_replay(st->wal_dir, &o, NULL, err);
     scry_arena_destroy(rp.a);
+    free(rp.al);
     /* Corruption was skipped; everything readable is in the head. */
     if (rc == SCRY_ECORRUPT) {
         scry_err_clear(err);

@@ -8,7 +8,8 @@
  * logstore/FORMAT.md.
  *
  * Lifecycle: open, then appenders and queriers from any threads, then close
- * after every appender and querier ended. Thread-safe otherwise (one lock). */
+ * after every appender and querier ended. Thread-safe otherwise (one store
+ * lock; a flush holds it only to swap the head out and to publish the segment). */
 #ifndef SCRY_LOGSTORE_LOGSTORE_H
 #define SCRY_LOGSTORE_LOGSTORE_H
 
@@ -36,6 +37,10 @@ struct ls_opts {
     struct scry_log *log;            /* may be NULL; borrowed */
     struct scry_metrics *metrics;    /* may be NULL; borrowed */
     const struct scry_clock *clock;  /* NULL → wall clock; borrowed */
+    /* Tests: called by ls_flush after the head swap, before the segment
+     * write, with no store lock held (appends and queries may run). */
+    void (*flush_hook)(void *ud);
+    void *flush_hook_ud;
 };
 
 /* Opens or creates. SCRY_EEXIST when another process holds the WAL;
@@ -48,7 +53,9 @@ struct scry_appendable *ls_appendable(struct ls_store *st);
 struct scry_queryable *ls_queryable(struct ls_store *st);
 
 /* Cuts the whole head into one segment, on disk and in the catalog, and
- * truncates the WAL. An empty head is not an error. */
+ * truncates the WAL. An empty head is not an error. The head is swapped out
+ * under the lock and written without it: appends and queries do not wait
+ * for the segment write. Concurrent flushes run one after the other. */
 int ls_flush(struct ls_store *st, struct scry_err *err);
 /* Applies retention (time, then size): drops whole segments. */
 int ls_maintain(struct ls_store *st, struct scry_err *err);

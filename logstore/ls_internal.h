@@ -201,8 +201,14 @@ struct ls_store {
     struct scry_queryable queryable;
     struct ls_opts opts;
     char *data_dir, *logs_dir, *wal_dir, *seg_dir;
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;               /* head, frozen, segs, catalog */
+    pthread_mutex_t flush_mu;         /* one flush at a time; taken before mu */
     struct ls_head head;
+    /* The head a flush is writing (or a failed flush left): immutable, read
+     * under mu, freed once its segment is published. Its WAL records are
+     * those of segments <= frozen_upto. */
+    struct ls_head *frozen;
+    uint32_t frozen_upto;
     struct scry_wal *wal;
     struct scry_catalog *cat;
     struct ls_segment **segs;

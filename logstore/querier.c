@@ -1,12 +1,14 @@
 /* querier.c — select_streams over the segments and the head.
  *
- * A querier pins the segments that overlap its range (acquire/release) and
- * snapshots the head's matching streams at select time (their chunks are
- * copied into the querier's arena, so appends and flushes go on). Per
+ * Each select pins the segments that overlap its range (acquire; released
+ * at close) and copies the matching chunks of the frozen head (a flush in
+ * progress) and the head into the querier's arena, all under one store lock
+ * hold (so appends and flushes go on, and each entry is seen once). Per
  * segment: matchers → stream postings; required_tokens → the chunk ids the
  * token index allows (README "Tokens"); time bounds → chunk refs. The
- * sources of one label set (segments in time order, then the head) form
- * one stream; its entry iterator decompresses one chunk at a time. */
+ * sources of one label set (segments in time order, the frozen head, the
+ * head) form one stream; its entry iterator decompresses one chunk at a
+ * time. */
 #include <assert.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -144,16 +146,17 @@ static struct scry_labels copy_labels(struct scry_arena *a, const struct scry_la
     return (struct scry_labels){ v, ls->n };
 }
 
-/* The head is not token-indexed: its chunks are all scanned. */
-static void from_head(struct ls_store *st, const struct scry_matcher *ms, size_t n_ms,
+/* The head is not token-indexed: its chunks are all scanned. Copies the
+ * matching chunks of one head (the frozen one or the live one) into a;
+ * called under st->mu. */
+static void from_head(struct ls_head *hd, const struct scry_matcher *ms, size_t n_ms,
                       const struct scry_select_hints *h, struct scry_arena *a, struct grps *g)
 {
-    pthread_mutex_lock(&st->mu);
     uint64_t *refs;
     size_t n;
-    ls__head_select(&st->head, ms, n_ms, a, &refs, &n);
+    ls__head_select(hd, ms, n_ms, a, &refs, &n);
     for (size_t i = 0; i < n; i++) {
-        struct ls_stream *s = ls__head_by_ref(&st->head, refs[i]);
+        struct ls_stream *s = ls__head_by_ref(hd, refs[i]);
         struct grp *r = NULL;
         for (size_t k = 0; k <= s->n_chunks; k++) {
             struct ls_chunk_src src = { 0 };
@@ -180,7 +183,31 @@ static void from_head(struct ls_store *st, const struct scry_matcher *ms, size_t
             grp_add(r, a, &src);
         }
     }
+}
+
+/* One lock hold: the segments overlapping the range (pinned until the
+ * querier closes), then the frozen head and the head copied. A flush moves
+ * entries head → frozen → segment under the same lock, so each entry is
+ * seen exactly once. Returns the first pinned segment's index in q->segs. */
+static size_t snapshot(struct ls_querier *q, const struct scry_matcher *ms, size_t n_ms,
+                       const struct scry_select_hints *h, struct grps *heads)
+{
+    struct ls_store *st = q->st;
+    pthread_mutex_lock(&st->mu);
+    size_t first = q->n_segs;
+    q->segs = scry_realloc(q->segs, (q->n_segs + st->n_segs + 1) * sizeof *q->segs);
+    for (size_t i = 0; i < st->n_segs; i++) {
+        struct ls_segment *s = st->segs[i];
+        if (s->maxt < h->mint || s->mint > h->maxt)
+            continue;
+        ls__segment_acquire(s);
+        q->segs[q->n_segs++] = s;
+    }
+    if (st->frozen)
+        from_head(st->frozen, ms, n_ms, h, q->a, heads);
+    from_head(&st->head, ms, n_ms, h, q->a, heads);
     pthread_mutex_unlock(&st->mu);
+    return first;
 }
 
 /* ---- decoding chunks, possibly ahead on worker threads ----
@@ -602,13 +629,20 @@ static const struct scry_stream_set_ops ss_ops = {
 static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n_ms,
                    const struct scry_select_hints *h, struct grps *out, struct scry_err *err)
 {
-    struct grps g = { 0 };
-    for (size_t i = 0; i < q->n_segs; i++) {
+    struct grps g = { 0 }, heads = { 0 };
+    size_t first = snapshot(q, ms, n_ms, h, &heads);
+    for (size_t i = first; i < q->n_segs; i++) {
         int rc = from_segment(q->segs[i], ms, n_ms, h, q->a, &g, err);
         if (rc)
             return rc;
     }
-    from_head(q->st, ms, n_ms, h, q->a, &g);
+    /* The heads' groups after the segments' (time order within a label set). */
+    for (size_t i = 0; i < heads.n; i++) {
+        struct grp *r = grp_new(&g, q->a, heads.v[i].ls);
+        r->v = heads.v[i].v;
+        r->n = heads.v[i].n;
+        r->cap = heads.v[i].cap;
+    }
     if (g.n)
         qsort(g.v, g.n, sizeof *g.v, grp_cmp);
     size_t k = 0;
@@ -765,16 +799,7 @@ int ls__querier_new(struct ls_store *st, int64_t mint, int64_t maxt, struct scry
     q->mint = mint;
     q->maxt = maxt;
     q->a = scry_arena_create(0);
-    pthread_mutex_lock(&st->mu);
-    q->segs = scry_malloc((st->n_segs + 1) * sizeof *q->segs);
-    for (size_t i = 0; i < st->n_segs; i++) {
-        struct ls_segment *s = st->segs[i];
-        if (s->maxt < mint || s->mint > maxt)
-            continue;
-        ls__segment_acquire(s);
-        q->segs[q->n_segs++] = s;
-    }
-    pthread_mutex_unlock(&st->mu);
+    /* The segments are pinned at each select, with the heads (snapshot). */
     *out = &q->base;
     return 0;
 }

@@ -1,8 +1,10 @@
 /* store.c — the log store: open (catalog, segments, WAL replay), flush (the
  * head into one segment, catalogued in one transaction, then the WAL
- * truncated), retention, close. One mutex guards the head and the segment
- * list; a flush holds it while it writes (appends wait: simple and correct
- * first; a double-buffered head is the next step). */
+ * truncated), retention, close. One mutex (mu) guards the head, the frozen
+ * head and the segment list. A flush holds mu only to swap the head out (into
+ * st->frozen, immutable from then on) and to publish the segment: the
+ * segment write itself runs without it, so appends and queries go on
+ * (README "Flush"). flush_mu serialises flushes: one frozen head at most. */
 #include <assert.h>
 #include <dirent.h>
 #include <errno.h>
@@ -164,6 +166,7 @@ int ls_open(struct ls_store **out, const struct ls_opts *opts, struct scry_err *
     st->wal_dir = path_join(st->logs_dir, "wal");
     st->seg_dir = path_join(st->logs_dir, "segments");
     pthread_mutex_init(&st->mu, NULL);
+    pthread_mutex_init(&st->flush_mu, NULL);
     ls__head_init(&st->head, 1);
     st->head.floor = &st->floor;
     int rc = mkdir_p(st->data_dir, err);
@@ -201,6 +204,15 @@ void ls_close(struct ls_store *st)
 {
     if (!st)
         return;
+    /* A flush still running (from another thread) finishes first. A frozen
+     * head left by a failed flush is still in the WAL: freeing it loses
+     * nothing. */
+    pthread_mutex_lock(&st->flush_mu);
+    pthread_mutex_unlock(&st->flush_mu);
+    if (st->frozen) {
+        ls__head_fini(st->frozen);
+        free(st->frozen);
+    }
     scry_wal_close(st->wal, NULL);
     for (size_t i = 0; i < st->n_segs; i++)
         ls__segment_release(st->segs[i]);
@@ -209,6 +221,7 @@ void ls_close(struct ls_store *st)
     ls__head_fini(&st->head);
     ls__floor_fini(&st->floor);
     pthread_mutex_destroy(&st->mu);
+    pthread_mutex_destroy(&st->flush_mu);
     free(st->data_dir);
     free(st->logs_dir);
     free(st->wal_dir);
@@ -253,16 +266,16 @@ static int catalog_insert(struct ls_store *st, const char *id, const struct ls_s
     return scry_catalog_commit(st->cat, err);
 }
 
-static int flush_locked(struct ls_store *st, struct scry_err *err)
+/* Writes st->frozen into a segment and publishes it. flush_mu held, mu not:
+ * the frozen head is immutable (its streams were all cut at the swap, so
+ * ls__segment_write's cut is a no-op) and read concurrently by queriers.
+ * On failure the frozen head stays (queryable, and still in the WAL, which
+ * is truncated only on success); the next flush writes it first. */
+static int write_frozen(struct ls_store *st, struct scry_err *err)
 {
-    struct ls_head *h = &st->head;
-    if (h->n_entries == 0)
-        return 0;
-    uint32_t closed = 0;
-    int rc = scry_wal_cut(st->wal, &closed, err);
-    if (rc)
-        return rc;
-    struct ls_stream **ss = scry_malloc(h->n_streams * sizeof *ss);
+    struct ls_head *h = st->frozen;
+    uint32_t closed = st->frozen_upto;
+    struct ls_stream **ss = scry_malloc((h->n_streams + 1) * sizeof *ss);
     size_t n = 0;
     for (size_t i = 0; i < h->n_buckets; i++)
         for (struct ls_stream *s = h->hb[i]; s; s = s->hnext)
@@ -274,13 +287,22 @@ static int flush_locked(struct ls_store *st, struct scry_err *err)
     char *dir = path_join(st->seg_dir, id);
     struct ls_segment_stats sst;
     int level = st->opts.zstd_level ? st->opts.zstd_level : LS_SEGMENT_ZSTD_LEVEL;
-    rc = ls__segment_write(dir, ss, n, level, st->opts.index_kv_values, &sst, err);
+    int rc = ls__segment_write(dir, ss, n, level, st->opts.index_kv_values, &sst, err);
     free(ss);
     struct ls_segment *seg = NULL;
     if (rc == 0)
         rc = ls__segment_open(&seg, dir, err);
+    pthread_mutex_lock(&st->mu);
     if (rc == 0)
         rc = catalog_insert(st, id, &sst, closed, err);
+    if (rc == 0) {
+        /* One lock hold: a querier sees the entries in the segment or in
+         * the frozen head, never in both or neither. */
+        segs_push(st, seg);
+        st->wal_upto = closed;
+        st->frozen = NULL;
+    }
+    pthread_mutex_unlock(&st->mu);
     if (rc) {
         ls__segment_release(seg);
         rm_rf(dir);
@@ -288,21 +310,58 @@ static int flush_locked(struct ls_store *st, struct scry_err *err)
         return scry_err_prefix(err, "flush segment %s", id);
     }
     free(dir);
-    segs_push(st, seg);
-    st->wal_upto = closed;
-    uint64_t next = h->next_ref;
-    ls__head_save_floor(h);
     ls__head_fini(h);
-    ls__head_init(h, next);
-    h->floor = &st->floor;
+    free(h);
     return scry_wal_truncate_before(st->wal, closed + 1, err);
+}
+
+/* Under mu: cuts the WAL and moves the head into st->frozen. The floor
+ * keeps the frozen streams' newest entries, so appends to the new head are
+ * still checked for order against them. Cutting every open chunk here (a
+ * pointer move each) makes the frozen head immutable. */
+static int swap_head(struct ls_store *st, bool *swapped, struct scry_err *err)
+{
+    *swapped = false;
+    struct ls_head *h = &st->head;
+    if (h->n_entries == 0)
+        return 0;
+    uint32_t closed = 0;
+    int rc = scry_wal_cut(st->wal, &closed, err);
+    if (rc)
+        return rc;
+    ls__head_save_floor(h);
+    for (size_t i = 0; i < h->n_buckets; i++)
+        for (struct ls_stream *s = h->hb[i]; s; s = s->hnext)
+            ls__head_cut(s);
+    struct ls_head *f = scry_malloc(sizeof *f);
+    *f = *h;
+    f->floor = NULL;
+    ls__head_init(h, f->next_ref);
+    h->floor = &st->floor;
+    st->frozen = f;
+    st->frozen_upto = closed;
+    *swapped = true;
+    return 0;
 }
 
 int ls_flush(struct ls_store *st, struct scry_err *err)
 {
-    pthread_mutex_lock(&st->mu);
-    int rc = flush_locked(st, err);
-    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_lock(&st->flush_mu);
+    int rc = 0;
+    if (st->frozen) /* left by a failed flush: it goes first (segments in time order) */
+        rc = write_frozen(st, err);
+    bool swapped = false;
+    if (rc == 0) {
+        pthread_mutex_lock(&st->mu);
+        rc = swap_head(st, &swapped, err);
+        pthread_mutex_unlock(&st->mu);
+    }
+    if (rc == 0 && swapped) {
+        if (st->opts.flush_hook)
+            st->opts.flush_hook(st->opts.flush_hook_ud);
+        rc = write_frozen(st, err);
+    }
+    pthread_mutex_unlock(&st->flush_mu);
     return rc;
 }
 
@@ -358,6 +417,11 @@ void ls_stats(struct ls_store *st, struct ls_stats *out)
     out->head_streams = st->head.n_streams;
     out->head_entries = st->head.n_entries;
     out->head_raw_bytes = st->head.raw_bytes;
+    if (st->frozen) { /* not in a segment yet: counted with the head */
+        out->head_streams += st->frozen->n_streams;
+        out->head_entries += st->frozen->n_entries;
+        out->head_raw_bytes += st->frozen->raw_bytes;
+    }
     out->segments = st->n_segs;
     for (size_t i = 0; i < st->n_segs; i++) {
         out->segment_bytes += st->segs[i]->len;
