@@ -135,3 +135,47 @@ char *col__read_secret(const char *path, const char *trim)
         n--;
     return scry_strndup(buf, n);
 }
+
+/* ---- response capture -------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    struct col__http_capture *c = ud;
+    size_t len = size * n;
+    if (c->body.len < COL__HTTP_KEEP_BYTES)
+        scry_buf_put(&c->body, p, len < COL__HTTP_KEEP_BYTES - c->body.len
+                                      ? len : COL__HTTP_KEEP_BYTES - c->body.len);
+    return len;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    struct col__http_capture *c = ud;
+    size_t len = size * n;
+    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
+        size_t vl = len - 12 < sizeof c->retry_after - 1 ? len - 12 : sizeof c->retry_after - 1;
+        memcpy(c->retry_after, p + 12, vl);
+        c->retry_after[vl] = 0;
+    }
+    return len;
+}
+
+void col__http_capture_apply(CURL *c, struct col__http_capture *cap)
+{
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, cap);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, cap);
+}
+
+void col__http_capture_reset(struct col__http_capture *cap)
+{
+    scry_buf_reset(&cap->body);
+    cap->retry_after[0] = 0;
+}
+
+void col__http_capture_done(struct col__http_capture *cap)
+{
+    scry_buf_putc(&cap->body, 0);
+    cap->body.len--;
+}

@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "core/buf.h"
 #include "core/config.h"
 
 /* How a request reaches its server when tls_config.server_name is set.
@@ -40,5 +41,32 @@ struct curl_slist *col__tls_route_headers(const struct col__tls_route *r, struct
  * malloc'd string; NULL when it cannot be opened. Read on every request,
  * as Prometheus does, so a rotated secret takes effect without a reload. */
 char *col__read_secret(const char *path, const char *trim);
+
+/* What a push sender keeps of a response: the start of its body (to log
+ * and classify a failure) and its Retry-After header. Shared by the
+ * remote_write shards and the Loki sender. */
+struct col__http_capture {
+    struct scry_buf body;  /* first COL__HTTP_KEEP_BYTES; see _done */
+    char retry_after[64];  /* "" when the response had none */
+};
+#define COL__HTTP_KEEP_BYTES 1024
+
+/* Points c's body and header callbacks at cap (once, at handle setup). */
+void col__http_capture_apply(CURL *c, struct col__http_capture *cap);
+/* Forgets the last response; call before each request. */
+void col__http_capture_reset(struct col__http_capture *cap);
+/* NUL-terminates body.p after a request (body.len unchanged). */
+void col__http_capture_done(struct col__http_capture *cap);
+
+/* Bytes of v as a protobuf varint. */
+static inline size_t col__varint_len(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
 
 #endif

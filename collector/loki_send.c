@@ -29,24 +29,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "collector/http_tls.h"
 #include "collector/rw_queue.h"
 #include "core/mem.h"
 #include "core/timeparse.h"
 #include "scry_build.h"
 
-#define RESP_KEEP_BYTES 1024
-
 /* ---- encoder --------------------------------------------------------------- */
-
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
 
 static void put_varint(struct scry_buf *b, uint64_t v)
 {
@@ -69,7 +58,7 @@ static void put_bytes(struct scry_buf *b, unsigned char tag, const char *p, size
 
 static size_t field_len(size_t len)
 {
-    return 1 + varint_len(len) + len;
+    return 1 + col__varint_len(len) + len;
 }
 
 void col_loki_labels_text(struct scry_buf *out, const struct scry_labels *ls)
@@ -108,7 +97,7 @@ static void split_ts(int64_t t_ns, int64_t *sec, int32_t *nanos)
 
 static size_t ts_len(int64_t sec, int32_t nanos)
 {
-    return (sec ? 1 + varint_len((uint64_t)sec) : 0) + (nanos ? 1 + varint_len((uint64_t)nanos) : 0);
+    return (sec ? 1 + col__varint_len((uint64_t)sec) : 0) + (nanos ? 1 + col__varint_len((uint64_t)nanos) : 0);
 }
 
 static size_t pair_len(const struct scry_label *l)
@@ -225,8 +214,8 @@ struct col_loki_send {
     char *url, *dir, *tenant, *spool_path;
     CURL *curl;
     bool curl_init; /* curl_global_init is refcounted: one cleanup per init */
-    struct scry_buf resp, snappy;
-    char retry_after[64];
+    struct col__http_capture resp;
+    struct scry_buf snappy;
     pthread_mutex_t mu;
     pthread_cond_t cond;
     bool stopping;
@@ -319,28 +308,6 @@ static void app_rollback(struct scry_appender *app)
     app_free((struct send_app *)app);
 }
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct col_loki_send *s = ud;
-    size_t len = size * n;
-    if (s->resp.len < RESP_KEEP_BYTES)
-        scry_buf_put(&s->resp, p, len < RESP_KEEP_BYTES - s->resp.len ? len
-                                                                      : RESP_KEEP_BYTES - s->resp.len);
-    return len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    struct col_loki_send *s = ud;
-    size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        size_t vl = len - 12 < sizeof s->retry_after - 1 ? len - 12 : sizeof s->retry_after - 1;
-        memcpy(s->retry_after, p + 12, vl);
-        s->retry_after[vl] = 0;
-    }
-    return len;
-}
-
 static long post(struct col_loki_send *s, const char *body, size_t len, unsigned attempt,
                  char *cerr, size_t cerr_len)
 {
@@ -359,8 +326,7 @@ static long post(struct col_loki_send *s, const char *body, size_t len, unsigned
     curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    scry_buf_reset(&s->resp);
-    s->retry_after[0] = 0;
+    col__http_capture_reset(&s->resp);
     long status = 0;
     CURLcode cc = curl_easy_perform(s->curl);
     if (cc == CURLE_OK)
@@ -368,8 +334,7 @@ static long post(struct col_loki_send *s, const char *body, size_t len, unsigned
     else
         snprintf(cerr, cerr_len, "%s", curl_easy_strerror(cc));
     curl_slist_free_all(hl);
-    scry_buf_putc(&s->resp, 0);
-    s->resp.len--;
+    col__http_capture_done(&s->resp);
     return status;
 }
 
@@ -431,26 +396,26 @@ static int deliver(struct col_loki_send *s, const char *p, size_t len, struct sc
         count(s, &s->st.entries_failed, s->m.failed, n);
         if (oc == COL_RWQ_DROP) {
             /* "N of M entries rejected": the others are stored. */
-            uint64_t rej = strtoull(s->resp.p, NULL, 10);
-            if (rej == 0 || rej > n || !strstr(s->resp.p, " entries rejected"))
+            uint64_t rej = strtoull(s->resp.body.p, NULL, 10);
+            if (rej == 0 || rej > n || !strstr(s->resp.body.p, " entries rejected"))
                 rej = n;
             count(s, &s->st.entries_dropped, s->m.dropped, rej);
-            bool resend = strstr(s->resp.p, "out of order") != NULL;
+            bool resend = strstr(s->resp.body.p, "out of order") != NULL;
             SCRY_LOG(s->o.log, resend ? SCRY_LOG_INFO : SCRY_LOG_WARN, "logs_push",
                      resend ? "server already holds entries of this push (a resend)"
                             : "server refused a push; dropped",
-                     "url", s->url, "status", code, "err", s->resp.p);
+                     "url", s->url, "status", code, "err", s->resp.body.p);
             return 0;
         }
         count(s, &s->st.entries_retried, s->m.retried, n);
         int64_t delay = backoff;
-        int64_t ra = col_rwq_retry_after_ms(s->retry_after[0] ? s->retry_after : NULL,
+        int64_t ra = col_rwq_retry_after_ms(s->resp.retry_after[0] ? s->resp.retry_after : NULL,
                                             scry_now_ms());
         if (ra >= 0)
             delay = ra;
         if (attempt == 0 || attempt % 10 == 0)
             SCRY_LOG(s->o.log, SCRY_LOG_WARN, "logs_push", "push failed; retrying", "url", s->url,
-                     "status", status ? code : "none", "err", status ? s->resp.p : cerr);
+                     "status", status ? code : "none", "err", status ? s->resp.body.p : cerr);
         if (!wait_retry(s, delay))
             return scry_err_set(err, SCRY_EIO, "logs_push %s: stopped before the server "
                                 "acknowledged; the spool is sent after the next start", s->url);
@@ -658,10 +623,7 @@ int col_loki_send_open(struct col_loki_send **out, const struct col_loki_send_op
     curl_easy_setopt(s->curl, CURLOPT_USERAGENT, "scry-agent/" SCRY_VERSION);
     curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)s->o.timeout_ms);
     curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)s->o.timeout_ms);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
-    curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
+    col__http_capture_apply(s->curl, &s->resp);
     *out = s;
     return 0;
 }
@@ -675,7 +637,7 @@ void col_loki_send_close(struct col_loki_send *s)
     if (s->curl_init)
         curl_global_cleanup();
     clear_pending(s);
-    scry_buf_fini(&s->resp);
+    scry_buf_fini(&s->resp.body);
     scry_buf_fini(&s->snappy);
     scry_metrics_destroy(s->own_metrics);
     pthread_mutex_destroy(&s->mu);

@@ -259,16 +259,6 @@ struct rwq_app {
     size_t last_len; /* size of the last record: the next one is alike */
 };
 
-static size_t varint_len(uint64_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
 static char *w_varint(char *p, uint64_t v)
 {
     while (v >= 0x80) {
@@ -303,12 +293,12 @@ static void encode_entry(struct rwq_app *a, const struct scry_labels *ls, int64_
     for (size_t i = 0; i < ls->n; i++) {
         size_t nl = a->lens[2 * i] = strlen(ls->v[i].name);
         size_t vl = a->lens[2 * i + 1] = strlen(ls->v[i].value);
-        size_t l = 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl;
-        ts += 1 + varint_len(l) + l;
+        size_t l = 1 + col__varint_len(nl) + nl + 1 + col__varint_len(vl) + vl;
+        ts += 1 + col__varint_len(l) + l;
     }
-    size_t sl = 9 + 1 + varint_len((uint64_t)t_ms);
-    ts += 1 + varint_len(sl) + sl;
-    size_t len = 1 + varint_len(ts) + ts;
+    size_t sl = 9 + 1 + col__varint_len((uint64_t)t_ms);
+    ts += 1 + col__varint_len(sl) + sl;
+    size_t len = 1 + col__varint_len(ts) + ts;
     struct scry_buf *b = &a->rec;
     scry_buf_reserve(b, COL__RWQ_ENTRY_HEADER + len);
     char *h = b->p + b->len, *p = h + COL__RWQ_ENTRY_HEADER;
@@ -318,7 +308,7 @@ static void encode_entry(struct rwq_app *a, const struct scry_labels *ls, int64_
     for (size_t i = 0; i < ls->n; i++) {
         size_t nl = a->lens[2 * i], vl = a->lens[2 * i + 1];
         *p++ = 0x0a;
-        p = w_varint(p, 1 + varint_len(nl) + nl + 1 + varint_len(vl) + vl);
+        p = w_varint(p, 1 + col__varint_len(nl) + nl + 1 + col__varint_len(vl) + vl);
         *p++ = 0x0a;
         p = w_varint(p, nl);
         memcpy(p, ls->v[i].name, nl);

@@ -57,8 +57,7 @@ struct col__rwq_shard {
     size_t snappy_cap;
     void *curl; /* CURL* */
     struct col__tls_route route; /* tls_config.server_name; in use by curl */
-    struct scry_buf resp;   /* response body (first few KiB) */
-    char retry_after[64];   /* Retry-After of the last response */
+    struct col__http_capture resp; /* of the last response */
 };
 
 struct col__rwq_metrics {

@@ -29,7 +29,6 @@
 #include "core/mem.h"
 #include "core/timeparse.h"
 
-#define RESP_KEEP_BYTES 1024
 
 /* ---- classification ------------------------------------------------------- */
 
@@ -77,28 +76,6 @@ int64_t col_rwq_retry_after_ms(const char *value, int64_t now_ms)
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    struct col__rwq_shard *s = ud;
-    size_t len = size * n;
-    if (s->resp.len < RESP_KEEP_BYTES)
-        scry_buf_put(&s->resp, p, len < RESP_KEEP_BYTES - s->resp.len ? len
-                                                                      : RESP_KEEP_BYTES - s->resp.len);
-    return len;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    struct col__rwq_shard *s = ud;
-    size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "Retry-After:", 12) == 0) {
-        size_t vl = len - 12 < sizeof s->retry_after - 1 ? len - 12 : sizeof s->retry_after - 1;
-        memcpy(s->retry_after, p + 12, vl);
-        s->retry_after[vl] = 0;
-    }
-    return len;
-}
-
 /* One POST of the compressed batch. *status is 0 on a transport error;
  * *transport_ok says whether a response arrived. */
 static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigned attempt,
@@ -141,8 +118,7 @@ static void post(struct col__rwq_shard *s, const char *body, size_t len, unsigne
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-    scry_buf_reset(&s->resp);
-    s->retry_after[0] = 0;
+    col__http_capture_reset(&s->resp);
     CURLcode cc = curl_easy_perform(h);
     *status = 0;
     if (cc == CURLE_OK)
@@ -221,10 +197,9 @@ static void log_failure(struct col__rwq_shard *s, const char *what, long status,
     char code[16], n[32];
     snprintf(code, sizeof code, "%ld", status);
     snprintf(n, sizeof n, "%" PRIu64, s->batch_samples);
-    scry_buf_putc(&s->resp, 0);
-    s->resp.len--;
+    col__http_capture_done(&s->resp);
     SCRY_LOG(s->q->log, lvl, "remote_write", what, "url", s->q->cfg->url, "status",
-             status ? code : "none", "samples", n, "err", status ? s->resp.p : cerr);
+             status ? code : "none", "samples", n, "err", status ? s->resp.body.p : cerr);
 }
 
 /* Sends the batch until it is acknowledged or refused, or the queue
@@ -266,7 +241,7 @@ static int send_batch(struct col__rwq_shard *s)
         q->st.samples_retried += s->batch_samples;
         scry_metric_add(q->m.retried, (double)s->batch_samples);
         int64_t delay = backoff;
-        int64_t ra = col_rwq_retry_after_ms(s->retry_after[0] ? s->retry_after : NULL,
+        int64_t ra = col_rwq_retry_after_ms(s->resp.retry_after[0] ? s->resp.retry_after : NULL,
                                             scry_now_ms());
         if (ra >= 0)
             delay = ra;
@@ -371,10 +346,7 @@ int col__rwq_shards_start(struct col_rwq *q, struct scry_err *err)
         s->curl = shard_curl(q, &s->route);
         if (!s->curl)
             return scry_err_set(err, SCRY_EIO, "libcurl: cannot create a handle");
-        curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
-        curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, s);
-        curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, on_header);
-        curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
+        col__http_capture_apply(s->curl, &s->resp);
         if (pthread_create(&s->thread, NULL, shard_main, s) != 0)
             return scry_err_sys(err, SCRY_EIO, "cannot start a sender shard");
         s->started = true;
@@ -394,7 +366,7 @@ void col__rwq_shards_stop(struct col_rwq *q)
         s->curl = NULL;
         col__tls_route_free(&s->route);
         scry_buf_fini(&s->body);
-        scry_buf_fini(&s->resp);
+        scry_buf_fini(&s->resp.body);
         free(s->snappy);
         s->snappy = NULL;
     }
