@@ -14,16 +14,6 @@
 #include "core/json.h"
 #include "core/timeparse.h"
 
-static void put_labels(struct scry_json *j, const struct scry_labels *ls)
-{
-    scry_json_obj_begin(j);
-    for (size_t i = 0; i < ls->n; i++) {
-        scry_json_key(j, ls->v[i].name);
-        scry_json_str(j, ls->v[i].value);
-    }
-    scry_json_obj_end(j);
-}
-
 /* Go's time.RFC3339Nano in UTC: trailing zeros of the fraction dropped. A
  * target never scraped shows Go's zero time, as Prometheus does. */
 static void rfc3339nano(char *out, size_t len, int64_t ms)
@@ -73,9 +63,9 @@ static void v_target(void *ud, const struct col__target *t, const struct scry_sc
     char ts[48];
     scry_json_obj_begin(j);
     scry_json_key(j, "discoveredLabels");
-    put_labels(j, &t->discovered);
+    scry_json_labels(j, &t->discovered);
     scry_json_key(j, "labels");
-    put_labels(j, &t->pub);
+    scry_json_labels(j, &t->pub);
     scry_json_key(j, "scrapePool");
     scry_json_str(j, sc->job_name);
     scry_json_key(j, "scrapeUrl");
@@ -110,7 +100,7 @@ static void v_dropped(void *ud, const char *job, const struct scry_labels *disc)
         return;
     scry_json_obj_begin(v->j);
     scry_json_key(v->j, "discoveredLabels");
-    put_labels(v->j, disc);
+    scry_json_labels(v->j, disc);
     scry_json_obj_end(v->j);
 }
 

@@ -32,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/labels.h"
+
 static const char hex_digits[] = "0123456789abcdef";
 
 void scry_json_init(struct scry_json *j, struct scry_buf *b)
@@ -234,4 +236,14 @@ void scry_json_escape(struct scry_buf *b, const char *s, size_t len)
     }
     scry_buf_put(b, s + start, len - start);
     scry_buf_putc(b, '"');
+}
+
+void scry_json_labels(struct scry_json *j, const struct scry_labels *ls)
+{
+    scry_json_obj_begin(j);
+    for (size_t i = 0; i < ls->n; i++) {
+        scry_json_key(j, ls->v[i].name);
+        scry_json_str(j, ls->v[i].value);
+    }
+    scry_json_obj_end(j);
 }

@@ -42,6 +42,10 @@ void scry_json_double(struct scry_json *j, double v);
 void scry_json_double_str(struct scry_json *j, double v);
 void scry_json_bool(struct scry_json *j, bool v);
 void scry_json_null(struct scry_json *j);
+struct scry_labels;
+/* ls as one object {"name":"value",...}, in ls's order (the label sets of
+ * the Prometheus, Loki and targets APIs). */
+void scry_json_labels(struct scry_json *j, const struct scry_labels *ls);
 /* Writes already-encoded JSON as one value (trusted input only). */
 void scry_json_raw(struct scry_json *j, const char *raw, size_t len);
 /* Escapes s as a JSON string (with quotes) into b, outside any writer. */

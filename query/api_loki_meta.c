@@ -62,16 +62,6 @@ static void answer_strings(struct loki_api_ctx *c, const char **v, size_t n)
     scry_json_obj_end(&j);
 }
 
-static void write_labels(struct scry_json *j, const struct scry_labels *ls)
-{
-    scry_json_obj_begin(j);
-    for (size_t i = 0; i < ls->n; i++) {
-        scry_json_key(j, ls->v[i].name);
-        scry_json_str(j, ls->v[i].value);
-    }
-    scry_json_obj_end(j);
-}
-
 static struct scry_labels copy_labels(struct scry_arena *a, const struct scry_labels *ls)
 {
     struct scry_label *v = scry_arena_alloc(a, (ls->n ? ls->n : 1) * sizeof *v);
@@ -195,7 +185,7 @@ void loki__series(struct loki_api_ctx *c)
     scry_json_arr_begin(&j);
     for (size_t i = 0; i < n; i++)
         if (i == 0 || !scry_labels_equal(&v[i - 1], &v[i]))
-            write_labels(&j, &v[i]);
+            scry_json_labels(&j, &v[i]);
     scry_json_arr_end(&j);
     scry_json_obj_end(&j);
 }
@@ -468,7 +458,7 @@ static void volume(struct loki_api_ctx *c, bool range)
     for (size_t i = 0; i < v.n; i++) {
         scry_json_obj_begin(&j);
         scry_json_key(&j, "metric");
-        write_labels(&j, &v.g[i].ls);
+        scry_json_labels(&j, &v.g[i].ls);
         if (!range) {
             scry_json_key(&j, "value");
             scry_json_arr_begin(&j);

@@ -84,16 +84,6 @@ static void put_sec(struct scry_json *j, int64_t t_ns)
     scry_json_raw(j, b, (size_t)n);
 }
 
-static void put_labels(struct scry_json *j, const struct scry_labels *ls)
-{
-    scry_json_obj_begin(j);
-    for (size_t i = 0; i < ls->n; i++) {
-        scry_json_key(j, ls->v[i].name);
-        scry_json_str(j, ls->v[i].value);
-    }
-    scry_json_obj_end(j);
-}
-
 static void put_stats(struct scry_json *j, const struct lql_result *r, double exec_s)
 {
     scry_json_key(j, "stats");
@@ -153,7 +143,7 @@ static void encode(struct loki_api_ctx *c, const struct lql_result *r, bool cat,
             const struct lql_out_stream *s = &r->streams[i];
             scry_json_obj_begin(&j);
             scry_json_key(&j, "stream");
-            put_labels(&j, &s->labels);
+            scry_json_labels(&j, &s->labels);
             scry_json_key(&j, "values");
             scry_json_arr_begin(&j);
             for (size_t k = 0; k < s->n_entries; k++) {
@@ -166,11 +156,11 @@ static void encode(struct loki_api_ctx *c, const struct lql_result *r, bool cat,
                     scry_json_obj_begin(&j);
                     if (e->meta.n) {
                         scry_json_key(&j, "structuredMetadata");
-                        put_labels(&j, &e->meta);
+                        scry_json_labels(&j, &e->meta);
                     }
                     if (e->parsed.n) {
                         scry_json_key(&j, "parsed");
-                        put_labels(&j, &e->parsed);
+                        scry_json_labels(&j, &e->parsed);
                     }
                     scry_json_obj_end(&j);
                 }
@@ -188,7 +178,7 @@ static void encode(struct loki_api_ctx *c, const struct lql_result *r, bool cat,
             const struct lql_out_series *s = &r->series[i];
             scry_json_obj_begin(&j);
             scry_json_key(&j, "metric");
-            put_labels(&j, &s->labels);
+            scry_json_labels(&j, &s->labels);
             scry_json_key(&j, r->type == LQL_RES_MATRIX ? "values" : "value");
             if (r->type == LQL_RES_MATRIX)
                 scry_json_arr_begin(&j);

@@ -249,16 +249,6 @@ static void send_close(struct sess *s, unsigned code, const char *reason)
     send_frame(s, SCRY_WS_CLOSE, b, n + 2);
 }
 
-static void put_labels(struct scry_json *j, const struct scry_labels *ls)
-{
-    scry_json_obj_begin(j);
-    for (size_t i = 0; i < ls->n; i++) {
-        scry_json_key(j, ls->v[i].name);
-        scry_json_str(j, ls->v[i].value);
-    }
-    scry_json_obj_end(j);
-}
-
 static void put_entry(struct scry_json *j, const struct lql_out_entry *e, bool cat)
 {
     char ns[24];
@@ -270,11 +260,11 @@ static void put_entry(struct scry_json *j, const struct lql_out_entry *e, bool c
         scry_json_obj_begin(j);
         if (e->meta.n) {
             scry_json_key(j, "structuredMetadata");
-            put_labels(j, &e->meta);
+            scry_json_labels(j, &e->meta);
         }
         if (e->parsed.n) {
             scry_json_key(j, "parsed");
-            put_labels(j, &e->parsed);
+            scry_json_labels(j, &e->parsed);
         }
         scry_json_obj_end(j);
     }
@@ -304,7 +294,7 @@ static size_t encode(struct sess *s, const struct lql_result *r)
             if (!open) {
                 scry_json_obj_begin(&j);
                 scry_json_key(&j, "stream");
-                put_labels(&j, &st->labels);
+                scry_json_labels(&j, &st->labels);
                 scry_json_key(&j, "values");
                 scry_json_arr_begin(&j);
                 open = true;

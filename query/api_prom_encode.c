@@ -82,12 +82,7 @@ void pql__api_success_end(struct pql_api_ctx *c, struct scry_json *j, const char
 
 void pql__api_write_labels(struct scry_json *j, const struct scry_labels *ls)
 {
-    scry_json_obj_begin(j);
-    for (size_t i = 0; i < ls->n; i++) {
-        scry_json_key(j, ls->v[i].name);
-        scry_json_str(j, ls->v[i].value);
-    }
-    scry_json_obj_end(j);
+    scry_json_labels(j, ls);
 }
 
 static void point(struct scry_json *j, int64_t t_ms, double v)
