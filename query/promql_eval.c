@@ -175,7 +175,7 @@ void pql__map_init(struct ev_ctx *c, struct ev_map *m, size_t n_hint)
     m->idx = scry_arena_calloc(c->a, cap, sizeof(*m->idx));
 }
 
-static void map_grow(struct ev_ctx *c, struct ev_map *m, const struct ev_vec *v)
+void pql__map_grow(struct ev_ctx *c, struct ev_map *m)
 {
     struct ev_map n;
     pql__map_init(c, &n, m->cap);
@@ -188,7 +188,6 @@ static void map_grow(struct ev_ctx *c, struct ev_map *m, const struct ev_vec *v)
         n.h[k] = m->h[i];
         n.idx[k] = m->idx[i];
     }
-    (void)v;
     *m = n;
 }
 
@@ -196,7 +195,7 @@ struct ev_series *pql__map_get(struct ev_ctx *c, struct ev_map *m, struct ev_vec
                                const struct scry_labels *ls, bool drop_name)
 {
     if (v->n * 2 + 2 > m->cap)
-        map_grow(c, m, v);
+        pql__map_grow(c, m);
     uint64_t h = scry_labels_hash(ls);
     size_t k = h & (m->cap - 1);
     while (m->idx[k]) {

@@ -337,20 +337,8 @@ static size_t sagg_group(struct ev_ctx *c, struct sagg *x, const struct scry_lab
 {
     struct ev_map *m = &x->map;
     struct ev_vec *v = &x->groups;
-    if (v->n * 2 + 2 > m->cap) {
-        struct ev_map n;
-        pql__map_init(c, &n, m->cap);
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->idx[i])
-                continue;
-            size_t k = m->h[i] & (n.cap - 1);
-            while (n.idx[k])
-                k = (k + 1) & (n.cap - 1);
-            n.h[k] = m->h[i];
-            n.idx[k] = m->idx[i];
-        }
-        *m = n;
-    }
+    if (v->n * 2 + 2 > m->cap)
+        pql__map_grow(c, m);
     uint64_t h = scry_labels_hash(g);
     size_t k = h & (m->cap - 1);
     while (m->idx[k]) {
@@ -404,58 +392,38 @@ static int sagg_series(struct ev_ctx *c, const struct ev_series *s, void *ud)
     double *ov = o->v, *comp = sg->comp;
     uint8_t *ook = o->ok;
     const size_t n_steps = c->n_steps;
+    /* One loop per op (the op test stays out of the per-step loop): a step
+     * the series has is copied into an empty group slot (FIRST) or merged
+     * into a filled one (MERGE). */
+#define SAGG_STEPS(FIRST, MERGE)                                                                \
+    for (size_t i = 0; i < n_steps; i++) {                                                      \
+        if (!sok[i])                                                                            \
+            continue;                                                                           \
+        if (!ook[i]) {                                                                          \
+            ook[i] = 1;                                                                         \
+            FIRST;                                                                              \
+        } else {                                                                                \
+            MERGE;                                                                              \
+        }                                                                                       \
+    }
     switch (ag->op) {
     case PQL_AGG_SUM:
-        for (size_t i = 0; i < n_steps; i++) {
-            if (!sok[i])
-                continue;
-            if (!ook[i]) {
-                ook[i] = 1;
-                ov[i] = sv[i];
-                comp[i] = 0;
-            } else {
-                pql__kahan_inc(sv[i], &ov[i], &comp[i]);
-            }
-        }
+        SAGG_STEPS((ov[i] = sv[i], comp[i] = 0), pql__kahan_inc(sv[i], &ov[i], &comp[i]))
         break;
     case PQL_AGG_COUNT:
+        SAGG_STEPS(ov[i] = 1, ov[i]++)
+        break;
     case PQL_AGG_GROUP:
-        for (size_t i = 0; i < n_steps; i++) {
-            if (!sok[i])
-                continue;
-            if (!ook[i]) {
-                ook[i] = 1;
-                ov[i] = 1;
-            } else if (ag->op == PQL_AGG_COUNT) {
-                ov[i]++;
-            }
-        }
+        SAGG_STEPS(ov[i] = 1, (void)0)
         break;
     case PQL_AGG_MAX:
-        for (size_t i = 0; i < n_steps; i++) {
-            if (!sok[i])
-                continue;
-            if (!ook[i]) {
-                ook[i] = 1;
-                ov[i] = sv[i];
-            } else if (ov[i] < sv[i] || isnan(ov[i])) {
-                ov[i] = sv[i];
-            }
-        }
+        SAGG_STEPS(ov[i] = sv[i], if (ov[i] < sv[i] || isnan(ov[i])) ov[i] = sv[i])
         break;
     default: /* MIN */
-        for (size_t i = 0; i < n_steps; i++) {
-            if (!sok[i])
-                continue;
-            if (!ook[i]) {
-                ook[i] = 1;
-                ov[i] = sv[i];
-            } else if (ov[i] > sv[i] || isnan(ov[i])) {
-                ov[i] = sv[i];
-            }
-        }
+        SAGG_STEPS(ov[i] = sv[i], if (ov[i] > sv[i] || isnan(ov[i])) ov[i] = sv[i])
         break;
     }
+#undef SAGG_STEPS
     return pql__check_limits(c);
 }
 

@@ -118,6 +118,8 @@ struct ev_map {
     size_t cap;
 };
 void pql__map_init(struct ev_ctx *c, struct ev_map *m, size_t n_hint);
+/* Rehashes m into a table twice its size (its entries keep their indexes). */
+void pql__map_grow(struct ev_ctx *c, struct ev_map *m);
 /* The series of ls in v (created when new; labels are copied). */
 struct ev_series *pql__map_get(struct ev_ctx *c, struct ev_map *m, struct ev_vec *v,
                                const struct scry_labels *ls, bool drop_name);
