@@ -165,13 +165,21 @@ static int integer_of(const char *s, size_t n, bool *neg, uint64_t *mag)
     return 0;
 }
 
-int scry_jval_int64(const struct scry_jval *v, int64_t *out)
+/* v as a sign and magnitude, when it is an integer (see integer_of). */
+static int jval_integer(const struct scry_jval *v, bool *neg, uint64_t *mag)
 {
     const char *s;
     size_t n;
+    if (!number_text(v, &s, &n) || integer_of(s, n, neg, mag) < 0)
+        return SCRY_EINVAL;
+    return 0;
+}
+
+int scry_jval_int64(const struct scry_jval *v, int64_t *out)
+{
     bool neg;
     uint64_t mag;
-    if (!number_text(v, &s, &n) || integer_of(s, n, &neg, &mag) < 0)
+    if (jval_integer(v, &neg, &mag) < 0)
         return SCRY_EINVAL;
     if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
         return SCRY_EINVAL;
@@ -181,13 +189,9 @@ int scry_jval_int64(const struct scry_jval *v, int64_t *out)
 
 int scry_jval_uint64(const struct scry_jval *v, uint64_t *out)
 {
-    const char *s;
-    size_t n;
     bool neg;
     uint64_t mag;
-    if (!number_text(v, &s, &n) || integer_of(s, n, &neg, &mag) < 0)
-        return SCRY_EINVAL;
-    if (neg && mag != 0)
+    if (jval_integer(v, &neg, &mag) < 0 || (neg && mag != 0))
         return SCRY_EINVAL;
     *out = mag;
     return 0;
