@@ -71,31 +71,6 @@ static bool parse_float(const char *s, size_t len, double *out)
     return true;
 }
 
-/* Reads exactly n decimal digits. */
-static bool digits(const char *s, size_t n, int *out)
-{
-    int v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil), valid far beyond the 4-digit years RFC 3339 allows. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 static int days_in_month(int y, int m)
 {
     static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
@@ -111,8 +86,9 @@ static bool parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
     if (len < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
         s[16] != ':')
         return false;
-    if (!digits(s, 4, &y) || !digits(s + 5, 2, &mo) || !digits(s + 8, 2, &d) ||
-        !digits(s + 11, 2, &h) || !digits(s + 14, 2, &mi) || !digits(s + 17, 2, &sec))
+    if (!scry_time_digits(s, 4, &y) || !scry_time_digits(s + 5, 2, &mo) ||
+        !scry_time_digits(s + 8, 2, &d) || !scry_time_digits(s + 11, 2, &h) ||
+        !scry_time_digits(s + 14, 2, &mi) || !scry_time_digits(s + 17, 2, &sec))
         return false;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
         sec > 59)
@@ -135,7 +111,8 @@ static bool parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
         i++;
     } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
         int oh, om;
-        if (!digits(s + i + 1, 2, &oh) || !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+        if (!scry_time_digits(s + i + 1, 2, &oh) || !scry_time_digits(s + i + 4, 2, &om) ||
+            oh > 23 || om > 59)
             return false;
         off_s = (oh * 3600 + om * 60) * (s[i] == '-' ? -1 : 1);
         i += 6;
@@ -144,7 +121,7 @@ static bool parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
     }
     if (i != len)
         return false;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
+    int64_t secs = scry_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off_s;
     *out_ms = secs * MS_PER_S + frac_ms;
     return true;
 }

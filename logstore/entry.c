@@ -5,6 +5,7 @@
 
 #include "core/appender.h"
 #include "core/arena.h"
+#include "core/timeparse.h"
 #include "logstore/format.h"
 
 void ls__entry_put(struct scry_buf *b, int64_t prev_t, const struct scry_log_entry *e)
@@ -54,29 +55,6 @@ bool ls__entry_get(struct ls_rd *r, int64_t prev_t, struct scry_arena *a,
 
 #include <string.h>
 
-static bool dig(const char *p, size_t n, int *v)
-{
-    int x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        x = x * 10 + (p[i] - '0');
-    }
-    *v = x;
-    return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm). */
-static int64_t days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* The timestamp a line states in its first LS_TS_SCAN bytes, as
  * `YYYY-MM-DD[T ]hh:mm:ss.f…` with >= 3 fraction digits, read as UTC (any
  * zone after it is ignored): FORMAT.md "Chunk", the t_ns predictor. Only a
@@ -92,8 +70,9 @@ bool ls__line_ts(const char *p, size_t len, int64_t *out)
             q[16] != ':' || q[19] != '.')
             continue;
         int y, mo, d, h, mi, sec;
-        if (!dig(q, 4, &y) || !dig(q + 5, 2, &mo) || !dig(q + 8, 2, &d) || !dig(q + 11, 2, &h) ||
-            !dig(q + 14, 2, &mi) || !dig(q + 17, 2, &sec))
+        if (!scry_time_digits(q, 4, &y) || !scry_time_digits(q + 5, 2, &mo) ||
+            !scry_time_digits(q + 8, 2, &d) || !scry_time_digits(q + 11, 2, &h) ||
+            !scry_time_digits(q + 14, 2, &mi) || !scry_time_digits(q + 17, 2, &sec))
             continue;
         if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
             sec > 60)
@@ -106,7 +85,7 @@ bool ls__line_ts(const char *p, size_t len, int64_t *out)
             continue;
         for (size_t k = f; k < 9; k++)
             frac *= 10;
-        int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+        int64_t secs = scry_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
         *out = secs * 1000000000 + frac;
         return true;
     }
