@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "logstore/logstore.h"
+#include "ls_fixture.h"
 
 static char dir[128], dir2[160];
 
@@ -91,15 +92,6 @@ static struct ls_store *open_dir(const char *d, bool hooked)
     if (ls_open(&st, &o, &err))
         fail_msg("ls_open: %s", err.msg);
     return st;
-}
-
-static const char *apps[] = { "nginx", "api", "auth" };
-
-static struct scry_labels stream_labels(int i, struct scry_label *v)
-{
-    v[0] = (struct scry_label){ "app", apps[i % 3] };
-    v[1] = (struct scry_label){ "level", (i / 3) % 2 ? "warn" : "info" };
-    return (struct scry_labels){ v, 2 };
 }
 
 /* Entry k (k in [from, to)): stream k % 6, t = 1e9 + k * 1000, line "k=<k>". */

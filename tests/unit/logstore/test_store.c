@@ -17,6 +17,7 @@
 #include "logstore/ls_internal.h"
 #include "logstore/logstore.h"
 #include "logstore/tokenize.h"
+#include "ls_fixture.h"
 
 static char dir[128];
 
@@ -44,15 +45,6 @@ static struct ls_store *open_store(void)
     if (rc)
         fail_msg("ls_open: %s", err.msg);
     return st;
-}
-
-static const char *apps[] = { "nginx", "api", "auth" };
-
-static struct scry_labels stream_labels(int i, struct scry_label *v)
-{
-    v[0] = (struct scry_label){ "app", apps[i % 3] };
-    v[1] = (struct scry_label){ "level", (i / 3) % 2 ? "warn" : "info" };
-    return (struct scry_labels){ v, 2 };
 }
 
 /* Appends n entries over 6 streams: entry k of stream s at t = k*1000+s. */
