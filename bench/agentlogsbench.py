@@ -15,12 +15,13 @@ import os
 import random
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+from tailwait import wait_tail_offset
 
 
 def start(args, pattern):
@@ -65,18 +66,7 @@ def main():
                        "--listen", "127.0.0.1:0", "--logs-url",
                        f"http://{addr}/loki/api/v1/push"], r"component=http msg=\"?listening\"? (addr)")
         procs.append(ag)
-        while True:
-            try:
-                db = sqlite3.connect(f"file:{d}/agent/catalog.db?mode=ro", uri=True)
-                rows = db.execute("SELECT off FROM tail_positions").fetchall()
-                db.close()
-                if rows and rows[0][0] >= size:
-                    break
-            except sqlite3.Error:
-                pass
-            if time.time() - t0 > 600:
-                raise SystemExit("timed out")
-            time.sleep(0.02)
+        wait_tail_offset(f"{d}/agent/catalog.db", size, t0)
         dt = time.time() - t0
         print(f"{n} lines, {size / 1e6:.1f} MB in {dt:.2f} s: {size / 1e6 / dt:.1f} MB/s, "
               f"{n / dt:.0f} lines/s; agent CPU {cpu_s(ag.pid):.2f} s, "

@@ -13,12 +13,13 @@ import os
 import random
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+
+from tailwait import wait_tail_offset
 
 
 def main():
@@ -47,18 +48,7 @@ def main():
             m = re.search(r"listener=api addr=(\S+)", line)
             addr = m.group(1) if m else None
         t0 = time.time()
-        while True:
-            try:
-                db = sqlite3.connect(f"file:{d}/data/catalog.db?mode=ro", uri=True)
-                rows = db.execute("SELECT off FROM tail_positions").fetchall()
-                db.close()
-                if rows and rows[0][0] >= size:
-                    break
-            except sqlite3.Error:
-                pass
-            if time.time() - t0 > 600:
-                raise SystemExit("timed out")
-            time.sleep(0.02)
+        wait_tail_offset(f"{d}/data/catalog.db", size, t0)
         dt = time.time() - t0
         text = urllib.request.urlopen(f"http://{addr}/metrics").read().decode()
         cpu = re.search(r"^process_cpu_seconds_total (\S+)$", text, re.M).group(1)
