@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -17,6 +18,15 @@ import urllib.parse
 import urllib.request
 
 SCRY = os.environ.get("SCRY_BIN", "scry")
+
+
+def free_port():
+    """A TCP port free at the moment of the call on 127.0.0.1."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def run_cli(*args, timeout=30, **kw):
@@ -146,3 +156,41 @@ class Server:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class Agent:
+    """A running `scry agent` listening on a free port, stderr collected in
+    .lines; .api is its HTTP base URL. Tests subclass it for metrics."""
+
+    def __init__(self, config, data_dir, *extra, env=None):
+        e = os.environ.copy()
+        e.update(env or {})
+        self.proc = subprocess.Popen([SCRY, "agent", "--config", config, "--data", data_dir,
+                                      "--listen", "127.0.0.1:0", *extra],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                     env=e)
+        self.lines, self.api = [], None
+        self._cv = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        with self._cv:
+            self._cv.wait_for(lambda: self.api or self.proc.poll() is not None, 20)
+        if not self.api:
+            raise AssertionError("agent did not start:\n" + "\n".join(self.lines))
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self._cv:
+                self.lines.append(line.rstrip("\n"))
+                m = re.search(r'component=http msg="?listening"? addr=(\S+)', line)
+                if m:
+                    self.api = "http://" + m.group(1)
+                self._cv.notify_all()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        rc = self.proc.wait(30)
+        self._reader.join(5)
+        self.proc.stderr.close()
+        return rc

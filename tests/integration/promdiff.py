@@ -7,25 +7,16 @@ import json
 import math
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import threading
 import time
 import urllib.parse
 
-from harness import http as http_req
+from harness import free_port, http as http_req
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 # ---- the deterministic target -------------------------------------------

@@ -12,27 +12,18 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 import urllib.parse
 
-from harness import SCRY, Server, http, run_cli
+import harness
+from harness import Server, free_port, http, run_cli
 
 EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
 VM = "/usr/bin/victoria-metrics"
 PROMETHEUS = "/usr/bin/prometheus"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_until(fn, what, timeout=30, step=0.2):
@@ -53,44 +44,17 @@ def http_ok(url):
         return False
 
 
-class Agent:
-    """A running `scry agent` on a free port."""
+class Agent(harness.Agent):
+    """The harness agent, waited on until ready."""
 
     def __init__(self, config, data_dir, *extra):
-        self.proc = subprocess.Popen([SCRY, "agent", "--config", config, "--data", data_dir,
-                                      "--listen", "127.0.0.1:0", *extra],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        self.lines, self.api = [], None
-        self._cv = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        with self._cv:
-            ok = self._cv.wait_for(lambda: self.api or self.proc.poll() is not None, 20)
-        if not ok or not self.api:
-            raise AssertionError("agent did not start:\n" + "\n".join(self.lines))
+        super().__init__(config, data_dir, *extra)
         wait_until(lambda: http_ok(self.api + "/-/ready"), "agent ready")
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self._cv:
-                self.lines.append(line.rstrip("\n"))
-                m = re.search(r'component=http msg="?listening"? addr=(\S+)', line)
-                if m:
-                    self.api = "http://" + m.group(1)
-                self._cv.notify_all()
 
     def metric(self, name):
         text = http("GET", self.api + "/metrics").text()
         m = re.search(r"(?m)^%s\{[^}]*\} (\S+)$" % re.escape(name), text)
         return float(m.group(1)) if m else None
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(30)
-        self._reader.join(5)
-        self.proc.stderr.close()
-        return rc
 
 
 class Exporter:

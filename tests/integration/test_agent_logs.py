@@ -18,7 +18,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,17 +27,10 @@ import time
 import unittest
 import urllib.parse
 
-from harness import SCRY, Server, http
+import harness
+from harness import SCRY, Server, free_port, http
 
 LINE = re.compile(r"line (\d{6}) the quick brown fox (\d+)$")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def wait_for(cond, timeout, what, step=0.05):
@@ -62,33 +54,8 @@ def positions(data_dir):
         return {}
 
 
-class Agent:
-    """A running `scry agent` on a free port, stderr collected."""
-
-    def __init__(self, config, data_dir, *extra, env=None):
-        e = os.environ.copy()
-        e.update(env or {})
-        self.proc = subprocess.Popen([SCRY, "agent", "--config", config, "--data", data_dir,
-                                      "--listen", "127.0.0.1:0", *extra],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                     env=e)
-        self.lines, self.api = [], None
-        self._cv = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        with self._cv:
-            self._cv.wait_for(lambda: self.api or self.proc.poll() is not None, 20)
-        if not self.api:
-            raise AssertionError("agent did not start:\n" + "\n".join(self.lines))
-
-    def _read(self):
-        for line in self.proc.stderr:
-            with self._cv:
-                self.lines.append(line.rstrip("\n"))
-                m = re.search(r'component=http msg="?listening"? addr=(\S+)', line)
-                if m:
-                    self.api = "http://" + m.group(1)
-                self._cv.notify_all()
+class Agent(harness.Agent):
+    """The harness agent with its own metrics read (0 when unreachable)."""
 
     def metric(self, name):
         try:
@@ -97,14 +64,6 @@ class Agent:
             return 0.0
         m = re.search(r"(?m)^%s (\S+)$" % re.escape(name), text)
         return float(m.group(1)) if m else 0.0
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        rc = self.proc.wait(30)
-        self._reader.join(5)
-        self.proc.stderr.close()
-        return rc
 
 
 class Writer(threading.Thread):

@@ -4,23 +4,14 @@ scraped every second, stored in tsdb and read back with `scry tsdb dump`;
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import Server, run_cli
+from harness import Server, free_port, run_cli
 
 EXPORTER = shutil.which("prometheus-node-exporter") or "/usr/bin/prometheus-node-exporter"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class ScrapeTest(unittest.TestCase):
