@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import socket
 import subprocess
 import tempfile
@@ -27,6 +28,30 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def wait_for(cond, timeout, what, step=0.05):
+    """Polls cond() every `step` s until it is true; AssertionError after
+    `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def tail_positions(data_dir):
+    """{(dev, ino): off} of the tail checkpoints in data_dir/catalog.db
+    (read while scry runs: WAL mode); {} when it cannot be read yet."""
+    try:
+        db = sqlite3.connect(f"file:{data_dir}/catalog.db?mode=ro", uri=True, timeout=5)
+        try:
+            return {(d, i): off for d, i, off in db.execute("SELECT dev, ino, off FROM tail_positions")}
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return {}
 
 
 def run_cli(*args, timeout=30, **kw):
@@ -194,3 +219,50 @@ class Agent:
         self._reader.join(5)
         self.proc.stderr.close()
         return rc
+
+
+class LogWriter(threading.Thread):
+    """Appends "line NNNNNN the quick brown fox M" (numbers first..first+n)
+    to `path` at a steady `rate` lines/s (bursts of 10 on a fixed schedule,
+    so a slow sleep does not slow the rate down), rotating every `per_file`
+    lines by rename (to path.K) or copytruncate (copy to path.K, truncate in
+    place). copytruncate loses what the tailer has not read at the moment
+    of the truncation (with any tailer), so before one it calls
+    caught_up(os.stat(path)), which waits until the whole file is read."""
+
+    def __init__(self, path, n, per_file, mode, rate, caught_up, first=0):
+        super().__init__(daemon=True)
+        self.path, self.n, self.per_file, self.mode = path, n, per_file, mode
+        self.rate, self.caught_up, self.first = rate, caught_up, first
+        self.rotations, self.error = 0, None
+
+    def run(self):
+        try:
+            f = open(self.path, "a")
+            start = time.monotonic()
+            for k in range(self.n):
+                if k and k % self.per_file == 0:
+                    f = self.rotate(f)
+                    start = time.monotonic() - k / self.rate  # a pause is not made up for
+                i = self.first + k
+                f.write(f"line {i:06d} the quick brown fox {i % 97}\n")
+                f.flush()
+                if k % 10 == 9:
+                    ahead = start + (k + 1) / self.rate - time.monotonic()
+                    if ahead > 0:
+                        time.sleep(ahead)
+            f.close()
+        except Exception as e:  # reported by the test
+            self.error = e
+
+    def rotate(self, f):
+        self.rotations += 1
+        dst = f"{self.path}.{self.rotations}"
+        if self.mode == "rename":
+            f.close()
+            os.rename(self.path, dst)
+            return open(self.path, "a")
+        self.caught_up(os.stat(self.path))
+        shutil.copyfile(self.path, dst)
+        os.truncate(self.path, 0)
+        return f  # opened with O_APPEND: writes go to the new end

@@ -18,40 +18,18 @@ import random
 import re
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.parse
 
 import harness
-from harness import SCRY, Server, free_port, http
+from harness import SCRY, Server, free_port, http, wait_for
+from harness import tail_positions as positions
 
 LINE = re.compile(r"line (\d{6}) the quick brown fox (\d+)$")
-
-
-def wait_for(cond, timeout, what, step=0.05):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def positions(data_dir):
-    """{(dev, ino): off} from the agent's catalog (WAL mode: readable while it runs)."""
-    try:
-        db = sqlite3.connect(f"file:{data_dir}/catalog.db?mode=ro", uri=True, timeout=5)
-        try:
-            return {(d, i): off for d, i, off in db.execute("SELECT dev, ino, off FROM tail_positions")}
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return {}
 
 
 class Agent(harness.Agent):
@@ -66,51 +44,13 @@ class Agent(harness.Agent):
         return float(m.group(1)) if m else 0.0
 
 
-class Writer(threading.Thread):
-    """Appends "line NNNNNN ..." (numbers first..first+n) to `path` at `rate`
-    lines/s, rotating every `per_file` lines by rename (to path.K, which the
-    glob does not match) or copytruncate. Before a copytruncate it waits
-    until the agent checkpointed the whole file: lines not read at the
-    moment of the truncation are lost with any tailer."""
-
-    def __init__(self, test, path, first, n, per_file, mode, rate):
-        super().__init__(daemon=True)
-        self.test, self.path, self.first, self.n = test, path, first, n
-        self.per_file, self.mode, self.rate = per_file, mode, rate
-        self.rotations, self.error = 0, None
-
-    def run(self):
-        try:
-            f = open(self.path, "a")
-            start = time.monotonic()
-            for k in range(self.n):
-                if k and k % self.per_file == 0:
-                    f = self.rotate(f)
-                    start = time.monotonic() - k / self.rate
-                i = self.first + k
-                f.write(f"line {i:06d} the quick brown fox {i % 97}\n")
-                f.flush()
-                if k % 10 == 9:
-                    ahead = start + (k + 1) / self.rate - time.monotonic()
-                    if ahead > 0:
-                        time.sleep(ahead)
-            f.close()
-        except Exception as e:  # reported by the test
-            self.error = e
-
-    def rotate(self, f):
-        self.rotations += 1
-        dst = f"{self.path}.{self.rotations}"
-        if self.mode == "rename":
-            f.close()
-            os.rename(self.path, dst)
-            return open(self.path, "a")
-        st = os.stat(self.path)
-        wait_for(lambda: positions(self.test.adata).get((st.st_dev, st.st_ino), -1) >= st.st_size,
+def Writer(test, path, first, n, per_file, mode, rate):
+    """harness.LogWriter; before a copytruncate it waits until the agent
+    checkpointed the whole file."""
+    def caught_up(st):
+        wait_for(lambda: positions(test.adata).get((st.st_dev, st.st_ino), -1) >= st.st_size,
                  30, "the agent to checkpoint the whole file")
-        shutil.copyfile(self.path, dst)
-        os.truncate(self.path, 0)
-        return f  # O_APPEND: writes go to the new end
+    return harness.LogWriter(path, n, per_file, mode, rate, caught_up, first=first)
 
 
 class AgentLogsTest(unittest.TestCase):

@@ -11,13 +11,13 @@ import re
 import shutil
 import sys
 import signal
-import sqlite3
 import tempfile
-import threading
 import time
 import unittest
 
-from harness import Server, run_cli
+import harness
+from harness import Server, run_cli, wait_for
+from harness import tail_positions as positions
 
 DUMP = re.compile(r'^(\d+) (\{[^}]*\}) (.*)$')
 
@@ -36,18 +36,6 @@ def dump(data_dir):
     return rows
 
 
-def positions(data_dir):
-    """{(dev, ino): off} from the catalog (read while the server runs: WAL mode)."""
-    try:
-        db = sqlite3.connect(f"file:{data_dir}/catalog.db?mode=ro", uri=True, timeout=5)
-        try:
-            return {(d, i): off for d, i, off in db.execute("SELECT dev, ino, off FROM tail_positions")}
-        finally:
-            db.close()
-    except sqlite3.Error:
-        return {}
-
-
 def metric(server, name):
     try:
         r = server.get("/metrics")
@@ -57,63 +45,12 @@ def metric(server, name):
     return float(m.group(1)) if m else 0.0
 
 
-def wait_for(cond, timeout, what):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Writer(threading.Thread):
-    """Appends "line NNNNNN ..." to logs/app.log at a steady `rate` lines/s
-    (bursts of 10 on a fixed schedule, so a slow sleep does not slow the
-    rate down), rotating every `per_file` lines by rename (to app.log.K,
-    which the glob does not match) or copytruncate (copy to app.log.K,
-    truncate in place)."""
-
-    def __init__(self, test, logs, n, per_file, mode, rate=1000):
-        super().__init__(daemon=True)
-        self.test, self.logs, self.n, self.per_file, self.mode = test, logs, n, per_file, mode
-        self.rate = rate
-        self.path = os.path.join(logs, "app.log")
-        self.rotations = 0
-        self.error = None
-
-    def run(self):
-        try:
-            f = open(self.path, "a")
-            start = time.monotonic()
-            for i in range(self.n):
-                if i and i % self.per_file == 0:
-                    f = self.rotate(f)
-                    start = time.monotonic() - i / self.rate  # a pause is not made up for
-                f.write(f"line {i:06d} the quick brown fox {i % 97}\n")
-                f.flush()
-                if i % 10 == 9:
-                    ahead = start + (i + 1) / self.rate - time.monotonic()
-                    if ahead > 0:
-                        time.sleep(ahead)
-            f.close()
-        except Exception as e:  # reported by the test
-            self.error = e
-
-    def rotate(self, f):
-        self.rotations += 1
-        dst = f"{self.path}.{self.rotations}"
-        if self.mode == "rename":
-            f.close()
-            os.rename(self.path, dst)
-            return open(self.path, "a")
-        # copytruncate loses what the tailer has not read at the moment of
-        # the truncation (with any tailer): wait, bounded, until scry has
-        # committed and checkpointed the whole file, then copy and truncate.
-        st = os.stat(self.path)
-        self.test.wait_caught_up(st.st_dev, st.st_ino, st.st_size)
-        shutil.copyfile(self.path, dst)
-        os.truncate(self.path, 0)
-        return f  # opened with O_APPEND: writes go to the new end
+def Writer(test, logs, n, per_file, mode, rate=1000):
+    """harness.LogWriter on logs/app.log (the glob does not match app.log.K);
+    before a copytruncate it waits, bounded, until scry has committed and
+    checkpointed the whole file."""
+    return harness.LogWriter(os.path.join(logs, "app.log"), n, per_file, mode, rate,
+                             lambda st: test.wait_caught_up(st.st_dev, st.st_ino, st.st_size))
 
 
 class TailTest(unittest.TestCase):
