@@ -1,8 +1,13 @@
-/* Shared by the logstore unit tests: the stream label sets they write. */
+/* Shared by the logstore unit tests: the stream label sets they write and
+ * a one-entry append. Include after <cmocka.h>. */
 #ifndef SCRY_TEST_LS_FIXTURE_H
 #define SCRY_TEST_LS_FIXTURE_H
 
+#include <string.h>
+
+#include "core/appender.h"
 #include "core/labels.h"
+#include "logstore/logstore.h"
 
 /* Stream i's labels in v (2 slots): app cycles over 3 values, level over
  * 2, so i in [0, 6) names 6 distinct streams. */
@@ -12,6 +17,20 @@ static inline struct scry_labels stream_labels(int i, struct scry_label *v)
     v[0] = (struct scry_label){ "app", apps[i % 3] };
     v[1] = (struct scry_label){ "level", (i / 3) % 2 ? "warn" : "info" };
     return (struct scry_labels){ v, 2 };
+}
+
+/* Appends one entry to stream `stream` in its own transaction; returns the
+ * append's result (the commit must succeed). */
+static inline int append_one(struct ls_store *st, int stream, int64_t t, const char *line)
+{
+    struct scry_appender *app;
+    assert_int_equal(scry_appender_begin(ls_appendable(st), NULL, &app, NULL), 0);
+    struct scry_label v[2];
+    struct scry_labels ls = stream_labels(stream, v);
+    struct scry_log_entry e = { .t_ns = t, .line = { line, strlen(line) } };
+    int rc = scry_append_log(app, NULL, &ls, &e, NULL);
+    assert_int_equal(scry_appender_commit(app, NULL), 0);
+    return rc;
 }
 
 #endif

@@ -111,18 +111,6 @@ static void append_range(struct ls_store *st, int from, int to)
     assert_int_equal(scry_appender_commit(app, NULL), 0);
 }
 
-static int append_one(struct ls_store *st, int stream, int64_t t, const char *line)
-{
-    struct scry_appender *app;
-    assert_int_equal(scry_appender_begin(ls_appendable(st), NULL, &app, NULL), 0);
-    struct scry_label v[2];
-    struct scry_labels ls = stream_labels(stream, v);
-    struct scry_log_entry e = { .t_ns = t, .line = { line, strlen(line) } };
-    int rc = scry_append_log(app, NULL, &ls, &e, NULL);
-    assert_int_equal(scry_appender_commit(app, NULL), 0);
-    return rc;
-}
-
 static int pstrcmp(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);

@@ -179,18 +179,6 @@ static void test_store_order_and_duplicates(void **state)
     ls_close(st);
 }
 
-static int append_one(struct ls_store *st, int stream, int64_t t, const char *line)
-{
-    struct scry_appender *app;
-    assert_int_equal(scry_appender_begin(ls_appendable(st), NULL, &app, NULL), 0);
-    struct scry_label v[2];
-    struct scry_labels ls = stream_labels(stream, v);
-    struct scry_log_entry e = { .t_ns = t, .line = { line, strlen(line) } };
-    int rc = scry_append_log(app, NULL, &ls, &e, NULL);
-    assert_int_equal(scry_appender_commit(app, NULL), 0);
-    return rc;
-}
-
 /* README "Ordering" holds across a flush (the head keeps each stream's newest
  * entry) and a restart (the newest t_ns of every segment stream). */
 static void test_store_order_across_flush_and_restart(void **state)
