@@ -12,7 +12,6 @@ CPU seconds of each process (from /proc, start-up included).
     python3 bench/agentlogsbench.py build/cmd/scry [N]
 """
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ import tempfile
 import threading
 import time
 
-from tailwait import wait_tail_offset
+from tailcommon import wait_tail_offset, write_backlog
 
 
 def start(args, pattern):
@@ -49,13 +48,7 @@ def main():
     procs = []
     try:
         os.makedirs(f"{d}/logs")
-        r = random.Random(1)
-        with open(f"{d}/logs/big.log", "w") as f:
-            for i in range(n):
-                f.write('ts=2026-12-05T19:00:00Z level=info msg="request done" '
-                        f'path=/api/v1/items/{i % 1000} status=200 dur_ms={r.randint(1, 900)} '
-                        f'user=u{r.randint(0, 99999):06d}\n')
-        size = os.path.getsize(f"{d}/logs/big.log")
+        size = write_backlog(f"{d}/logs/big.log", n)
         with open(f"{d}/agent.yml", "w") as f:
             f.write(f"logs:\n  - paths: [{d}/logs/*.log]\n    labels: {{job: bench}}\n")
         srv, addr = start([scry, "server", "--data", f"{d}/data", "--listen", "127.0.0.1:0",

@@ -10,7 +10,6 @@ checkpointed. Prints MB/s and the server's CPU seconds.
     python3 bench/tailbench.py build/cmd/scry [N]
 """
 import os
-import random
 import re
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import tempfile
 import time
 import urllib.request
 
-from tailwait import wait_tail_offset
+from tailcommon import wait_tail_offset, write_backlog
 
 
 def main():
@@ -28,13 +27,7 @@ def main():
     d = tempfile.mkdtemp(prefix="tailbench-")
     try:
         os.makedirs(f"{d}/logs")
-        r = random.Random(1)
-        with open(f"{d}/logs/big.log", "w") as f:
-            for i in range(n):
-                f.write('ts=2026-12-05T19:00:00Z level=info msg="request done" '
-                        f'path=/api/v1/items/{i % 1000} status=200 dur_ms={r.randint(1, 900)} '
-                        f'user=u{r.randint(0, 99999):06d}\n')
-        size = os.path.getsize(f"{d}/logs/big.log")
+        size = write_backlog(f"{d}/logs/big.log", n)
         with open(f"{d}/scry.yml", "w") as f:
             f.write(f"logs:\n  - paths: [{d}/logs/*.log]\n    labels: {{job: bench}}\n")
         p = subprocess.Popen([scry, "server", "--config", f"{d}/scry.yml", "--data", f"{d}/data",
