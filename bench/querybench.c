@@ -15,8 +15,11 @@
  * `run` with one ID, one step and REPS=1 is what callgrind gets (README.md).
  * The query phase's peak RSS is `/usr/bin/time -v querybench run ...`.
  * QUERYBENCH_DUMP=DIR writes each response to DIR/ID.STEP.json (to compare
- * the bytes of two builds). */
+ * the bytes of two builds). QUERYBENCH_THREADS=N evaluates with a pool of N
+ * threads (pql_pool_create; default 1: no pool); cpu_s is the evaluation's
+ * user+sys time of all threads, so cpu_s / eval_s shows the parallelism. */
 #include <inttypes.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "bench/rwgen_read.h"
@@ -151,12 +154,21 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void run_one(struct scry_queryable *store, const char *id, const char *q, int64_t start,
-                    int64_t end, int64_t step, int reps)
+/* user+sys of the whole process (every thread), seconds */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void run_one(struct scry_queryable *store, struct pql_pool *pool, const char *id,
+                    const char *q, int64_t start, int64_t end, int64_t step, int reps)
 {
     struct scry_arena *a = scry_arena_create(0);
     struct scry_buf b = {0};
-    double te[64], tj[64];
+    double te[64], tj[64], tc[64];
     size_t n_series = 0, n_points = 0, bytes = 0;
     if (reps > 64)
         reps = 64;
@@ -165,14 +177,15 @@ static void run_one(struct scry_queryable *store, const char *id, const char *q,
         struct scry_err err;
         if (pql_parse(a, q, strlen(q), &e, &err))
             die(err.msg);
-        struct pql_engine_opts o = {0};
+        struct pql_engine_opts o = { .pool = pool };
         struct pql_result res;
-        double t0 = now_s();
+        double c0 = cpu_s(), t0 = now_s();
         if (pql_eval_range(&o, store, e, start, end, step, a, &res, &err)) {
             fprintf(stderr, "%s: %s\n", id, err.msg);
             exit(1);
         }
         double t1 = now_s();
+        tc[r] = cpu_s() - c0;
         scry_buf_reset(&b);
         struct scry_json j;
         scry_json_init(&j, &b);
@@ -202,9 +215,9 @@ static void run_one(struct scry_queryable *store, const char *id, const char *q,
         pql_expr_fini(e);
         scry_arena_reset(a);
     }
-    double me = median(te, reps), mj = median(tj, reps);
-    printf("%-14s %3" PRId64 "s %9.4f %9.4f %9.4f %7zu %8zu %10zu\n", id, step / 1000, me, mj,
-           me + mj, n_series, n_points, bytes);
+    double me = median(te, reps), mj = median(tj, reps), mc = median(tc, reps);
+    printf("%-14s %3" PRId64 "s %9.4f %9.4f %9.4f %7zu %8zu %10zu %9.4f\n", id, step / 1000, me, mj,
+           me + mj, n_series, n_points, bytes, mc);
     fflush(stdout);
     scry_buf_fini(&b);
     scry_arena_destroy(a);
@@ -228,8 +241,13 @@ static int cmd_run(const char *dir, const char *qfile, const char *only, int64_t
     FILE *qf = fopen(qfile, "r");
     if (!qf)
         die("cannot open the queries file");
-    printf("%-14s %4s %9s %9s %9s %7s %8s %10s\n", "query", "step", "eval_s", "encode_s", "total_s",
-           "series", "points", "bytes");
+    const char *th = getenv("QUERYBENCH_THREADS");
+    struct pql_pool *pool = NULL;
+    struct scry_err err;
+    if (pql_pool_create(&pool, th ? (unsigned)atoi(th) : 1, &err) != 0)
+        die(err.msg);
+    printf("%-14s %4s %9s %9s %9s %7s %8s %10s %9s\n", "query", "step", "eval_s", "encode_s",
+           "total_s", "series", "points", "bytes", "cpu_s");
     char line[4096];
     while (fgets(line, sizeof line, qf)) {
         char *p = line;
@@ -249,9 +267,10 @@ static int cmd_run(const char *dir, const char *qfile, const char *only, int64_t
         static const int64_t steps[] = {15000, 60000};
         for (size_t k = 0; k < 2; k++)
             if (!only_step || only_step == steps[k])
-                run_one(tsdb_queryable(db), id, p, qs, qe, steps[k], reps);
+                run_one(tsdb_queryable(db), pool, id, p, qs, qe, steps[k], reps);
     }
     fclose(qf);
+    pql_pool_destroy(pool);
     tsdb_close(db);
     return 0;
 }

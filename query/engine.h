@@ -35,7 +35,26 @@ struct pql_engine_opts {
      * promql-delayed-name-removal, which its test harness enables): it only
      * marks the series and the name goes at the very end of the query. */
     bool delayed_name_removal;
+    /* Helper threads (pql_pool_create); NULL: the query runs on the
+     * caller's thread alone. Borrowed; shared by concurrent queries. */
+    struct pql_pool *pool;
 };
+
+/* A pool of helper threads that queries share: while the query's thread
+ * evaluates, a helper reads and decodes the next series from the store.
+ * A query takes a helper only when one is idle (it never waits for one)
+ * and only once it has read enough to pay for the hand-over; results are
+ * identical to a run without the pool (same evaluation order). threads
+ * counts the callers' thread too: 0 → pql_pool_default_threads(), 1 → no
+ * pool (*out = NULL, which the engine takes as "one thread"). Destroy it
+ * after every query that uses it has returned; NULL is a no-op. */
+struct pql_pool;
+int pql_pool_create(struct pql_pool **out, unsigned threads, struct scry_err *err);
+void pql_pool_destroy(struct pql_pool *p);
+/* How many times a query got a helper so far (0 for NULL). */
+unsigned long pql_pool_jobs(struct pql_pool *p);
+/* The online CPUs, at least 1, at most 16. */
+unsigned pql_pool_default_threads(void);
 
 struct pql_point {
     int64_t t_ms;

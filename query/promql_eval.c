@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/buf.h"
+#include "core/mem.h"
 #include "query/promql_eval_internal.h"
 
 #define DEFAULT_LOOKBACK_MS (5 * 60 * 1000)
@@ -25,9 +26,22 @@ static int64_t now_ns(void)
 
 int pql__check_deadline(struct ev_ctx *c)
 {
-    if (now_ns() > c->deadline_ns)
-        return scry_err_set(c->err, SCRY_ETIMEOUT, "query timed out in query execution");
+    return pql__deadline(c->deadline_ns, c->err);
+}
+
+int pql__deadline(int64_t deadline_ns, struct scry_err *err)
+{
+    if (now_ns() > deadline_ns)
+        return scry_err_set(err, SCRY_ETIMEOUT, "query timed out in query execution");
     return 0;
+}
+
+void pql__pts_grow(struct ev_pts *b)
+{
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    b->t = scry_realloc(b->t, cap * sizeof(int64_t));
+    b->v = scry_realloc(b->v, cap * sizeof(double));
+    b->cap = cap;
 }
 
 int pql__check_limits(struct ev_ctx *c)

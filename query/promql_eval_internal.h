@@ -132,6 +132,42 @@ int pql__eval_matrix_sel(struct ev_ctx *c, const struct pql_expr *e, struct ev_v
 int64_t pql__ref_time(const struct ev_ctx *c, enum pql_at at, int64_t at_ms, int64_t offset_ms,
                       size_t i);
 
+/* A growable buffer of raw points (heap, doubled when full). */
+struct ev_pts {
+    int64_t *t;
+    double *v;
+    size_t n, cap;
+};
+void pql__pts_grow(struct ev_pts *b);
+/* SCRY_ETIMEOUT into err once the clock passes deadline_ns, else 0. Any
+ * thread (reads nothing of a query's context). */
+int pql__deadline(int64_t deadline_ns, struct scry_err *err);
+/* Appends the samples of it in [mint, maxt] to b (stale markers dropped
+ * unless keep_stale). Returns 0, the iterator's error, or SCRY_ETIMEOUT
+ * when the deadline passes while b grows. Touches no query state, so a
+ * helper thread runs it too. */
+int pql__read_series(struct scry_sample_iter *it, int64_t mint, int64_t maxt, bool keep_stale,
+                     struct ev_pts *b, int64_t deadline_ns, struct scry_err *err);
+
+/* promql_eval_prefetch.c: a helper thread reads the rest of a series set
+ * ahead of the query's thread, a batch of series at a time. */
+struct pql__prefetch;
+/* Hands the rest of ss (its next series onwards) to an idle helper of pool;
+ * NULL (nothing happened) when none is idle. From then on only the helper
+ * touches ss, until pql__prefetch_finish returns. */
+struct pql__prefetch *pql__prefetch_start(struct pql_pool *pool, struct scry_series_set *ss,
+                                          int64_t mint, int64_t maxt, bool keep_stale,
+                                          int64_t deadline_ns);
+/* The next series, in ss's order: labels and points stay valid until the
+ * next call. False at the end or when the helper failed. */
+bool pql__prefetch_next(struct pql__prefetch *pf, struct scry_labels *ls, int64_t **t, double **v,
+                        size_t *n);
+/* Stops the helper, waits for it and frees pf. Returns the helper's error
+ * (a store error or SCRY_ETIMEOUT, copied into err when err is not NULL), or 0. */
+int pql__prefetch_finish(struct pql__prefetch *pf, struct scry_err *err);
+/* promql_pool.c: runs fn(ud) on an idle worker; false when none is idle. */
+bool pql__pool_try_run(struct pql_pool *p, void (*fn)(void *), void *ud);
+
 /* promql_eval_range.c */
 int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
 
