@@ -16,8 +16,10 @@
  * The query phase's peak RSS is `/usr/bin/time -v querybench run ...`.
  * QUERYBENCH_DUMP=DIR writes each response to DIR/ID.STEP.json (to compare
  * the bytes of two builds). QUERYBENCH_THREADS=N evaluates with a pool of N
- * threads (pql_pool_create; default 1: no pool); cpu_s is the evaluation's
- * user+sys time of all threads, so cpu_s / eval_s shows the parallelism. */
+ * threads (pql_pool_create; default 1: no pool). cpu_s is the evaluation's
+ * user+sys time summed over all threads, qcpu_s the query's own thread's
+ * alone: on a loaded machine, where wall time says little, qcpu_s is the
+ * critical path and cpu_s - qcpu_s what a helper did beside it. */
 #include <inttypes.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -163,12 +165,20 @@ static double cpu_s(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+/* CPU time of the calling thread only, seconds */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void run_one(struct scry_queryable *store, struct pql_pool *pool, const char *id,
                     const char *q, int64_t start, int64_t end, int64_t step, int reps)
 {
     struct scry_arena *a = scry_arena_create(0);
     struct scry_buf b = {0};
-    double te[64], tj[64], tc[64];
+    double te[64], tj[64], tc[64], tm[64];
     size_t n_series = 0, n_points = 0, bytes = 0;
     if (reps > 64)
         reps = 64;
@@ -179,12 +189,13 @@ static void run_one(struct scry_queryable *store, struct pql_pool *pool, const c
             die(err.msg);
         struct pql_engine_opts o = { .pool = pool };
         struct pql_result res;
-        double c0 = cpu_s(), t0 = now_s();
+        double c0 = cpu_s(), m0 = thread_cpu_s(), t0 = now_s();
         if (pql_eval_range(&o, store, e, start, end, step, a, &res, &err)) {
             fprintf(stderr, "%s: %s\n", id, err.msg);
             exit(1);
         }
         double t1 = now_s();
+        tm[r] = thread_cpu_s() - m0;
         tc[r] = cpu_s() - c0;
         scry_buf_reset(&b);
         struct scry_json j;
@@ -215,9 +226,10 @@ static void run_one(struct scry_queryable *store, struct pql_pool *pool, const c
         pql_expr_fini(e);
         scry_arena_reset(a);
     }
-    double me = median(te, reps), mj = median(tj, reps), mc = median(tc, reps);
-    printf("%-14s %3" PRId64 "s %9.4f %9.4f %9.4f %7zu %8zu %10zu %9.4f\n", id, step / 1000, me, mj,
-           me + mj, n_series, n_points, bytes, mc);
+    double me = median(te, reps), mj = median(tj, reps), mc = median(tc, reps),
+           mm = median(tm, reps);
+    printf("%-14s %3" PRId64 "s %9.4f %9.4f %9.4f %7zu %8zu %10zu %9.4f %9.4f\n", id, step / 1000,
+           me, mj, me + mj, n_series, n_points, bytes, mc, mm);
     fflush(stdout);
     scry_buf_fini(&b);
     scry_arena_destroy(a);
@@ -246,8 +258,8 @@ static int cmd_run(const char *dir, const char *qfile, const char *only, int64_t
     struct scry_err err;
     if (pql_pool_create(&pool, th ? (unsigned)atoi(th) : 1, &err) != 0)
         die(err.msg);
-    printf("%-14s %4s %9s %9s %9s %7s %8s %10s %9s\n", "query", "step", "eval_s", "encode_s",
-           "total_s", "series", "points", "bytes", "cpu_s");
+    printf("%-14s %4s %9s %9s %9s %7s %8s %10s %9s %9s\n", "query", "step", "eval_s", "encode_s",
+           "total_s", "series", "points", "bytes", "cpu_s", "qcpu_s");
     char line[4096];
     while (fgets(line, sizeof line, qf)) {
         char *p = line;

@@ -45,6 +45,7 @@ int scry__server_query_routes(struct scry_server *s, struct scry_http_server *ap
         .lookback_delta_ms = sc->lookback_delta_ms,
         .delayed_name_removal = sc->promql_delayed_name_removal,
         .max_samples = sc->query_max_samples,
+        .threads = (unsigned)sc->query_threads,
     };
     if (pql_api_register(&s->prom_api, api, &s->query, &o, &err) != 0) {
         SCRY_LOG(s->log, SCRY_LOG_ERROR, "server", "cannot register the Prometheus API", "err",

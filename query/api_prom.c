@@ -189,6 +189,11 @@ int pql_api_register(struct pql_api **out, struct scry_http_server *srv,
     api->opts.tenant_header = api->tenant_header;
     api->opts.prefix = NULL;
     api->store = store;
+    if (pql_pool_create(&api->pool, api->opts.threads, err) != 0) {
+        free(api->tenant_header);
+        free(f);
+        return SCRY_ENOMEM;
+    }
     pthread_mutex_init(&api->mu, NULL);
     pthread_cond_init(&api->cv, NULL);
     if (api->opts.metrics) {
@@ -215,6 +220,7 @@ void pql_api_destroy(struct pql_api *api)
 {
     if (!api)
         return;
+    pql_pool_destroy(api->pool);
     pthread_mutex_destroy(&api->mu);
     pthread_cond_destroy(&api->cv);
     free(api->tenant_header);

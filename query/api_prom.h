@@ -35,6 +35,8 @@ struct pql_api_opts {
     int64_t timeout_ms;              /* 0 → 2 min; a timeout param can only lower it */
     uint64_t max_samples;            /* 0 → the engine's default (50 000 000) */
     unsigned max_concurrent_queries; /* 0 → 20; more wait up to their timeout, then 503 */
+    unsigned threads;                /* PromQL evaluation threads shared by all queries
+                                      * (pql_pool_create): 0 → online CPUs (max 16), 1 → one */
     struct scry_metrics *metrics;    /* NULL: no self-metrics */
     struct scry_log *log;            /* NULL: no logging */
     bool multi_tenant;               /* require the tenant header; else tenant NULL */

@@ -29,6 +29,7 @@ struct pql_api {
     pthread_cond_t cv;
     unsigned n_running;
     struct scry_metric_family *duration, *total;
+    struct pql_pool *pool;        /* NULL: one thread per query */
 };
 
 /* What a handler needs besides req/resp: the api and the request's tenant. */

@@ -47,7 +47,8 @@ static int engine_opts(struct pql_api_ctx *c, struct pql_engine_opts *eo)
                                     .timeout_ms = timeout_ms,
                                     .max_samples = o->max_samples,
                                     .delayed_name_removal = o->delayed_name_removal,
-                                    .tenant = c->tenant };
+                                    .tenant = c->tenant,
+                                    .pool = c->api->pool };
     return 0;
 }
 
