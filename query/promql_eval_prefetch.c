@@ -71,6 +71,13 @@ struct pql__prefetch {
 
 static void batch_reset(struct pf_batch *b)
 {
+    if (!b->pts.cap) {
+        /* room for a full batch plus the series that crosses the mark,
+         * so that the common series never makes realloc copy the batch */
+        b->pts.cap = 2 * PF_BATCH_POINTS;
+        b->pts.t = scry_malloc(b->pts.cap * sizeof(int64_t));
+        b->pts.v = scry_malloc(b->pts.cap * sizeof(double));
+    }
     b->pts.n = 0;
     b->n_s = 0;
     b->n_lab = 0;
