@@ -67,6 +67,7 @@ static void test_config_empty_file_gives_documented_defaults(void **state)
     assert_int_equal(cfg->server.max_concurrent_queries, 20);
     assert_int_equal(cfg->server.lookback_delta_ms, 300000);
     assert_false(cfg->server.promql_delayed_name_removal);
+    assert_int_equal(cfg->server.query_threads, 0); /* online CPUs */
     assert_false(cfg->tenants.enabled);
     assert_string_equal(cfg->tenants.header, "X-Scope-OrgID");
     assert_string_equal(cfg->tenants.default_id, "anonymous");
@@ -289,6 +290,7 @@ static void test_config_logs_storage_server_tenants(void **state)
                                       "  otlp_listen: '[::1]:4318'\n"
                                       "  query_timeout: 30s\n"
                                       "  promql_delayed_name_removal: true\n"
+                                      "  query_threads: 2\n"
                                       "tenants:\n"
                                       "  enabled: true\n"
                                       "  overrides:\n"
@@ -314,6 +316,7 @@ static void test_config_logs_storage_server_tenants(void **state)
     assert_string_equal(cfg->server.otlp_listen, "[::1]:4318");
     assert_int_equal(cfg->server.query_timeout_ms, 30000);
     assert_true(cfg->server.promql_delayed_name_removal);
+    assert_int_equal(cfg->server.query_threads, 2);
     assert_true(cfg->tenants.enabled);
     assert_int_equal(cfg->tenants.n_overrides, 1);
     assert_string_equal(cfg->tenants.overrides[0].id, "team-a");
@@ -383,6 +386,8 @@ static const struct bad_case bad_cases[] = {
       "storage.wal_fsync_interval: must be at most 1s, got 2s" },
     { "zero block_duration", "storage:\n  block_duration: 0\n", SCRY_EINVAL, 2, 19,
       "storage.block_duration: must be greater than 0" },
+    { "query_threads above 16", "server:\n  query_threads: 17\n", SCRY_EINVAL, 2, 18,
+      "server.query_threads: must be between 0 and 16, got 17" },
     { "bad listen address", "server:\n  listen: localhost\n", SCRY_EINVAL, 2, 11,
       "server.listen: \"localhost\" is not a valid HOST:PORT address" },
     { "port out of range", "server:\n  otlp_listen: 'h:65536'\n", SCRY_EINVAL, 2, 16,
