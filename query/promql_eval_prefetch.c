@@ -10,8 +10,8 @@
  * the same sums bit for bit. Here every evaluation step stays on the
  * query's thread in the same order, so results are identical by
  * construction; only the store's work moves: series set iteration, chunk
- * lookup and decoding, stale filtering — about half of what a selector
- * plus a range function costs (bench/README.md "querybench").
+ * lookup and decoding, stale filtering — 35-75 % of the instructions of
+ * the peer benchmark's queries (bench/README.md, querybench "Threads").
  *
  * The store allows this: a series set is used by one thread at a time,
  * never two (core/querier.h), and the head's locks are taken inside
