@@ -10,6 +10,7 @@
  *
  *   chunkbench FILE                 the report
  *   chunkbench FILE --decode-only N decode all chunks N times (for callgrind)
+ *   chunkbench FILE --decode-batch N the same through tsdb_chunk_iter_next_n
  *
  * Figures and commands: bench/README.md. */
 #include <inttypes.h>
@@ -133,6 +134,27 @@ static uint64_t decode_all(const struct chunks *c, const struct dataset *d, doub
             die("decode error");
         pos += j;
         n += j;
+    }
+    *sum = acc;
+    return n;
+}
+
+/* decode_all through tsdb_chunk_iter_next_n, the path block queries take
+ * (bit_next_batch in tsdb/block_read.c): whole chunks into arrays. */
+static uint64_t decode_batch_all(const struct chunks *c, double *sum)
+{
+    static int64_t t[TSDB_CHUNK_MAX_SAMPLES];
+    static double v[TSDB_CHUNK_MAX_SAMPLES];
+    uint64_t n = 0;
+    double acc = 0;
+    for (size_t ci = 0; ci < c->n; ci++) {
+        struct tsdb_chunk_iter it;
+        tsdb_chunk_iter_init(&it, c->bytes + c->off[ci], c->off[ci + 1] - c->off[ci]);
+        size_t got = tsdb_chunk_iter_next_n(&it, t, v, TSDB_CHUNK_MAX_SAMPLES);
+        if (tsdb_chunk_iter_err(&it) || got != c->n_samples[ci])
+            die("decode error");
+        acc += v[got - 1] + (double)t[got - 1];
+        n += got;
     }
     *sum = acc;
     return n;
@@ -375,7 +397,7 @@ static void speed(const struct dataset *d)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: chunkbench FILE [--decode-only N]");
+        die("usage: chunkbench FILE [--decode-only N | --decode-batch N]");
     struct dataset d = {0};
     if (getenv("CHUNKBENCH_CUT"))
         CUT = (uint32_t)atoi(getenv("CHUNKBENCH_CUT"));
@@ -386,13 +408,14 @@ int main(int argc, char **argv)
      * metric sit next to each other in its pages; do the same. */
     if (!getenv("CHUNKBENCH_ARRIVAL_ORDER"))
         qsort(d.s, d.n_series, sizeof *d.s, cmp_series);
-    if (argc >= 4 && strcmp(argv[2], "--decode-only") == 0) {
+    if (argc >= 4 && (strcmp(argv[2], "--decode-only") == 0 || strcmp(argv[2], "--decode-batch") == 0)) {
+        bool batch = strcmp(argv[2], "--decode-batch") == 0;
         struct chunks c = {0};
         encode_all(&d, TSDB_VENC_AUTO, &c);
         double sum = 0;
         uint64_t n = 0;
         for (int r = atoi(argv[3]); r > 0; r--)
-            n += decode_all(&c, NULL, &sum);
+            n += batch ? decode_batch_all(&c, &sum) : decode_all(&c, NULL, &sum);
         printf("decoded %" PRIu64 " samples (checksum %g)\n", n, sum);
         return 0;
     }
