@@ -103,7 +103,7 @@ static void encode_all(const struct dataset *d, int venc, struct chunks *c)
 
 /* Decodes every chunk; returns the samples seen. With d, checks each sample
  * bit for bit against the input (chunks are in series order). */
-static uint64_t decode_all(const struct chunks *c, const struct dataset *d, double *sum)
+static __attribute__((noinline)) uint64_t decode_all(const struct chunks *c, const struct dataset *d, double *sum)
 {
     uint64_t n = 0;
     double acc = 0;
@@ -141,7 +141,7 @@ static uint64_t decode_all(const struct chunks *c, const struct dataset *d, doub
 
 /* decode_all through tsdb_chunk_iter_next_n, the path block queries take
  * (bit_next_batch in tsdb/block_read.c): whole chunks into arrays. */
-static uint64_t decode_batch_all(const struct chunks *c, double *sum)
+static __attribute__((noinline)) uint64_t decode_batch_all(const struct chunks *c, double *sum)
 {
     static int64_t t[TSDB_CHUNK_MAX_SAMPLES];
     static double v[TSDB_CHUNK_MAX_SAMPLES];
