@@ -90,7 +90,7 @@ static void encode_all(const struct dataset *d, int venc, struct chunks *c)
                 die("info failed");
             struct tsdb_chunk_iter it; /* peeks at a private field: header size */
             tsdb_chunk_iter_init(&it, c->bytes + c->len, len);
-            c->hdr_bytes += (size_t)(it.p - (c->bytes + c->len));
+            c->hdr_bytes += (size_t)(it.br.p - (c->bytes + c->len));
             c->off[c->n] = c->len;
             c->venc[c->n] = info.venc;
             c->n_samples[c->n] = m;
@@ -245,14 +245,14 @@ static size_t paged_split(const struct chunks *c, int level)
         for (size_t k = ci; k < cj; k++) {
             struct tsdb_chunk_iter it;
             tsdb_chunk_iter_init(&it, c->bytes + c->off[k], c->off[k + 1] - c->off[k]);
-            size_t h = (size_t)(it.p - (c->bytes + c->off[k]));
+            size_t h = (size_t)(it.br.p - (c->bytes + c->off[k]));
             memcpy(page + m, c->bytes + c->off[k], h);
             m += h;
         }
         for (size_t k = ci; k < cj; k++) {
             struct tsdb_chunk_iter it;
             tsdb_chunk_iter_init(&it, c->bytes + c->off[k], c->off[k + 1] - c->off[k]);
-            size_t h = (size_t)(it.p - (c->bytes + c->off[k]));
+            size_t h = (size_t)(it.br.p - (c->bytes + c->off[k]));
             memcpy(page + m, c->bytes + c->off[k] + h, c->off[k + 1] - c->off[k] - h);
             m += c->off[k + 1] - c->off[k] - h;
         }
