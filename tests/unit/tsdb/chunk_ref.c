@@ -1,10 +1,12 @@
 /* chunk_ref.c — the chunk decoder as it was before the batch decoder
- * (tsdb/chunk_iter.c at commit a8a6eda), kept verbatim apart from names as
- * the reference that test_chunk_decode.c compares the current decoder with,
+ * (tsdb/chunk_iter.c at commit a8a6eda) and the open chunk's iterator
+ * (tsdb/chunk_open.c, same commit), kept verbatim apart from names as the
+ * reference that test_chunk_decode.c compares the current decoders with,
  * sample for sample and error for error, on random and corrupted chunks. */
 #include "tests/unit/tsdb/chunk_ref.h"
 
 #include "tsdb/chunk_internal.h"
+#include "tsdb/head_internal.h"
 
 static int ref_iseq_get_header(struct ref_iseq_dec *d, uint32_t n, const uint8_t **p, const uint8_t *end)
 {
@@ -396,3 +398,165 @@ int ref_iter_err(const struct ref_iter *it)
 {
     return it->err;
 }
+
+/* ---- the open chunk's iterator ---- */
+
+static inline uint64_t oload_be(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return __builtin_bswap64(w);
+}
+
+
+static const double op10[TSDB__OCHUNK_KMAX + 1] = { 1, 10, 100, 1e3, 1e4, 1e5, 1e6 };
+
+/* v == N / 10^k exactly (bit for bit, so -0.0 and NaN never are). */
+static inline bool odec_of(double v, unsigned k, int64_t *n)
+{
+    double s = v * op10[k];
+    if (!(s > -4e15 && s < 4e15))
+        return false;
+    int64_t r = (int64_t)(s + (s >= 0 ? 0.5 : -0.5));
+    if (tsdb__fbits((double)r / op10[k]) != tsdb__fbits(v))
+        return false;
+    *n = r;
+    return true;
+}
+
+/* After each sample: the scale k only grows within a chunk, and a value
+ * that no k <= KMAX represents turns decimal coding off for the chunk, so
+ * a series of arbitrary floats pays for the search once. */
+static inline void odec_promote(uint8_t *k, int64_t *nlast, double v)
+{
+    int64_t n;
+    if (*k != TSDB__OCHUNK_KNONE) {
+        for (unsigned kk = *k == TSDB__OCHUNK_KSTART ? 0 : *k + 1u; kk <= TSDB__OCHUNK_KMAX; kk++) {
+            if (odec_of(v, kk, &n)) {
+                *k = (uint8_t)kk;
+                *nlast = n;
+                return;
+            }
+        }
+    }
+    *k = TSDB__OCHUNK_KNONE;
+}
+
+static inline void odec_update(uint8_t *k, int64_t *nlast, double v)
+{
+    int64_t n;
+    if (*k <= TSDB__OCHUNK_KMAX && odec_of(v, *k, &n))
+        *nlast = n;
+    else
+        odec_promote(k, nlast, v);
+}
+
+
+/* nb in 1..64. Fast path: a 64-bit window when 8 bytes are left. */
+static inline uint64_t oget(struct tsdb__ochunk_iter *it, unsigned nb)
+{
+    if ((size_t)it->nbits_read + nb > it->len * 8) {
+        it->err = SCRY_ECORRUPT;
+        return 0;
+    }
+    size_t i = it->nbits_read >> 3;
+    unsigned off = it->nbits_read & 7;
+    if (nb <= 56 && i + 8 <= it->len) {
+        it->nbits_read += nb;
+        return oload_be(it->b + i) << off >> (64 - nb);
+    }
+    uint64_t v = 0;
+    while (nb) {
+        unsigned used = it->nbits_read & 7, room = 8 - used;
+        unsigned take = nb < room ? nb : room;
+        uint8_t byte = it->b[it->nbits_read >> 3];
+        v = v << take | (uint64_t)((byte >> (room - take)) & ((1u << take) - 1));
+        it->nbits_read += take;
+        nb -= take;
+    }
+    return v;
+}
+
+static inline int64_t osext(uint64_t v, unsigned nb)
+{
+    uint64_t m = 1ull << (nb - 1);
+    return (int64_t)((v ^ m) - m);
+}
+
+static int64_t oget_dod(struct tsdb__ochunk_iter *it)
+{
+    if (!oget(it, 1))
+        return 0;
+    if (!oget(it, 1))
+        return osext(oget(it, 4), 4);
+    if (!oget(it, 1))
+        return osext(oget(it, 10), 10);
+    if (!oget(it, 1))
+        return osext(oget(it, 20), 20);
+    return (int64_t)oget(it, 64);
+}
+
+/* After '11': a decimal delta. */
+static void oget_dec(struct tsdb__ochunk_iter *it)
+{
+    int64_t dn;
+    if (!oget(it, 1))
+        dn = osext(oget(it, 7), 7);
+    else if (!oget(it, 1))
+        dn = osext(oget(it, 14), 14);
+    else
+        dn = osext(oget(it, 28), 28);
+    if (it->k > TSDB__OCHUNK_KMAX) {
+        it->err = SCRY_ECORRUPT;
+        return;
+    }
+    it->nlast += dn; /* the encoder checked that N / 10^k is the value */
+    it->v = tsdb__fbits((double)it->nlast / op10[it->k]);
+}
+
+/* After '10': XOR, '0' in the window or '1' with a new one. */
+static void oget_xor(struct tsdb__ochunk_iter *it)
+{
+    if (oget(it, 1)) {
+        it->lead = (uint8_t)oget(it, 5);
+        unsigned sig = (unsigned)oget(it, 6);
+        it->sig = (uint8_t)(sig ? sig : 64);
+    } else if (!it->sig) {
+        it->err = SCRY_ECORRUPT;
+    }
+    if (it->err || it->lead + it->sig > 64) {
+        it->err = SCRY_ECORRUPT;
+        return;
+    }
+    it->v ^= oget(it, it->sig) << (64 - it->lead - it->sig);
+}
+
+bool ref_ochunk_iter_next(struct tsdb__ochunk_iter *it)
+{
+    if (it->err || it->i >= it->n)
+        return false;
+    if (it->i == 0) {
+        it->t = (int64_t)oget(it, 64);
+        it->v = oget(it, 64);
+        it->k = TSDB__OCHUNK_KSTART;
+        odec_update(&it->k, &it->nlast, tsdb__bitsf(it->v));
+        it->i = 1;
+        return !it->err;
+    }
+    it->d += oget_dod(it);
+    it->t += it->d;
+    if (oget(it, 1)) {
+        if (oget(it, 1)) {
+            oget_dec(it); /* '11': N and k already track the value */
+        } else {
+            oget_xor(it);
+            if (!it->err)
+                odec_update(&it->k, &it->nlast, tsdb__bitsf(it->v));
+        }
+        if (it->err)
+            return false;
+    }
+    it->i++;
+    return !it->err;
+}
+

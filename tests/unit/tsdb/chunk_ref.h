@@ -36,4 +36,8 @@ bool ref_iter_seek(struct ref_iter *it, int64_t t_ms);
 void ref_iter_at(const struct ref_iter *it, int64_t *t_ms, double *v);
 int ref_iter_err(const struct ref_iter *it);
 
+struct tsdb__ochunk_iter;
+/* The open chunk's previous iterator, on the same state struct. */
+bool ref_ochunk_iter_next(struct tsdb__ochunk_iter *it);
+
 #endif

@@ -5,7 +5,8 @@
  * near the int64 range) and values (decimal counters, NaN payloads, the
  * staleness marker, ±Inf, -0.0, constant runs, full-precision floats), then
  * the same chunks with flipped bits, truncated and extended: the new paths
- * must return the same samples, bit for bit, and the same error. */
+ * must return the same samples, bit for bit, and the same error. The open
+ * chunk's iterator (tsdb/chunk_open.c) gets the same treatment. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 
 #include "tests/unit/tsdb/chunk_ref.h"
 #include "tsdb/chunk.h"
+#include "tsdb/head_internal.h"
 
 #define CAP (96 + 36 * TSDB_CHUNK_MAX_SAMPLES)
 #define MAXN TSDB_CHUNK_MAX_SAMPLES
@@ -354,12 +356,89 @@ static void test_decode_corrupt_chunks_agree_with_reference(void **state)
     assert_true(errors > 1000 && clean > 100); /* both outcomes were exercised */
 }
 
+/* Decodes an open chunk's bytes with the current and the previous iterator. */
+static void ochunk_both(const uint8_t *b, size_t len, uint16_t n)
+{
+    struct tsdb__ochunk_iter a, r;
+    tsdb__ochunk_iter_init(&a, b, len, n);
+    tsdb__ochunk_iter_init(&r, b, len, n);
+    for (;;) {
+        bool ga = tsdb__ochunk_iter_next(&a), gr = ref_ochunk_iter_next(&r);
+        assert_int_equal(ga, gr);
+        if (!ga)
+            break;
+        assert_int_equal(a.t, r.t);
+        assert_int_equal(a.v, r.v);
+    }
+    assert_int_equal(a.err, r.err);
+}
+
+static void test_decode_open_chunk_agrees_with_reference(void **state)
+{
+    static int64_t t[MAXN];
+    static double v[MAXN];
+    static uint8_t bad[4096];
+    unsigned errors = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t n = 1 + rnd() % 200;
+        gen_ts(t, n);
+        gen_values(v, n);
+        struct tsdb__ochunk c = {0};
+        for (size_t i = 0; i < n; i++)
+            tsdb__ochunk_append(&c, t[i], v[i]);
+        size_t len = tsdb__ochunk_len(&c);
+        assert_true(len <= sizeof bad - 16);
+        struct tsdb__ochunk_iter it;
+        tsdb__ochunk_iter_init(&it, c.b, len, c.n);
+        for (size_t i = 0; i < n; i++) {
+            assert_true(tsdb__ochunk_iter_next(&it));
+            assert_int_equal(it.t, t[i]);
+            assert_int_equal(it.v, d_bits(v[i]));
+        }
+        assert_false(tsdb__ochunk_iter_next(&it));
+        assert_int_equal(it.err, 0);
+        ochunk_both(c.b, len, c.n);
+        for (int m = 0; m < 6; m++) {
+            size_t blen = len;
+            memcpy(bad, c.b, len);
+            uint16_t bn = c.n;
+            switch (rnd() % 3) {
+            case 0:
+                for (unsigned f = 1 + (unsigned)(rnd() % 3); f > 0; f--) {
+                    size_t bit = rnd() % (8 * len);
+                    bad[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+                }
+                break;
+            case 1:
+                blen = rnd() % len;
+                break;
+            default: /* more samples claimed than written */
+                bn = (uint16_t)(c.n + 1 + rnd() % 4);
+                break;
+            }
+            uint8_t *p = malloc(blen ? blen : 1);
+            assert_non_null(p);
+            memcpy(p, bad, blen);
+            ochunk_both(p, blen, bn);
+            struct tsdb__ochunk_iter e;
+            tsdb__ochunk_iter_init(&e, p, blen, bn);
+            while (tsdb__ochunk_iter_next(&e))
+                ;
+            errors += e.err != 0;
+            free(p);
+        }
+        tsdb__ochunk_fini(&c);
+    }
+    assert_true(errors > 1000); /* corruption was seen, not only clean decodes */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_random_round_trip_matches_input_and_reference),
         cmocka_unit_test(test_decode_every_dod_bucket_boundary),
         cmocka_unit_test(test_decode_corrupt_chunks_agree_with_reference),
+        cmocka_unit_test(test_decode_open_chunk_agrees_with_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
