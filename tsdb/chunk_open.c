@@ -402,8 +402,9 @@ bool tsdb__ochunk_iter_next(struct tsdb__ochunk_iter *it)
         it->i = 1;
         return !it->err;
     }
-    it->d += get_dod(it);
-    it->t += it->d;
+    /* Wrapping, not signed overflow: damaged bytes may carry any dod. */
+    it->d = (int64_t)((uint64_t)it->d + (uint64_t)get_dod(it));
+    it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->d);
     if (it->err)
         return false;
     unsigned c = peek8(it) >> 4;

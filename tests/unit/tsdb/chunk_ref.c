@@ -543,8 +543,9 @@ bool ref_ochunk_iter_next(struct tsdb__ochunk_iter *it)
         it->i = 1;
         return !it->err;
     }
-    it->d += oget_dod(it);
-    it->t += it->d;
+    /* Wrapping, not signed overflow: damaged bytes may carry any dod. */
+    it->d = (int64_t)((uint64_t)it->d + (uint64_t)oget_dod(it));
+    it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->d);
     if (oget(it, 1)) {
         if (oget(it, 1)) {
             oget_dec(it); /* '11': N and k already track the value */
