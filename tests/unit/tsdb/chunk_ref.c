@@ -1,6 +1,7 @@
 /* chunk_ref.c — the chunk decoder as it was before the batch decoder
  * (tsdb/chunk_iter.c at commit a8a6eda) and the open chunk's iterator
- * (tsdb/chunk_open.c, same commit), kept verbatim apart from names as the
+ * (tsdb/chunk_open.c, same commit), kept verbatim apart from names (and one
+ * signed overflow on damaged bytes made a wrapping sum) as the
  * reference that test_chunk_decode.c compares the current decoders with,
  * sample for sample and error for error, on random and corrupted chunks. */
 #include "tests/unit/tsdb/chunk_ref.h"
