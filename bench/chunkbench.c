@@ -10,6 +10,7 @@
  *
  *   chunkbench FILE                 the report
  *   chunkbench FILE --decode-only N decode all chunks N times (for callgrind)
+ *   chunkbench FILE --decode-batch N the same through tsdb_chunk_iter_next_n
  *
  * Figures and commands: bench/README.md. */
 #include <inttypes.h>
@@ -89,7 +90,7 @@ static void encode_all(const struct dataset *d, int venc, struct chunks *c)
                 die("info failed");
             struct tsdb_chunk_iter it; /* peeks at a private field: header size */
             tsdb_chunk_iter_init(&it, c->bytes + c->len, len);
-            c->hdr_bytes += (size_t)(it.p - (c->bytes + c->len));
+            c->hdr_bytes += (size_t)(it.br.p - (c->bytes + c->len));
             c->off[c->n] = c->len;
             c->venc[c->n] = info.venc;
             c->n_samples[c->n] = m;
@@ -102,7 +103,7 @@ static void encode_all(const struct dataset *d, int venc, struct chunks *c)
 
 /* Decodes every chunk; returns the samples seen. With d, checks each sample
  * bit for bit against the input (chunks are in series order). */
-static uint64_t decode_all(const struct chunks *c, const struct dataset *d, double *sum)
+static __attribute__((noinline)) uint64_t decode_all(const struct chunks *c, const struct dataset *d, double *sum)
 {
     uint64_t n = 0;
     double acc = 0;
@@ -133,6 +134,27 @@ static uint64_t decode_all(const struct chunks *c, const struct dataset *d, doub
             die("decode error");
         pos += j;
         n += j;
+    }
+    *sum = acc;
+    return n;
+}
+
+/* decode_all through tsdb_chunk_iter_next_n, the path block queries take
+ * (bit_next_batch in tsdb/block_read.c): whole chunks into arrays. */
+static __attribute__((noinline)) uint64_t decode_batch_all(const struct chunks *c, double *sum)
+{
+    static int64_t t[TSDB_CHUNK_MAX_SAMPLES];
+    static double v[TSDB_CHUNK_MAX_SAMPLES];
+    uint64_t n = 0;
+    double acc = 0;
+    for (size_t ci = 0; ci < c->n; ci++) {
+        struct tsdb_chunk_iter it;
+        tsdb_chunk_iter_init(&it, c->bytes + c->off[ci], c->off[ci + 1] - c->off[ci]);
+        size_t got = tsdb_chunk_iter_next_n(&it, t, v, TSDB_CHUNK_MAX_SAMPLES);
+        if (tsdb_chunk_iter_err(&it) || got != c->n_samples[ci])
+            die("decode error");
+        acc += v[got - 1] + (double)t[got - 1];
+        n += got;
     }
     *sum = acc;
     return n;
@@ -223,14 +245,14 @@ static size_t paged_split(const struct chunks *c, int level)
         for (size_t k = ci; k < cj; k++) {
             struct tsdb_chunk_iter it;
             tsdb_chunk_iter_init(&it, c->bytes + c->off[k], c->off[k + 1] - c->off[k]);
-            size_t h = (size_t)(it.p - (c->bytes + c->off[k]));
+            size_t h = (size_t)(it.br.p - (c->bytes + c->off[k]));
             memcpy(page + m, c->bytes + c->off[k], h);
             m += h;
         }
         for (size_t k = ci; k < cj; k++) {
             struct tsdb_chunk_iter it;
             tsdb_chunk_iter_init(&it, c->bytes + c->off[k], c->off[k + 1] - c->off[k]);
-            size_t h = (size_t)(it.p - (c->bytes + c->off[k]));
+            size_t h = (size_t)(it.br.p - (c->bytes + c->off[k]));
             memcpy(page + m, c->bytes + c->off[k] + h, c->off[k + 1] - c->off[k] - h);
             m += c->off[k + 1] - c->off[k] - h;
         }
@@ -375,7 +397,7 @@ static void speed(const struct dataset *d)
 int main(int argc, char **argv)
 {
     if (argc < 2)
-        die("usage: chunkbench FILE [--decode-only N]");
+        die("usage: chunkbench FILE [--decode-only N | --decode-batch N]");
     struct dataset d = {0};
     if (getenv("CHUNKBENCH_CUT"))
         CUT = (uint32_t)atoi(getenv("CHUNKBENCH_CUT"));
@@ -386,14 +408,35 @@ int main(int argc, char **argv)
      * metric sit next to each other in its pages; do the same. */
     if (!getenv("CHUNKBENCH_ARRIVAL_ORDER"))
         qsort(d.s, d.n_series, sizeof *d.s, cmp_series);
-    if (argc >= 4 && strcmp(argv[2], "--decode-only") == 0) {
+    if (argc >= 4 && (strcmp(argv[2], "--decode-only") == 0 || strcmp(argv[2], "--decode-batch") == 0)) {
+        bool batch = strcmp(argv[2], "--decode-batch") == 0;
         struct chunks c = {0};
         encode_all(&d, TSDB_VENC_AUTO, &c);
         double sum = 0;
         uint64_t n = 0;
-        for (int r = atoi(argv[3]); r > 0; r--)
-            n += decode_all(&c, NULL, &sum);
-        printf("decoded %" PRIu64 " samples (checksum %g)\n", n, sum);
+        /* Per-run CPU-time rates, median and best: on a shared machine the
+         * best run is the one least disturbed. */
+        int reps = atoi(argv[3]);
+        double rate[64], best = 0;
+        if (reps > 64)
+            reps = 64;
+        for (int r = 0; r < reps; r++) {
+            struct timespec a, b;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+            uint64_t got = batch ? decode_batch_all(&c, &sum) : decode_all(&c, NULL, &sum);
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+            n += got;
+            double s = (double)(b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
+            rate[r] = got / s / 1e6;
+            if (rate[r] > best)
+                best = rate[r];
+        }
+        qsort(rate, (size_t)reps, sizeof rate[0], cmp_double);
+        printf("decoded %" PRIu64 " samples (checksum %g)", n, sum);
+        if (reps > 0)
+            printf(": median %.1f, best %.1f M samples/s of CPU time\n", rate[reps / 2], best);
+        else
+            printf("\n");
         return 0;
     }
     printf("file %s: %zu series, %" PRIu64 " samples, chunks of %u samples\n", argv[1], d.n_series,

@@ -115,15 +115,24 @@ int tsdb_chunk_appender_cut(struct tsdb_chunk_appender *app, uint8_t *out, size_
  * private. */
 struct tsdb__iseq_dec {
     uint8_t order, nb, use_for, flat, w[4];
+    uint8_t tcl[8], tw[8];       /* by the next 3 bits: prefix length, width */
+    uint8_t zs;                  /* residual = ((u >> zs) ^ -(u & zs)) + add */
+    uint64_t add, m1, m2;        /* m1, m2: all ones when order >= 1, == 2 */
     uint64_t flat_r;             /* the residual when flat */
     int64_t x, d, min, x0, d1;
     uint64_t g;
 };
 
+/* MSB-first bit reader: the next cnt (<= 63) bits of the stream are the top
+ * of buf; the bits below are zero or the stream's following bits. */
+struct tsdb__br {
+    const uint8_t *p, *end;      /* next byte to load, end of chunk */
+    uint64_t buf;
+    unsigned cnt;
+};
+
 struct tsdb_chunk_iter {
-    const uint8_t *p, *end;      /* bit reader: next byte, end of chunk */
-    uint64_t acc;                /* pending bits in the low nacc bits */
-    unsigned nacc;
+    struct tsdb__br br;
     uint32_t n, i;               /* samples in chunk, samples returned */
     int venc, err;
     struct tsdb__iseq_dec ts, val;

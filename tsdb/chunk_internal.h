@@ -170,46 +170,76 @@ static inline void tsdb__bw_uvarint(struct tsdb__bw *w, uint64_t v)
     w->len += tsdb__put_uvarint(w->p + w->len, v);
 }
 
-/* ---- bit reader: inlined into the iterator (chunk_iter.c) --------------- */
+/* ---- bit reader (struct tsdb__br in chunk.h) -----------------------------
+ *
+ * A refill loads 8 bytes at once and keeps 56..63 bits, so one refill
+ * serves several fields (a regular sample of a counter takes ~10 bits). It
+ * ORs a whole window in, so bits below cnt may already hold the stream's
+ * next bits: OR writes the same bits again. Within the last 7 bytes it goes
+ * byte by byte and never reads past end. */
 
-static inline int tsdb__br_get(struct tsdb_chunk_iter *it, unsigned nbits, uint64_t *out)
+static inline uint64_t tsdb__load_be64(const uint8_t *p)
 {
-    assert(nbits <= 32);
-    if (it->nacc < nbits && it->end - it->p >= 8) {
-        /* Refill up to 63 bits with one load while 8 or more bytes remain.
-         * It takes at most 7, so the chunk's last byte is always read by
-         * the byte loop below, only when needed, as before: the end-of-
-         * chunk checks (at_clean_end, truncation) see the same state. */
-        unsigned take = (63 - it->nacc) >> 3; /* 4..7 bytes */
-        uint64_t w;
-        memcpy(&w, it->p, 8);
+    uint64_t w;
+    memcpy(&w, p, 8);
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        w = __builtin_bswap64(w);
+    w = __builtin_bswap64(w);
 #endif
-        it->acc = (it->acc << (8 * take)) | (w >> (64 - 8 * take));
-        it->p += take;
-        it->nacc += 8 * take;
+    return w;
+}
+
+/* Tops cnt up to 56..63, or to what the stream has left. */
+static inline void tsdb__br_fill(struct tsdb__br *r)
+{
+    assert(r->cnt <= 63);
+    if (r->end - r->p >= 8) {
+        r->buf |= tsdb__load_be64(r->p) >> r->cnt;
+        r->p += (63 - r->cnt) >> 3;
+        r->cnt |= 56;
+    } else {
+        while (r->cnt < 56 && r->p < r->end) {
+            r->buf |= (uint64_t)*r->p++ << (56 - r->cnt);
+            r->cnt += 8;
+        }
     }
-    while (it->nacc < nbits) {
-        if (it->p == it->end)
+}
+
+/* Takes n <= cnt (so n <= 63) bits. */
+static inline uint64_t tsdb__br_take(struct tsdb__br *r, unsigned n)
+{
+    uint64_t x = r->buf >> (63 - n) >> 1;
+    r->buf <<= n;
+    r->cnt -= n;
+    return x;
+}
+
+/* Reads n <= 64 bits; -1 when the stream has fewer. */
+static inline int tsdb__br_get(struct tsdb__br *r, unsigned n, uint64_t *out)
+{
+    assert(n <= 64);
+    uint64_t hi = 0;
+    if (n > 32) {
+        if (r->cnt < n - 32) {
+            tsdb__br_fill(r);
+            if (r->cnt < n - 32)
+                return -1;
+        }
+        hi = tsdb__br_take(r, n - 32) << 32;
+        n = 32;
+    }
+    if (r->cnt < n) {
+        tsdb__br_fill(r);
+        if (r->cnt < n)
             return -1;
-        it->acc = (it->acc << 8) | *it->p++;
-        it->nacc += 8;
     }
-    it->nacc -= nbits;
-    *out = (it->acc >> it->nacc) & tsdb__mask(nbits);
+    *out = hi | tsdb__br_take(r, n);
     return 0;
 }
 
-static inline int tsdb__br_get64(struct tsdb_chunk_iter *it, unsigned nbits, uint64_t *out)
+/* True when at most 7 zero bits (the last byte's padding) are left. */
+static inline bool tsdb__br_clean_end(const struct tsdb__br *r)
 {
-    if (nbits <= 32)
-        return tsdb__br_get(it, nbits, out);
-    uint64_t hi, lo;
-    if (tsdb__br_get(it, nbits - 32, &hi) || tsdb__br_get(it, 32, &lo))
-        return -1;
-    *out = (hi << 32) | lo;
-    return 0;
+    return r->p == r->end && r->cnt < 8 && (r->buf >> (63 - r->cnt) >> 1) == 0;
 }
 
 /* ---- integer sequences (chunk_iseq.c) ------------------------------------
@@ -239,9 +269,60 @@ void tsdb__iseq_put(const struct tsdb__iseq *s, uint32_t i, struct tsdb__bw *w);
 /* Parses a header into d; -1 when invalid. */
 int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **p, const uint8_t *end);
 
-/* Steps the decoder to sample i (i >= 1). Inline: the iterator's hot path. */
+/* The next residual of d: a prefix code (0, 10, 110, 111) picks a bucket,
+ * then the bucket's width in bits; one 3-bit peek indexes d->tcl/tw. */
+
+/* tsdb__iseq_read when the buffer holds fewer bits than the residual:
+ * refill, and read a residual wider than one refill in two parts. Inline
+ * too, so the reader of the batch loop stays in registers. */
+static inline __attribute__((always_inline)) int tsdb__iseq_read_slow(const struct tsdb__iseq_dec *d,
+                                                                       struct tsdb__br *r, uint64_t *res)
+{
+    tsdb__br_fill(r);
+    unsigned c = (unsigned)(r->buf >> 61);
+    unsigned cl = d->tcl[c], w = d->tw[c], tot = cl + w;
+    uint64_t u;
+    if (__builtin_expect(r->cnt >= tot, 1)) {
+        u = (r->buf << cl) >> (63 - w) >> 1;
+        r->buf <<= tot;
+        r->cnt -= tot;
+    } else {
+        if (r->cnt < cl)
+            return -1;
+        tsdb__br_take(r, cl);
+        if (tsdb__br_get(r, w, &u))
+            return -1;
+    }
+    *res = (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+    return 0;
+}
+
+static inline __attribute__((always_inline)) int tsdb__iseq_read(const struct tsdb__iseq_dec *d,
+                                                                  struct tsdb__br *r, uint64_t *res)
+{
+    unsigned c = (unsigned)(r->buf >> 61);
+    unsigned cl = d->tcl[c], w = d->tw[c], tot = cl + w;
+    /* The peeked bits past cnt may not be loaded yet; when cnt >= tot, the
+     * cl bits that chose the bucket are real (the code is prefix-free). */
+    if (__builtin_expect(r->cnt < tot, 0))
+        return tsdb__iseq_read_slow(d, r, res);
+    uint64_t u = (r->buf << cl) >> (63 - w) >> 1;
+    r->buf <<= tot;
+    r->cnt -= tot;
+    *res = (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+    return 0;
+}
+
+/* Applies residual r: order 0 x = r, 1 x += r, 2 d += r, x += d. */
+static inline void tsdb__iseq_apply(struct tsdb__iseq_dec *d, uint64_t r)
+{
+    d->d = (int64_t)(((uint64_t)d->d & d->m2) + r);
+    d->x = (int64_t)(((uint64_t)d->x & d->m1) + (uint64_t)d->d);
+}
+
+/* Steps the decoder to sample i (i >= 1). */
 static inline __attribute__((always_inline)) int tsdb__iseq_next(struct tsdb__iseq_dec *d,
-                                                                  struct tsdb_chunk_iter *it, uint32_t i)
+                                                                  struct tsdb__br *r, uint32_t i)
 {
     if (i < d->order) { /* only order 2, sample 1: the header's d1 */
         assert(i == 1 && d->order == 2);
@@ -249,37 +330,10 @@ static inline __attribute__((always_inline)) int tsdb__iseq_next(struct tsdb__is
         d->x = (int64_t)((uint64_t)d->x + (uint64_t)d->d);
         return 0;
     }
-    uint64_t r;
-    if (d->flat) { /* regular scrapes: no bits to read */
-        r = d->flat_r;
-        goto apply;
-    }
-    unsigned b = 0;
-    uint64_t bit, u;
-    while (b + 1 < d->nb) { /* prefix code: 0, 10, 110, 111 */
-        if (tsdb__br_get(it, 1, &bit))
-            return -1;
-        if (!bit)
-            break;
-        b++;
-    }
-    if (tsdb__br_get64(it, d->w[b], &u))
+    uint64_t res;
+    if (tsdb__iseq_read(d, r, &res))
         return -1;
-    r = d->use_for ? (uint64_t)d->min + u : (uint64_t)tsdb__unzz(u);
-    r *= d->g;
-apply:
-    switch (d->order) {
-    case 0:
-        d->x = (int64_t)r;
-        break;
-    case 1:
-        d->x = (int64_t)((uint64_t)d->x + r);
-        break;
-    default:
-        d->d = (int64_t)((uint64_t)d->d + r);
-        d->x = (int64_t)((uint64_t)d->x + (uint64_t)d->d);
-        break;
-    }
+    tsdb__iseq_apply(d, res);
     return 0;
 }
 

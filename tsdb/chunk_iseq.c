@@ -233,6 +233,16 @@ void tsdb__iseq_put(const struct tsdb__iseq *s, uint32_t i, struct tsdb__bw *w)
     tsdb__bw_put(w, u, s->w[b]);
 }
 
+/* By the number of buckets and the next 3 bits: the bucket the prefix code
+ * (ones then a zero; nb - 1 ones pick the last) chooses, and its length,
+ * which depends only on its own first bits (the code is prefix-free). */
+static const uint8_t bucket_of[4][8] = {
+    {0, 0, 0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 1, 1, 1, 1}, {0, 0, 0, 0, 1, 1, 2, 2}, {0, 0, 0, 0, 1, 1, 2, 3},
+};
+static const uint8_t code_len_of[4][8] = {
+    {0, 0, 0, 0, 0, 0, 0, 0}, {1, 1, 1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 2, 2, 2, 2}, {1, 1, 1, 1, 2, 2, 3, 3},
+};
+
 int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **p, const uint8_t *end)
 {
     if (*p >= end)
@@ -282,6 +292,15 @@ int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **
     }
     d->flat = d->nb == 1 && d->w[0] == 0;
     d->flat_r = (d->use_for ? (uint64_t)d->min : 0) * d->g;
+    /* The decode table: for each value c of the next 3 bits, the length
+     * of the prefix code and the width of the bucket it picks. */
+    memcpy(d->tcl, code_len_of[d->nb - 1], 8);
+    for (unsigned c = 0; c < 8; c++)
+        d->tw[c] = d->w[bucket_of[d->nb - 1][c]];
+    d->zs = d->use_for ? 0 : 1;
+    d->add = d->use_for ? (uint64_t)d->min : 0;
+    d->m1 = d->order >= 1 ? ~(uint64_t)0 : 0;
+    d->m2 = d->order == 2 ? ~(uint64_t)0 : 0;
     d->x = d->x0;
     d->d = 0;
     return 0;

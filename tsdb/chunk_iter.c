@@ -134,50 +134,61 @@ void tsdb_chunk_iter_init(struct tsdb_chunk_iter *it, const uint8_t *p, size_t l
         fail(it);
         return;
     }
-    it->p = q;
-    it->end = end;
+    it->br.p = q;
+    it->br.end = end;
+}
+
+/* XOR: '0' repeat, '10' + sig bits in the window, '11' + 5 bits lead + 6
+ * bits sig (0 means 64) + sig bits. */
+static inline __attribute__((always_inline)) bool xor_step(struct tsdb__br *r, uint64_t *vbits,
+                                                           uint8_t *lead, uint8_t *sig, uint8_t *have_win)
+{
+    if (r->cnt < 13)
+        tsdb__br_fill(r);
+    if (r->cnt < 1)
+        return false;
+    if (!(r->buf >> 63)) {
+        tsdb__br_take(r, 1);
+        return true;
+    }
+    if (r->cnt < 2)
+        return false;
+    uint64_t x;
+    if (tsdb__br_take(r, 2) & 1) {
+        if (r->cnt < 11)
+            return false;
+        unsigned l = (unsigned)tsdb__br_take(r, 5), s = (unsigned)tsdb__br_take(r, 6);
+        if (s == 0)
+            s = 64;
+        if (l + s > 64)
+            return false;
+        *lead = (uint8_t)l;
+        *sig = (uint8_t)s;
+        *have_win = 1;
+    } else if (!*have_win) {
+        return false;
+    }
+    if (tsdb__br_get(r, *sig, &x))
+        return false;
+    *vbits ^= x << (64 - *lead - *sig);
+    return true;
 }
 
 static bool step_value(struct tsdb_chunk_iter *it)
 {
-    const uint8_t *end = it->end;
+    const uint8_t *end = it->br.end;
     switch (it->venc) {
     case TSDB_VENC_CONST:
         return true;
-    case TSDB_VENC_XOR: {
-        uint64_t b, x;
-        if (tsdb__br_get(it, 1, &b))
-            return false;
-        if (!b)
-            return true;
-        if (tsdb__br_get(it, 1, &b))
-            return false;
-        if (b) {
-            uint64_t lead, sig;
-            if (tsdb__br_get(it, 5, &lead) || tsdb__br_get(it, 6, &sig))
-                return false;
-            if (sig == 0)
-                sig = 64;
-            if (lead + sig > 64)
-                return false;
-            it->lead = (uint8_t)lead;
-            it->sig = (uint8_t)sig;
-            it->have_win = 1;
-        } else if (!it->have_win) {
-            return false;
-        }
-        if (tsdb__br_get64(it, it->sig, &x))
-            return false;
-        it->vbits ^= x << (64 - it->lead - it->sig);
-        return true;
-    }
+    case TSDB_VENC_XOR:
+        return xor_step(&it->br, &it->vbits, &it->lead, &it->sig, &it->have_win);
     case TSDB_VENC_BITS:
-        if (tsdb__iseq_next(&it->val, it, it->i))
+        if (tsdb__iseq_next(&it->val, &it->br, it->i))
             return false;
         it->vbits = (uint64_t)it->val.x;
         return true;
     default: /* DEC */
-        if (tsdb__iseq_next(&it->val, it, it->i))
+        if (tsdb__iseq_next(&it->val, &it->br, it->i))
             return false;
         if (it->i == it->exc_next)
             return exc_take(it, end) == 0;
@@ -186,13 +197,7 @@ static bool step_value(struct tsdb_chunk_iter *it)
     }
 }
 
-/* After the last sample only the zero padding of the last byte may remain. */
-static bool at_clean_end(const struct tsdb_chunk_iter *it)
-{
-    return it->p == it->end && it->nacc < 8 && (it->acc & tsdb__mask(it->nacc)) == 0;
-}
-
-static inline __attribute__((always_inline)) bool next_one(struct tsdb_chunk_iter *it)
+static bool next_one(struct tsdb_chunk_iter *it)
 {
     if (it->err || it->i >= it->n)
         return false;
@@ -200,7 +205,7 @@ static inline __attribute__((always_inline)) bool next_one(struct tsdb_chunk_ite
         it->t_ms = it->ts.x0;
         if (it->venc == TSDB_VENC_DEC) {
             if (it->exc_next == 0) {
-                if (exc_take(it, it->end))
+                if (exc_take(it, it->br.end))
                     return fail(it);
             } else {
                 it->vbits = tsdb__dbits((double)it->val.x0 / it->scale);
@@ -208,7 +213,7 @@ static inline __attribute__((always_inline)) bool next_one(struct tsdb_chunk_ite
         }
     } else {
         int64_t prev = it->t_ms;
-        if (tsdb__iseq_next(&it->ts, it, it->i) || it->ts.x <= prev)
+        if (tsdb__iseq_next(&it->ts, &it->br, it->i) || it->ts.x <= prev)
             return fail(it);
         it->t_ms = it->ts.x;
         if (!step_value(it))
@@ -216,7 +221,7 @@ static inline __attribute__((always_inline)) bool next_one(struct tsdb_chunk_ite
     }
     it->v = tsdb__bitsd(it->vbits);
     it->i++;
-    if (it->i == it->n && !at_clean_end(it)) {
+    if (it->i == it->n && !tsdb__br_clean_end(&it->br)) {
         /* The last sample is fine, but the bytes say more was meant. */
         it->err = SCRY_ECORRUPT;
         return false;
@@ -229,14 +234,120 @@ bool tsdb_chunk_iter_next(struct tsdb_chunk_iter *it)
     return next_one(it);
 }
 
+/* The batch decoder: samples from it->i >= 2 (both sequences past their
+ * header values) straight into t[] and v[], with the reader and the
+ * sequence state in locals. One instance per value encoding and for
+ * timestamps with or without residual bits (a regular scrape has none), so
+ * the loop carries no per-sample switch. Same checks and results as
+ * next_one, sample for sample. */
+static inline __attribute__((always_inline)) size_t run(struct tsdb_chunk_iter *it, int64_t *t, double *v,
+                                                        size_t cap, const int venc, const bool ts_flat)
+{
+    /* Locals whose address never escapes: stores to t[] (int64_t) may not
+     * alias them, so they stay in registers. */
+    struct tsdb__br r = it->br;
+    const struct tsdb__iseq_dec tsl = it->ts, vall = it->val, *ts = &tsl, *val = &vall;
+    uint64_t tx = (uint64_t)ts->x, td = (uint64_t)ts->d, tm2 = ts->m2, flat_r = ts->flat_r;
+    uint64_t vx = (uint64_t)val->x, vd = (uint64_t)val->d, vm1 = val->m1, vm2 = val->m2;
+    uint64_t vbits = it->vbits;
+    uint8_t lead = it->lead, sig = it->sig, have_win = it->have_win;
+    const double scale = it->scale;
+    uint32_t exc_next = it->exc_next;
+    uint32_t i = it->i, stop = it->n - i > cap ? i + (uint32_t)cap : it->n;
+    size_t n = 0;
+    assert(i >= 2);
+    for (; i < stop; i++) {
+        uint64_t res;
+        if (ts_flat) {
+            res = flat_r;
+        } else if (tsdb__iseq_read(ts, &r, &res)) {
+            goto bad;
+        }
+        td = (td & tm2) + res; /* timestamps: order 1 or 2 */
+        if ((int64_t)(tx + td) <= (int64_t)tx)
+            goto bad;
+        tx += td;
+        switch (venc) {
+        case TSDB_VENC_CONST:
+            break;
+        case TSDB_VENC_XOR:
+            if (!xor_step(&r, &vbits, &lead, &sig, &have_win))
+                goto bad;
+            break;
+        case TSDB_VENC_BITS:
+            if (tsdb__iseq_read(val, &r, &res))
+                goto bad;
+            vd = (vd & vm2) + res;
+            vx = (vx & vm1) + vd;
+            vbits = vx;
+            break;
+        default: /* DEC */
+            if (tsdb__iseq_read(val, &r, &res))
+                goto bad;
+            vd = (vd & vm2) + res;
+            vx = (vx & vm1) + vd;
+            if (__builtin_expect(i == exc_next, 0)) {
+                it->i = i;
+                if (exc_take(it, r.end))
+                    goto bad;
+                vbits = it->vbits;
+                exc_next = it->exc_next;
+            } else {
+                vbits = tsdb__dbits((double)(int64_t)vx / scale);
+            }
+            break;
+        }
+        t[n] = (int64_t)tx;
+        v[n++] = tsdb__bitsd(vbits);
+    }
+    it->br = r;
+    it->ts.x = (int64_t)tx;
+    it->ts.d = (int64_t)td;
+    it->val.x = (int64_t)vx;
+    it->val.d = (int64_t)vd;
+    it->vbits = vbits;
+    it->lead = lead;
+    it->sig = sig;
+    it->have_win = have_win;
+    it->i = i;
+    if (n > 0) {
+        it->t_ms = (int64_t)tx;
+        it->v = tsdb__bitsd(vbits);
+        if (i == it->n && !tsdb__br_clean_end(&r)) {
+            it->err = SCRY_ECORRUPT; /* as next_one: the last sample is not returned */
+            n--;
+        }
+    }
+    return n;
+bad:
+    fail(it);
+    return n;
+}
+
 size_t tsdb_chunk_iter_next_n(struct tsdb_chunk_iter *it, int64_t *t, double *v, size_t cap)
 {
     size_t n = 0;
-    while (n < cap && next_one(it)) {
+    while (n < cap && it->i < 2 && next_one(it)) {
         t[n] = it->t_ms;
         v[n++] = it->v;
     }
-    return n;
+    if (n == cap || it->err || it->i >= it->n)
+        return n;
+    bool flat = it->ts.flat;
+    switch (it->venc) {
+    case TSDB_VENC_CONST:
+        return n + (flat ? run(it, t + n, v + n, cap - n, TSDB_VENC_CONST, true)
+                         : run(it, t + n, v + n, cap - n, TSDB_VENC_CONST, false));
+    case TSDB_VENC_XOR:
+        return n + (flat ? run(it, t + n, v + n, cap - n, TSDB_VENC_XOR, true)
+                         : run(it, t + n, v + n, cap - n, TSDB_VENC_XOR, false));
+    case TSDB_VENC_BITS:
+        return n + (flat ? run(it, t + n, v + n, cap - n, TSDB_VENC_BITS, true)
+                         : run(it, t + n, v + n, cap - n, TSDB_VENC_BITS, false));
+    default:
+        return n + (flat ? run(it, t + n, v + n, cap - n, TSDB_VENC_DEC, true)
+                         : run(it, t + n, v + n, cap - n, TSDB_VENC_DEC, false));
+    }
 }
 
 bool tsdb_chunk_iter_seek(struct tsdb_chunk_iter *it, int64_t t_ms)

@@ -313,29 +313,49 @@ static inline int64_t sext(uint64_t v, unsigned nb)
     return (int64_t)((v ^ m) - m);
 }
 
-static int64_t get_dod(struct tsdb__ochunk_iter *it)
+/* The next 8 bits without taking them, zeros past the end: one look at
+ * a prefix code instead of a bounds-checked get() per bit. */
+static inline unsigned peek8(const struct tsdb__ochunk_iter *it)
 {
-    if (!get(it, 1))
-        return 0;
-    if (!get(it, 1))
-        return sext(get(it, 4), 4);
-    if (!get(it, 1))
-        return sext(get(it, 10), 10);
-    if (!get(it, 1))
-        return sext(get(it, 20), 20);
-    return (int64_t)get(it, 64);
+    size_t i = it->nbits_read >> 3;
+    unsigned w = 0;
+    if (i < it->len)
+        w = (unsigned)it->b[i] << 8;
+    if (i + 1 < it->len)
+        w |= it->b[i + 1];
+    return (w << (it->nbits_read & 7) >> 8) & 0xffu;
 }
 
-/* After '11': a decimal delta. */
-static void get_dec(struct tsdb__ochunk_iter *it)
+/* Takes a prefix code of nb bits; an error when the stream ends inside it
+ * (the zeros peek8 made up are not data). */
+static inline void skip(struct tsdb__ochunk_iter *it, unsigned nb)
 {
-    int64_t dn;
-    if (!get(it, 1))
-        dn = sext(get(it, 7), 7);
-    else if (!get(it, 1))
-        dn = sext(get(it, 14), 14);
+    if ((size_t)it->nbits_read + nb > it->len * 8)
+        it->err = SCRY_ECORRUPT;
     else
-        dn = sext(get(it, 28), 28);
+        it->nbits_read += nb;
+}
+
+/* By the next 4 bits: the timestamp code ('0', '10', '110', '1110',
+ * '1111') and the width of the dod that follows. */
+static const uint8_t dod_code_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 4, 4};
+static const uint8_t dod_width[16] = {0, 0, 0, 0, 0, 0, 0, 0, 4, 4, 4, 4, 10, 10, 20, 64};
+
+static inline int64_t get_dod(struct tsdb__ochunk_iter *it)
+{
+    unsigned c = peek8(it) >> 4;
+    skip(it, dod_code_len[c]);
+    unsigned w = dod_width[c];
+    if (w == 0 || it->err)
+        return 0;
+    uint64_t u = get(it, w);
+    return w == 64 ? (int64_t)u : sext(u, w);
+}
+
+/* A decimal delta of nb bits. */
+static void get_dec(struct tsdb__ochunk_iter *it, unsigned nb)
+{
+    int64_t dn = sext(get(it, nb), nb);
     if (it->k > TSDB__OCHUNK_KMAX) {
         it->err = SCRY_ECORRUPT;
         return;
@@ -344,10 +364,10 @@ static void get_dec(struct tsdb__ochunk_iter *it)
     it->v = tsdb__fbits((double)it->nlast / p10[it->k]);
 }
 
-/* After '10': XOR, '0' in the window or '1' with a new one. */
-static void get_xor(struct tsdb__ochunk_iter *it)
+/* XOR: in the current window, or a new one (5 bits lead, 6 bits sig). */
+static void get_xor(struct tsdb__ochunk_iter *it, bool new_window)
 {
-    if (get(it, 1)) {
+    if (new_window) {
         it->lead = (uint8_t)get(it, 5);
         unsigned sig = (unsigned)get(it, 6);
         it->sig = (uint8_t)(sig ? sig : 64);
@@ -361,6 +381,15 @@ static void get_xor(struct tsdb__ochunk_iter *it)
     it->v ^= get(it, it->sig) << (64 - it->lead - it->sig);
 }
 
+/* By the next 4 bits: the value code. '0' repeat, '100' XOR in the window,
+ * '101' XOR with a new window, '110' / '1110' / '1111' decimal deltas of 7,
+ * 14, 28 bits. */
+enum { V_SAME, V_XOR, V_XOR_NEW, V_DEC };
+static const uint8_t val_code_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3, 3, 3, 3, 4, 4};
+static const uint8_t val_kind[16] = {V_SAME, V_SAME, V_SAME, V_SAME, V_SAME, V_SAME, V_SAME, V_SAME,
+                                     V_XOR, V_XOR, V_XOR_NEW, V_XOR_NEW, V_DEC, V_DEC, V_DEC, V_DEC};
+static const uint8_t val_dec_width[16] = {[12] = 7, [13] = 7, [14] = 14, [15] = 28};
+
 bool tsdb__ochunk_iter_next(struct tsdb__ochunk_iter *it)
 {
     if (it->err || it->i >= it->n)
@@ -373,21 +402,31 @@ bool tsdb__ochunk_iter_next(struct tsdb__ochunk_iter *it)
         it->i = 1;
         return !it->err;
     }
-    it->d += get_dod(it);
-    it->t += it->d;
-    if (get(it, 1)) {
-        if (get(it, 1)) {
-            get_dec(it); /* '11': N and k already track the value */
-        } else {
-            get_xor(it);
-            if (!it->err)
-                dec_update(&it->k, &it->nlast, tsdb__bitsf(it->v));
-        }
-        if (it->err)
-            return false;
+    /* Wrapping, not signed overflow: damaged bytes may carry any dod. */
+    it->d = (int64_t)((uint64_t)it->d + (uint64_t)get_dod(it));
+    it->t = (int64_t)((uint64_t)it->t + (uint64_t)it->d);
+    if (it->err)
+        return false;
+    unsigned c = peek8(it) >> 4;
+    skip(it, val_code_len[c]);
+    if (it->err)
+        return false;
+    switch (val_kind[c]) {
+    case V_SAME:
+        break;
+    case V_DEC:
+        get_dec(it, val_dec_width[c]); /* N and k already track the value */
+        break;
+    default:
+        get_xor(it, val_kind[c] == V_XOR_NEW);
+        if (!it->err)
+            dec_update(&it->k, &it->nlast, tsdb__bitsf(it->v));
+        break;
     }
+    if (it->err)
+        return false;
     it->i++;
-    return !it->err;
+    return true;
 }
 
 /* ---- sealed chunks ---------------------------------------------------------- */

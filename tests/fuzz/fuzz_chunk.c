@@ -2,8 +2,10 @@
  * samples derived from them.
  *
  * 1. The input as a chunk: iterate to the end, then again with seeks to
- *    times taken from the input. Any result is fine except a crash, a read
- *    outside the input, or samples after an error.
+ *    times taken from the input, then in batches (next_n, caps taken from
+ *    the input), which must return the same samples and error as next().
+ *    Any result is fine except a crash, a read outside the input, or
+ *    samples after an error.
  * 2. The input as samples: 16-byte records (timestamp increment, value bits),
  *    encoded with every encoding that accepts them and decoded again; the
  *    round trip must be bit-exact. */
@@ -32,6 +34,30 @@ static void decode(const uint8_t *data, size_t size)
     CHECK(!tsdb_chunk_iter_next(&it));
     int err = tsdb_chunk_iter_err(&it);
     CHECK(err == 0 || err == SCRY_ECORRUPT);
+
+    /* The batch path: same samples, same error. */
+    static int64_t bt[TSDB_CHUNK_MAX_SAMPLES + 1], st[TSDB_CHUNK_MAX_SAMPLES];
+    static double bv[TSDB_CHUNK_MAX_SAMPLES + 1], sv[TSDB_CHUNK_MAX_SAMPLES];
+    size_t m = 0;
+    tsdb_chunk_iter_init(&it, data, size);
+    while (tsdb_chunk_iter_next(&it) && m < TSDB_CHUNK_MAX_SAMPLES) {
+        tsdb_chunk_iter_at(&it, &st[m], &sv[m]);
+        m++;
+    }
+    tsdb_chunk_iter_init(&it, data, size);
+    size_t nb = 0, ki = 0;
+    for (;;) {
+        size_t cap = size ? 1 + data[ki++ % size] % 130 : 1;
+        if (cap > TSDB_CHUNK_MAX_SAMPLES + 1 - nb)
+            cap = TSDB_CHUNK_MAX_SAMPLES + 1 - nb;
+        size_t got = cap ? tsdb_chunk_iter_next_n(&it, bt + nb, bv + nb, cap) : 0;
+        nb += got;
+        if (got < cap || cap == 0)
+            break;
+    }
+    CHECK(nb == n && nb == m && tsdb_chunk_iter_err(&it) == err);
+    for (size_t j = 0; j < nb; j++)
+        CHECK(bt[j] == st[j] && memcmp(&bv[j], &sv[j], 8) == 0);
 
     int64_t target = 0;
     if (size >= 8)
