@@ -321,6 +321,19 @@ static int rechunk_series(struct wstate *s, const struct tsdb_block_series *bs, 
                           int64_t maxt, struct scry_err *err)
 {
     s->n = 0;
+    if (bs->samples) {
+        struct scry_sample_iter *it = bs->samples;
+        while (it->ops->next(it)) {
+            int64_t t;
+            double v;
+            it->ops->at(it, &t, &v);
+            if (t >= mint && t <= maxt)
+                push_sample(s, t, v, 0);
+        }
+        int rc = it->ops->err(it, err);
+        if (rc)
+            return rc;
+    }
     for (size_t c = 0; c < bs->n_chunks; c++) {
         const struct tsdb_chunk_meta *cm = &bs->chunks[c];
         struct tsdb_chunk_iter it;
@@ -408,8 +421,10 @@ static int add_series(struct wstate *s, const struct tsdb_block_series *bs, int6
         w->labs[w->n_labs++] = intern(w, bs->ls.v[i].name);
         w->labs[w->n_labs++] = intern(w, bs->ls.v[i].value);
     }
-    int rc = s->w.opts->rechunk ? rechunk_series(s, bs, mint, maxt, err)
-                                : copy_series(s, bs, mint, maxt, err);
+    if (bs->samples && bs->n_chunks)
+        return scry_err_set(err, SCRY_EINVAL, "series with both chunks and samples");
+    int rc = s->w.opts->rechunk || bs->samples ? rechunk_series(s, bs, mint, maxt, err)
+                                               : copy_series(s, bs, mint, maxt, err);
     if (rc)
         return rc;
     if (w->n_chunks == chunks0) {
