@@ -257,6 +257,13 @@ static bool m_visible(const struct mseries *s, int64_t t)
     return true;
 }
 
+/* The label APIs count a series whose stored samples (deleted or not)
+ * reach into [mint, maxt]. */
+static bool m_in_range(const struct mseries *s, int64_t mint, int64_t maxt)
+{
+    return s->n && s->s[0].t <= maxt && s->s[s->n - 1].t >= mint;
+}
+
 static size_t m_next_visible(const struct mseries *s, size_t k)
 {
     while (k < s->n && !m_visible(s, s->s[k].t))
@@ -405,7 +412,7 @@ static void check_select(struct tsdb_head *h, struct model *m)
     const char *mv[M_SERIES];
     size_t n_mv = 0;
     for (size_t i = 0; i < m->n; i++) {
-        bool ok = true;
+        bool ok = m_in_range(&m->s[i], mint, maxt);
         for (size_t j = 0; j < n_ms && ok; j++)
             ok = scry_matcher_matches_labels(&ms[j], &m->s[i].ls);
         const char *v = ok ? scry_labels_get(&m->s[i].ls, lname) : NULL;
@@ -428,6 +435,30 @@ static void check_select(struct tsdb_head *h, struct model *m)
     assert_int_equal(q->ops->label_names(q, ms, n_ms, mint, maxt, a, &names, &n_names, NULL), 0);
     for (size_t i = 1; i < n_names; i++)
         assert_true(strcmp(names[i - 1], names[i]) < 0);
+    /* the names of the matching series in range, and no others */
+    size_t n_mn = 0;
+    const char *mn[8];
+    for (size_t i = 0; i < m->n; i++) {
+        bool ok = m_in_range(&m->s[i], mint, maxt);
+        for (size_t j = 0; j < n_ms && ok; j++)
+            ok = scry_matcher_matches_labels(&ms[j], &m->s[i].ls);
+        for (size_t l = 0; ok && l < m->s[i].ls.n; l++) {
+            bool seen = false;
+            for (size_t j = 0; j < n_mn && !seen; j++)
+                seen = strcmp(mn[j], m->s[i].ls.v[l].name) == 0;
+            if (!seen) {
+                assert_true(n_mn < 8);
+                mn[n_mn++] = m->s[i].ls.v[l].name;
+            }
+        }
+    }
+    assert_int_equal(n_names, n_mn);
+    for (size_t i = 0; i < n_names; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n_mn && !found; j++)
+            found = strcmp(names[i], mn[j]) == 0;
+        assert_true(found);
+    }
     scry_arena_destroy(a);
     q->ops->close(q);
     for (size_t i = 0; i < n_ms; i++)
@@ -838,7 +869,7 @@ static void test_head_truncate_collects_empty_series(void **state)
     struct scry_arena *a = scry_arena_create(0);
     const char **vals;
     size_t n_vals;
-    assert_int_equal(q->ops->label_values(q, "pod", NULL, 0, 0, 0, a, &vals, &n_vals, NULL), 0);
+    assert_int_equal(q->ops->label_values(q, "pod", NULL, 0, INT64_MIN, INT64_MAX, a, &vals, &n_vals, NULL), 0);
     assert_int_equal(n_vals, 1);
     assert_string_equal(vals[0], "p2");
     q->ops->close(q);
@@ -1045,7 +1076,7 @@ static void *g_query(void *arg)
         struct scry_arena *a = scry_arena_create(0);
         const char **vals;
         size_t n;
-        CCHECK(q->ops->label_values(q, "pod", NULL, 0, 0, 0, a, &vals, &n, NULL) == 0);
+        CCHECK(q->ops->label_values(q, "pod", NULL, 0, INT64_MIN, INT64_MAX, a, &vals, &n, NULL) == 0);
         scry_arena_destroy(a);
         q->ops->close(q);
     }
