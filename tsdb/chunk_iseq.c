@@ -129,7 +129,8 @@ static size_t header_bytes(const struct tsdb__iseq *s)
  * multiples of the gcd so far, which a multiply by the inverse of its odd
  * part tells (Granlund and Montgomery); the gcd itself is recomputed only
  * when it shrinks, at most 64 times, and the scan stops once it is 1. */
-static uint64_t residual_gcd(const int64_t *r, uint32_t start, uint32_t n)
+static uint64_t residual_gcd(const int64_t *r, uint32_t start, uint32_t n, uint64_t *inv_out,
+                             unsigned *sh_out)
 {
     uint64_t g = 0, inv = 0, lim = 0, low = 0;
     unsigned sh = 0;
@@ -147,7 +148,16 @@ static uint64_t residual_gcd(const int64_t *r, uint32_t start, uint32_t n)
         assert(o * inv == 1);
         lim = UINT64_MAX / o;
     }
+    *inv_out = inv;
+    *sh_out = sh;
     return g;
+}
+
+/* x / g for a multiple x of g = o << sh (o odd, inv its inverse mod 2^64):
+ * exact, so a shift and a multiply do it instead of a 64-bit idiv. */
+static inline int64_t div_exact(int64_t x, unsigned sh, uint64_t inv)
+{
+    return (int64_t)((uint64_t)(x >> sh) * inv);
 }
 
 /* Fills s (but not s->u) for one order: residuals r[start..n) divided by
@@ -159,28 +169,34 @@ static void try_order(struct tsdb__iseq *s, const int64_t *x, uint32_t n, unsign
     s->x0 = x[0];
     s->d1 = n >= 2 ? (int64_t)((uint64_t)x[1] - (uint64_t)x[0]) : 0;
     s->start = order == 2 ? 2 : 1;
-    if (order == 0)
-        for (uint32_t i = s->start; i < n; i++)
-            r[i] = x[i];
-    else if (order == 1)
-        for (uint32_t i = s->start; i < n; i++)
-            r[i] = (int64_t)((uint64_t)x[i] - (uint64_t)x[i - 1]);
-    else
-        for (uint32_t i = s->start; i < n; i++)
-            r[i] = (int64_t)((uint64_t)x[i] - 2 * (uint64_t)x[i - 1] + (uint64_t)x[i - 2]);
-    /* Once the gcd is 1 it stays 1: most value sequences get there within
-     * a few samples. The minimum is taken before the division, which is
-     * exact and keeps the order (g > 0). */
+    /* The minimum is taken before the division, which is exact and keeps
+     * the order (g > 0). */
     int64_t mn = INT64_MAX;
-    for (uint32_t i = s->start; i < n; i++)
-        mn = r[i] < mn ? r[i] : mn;
-    uint64_t g = residual_gcd(r, s->start, n);
+    if (order == 0) {
+        for (uint32_t i = s->start; i < n; i++) {
+            r[i] = x[i];
+            mn = r[i] < mn ? r[i] : mn;
+        }
+    } else if (order == 1) {
+        for (uint32_t i = s->start; i < n; i++) {
+            r[i] = (int64_t)((uint64_t)x[i] - (uint64_t)x[i - 1]);
+            mn = r[i] < mn ? r[i] : mn;
+        }
+    } else {
+        for (uint32_t i = s->start; i < n; i++) {
+            r[i] = (int64_t)((uint64_t)x[i] - 2 * (uint64_t)x[i - 1] + (uint64_t)x[i - 2]);
+            mn = r[i] < mn ? r[i] : mn;
+        }
+    }
+    uint64_t inv;
+    unsigned sh;
+    uint64_t g = residual_gcd(r, s->start, n, &inv, &sh);
     if (g == 0 || g > (uint64_t)INT64_MAX)
         g = 1;
     if (g > 1) {
         for (uint32_t i = s->start; i < n; i++)
-            r[i] /= (int64_t)g; /* exact: g divides every residual */
-        mn /= (int64_t)g;
+            r[i] = div_exact(r[i], sh, inv); /* g divides every residual */
+        mn = div_exact(mn, sh, inv);
     }
     s->g = g;
     uint32_t hz[65] = {0}, hf[65] = {0};
@@ -278,11 +294,16 @@ void tsdb__iseq_put(const struct tsdb__iseq *s, uint32_t i, struct tsdb__bw *w)
         assert(b < s->nb);
     }
     /* Prefix: b ones then a zero, except the last bucket has no zero. */
-    unsigned cl = code_len(b, s->nb);
+    unsigned cl = code_len(b, s->nb), wb = s->w[b];
     uint64_t code = b + 1 < s->nb ? (((uint64_t)1 << cl) - 2) : (((uint64_t)1 << cl) - 1);
-    if (cl)
+    if (!cl) {
+        tsdb__bw_put(w, u, wb);
+    } else if (cl + wb <= 64) { /* one put: u < 2^wb */
+        tsdb__bw_put(w, code << wb | u, cl + wb);
+    } else {
         tsdb__bw_put(w, code, cl);
-    tsdb__bw_put(w, u, s->w[b]);
+        tsdb__bw_put(w, u, wb);
+    }
 }
 
 int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **p, const uint8_t *end)
