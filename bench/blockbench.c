@@ -86,7 +86,7 @@ static int bsrc_next(void *ud, struct tsdb_block_series *out, struct scry_err *e
     if (s->pos >= s->n)
         return 0;
     struct bseries *b = &s->s[s->pos++];
-    *out = (struct tsdb_block_series){{b->labs, b->n_labs}, b->cm, b->n_cm};
+    *out = (struct tsdb_block_series){.ls = {b->labs, b->n_labs}, .chunks = b->cm, .n_chunks = b->n_cm};
     return 1;
 }
 
@@ -175,7 +175,7 @@ static int syn_next(void *ud, struct tsdb_block_series *out, struct scry_err *er
     s->labs[1] = (struct scry_label){"instance", s->inst};
     s->labs[2] = (struct scry_label){"job", s->job};
     s->labs[3] = (struct scry_label){"zone", s->zone};
-    *out = (struct tsdb_block_series){{s->labs, 4}, &s->cm, 1};
+    *out = (struct tsdb_block_series){.ls = {s->labs, 4}, .chunks = &s->cm, .n_chunks = 1};
     return 1;
 }
 

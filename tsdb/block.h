@@ -27,11 +27,17 @@
 
 /* One series as the source yields it; everything is borrowed until the
  * next call to next(). Chunks are in time order; they may overlap only when
- * opts.rechunk is set (compaction), and then duplicates are removed. */
+ * opts.rechunk is set (compaction), and then duplicates are removed.
+ * Instead of chunks (then NULL and 0) a source may give the samples
+ * themselves: the writer reads them once and encodes them as rechunk does
+ * (whatever opts.rechunk says). The head does this for series whose open
+ * chunk is in range: encoding chunks only for the writer to decode and
+ * re-encode them doubled the cost of a flush (tsdb/README.md "Flush"). */
 struct tsdb_block_series {
     struct scry_labels ls;
     const struct tsdb_chunk_meta *chunks;
     size_t n_chunks;
+    struct scry_sample_iter *samples; /* time order; NULL: use chunks */
 };
 
 /* Yields series in strictly increasing scry_labels_cmp order: returns 1

@@ -110,7 +110,10 @@ static inline uint64_t tsdb__rd_uvarint_max(struct tsdb__rd *r, uint64_t max)
 
 /* Appends a blob (FORMAT.md "blob") holding raw[0..len): lz4hc when
  * compress is set and it is smaller, else raw. */
-void tsdb__blob_put(struct scry_buf *out, const uint8_t *raw, size_t len, bool compress);
+/* hc: an LZ4HC state (tsdb__lz4hc_state_create, free with free()), or NULL
+ * to store the blob raw. */
+void tsdb__blob_put(struct scry_buf *out, const uint8_t *raw, size_t len, void *hc);
+void *tsdb__lz4hc_state_create(void);
 /* Decodes the blob p[0..len): *raw points into p (raw codec) or into
  * scratch (lz4). SCRY_ECORRUPT (message without path: callers prefix). */
 int tsdb__blob_get(const uint8_t *p, size_t len, struct scry_buf *scratch, const uint8_t **raw,
@@ -134,6 +137,7 @@ struct tsdb__wpage {
 
 struct tsdb__writer {
     const struct tsdb_block_write_opts *opts;
+    void *lz4hc; /* LZ4HC state, reused; NULL with opts->no_compress */
     struct tsdb_block_meta meta;
     /* interned strings: ids in order of first appearance */
     struct scry_arena *a;

@@ -75,12 +75,21 @@ bool tsdb_block_id_valid(const char *s, size_t len)
 
 /* ---- blobs ---------------------------------------------------------------- */
 
-void tsdb__blob_put(struct scry_buf *out, const uint8_t *raw, size_t len, bool compress)
+/* LZ4_compress_HC allocates and clears its ~256 KiB state on every call,
+ * which dominated the thousands of small index blobs; with one state per
+ * block write (LZ4_compress_HC_extStateHC is what LZ4_compress_HC calls)
+ * the bytes are the same. */
+void *tsdb__lz4hc_state_create(void)
 {
-    if (compress && len >= 32 && len <= TSDB__BLOB_RAW_MAX) {
+    return scry_malloc((size_t)LZ4_sizeofStateHC());
+}
+
+void tsdb__blob_put(struct scry_buf *out, const uint8_t *raw, size_t len, void *hc)
+{
+    if (hc && len >= 32 && len <= TSDB__BLOB_RAW_MAX) {
         int cap = LZ4_compressBound((int)len);
         char *z = scry_malloc((size_t)cap);
-        int zl = LZ4_compress_HC((const char *)raw, z, (int)len, cap, 9);
+        int zl = LZ4_compress_HC_extStateHC(hc, (const char *)raw, z, (int)len, cap, 9);
         if (zl > 0 && (size_t)zl + tsdb__uvarint_len(len) < len) {
             scry_buf_putc(out, TSDB__CODEC_LZ4);
             tsdb__buf_uvarint(out, len);
@@ -228,7 +237,7 @@ static int page_flush(struct wstate *s, struct scry_err *err)
     if (!w->opts->no_compress) {
         int cap = LZ4_compressBound((int)s->page.len);
         z = scry_malloc((size_t)cap);
-        int zl = LZ4_compress_HC(s->page.p, z, (int)s->page.len, cap, 9);
+        int zl = LZ4_compress_HC_extStateHC(w->lz4hc, s->page.p, z, (int)s->page.len, cap, 9);
         if (zl > 0 && (uint32_t)zl < out_len) {
             out = (const uint8_t *)z;
             out_len = (uint32_t)zl;
@@ -321,6 +330,19 @@ static int rechunk_series(struct wstate *s, const struct tsdb_block_series *bs, 
                           int64_t maxt, struct scry_err *err)
 {
     s->n = 0;
+    if (bs->samples) {
+        struct scry_sample_iter *it = bs->samples;
+        while (it->ops->next(it)) {
+            int64_t t;
+            double v;
+            it->ops->at(it, &t, &v);
+            if (t >= mint && t <= maxt)
+                push_sample(s, t, v, 0);
+        }
+        int rc = it->ops->err(it, err);
+        if (rc)
+            return rc;
+    }
     for (size_t c = 0; c < bs->n_chunks; c++) {
         const struct tsdb_chunk_meta *cm = &bs->chunks[c];
         struct tsdb_chunk_iter it;
@@ -408,8 +430,10 @@ static int add_series(struct wstate *s, const struct tsdb_block_series *bs, int6
         w->labs[w->n_labs++] = intern(w, bs->ls.v[i].name);
         w->labs[w->n_labs++] = intern(w, bs->ls.v[i].value);
     }
-    int rc = s->w.opts->rechunk ? rechunk_series(s, bs, mint, maxt, err)
-                                : copy_series(s, bs, mint, maxt, err);
+    if (bs->samples && bs->n_chunks)
+        return scry_err_set(err, SCRY_EINVAL, "series with both chunks and samples");
+    int rc = s->w.opts->rechunk || bs->samples ? rechunk_series(s, bs, mint, maxt, err)
+                                               : copy_series(s, bs, mint, maxt, err);
     if (rc)
         return rc;
     if (w->n_chunks == chunks0) {
@@ -440,6 +464,7 @@ static void wstate_fini(struct wstate *s)
 {
     struct tsdb__writer *w = &s->w;
     scry_arena_destroy(w->a);
+    free(w->lz4hc);
     free(w->strs);
     free(w->ht);
     free(w->labs);
@@ -494,6 +519,8 @@ int tsdb_block_write(const char *blocks_dir, const struct tsdb_block_source *src
     struct tsdb__writer *w = &s.w;
     w->opts = opts ? opts : &dflt;
     w->a = scry_arena_create(0);
+    if (!w->opts->no_compress)
+        w->lz4hc = tsdb__lz4hc_state_create();
     s.enc = scry_malloc(tsdb_chunk_max_len(TSDB_CHUNK_MAX_SAMPLES));
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);

@@ -61,7 +61,7 @@ size_t tsdb_chunk_max_len(size_t n);
  * into out[0..cap), cap >= tsdb_chunk_max_len(n), and sets *len. venc is
  * TSDB_VENC_AUTO (smallest) or a forced encoding, which fails with
  * SCRY_EINVAL when it cannot represent the data exactly (tests, bench).
- * Returns 0 or SCRY_EINVAL with err filled in; never allocates (uses ~40 KiB
+ * Returns 0 or SCRY_EINVAL with err filled in; never allocates (uses ~50 KiB
  * of stack). */
 int tsdb_chunk_encode(const int64_t *t_ms, const double *v, size_t n, int venc,
                       uint8_t *out, size_t cap, size_t *len, struct scry_err *err);

@@ -47,24 +47,38 @@ static double dec_value(int64_t x, unsigned k)
     return (double)x / tsdb__pow10[k]; /* the decoder's formula, exactly */
 }
 
+/* llround(s) for |s| < 2^62, inline: libm's call was 6 % of a flush. The
+ * truncation is exact, and so is s minus it (its fraction), so the halfway
+ * test rounds exactly as llround does: half away from zero. */
+static inline int64_t round_half_away(double s)
+{
+    int64_t x = (int64_t)s;
+    double f = s - (double)x;
+    if (f >= 0.5)
+        x++;
+    else if (f <= -0.5)
+        x--;
+    return x;
+}
+
 /* N for v at exponent k when N / 10^k gives back v bit for bit, else false. */
 static bool dec_fit(double v, unsigned k, int64_t *x)
 {
     double s = v * tsdb__pow10[k];
     if (!(fabs(s) < 0x1p62)) /* also rejects NaN and ±Inf */
         return false;
-    *x = llround(s);
+    *x = round_half_away(s);
     return tsdb__dbits(dec_value(*x, k)) == tsdb__dbits(v);
 }
 
-/* The smallest k that represents v, or -1 (-0.0, NaN, ±Inf, too many digits). */
-static int dec_min_k(double v)
+/* The smallest k that represents v, or -1 (-0.0, NaN, ±Inf, too many
+ * digits); *x is N at that k. */
+static int dec_min_k(double v, int64_t *x)
 {
-    int64_t x;
     for (unsigned k = 0; k <= TSDB__DEC_KMAX; k++) {
         if (!(fabs(v * tsdb__pow10[k]) < 0x1p62))
             return -1;
-        if (dec_fit(v, k, &x))
+        if (dec_fit(v, k, x))
             return (int)k;
     }
     return -1;
@@ -86,8 +100,10 @@ static size_t exc_bytes(const struct dec_plan *d)
     return len;
 }
 
-/* Plans DEC at exponent k; false when every value would be an escape. */
-static bool dec_try(struct dec_plan *d, const double *v, const int *mink, uint32_t n, unsigned k)
+/* Plans DEC at exponent k; false when every value would be an escape.
+ * xk[i] is N of value i at its own minimum exponent mink[i]. */
+static bool dec_try(struct dec_plan *d, const double *v, const int *mink, const int64_t *xk,
+                    uint32_t n, unsigned k)
 {
     int64_t x[TSDB_CHUNK_MAX_SAMPLES];
     bool ok[TSDB_CHUNK_MAX_SAMPLES];
@@ -96,7 +112,12 @@ static bool dec_try(struct dec_plan *d, const double *v, const int *mink, uint32
     d->k = k;
     d->n_exc = 0;
     for (uint32_t i = 0; i < n; i++) {
-        ok[i] = mink[i] >= 0 && (unsigned)mink[i] <= k && dec_fit(v[i], k, &x[i]);
+        if (mink[i] == (int)k) {
+            x[i] = xk[i];
+            ok[i] = true;
+        } else {
+            ok[i] = mink[i] >= 0 && (unsigned)mink[i] < k && dec_fit(v[i], k, &x[i]);
+        }
         if (ok[i] && !have) {
             first = x[i];
             have = true;
@@ -119,26 +140,55 @@ static bool dec_try(struct dec_plan *d, const double *v, const int *mink, uint32
     return true;
 }
 
-/* Best DEC plan over the distinct per-value minimum exponents. */
-static bool dec_plan(struct dec_plan *best, struct dec_plan *tmp, const double *v, uint32_t n)
+/* Best DEC plan over the distinct per-value minimum exponents: *best
+ * points at a or b (swapped, not copied: a plan is 6 KiB), or NULL.
+ *
+ * A plan that cannot cost less than `limit` bits (the cheapest other
+ * encoding, when the caller will compare) is of no use, and a plan that
+ * cannot beat the best so far would not replace it: both are skipped
+ * without being planned. The bound counts what must be escaped at k
+ * (values whose own minimum exponent is above k or none; 9 bytes each at
+ * least, 1 for the count) and a 2-byte sequence header. Skipping changes
+ * no outcome: a skipped plan would have lost every comparison, ties
+ * included (an earlier plan wins a tie). It saves most of the planning on
+ * chunks that mix exponents (12.3, 12.34, 12.0: k = 0 and 1 escape most
+ * values), which was a third of a flush's encoding. */
+static void dec_plan(struct dec_plan **best, struct dec_plan *a, struct dec_plan *b,
+                     const double *v, uint32_t n, size_t limit)
 {
     int mink[TSDB_CHUNK_MAX_SAMPLES];
+    int64_t xk[TSDB_CHUNK_MAX_SAMPLES];
+    uint32_t at_k[TSDB__DEC_KMAX + 1] = {0}, n_none = 0;
     bool tried[TSDB__DEC_KMAX + 1] = {false};
-    bool have = false;
-    for (uint32_t i = 0; i < n; i++)
-        mink[i] = dec_min_k(v[i]);
+    struct dec_plan *d = a, *tmp = b;
+    *best = NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        mink[i] = dec_min_k(v[i], &xk[i]);
+        if (mink[i] < 0)
+            n_none++;
+        else
+            at_k[mink[i]]++;
+    }
     for (uint32_t i = 0; i < n; i++) {
         if (mink[i] < 0 || tried[mink[i]])
             continue;
-        tried[mink[i]] = true;
-        struct dec_plan *d = have ? tmp : best;
-        if (!dec_try(d, v, mink, n, (unsigned)mink[i]))
+        unsigned k = (unsigned)mink[i];
+        tried[k] = true;
+        uint32_t n_exc = n_none;
+        for (unsigned j = k + 1; j <= TSDB__DEC_KMAX; j++)
+            n_exc += at_k[j];
+        size_t lb = 8 * (1 + (n_exc ? 1 + 9 * (size_t)n_exc : 0)) + 16;
+        if (lb >= limit || (*best && lb >= (*best)->bits))
             continue;
-        if (have && d->bits < best->bits)
-            memcpy(best, d, sizeof *best);
-        have = true;
+        if (!dec_try(d, v, mink, xk, n, k))
+            continue;
+        assert(d->bits >= lb);
+        if (!*best || d->bits < (*best)->bits) {
+            *best = d;
+            d = tmp;
+            tmp = *best;
+        }
     }
-    return have;
 }
 
 /* ---- XOR ------------------------------------------------------------------ */
@@ -206,9 +256,9 @@ static void put_le64(struct tsdb__bw *w, uint64_t u)
 /* CONST payload: a decimal tag k and zigzag N when exact, else 8 raw bytes. */
 static void put_compact_double(struct tsdb__bw *w, double v)
 {
-    int k = dec_min_k(v);
     int64_t x;
-    if (k >= 0 && dec_fit(v, (unsigned)k, &x)) {
+    int k = dec_min_k(v, &x);
+    if (k >= 0) {
         uint8_t tag = (uint8_t)k;
         tsdb__bw_bytes(w, &tag, 1);
         tsdb__bw_uvarint(w, tsdb__zz(x));
@@ -242,11 +292,11 @@ static bool all_same(const double *v, uint32_t n)
 }
 
 /* The encoder's working set, about 25 KiB; with the helpers' arrays it peaks
- * near 40 KiB of stack. That keeps encode allocation-free; a thread that
+ * near 50 KiB of stack (gcc -fstack-usage). That keeps encode allocation-free; a thread that
  * encodes chunks needs a stack of 64 KiB or more. */
 struct enc_scratch {
     struct tsdb__iseq ts, bits;
-    struct dec_plan dec, tmp;
+    struct dec_plan dec_a, dec_b;
     int64_t tsx[TSDB_CHUNK_MAX_SAMPLES];
 };
 
@@ -280,22 +330,29 @@ int tsdb_chunk_encode(const int64_t *t_ms, const double *v, size_t n_, int venc,
     bool same = all_same(v, n);
     if (venc == TSDB_VENC_CONST && !same)
         return scry_err_set(err, SCRY_EINVAL, "chunk encode: values are not constant");
-    bool have_dec = false;
-    if (venc == TSDB_VENC_DEC || (venc == TSDB_VENC_AUTO && !same)) {
-        have_dec = dec_plan(&s.dec, &s.tmp, v, n);
-        if (!have_dec && venc == TSDB_VENC_DEC)
-            return scry_err_set(err, SCRY_EINVAL, "chunk encode: no value is decimal");
-    }
+    size_t xb = 0;
     if (venc == TSDB_VENC_BITS || (venc == TSDB_VENC_AUTO && !same)) {
         for (uint32_t i = 0; i < n; i++)
             s.tsx[i] = (int64_t)tsdb__dbits(v[i]); /* ts is chosen: reuse */
         tsdb__iseq_choose(&s.bits, s.tsx, n, 7);
+        xb = xor_bits(v, n);
+    }
+    const struct dec_plan *dec = NULL;
+    if (venc == TSDB_VENC_DEC || (venc == TSDB_VENC_AUTO && !same)) {
+        /* AUTO takes DEC only below both others: dec < xb, dec <= bits. */
+        size_t limit = SIZE_MAX;
+        if (venc == TSDB_VENC_AUTO)
+            limit = xb < s.bits.bits + 1 ? xb : s.bits.bits + 1;
+        struct dec_plan *best;
+        dec_plan(&best, &s.dec_a, &s.dec_b, v, n, limit);
+        dec = best;
+        if (!dec && venc == TSDB_VENC_DEC)
+            return scry_err_set(err, SCRY_EINVAL, "chunk encode: no value is decimal");
     }
     if (venc == TSDB_VENC_AUTO) {
-        size_t xb = xor_bits(v, n);
         if (same)
             venc = TSDB_VENC_CONST;
-        else if (have_dec && s.dec.bits < xb && s.dec.bits <= s.bits.bits)
+        else if (dec && dec->bits < xb && dec->bits <= s.bits.bits)
             venc = TSDB_VENC_DEC;
         else if (s.bits.bits < xb)
             venc = TSDB_VENC_BITS;
@@ -316,14 +373,14 @@ int tsdb_chunk_encode(const int64_t *t_ms, const double *v, size_t n_, int venc,
     else if (venc == TSDB_VENC_BITS)
         tsdb__iseq_put_header(&s.bits, &w);
     else
-        put_dec_params(&w, &s.dec, v);
+        put_dec_params(&w, dec, v);
     for (uint32_t i = 1; i < n; i++) {
         if (i >= s.ts.start)
             tsdb__iseq_put(&s.ts, i, &w);
         if (venc == TSDB_VENC_XOR)
             xor_put(&xs, v[i], &w);
-        else if (venc == TSDB_VENC_DEC && i >= s.dec.seq.start)
-            tsdb__iseq_put(&s.dec.seq, i, &w);
+        else if (venc == TSDB_VENC_DEC && i >= dec->seq.start)
+            tsdb__iseq_put(&dec->seq, i, &w);
         else if (venc == TSDB_VENC_BITS && i >= s.bits.start)
             tsdb__iseq_put(&s.bits, i, &w);
     }

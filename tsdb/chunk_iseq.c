@@ -12,6 +12,8 @@
  * saves 12 bits per sample on them. On rwgen 10k data the timestamps of a
  * regular scrape cost 0 bits per sample (one bucket of width 0) and
  * 8-10 header bytes per chunk; see bench/README.md for the value side. */
+#include <stddef.h>
+
 #include "tsdb/chunk_internal.h"
 
 /* Code length of bucket b when there are nb buckets (0, 10, 110, 111). */
@@ -21,14 +23,23 @@ static unsigned code_len(unsigned b, unsigned nb)
     return b + 1 < nb ? b + 1 : nb - 1;
 }
 
+/* Binary gcd: no divisions (Euclid's % cost ~9 % of a flush). */
 static uint64_t gcd64(uint64_t a, uint64_t b)
 {
-    while (b) {
-        uint64_t t = a % b;
-        a = b;
-        b = t;
-    }
-    return a;
+    if (!a || !b)
+        return a | b;
+    unsigned sh = (unsigned)__builtin_ctzll(a | b);
+    a >>= __builtin_ctzll(a);
+    do {
+        b >>= __builtin_ctzll(b);
+        if (a > b) {
+            uint64_t t = a;
+            a = b;
+            b = t;
+        }
+        b -= a;
+    } while (b);
+    return a << sh;
 }
 
 static uint64_t uabs64(int64_t x)
@@ -114,7 +125,43 @@ static size_t header_bytes(const struct tsdb__iseq *s)
     return len;
 }
 
-/* Fills s for one order: residuals r[start..n), then the cheaper transform. */
+/* The gcd of |r[start..n)| (0 when all are 0). Most residuals are
+ * multiples of the gcd so far, which a multiply by the inverse of its odd
+ * part tells (Granlund and Montgomery); the gcd itself is recomputed only
+ * when it shrinks, at most 64 times, and the scan stops once it is 1. */
+static uint64_t residual_gcd(const int64_t *r, uint32_t start, uint32_t n, uint64_t *inv_out,
+                             unsigned *sh_out)
+{
+    uint64_t g = 0, inv = 0, lim = 0, low = 0;
+    unsigned sh = 0;
+    for (uint32_t i = start; i < n && g != 1; i++) {
+        uint64_t a = uabs64(r[i]);
+        if (!a || (g && !(a & low) && (a >> sh) * inv <= lim))
+            continue; /* g divides a */
+        g = gcd64(g, a);
+        sh = (unsigned)__builtin_ctzll(g);
+        low = ((uint64_t)1 << sh) - 1;
+        uint64_t o = g >> sh;
+        inv = o; /* Newton: each step doubles the correct low bits (3 -> 96) */
+        for (int k = 0; k < 5; k++)
+            inv *= 2 - o * inv;
+        assert(o * inv == 1);
+        lim = UINT64_MAX / o;
+    }
+    *inv_out = inv;
+    *sh_out = sh;
+    return g;
+}
+
+/* x / g for a multiple x of g = o << sh (o odd, inv its inverse mod 2^64):
+ * exact, so a shift and a multiply do it instead of a 64-bit idiv. */
+static inline int64_t div_exact(int64_t x, unsigned sh, uint64_t inv)
+{
+    return (int64_t)((uint64_t)(x >> sh) * inv);
+}
+
+/* Fills s (but not s->u) for one order: residuals r[start..n) divided by
+ * their gcd, then the cheaper transform. */
 static void try_order(struct tsdb__iseq *s, const int64_t *x, uint32_t n, unsigned order, int64_t *r)
 {
     s->order = (uint8_t)order;
@@ -122,24 +169,34 @@ static void try_order(struct tsdb__iseq *s, const int64_t *x, uint32_t n, unsign
     s->x0 = x[0];
     s->d1 = n >= 2 ? (int64_t)((uint64_t)x[1] - (uint64_t)x[0]) : 0;
     s->start = order == 2 ? 2 : 1;
-    uint64_t g = 0;
-    for (uint32_t i = s->start; i < n; i++) {
-        uint64_t d = (uint64_t)x[i] - (uint64_t)x[i - 1];
-        if (order == 0)
+    /* The minimum is taken before the division, which is exact and keeps
+     * the order (g > 0). */
+    int64_t mn = INT64_MAX;
+    if (order == 0) {
+        for (uint32_t i = s->start; i < n; i++) {
             r[i] = x[i];
-        else if (order == 1)
-            r[i] = (int64_t)d;
-        else
-            r[i] = (int64_t)(d - ((uint64_t)x[i - 1] - (uint64_t)x[i - 2]));
-        g = gcd64(g, uabs64(r[i]));
+            mn = r[i] < mn ? r[i] : mn;
+        }
+    } else if (order == 1) {
+        for (uint32_t i = s->start; i < n; i++) {
+            r[i] = (int64_t)((uint64_t)x[i] - (uint64_t)x[i - 1]);
+            mn = r[i] < mn ? r[i] : mn;
+        }
+    } else {
+        for (uint32_t i = s->start; i < n; i++) {
+            r[i] = (int64_t)((uint64_t)x[i] - 2 * (uint64_t)x[i - 1] + (uint64_t)x[i - 2]);
+            mn = r[i] < mn ? r[i] : mn;
+        }
     }
+    uint64_t inv;
+    unsigned sh;
+    uint64_t g = residual_gcd(r, s->start, n, &inv, &sh);
     if (g == 0 || g > (uint64_t)INT64_MAX)
         g = 1;
-    int64_t mn = INT64_MAX;
-    for (uint32_t i = s->start; i < n; i++) {
-        r[i] /= (int64_t)g; /* exact: g divides every residual */
-        if (r[i] < mn)
-            mn = r[i];
+    if (g > 1) {
+        for (uint32_t i = s->start; i < n; i++)
+            r[i] = div_exact(r[i], sh, inv); /* g divides every residual */
+        mn = div_exact(mn, sh, inv);
     }
     s->g = g;
     uint32_t hz[65] = {0}, hf[65] = {0};
@@ -170,26 +227,37 @@ static void try_order(struct tsdb__iseq *s, const int64_t *x, uint32_t n, unsign
     } else {
         s->bits = costf;
     }
-    for (uint32_t i = s->start; i < n; i++)
-        s->u[i] = s->use_for ? (uint64_t)r[i] - (uint64_t)s->min : tsdb__zz(r[i]);
 }
 
 void tsdb__iseq_choose(struct tsdb__iseq *s, const int64_t *x, uint32_t n, unsigned orders_mask)
 {
     assert(n >= 1 && n <= TSDB_CHUNK_MAX_SAMPLES);
     assert(orders_mask != 0 && orders_mask < 8);
-    int64_t r[TSDB_CHUNK_MAX_SAMPLES];
+    /* The residuals of the best order so far and of the one being tried;
+     * only the winner's are transformed into s->u, and only the header
+     * fields are copied when an order wins (u is 4 KiB). */
+    int64_t ra[TSDB_CHUNK_MAX_SAMPLES], rb[TSDB_CHUNK_MAX_SAMPLES];
+    int64_t *r = ra, *rt = rb;
     struct tsdb__iseq tmp;
     bool have = false;
     for (unsigned order = 0; order < 3; order++) {
         if (!(orders_mask & (1u << order)))
             continue;
-        struct tsdb__iseq *t = have ? &tmp : s;
-        try_order(t, x, n, order, r);
-        if (have && t->bits < s->bits)
-            memcpy(s, t, sizeof *s);
-        have = true;
+        if (!have) {
+            try_order(s, x, n, order, r);
+            have = true;
+            continue;
+        }
+        try_order(&tmp, x, n, order, rt);
+        if (tmp.bits < s->bits) {
+            memcpy(s, &tmp, offsetof(struct tsdb__iseq, u));
+            int64_t *q = r;
+            r = rt;
+            rt = q;
+        }
     }
+    for (uint32_t i = s->start; i < n; i++)
+        s->u[i] = s->use_for ? (uint64_t)r[i] - (uint64_t)s->min : tsdb__zz(r[i]);
     assert(s->nb >= 1 && s->nb <= 4 && s->g >= 1);
 }
 
@@ -226,11 +294,16 @@ void tsdb__iseq_put(const struct tsdb__iseq *s, uint32_t i, struct tsdb__bw *w)
         assert(b < s->nb);
     }
     /* Prefix: b ones then a zero, except the last bucket has no zero. */
-    unsigned cl = code_len(b, s->nb);
+    unsigned cl = code_len(b, s->nb), wb = s->w[b];
     uint64_t code = b + 1 < s->nb ? (((uint64_t)1 << cl) - 2) : (((uint64_t)1 << cl) - 1);
-    if (cl)
+    if (!cl) {
+        tsdb__bw_put(w, u, wb);
+    } else if (cl + wb <= 64) { /* one put: u < 2^wb */
+        tsdb__bw_put(w, code << wb | u, cl + wb);
+    } else {
         tsdb__bw_put(w, code, cl);
-    tsdb__bw_put(w, u, s->w[b]);
+        tsdb__bw_put(w, u, wb);
+    }
 }
 
 /* By the number of buckets and the next 3 bits: the bucket the prefix code

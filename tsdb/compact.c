@@ -361,7 +361,7 @@ again:;
     }
     for (size_t j = 0; j < m->n_cm; j++)
         m->cm[j].p = (const uint8_t *)m->bytes.p + offs[j];
-    *out = (struct tsdb_block_series){min, m->cm, m->n_cm};
+    *out = (struct tsdb_block_series){.ls = min, .chunks = m->cm, .n_chunks = m->n_cm};
     rc = 1;
 out:
     free(offs);

@@ -173,8 +173,6 @@ static int db_querier(struct scry_queryable *qa, const char *tenant, int64_t min
 /* Adapts the head's chunk set to the block writer's source. */
 struct head_source {
     struct tsdb_head_chunk_set *cs;
-    struct tsdb_chunk_meta *chunks;
-    size_t cap;
 };
 
 static int head_source_next(void *ud, struct tsdb_block_series *out, struct scry_err *err)
@@ -191,10 +189,14 @@ static int head_source_next(void *ud, struct tsdb_block_series *out, struct scry
         out->n_chunks = n;
         return 1;
     }
-    /* Out-of-order samples or an open chunk in range: re-encode the
-     * series' samples of the range into fresh chunks. */
-    return tsdb__encode_samples(tsdb_head_chunk_set_samples(hs->cs), &hs->chunks, &hs->cap,
-                                out, err);
+    /* Out-of-order samples, deletions or an open chunk in range: the
+     * writer encodes the series' samples of the range itself. Encoding them
+     * here first cost as much again as the writer's own encoding. */
+    (void)err;
+    out->chunks = NULL;
+    out->n_chunks = 0;
+    out->samples = tsdb_head_chunk_set_samples(hs->cs);
+    return 1;
 }
 
 int tsdb__write_head_block(struct tsdb *db, const char *blocks_dir, int64_t mint, int64_t maxt,
@@ -213,7 +215,6 @@ int tsdb__write_head_block(struct tsdb *db, const char *blocks_dir, int64_t mint
         rc = tsdb_block_write(blocks_dir, &src, &hs, mint, maxt, &o, id, meta, err);
     }
     tsdb_head_chunk_set_close(hs.cs);
-    tsdb__free_encoded(hs.chunks, hs.cap);
     return rc;
 }
 

@@ -41,14 +41,6 @@ void tsdb__gate_unlock(struct tsdb *db);
 int tsdb__write_head_block(struct tsdb *db, const char *blocks_dir, int64_t mint, int64_t maxt,
                            bool catalogue, struct tsdb_block_meta *meta, struct scry_err *err);
 
-/* Encodes every sample of it into chunks of up to TSDB_CHUNK_MAX_SAMPLES,
- * kept in *chunks (grown, reused across calls; free with
- * tsdb__free_encoded), and points out at them. Returns 1, or a negative
- * code. */
-int tsdb__encode_samples(struct scry_sample_iter *it, struct tsdb_chunk_meta **chunks, size_t *cap,
-                         struct tsdb_block_series *out, struct scry_err *err);
-void tsdb__free_encoded(struct tsdb_chunk_meta *chunks, size_t cap);
-
 /* Replays the WAL into the head, logging progress (db_wal.c). */
 int tsdb__replay(struct tsdb *db, struct scry_err *err);
 /* Rewrites the WAL so that it holds only what the head still has: series

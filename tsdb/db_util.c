@@ -1,5 +1,4 @@
-/* db_util.c — re-encoding samples for the block writer, snapshots, dump
- * and the database's log lines. */
+/* db_util.c — snapshots, dump and the database's log lines. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -12,74 +11,6 @@
 #include "core/mem.h"
 #include "tsdb/chunk.h"
 #include "tsdb/db_internal.h"
-
-/* ---- re-encoding ----------------------------------------------------------- */
-
-void tsdb__free_encoded(struct tsdb_chunk_meta *chunks, size_t cap)
-{
-    for (size_t i = 0; chunks && i < cap; i++)
-        free((void *)chunks[i].p);
-    free(chunks);
-}
-
-static int flush_chunk(const int64_t *t, const double *v, size_t n, struct tsdb_chunk_meta *c,
-                       struct scry_err *err)
-{
-    size_t cap = tsdb_chunk_max_len(n), len;
-    uint8_t *p = scry_malloc(cap);
-    int rc = tsdb_chunk_encode(t, v, n, TSDB_VENC_AUTO, p, cap, &len, err);
-    if (rc) {
-        free(p);
-        return rc;
-    }
-    c->p = p;
-    c->len = (uint32_t)len;
-    c->mint_ms = t[0];
-    c->maxt_ms = t[n - 1];
-    c->n_samples = (uint32_t)n;
-    return 0;
-}
-
-int tsdb__encode_samples(struct scry_sample_iter *it, struct tsdb_chunk_meta **chunks, size_t *cap,
-                         struct tsdb_block_series *out, struct scry_err *err)
-{
-    /* The previous series' chunks are done with: the writer copied them. */
-    for (size_t i = 0; *chunks && i < *cap; i++) {
-        free((void *)(*chunks)[i].p);
-        (*chunks)[i].p = NULL;
-    }
-    int64_t t[TSDB_CHUNK_MAX_SAMPLES];
-    double v[TSDB_CHUNK_MAX_SAMPLES];
-    size_t n = 0, nc = 0;
-    int rc = 0;
-    while (rc == 0 && it->ops->next(it)) {
-        it->ops->at(it, &t[n], &v[n]);
-        if (++n < TSDB_CHUNK_MAX_SAMPLES)
-            continue;
-        if (nc == *cap) {
-            *chunks = scry_realloc(*chunks, (*cap * 2 + 4) * sizeof **chunks);
-            memset(*chunks + *cap, 0, (*cap + 4) * sizeof **chunks);
-            *cap = *cap * 2 + 4;
-        }
-        rc = flush_chunk(t, v, n, &(*chunks)[nc++], err);
-        n = 0;
-    }
-    if (rc == 0)
-        rc = it->ops->err(it, err);
-    if (rc == 0 && n > 0) {
-        if (nc == *cap) {
-            *chunks = scry_realloc(*chunks, (*cap * 2 + 4) * sizeof **chunks);
-            memset(*chunks + *cap, 0, (*cap + 4) * sizeof **chunks);
-            *cap = *cap * 2 + 4;
-        }
-        rc = flush_chunk(t, v, n, &(*chunks)[nc++], err);
-    }
-    if (rc)
-        return rc;
-    out->chunks = *chunks;
-    out->n_chunks = nc;
-    return 1;
-}
 
 /* ---- logging ------------------------------------------------------------------ */
 

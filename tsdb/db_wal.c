@@ -152,6 +152,23 @@ static int cp_record(void *ud, uint8_t type, const void *payload, size_t len,
     return 0; /* an unknown type from a newer version: dropped with the segment */
 }
 
+/* True when the head holds no series, checked after the WAL was cut: then
+ * the checkpoint would keep nothing, and reading the segments can be
+ * skipped (after a flush, decoding every SAMPLES record of the head's range
+ * only to drop it was ~8 % of the flush). Every record in the segments up
+ * to the cut was written before the check; a SERIES or TOMBSTONES record is
+ * kept only for a live series, and a SAMPLES record at or after mint only
+ * exists for a series that truncate kept (appends and truncate exclude each
+ * other through the head's gc lock; only the caller truncates), so with no
+ * live series none would be kept but samples of series the replay would
+ * skip as unknown anyway. */
+static bool head_empty(struct tsdb *db)
+{
+    struct tsdb_head_stats hs;
+    tsdb_head_stats(db->head, &hs);
+    return hs.series == 0;
+}
+
 int tsdb__checkpoint(struct tsdb *db, int64_t mint, struct scry_err *err)
 {
     if (!db->wal)
@@ -163,7 +180,9 @@ int tsdb__checkpoint(struct tsdb *db, int64_t mint, struct scry_err *err)
         return scry_err_prefix(err, "checkpoint");
     struct cp_state s = { .db = db, .a = scry_arena_create(0), .mint = mint };
     rc = scry_wal_checkpoint_begin(&s.cp, db->wal_dir, last, err);
-    if (rc == 0) {
+    if (rc == 0 && head_empty(db)) {
+        rc = scry_wal_checkpoint_commit(s.cp, err); /* keeps nothing: see head_empty */
+    } else if (rc == 0) {
         struct scry_wal_replay_opts o = { .on_record = cp_record, .ud = &s, .last_segment = last };
         struct scry_wal_replay_stats st;
         rc = scry_wal_replay(db->wal_dir, &o, &st, err);

@@ -241,3 +241,45 @@ struct scry_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_a
         it = scry_postings_without(a, it, scry_postings_merge(a, neg, n_neg));
     return it;
 }
+
+/* ---- label names and values over a time range ---------------------------
+ *
+ * Prometheus and Grafana send start/end to the label APIs; a head series
+ * contributes only when its samples reach into [mint, maxt], judged by the
+ * series' oldest and newest sample in the head (out-of-order data
+ * included; deleted samples still count, as the index does not see
+ * deletions). Without matchers the walk stops at the first series of each
+ * value that qualifies, so a range covering the head costs one check per
+ * value. */
+
+bool tsdb__series_overlaps(struct tsdb_head *h, const struct tsdb__series *s, int64_t mint,
+                           int64_t maxt)
+{
+    pthread_mutex_t *mu = tsdb__stripe(h, s->ref);
+    pthread_mutex_lock(mu);
+    int64_t lo = INT64_MAX;
+    int64_t hi = atomic_load_explicit(&s->maxt, memory_order_relaxed);
+    if (s->n_sealed)
+        lo = s->sealed[0]->mint;
+    else if (s->open.n)
+        lo = tsdb__ochunk_mint(&s->open);
+    if (s->ooo) {
+        for (uint32_t i = 0; i < s->ooo->n_c; i++)
+            lo = s->ooo->c[i]->mint < lo ? s->ooo->c[i]->mint : lo;
+        if (s->ooo->n)
+            lo = s->ooo->s[0].t < lo ? s->ooo->s[0].t : lo;
+    }
+    pthread_mutex_unlock(mu);
+    return lo <= hi && lo <= maxt && hi >= mint;
+}
+
+bool tsdb__plist_in_range(struct tsdb_head *h, const struct tsdb__plist *p, int64_t mint,
+                          int64_t maxt)
+{
+    for (uint32_t i = 0; i < p->n; i++) {
+        const struct tsdb__series *s = tsdb__series_by_ref(h, p->refs[i]);
+        if (s && !s->dead && tsdb__series_overlaps(h, s, mint, maxt))
+            return true;
+    }
+    return false;
+}

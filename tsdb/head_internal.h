@@ -338,6 +338,13 @@ void tsdb__index_remove(struct tsdb__index *ix, struct tsdb__series *const *dead
 struct scry_postings_iter *tsdb__index_select(struct tsdb_head *h, struct scry_arena *a,
                                               const struct scry_matcher *ms, size_t n_ms);
 struct tsdb__lname *tsdb__index_name(const struct tsdb__index *ix, const char *iname);
+/* Whether s has samples reaching into [mint, maxt] (its oldest..newest in
+ * the head; takes the stripe lock), and whether some series on p does.
+ * For the label APIs, under map_lock shared. */
+bool tsdb__series_overlaps(struct tsdb_head *h, const struct tsdb__series *s, int64_t mint,
+                           int64_t maxt);
+bool tsdb__plist_in_range(struct tsdb_head *h, const struct tsdb__plist *p, int64_t mint,
+                          int64_t maxt);
 
 /* head_delete.c: adds [mint, maxt] to the deleted ranges of s (takes the
  * stripe lock). */

@@ -515,9 +515,14 @@ static int q_label_names(struct scry_querier *base, const struct scry_matcher *m
     pthread_rwlock_rdlock(&h->map_lock);
     if (!n_ms) {
         v = scry_arena_alloc(a, (h->index.names.n + 1) * sizeof *v);
-        for (size_t i = 0; i < h->index.names.cap; i++)
-            if (h->index.names.v[i])
-                v[n++] = ((struct tsdb__lname *)h->index.names.v[i])->name;
+        for (size_t i = 0; i < h->index.names.cap; i++) {
+            const struct tsdb__lname *ln = h->index.names.v[i];
+            for (uint32_t j = 0; ln && j < ln->n; j++)
+                if (tsdb__plist_in_range(h, ln->vals[j], mint, maxt)) {
+                    v[n++] = ln->name;
+                    break;
+                }
+        }
     } else {
         uint64_t *refs;
         size_t nr;
@@ -526,6 +531,8 @@ static int q_label_names(struct scry_querier *base, const struct scry_matcher *m
             v = scry_arena_alloc(a, cap * sizeof *v);
             for (size_t i = 0; i < nr; i++) {
                 const struct tsdb__series *s = tsdb__series_by_ref(h, refs[i]);
+                if (!tsdb__series_overlaps(h, s, mint, maxt))
+                    continue;
                 for (uint32_t j = 0; j < s->n_labels; j++) {
                     if (n == cap) {
                         const char **nv = scry_arena_alloc(a, 2 * cap * sizeof *nv);
@@ -562,7 +569,8 @@ static int q_label_values(struct scry_querier *base, const char *name,
     } else if (!n_ms) {
         v = scry_arena_alloc(a, ln->n * sizeof *v);
         for (uint32_t i = 0; i < ln->n; i++)
-            v[n++] = ln->vals[i]->value;
+            if (tsdb__plist_in_range(h, ln->vals[i], mint, maxt))
+                v[n++] = ln->vals[i]->value;
     } else {
         uint64_t *refs;
         size_t nr;
@@ -570,6 +578,8 @@ static int q_label_values(struct scry_querier *base, const char *name,
             v = scry_arena_alloc(a, (nr ? nr : 1) * sizeof *v);
             for (size_t i = 0; i < nr; i++) {
                 const struct tsdb__series *s = tsdb__series_by_ref(h, refs[i]);
+                if (!tsdb__series_overlaps(h, s, mint, maxt))
+                    continue;
                 for (uint32_t j = 0; j < s->n_labels; j++)
                     if (s->labels[j].name == in)
                         v[n++] = s->labels[j].value;

@@ -26,7 +26,7 @@ static int cmp_str_ptr(const void *a, const void *b, void *ud)
 }
 
 /* Symbols: front-coded, sorted. Returns the id -> number map. */
-static uint32_t *build_symbols(const struct tsdb__writer *w, struct scry_buf *sec, bool compress)
+static uint32_t *build_symbols(const struct tsdb__writer *w, struct scry_buf *sec, void *hc)
 {
     uint32_t *ord = scry_malloc((w->n_strs + 1) * sizeof *ord);
     uint32_t *sym_of = scry_malloc((w->n_strs + 1) * sizeof *sym_of);
@@ -49,14 +49,14 @@ static uint32_t *build_symbols(const struct tsdb__writer *w, struct scry_buf *se
         sym_of[ord[i]] = (uint32_t)i;
         prev = s;
     }
-    tsdb__blob_put(sec, (const uint8_t *)raw.p, raw.len, compress);
+    tsdb__blob_put(sec, (const uint8_t *)raw.p, raw.len, hc);
     scry_buf_fini(&raw);
     free(ord);
     return sym_of;
 }
 
 static void build_series(const struct tsdb__writer *w, const uint32_t *sym_of, struct scry_buf *sec,
-                         bool compress)
+                         void *hc)
 {
     uint32_t G = w->opts->group_size ? w->opts->group_size : TSDB__GROUP_DEFAULT;
     if (G > TSDB__GROUP_MAX)
@@ -105,7 +105,7 @@ static void build_series(const struct tsdb__writer *w, const uint32_t *sym_of, s
             prev = s;
         }
         size_t before = groups.len;
-        tsdb__blob_put(&groups, (const uint8_t *)raw.p, raw.len, compress);
+        tsdb__blob_put(&groups, (const uint8_t *)raw.p, raw.len, hc);
         glen[g] = groups.len - before;
     }
     tsdb__buf_uvarint(sec, w->n_series);
@@ -134,7 +134,7 @@ static int cmp_entry(const void *a, const void *b)
 
 /* Postings lists and the table that names them. */
 static void build_postings(const struct tsdb__writer *w, const uint32_t *sym_of,
-                           struct scry_buf *post, struct scry_buf *labels, bool compress)
+                           struct scry_buf *post, struct scry_buf *labels, void *hc)
 {
     struct entry *e = scry_malloc((w->n_labs / 2 + 1) * sizeof *e);
     size_t n = 0;
@@ -162,7 +162,7 @@ static void build_postings(const struct tsdb__writer *w, const uint32_t *sym_of,
             for (size_t k = i; k < j; k++)
                 tsdb__buf_uvarint(&raw, k == i ? e[k].series : e[k].series - e[k - 1].series - 1);
             size_t before = post->len;
-            tsdb__blob_put(post, (const uint8_t *)raw.p, raw.len, compress);
+            tsdb__blob_put(post, (const uint8_t *)raw.p, raw.len, hc);
             tsdb__buf_uvarint(&vals, n_values ? value - prev_v - 1 : value);
             tsdb__buf_uvarint(&vals, post->len - before);
             tsdb__buf_uvarint(&vals, j - i);
@@ -178,14 +178,14 @@ static void build_postings(const struct tsdb__writer *w, const uint32_t *sym_of,
     }
     tsdb__buf_uvarint(&table, n_names);
     scry_buf_put(&table, names.p, names.len);
-    tsdb__blob_put(labels, (const uint8_t *)table.p, table.len, compress);
+    tsdb__blob_put(labels, (const uint8_t *)table.p, table.len, hc);
     scry_buf_fini(&table);
     scry_buf_fini(&raw);
     scry_buf_fini(&names);
     free(e);
 }
 
-static void build_pages(const struct tsdb__writer *w, struct scry_buf *sec, bool compress)
+static void build_pages(const struct tsdb__writer *w, struct scry_buf *sec, void *hc)
 {
     struct scry_buf raw = {0};
     tsdb__buf_uvarint(&raw, w->n_pages);
@@ -198,7 +198,7 @@ static void build_pages(const struct tsdb__writer *w, struct scry_buf *sec, bool
         tsdb__le32_put(crc, p->crc);
         scry_buf_put(&raw, crc, 4);
     }
-    tsdb__blob_put(sec, (const uint8_t *)raw.p, raw.len, compress);
+    tsdb__blob_put(sec, (const uint8_t *)raw.p, raw.len, hc);
     scry_buf_fini(&raw);
 }
 
@@ -216,7 +216,7 @@ static void build_meta(const struct tsdb_block_meta *m, struct scry_buf *sec)
 
 void tsdb__index_build(const struct tsdb__writer *w, struct scry_buf *out)
 {
-    bool z = !w->opts->no_compress;
+    void *z = w->lz4hc;
     struct scry_buf sec[TSDB__N_SEC] = {{0}};
     build_meta(&w->meta, &sec[TSDB__SEC_META]);
     uint32_t *sym_of = build_symbols(w, &sec[TSDB__SEC_SYMBOLS], z);

@@ -47,7 +47,7 @@ static int next(void *ud, struct tsdb_block_series *out, struct scry_err *err)
         s->cm[c] = (struct tsdb_chunk_meta){s->t[c * s->per], s->t[c * s->per + s->per - 1],
                                             (uint32_t)s->per, s->buf[c], (uint32_t)len};
     }
-    *out = (struct tsdb_block_series){{s->labs, 4}, s->cm, 2};
+    *out = (struct tsdb_block_series){.ls = {s->labs, 4}, .chunks = s->cm, .n_chunks = 2};
     return 1;
 }
 

@@ -140,7 +140,7 @@ static inline int bg_next(void *ud, struct tsdb_block_series *out, struct scry_e
     if (set->pos >= set->n)
         return 0;
     struct bg_series *s = &set->s[set->pos++];
-    *out = (struct tsdb_block_series){{s->labs, s->n_labs}, s->cm, s->n_cm};
+    *out = (struct tsdb_block_series){.ls = {s->labs, s->n_labs}, .chunks = s->cm, .n_chunks = s->n_cm};
     return 1;
 }
 
