@@ -560,11 +560,17 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
     st->mint = INT64_MAX;
     st->maxt = INT64_MIN;
     qsort(ss, n, sizeof *ss, stream_cmp);
+    size_t raw = 0;
     for (size_t i = 0; i < n; i++) {
         ls__head_cut(ss[i]);
         assert(ss[i]->n_chunks > 0);
+        for (size_t k = 0; k < ss[i]->n_chunks; k++)
+            raw += ss[i]->chunks[k].raw_len;
     }
+    /* The file is ~17 % of the raw entries on loggen's corpora: reserving
+     * a fifth up front saves the copies of growing a buffer of tens of MB. */
     struct scry_buf f = { 0 };
+    scry_buf_reserve(&f, raw / 5 + (64u << 10));
     struct tokmap tm = { .values = values };
     size_t *per_stream = scry_calloc(n + 1, sizeof *per_stream);
     struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st, .cc = ZSTD_createCCtx(),
