@@ -10,11 +10,18 @@
 #include "core/mem.h"
 #include "logstore/ls_internal.h"
 
+/* Room in front of a pending body for the ENTRIES record's header (uvarint
+ * ref, varint base_t, uvarint n: at most 10 bytes each), so commit hands
+ * the WAL the record in place: building it in a fresh buffer copied each
+ * ~1 MB push body once more, into memory the kernel had to fault in. */
+#define REC_HDR_MAX 30
+
 struct pending {
     struct ls_stream *s;           /* as of append; re-resolved at commit */
     uint64_t ref;
     struct scry_labels ls;         /* in the appender's arena */
-    struct scry_buf body;          /* the entries, prev_t chained from base_t */
+    struct scry_buf body;          /* REC_HDR_MAX bytes of room, then the entries,
+                                    * prev_t chained from base_t */
     int64_t base_t;
     uint32_t n;
     bool has_last;
@@ -95,6 +102,9 @@ static int append_log(struct scry_appender *base, uint64_t *ref, const struct sc
         }
         p->ls = (struct scry_labels){ v, sls.n };
         p->base_t = e->t_ns;
+        scry_buf_reserve(&p->body, REC_HDR_MAX + e->line.len + 64);
+        memset(p->body.p, 0, REC_HDR_MAX);
+        p->body.len = REC_HDR_MAX;
     }
     pthread_mutex_unlock(&st->mu);
     if (ref)
@@ -140,16 +150,22 @@ static int apply(struct ls_store *st, struct pending *p, struct scry_err *err)
                 return rc;
         }
     }
-    struct scry_buf rec = { 0 };
-    ls__put_uvarint(&rec, s->ref);
-    ls__put_varint(&rec, p->base_t);
-    ls__put_uvarint(&rec, p->n);
-    scry_buf_put(&rec, p->body.p, p->body.len);
-    int rc = st->wal ? scry_wal_append(st->wal, LS_WAL_ENTRIES, rec.p, rec.len, err) : 0;
-    scry_buf_fini(&rec);
+    assert(p->body.len >= REC_HDR_MAX);
+    uint8_t hdr[REC_HDR_MAX + 1];
+    struct scry_buf hb = { .p = (char *)hdr, .cap = sizeof hdr }; /* never grows: <= 30 */
+    ls__put_uvarint(&hb, s->ref);
+    ls__put_varint(&hb, p->base_t);
+    ls__put_uvarint(&hb, p->n);
+    assert(hb.len <= REC_HDR_MAX && hb.p == (char *)hdr);
+    char *rec = p->body.p + REC_HDR_MAX - hb.len;
+    memcpy(rec, hdr, hb.len);
+    int rc = st->wal ? scry_wal_append(st->wal, LS_WAL_ENTRIES, rec,
+                                       p->body.len - REC_HDR_MAX + hb.len, err)
+                     : 0;
     if (rc)
         return rc;
-    struct ls_rd r = { (const uint8_t *)p->body.p, (const uint8_t *)p->body.p + p->body.len, 0 };
+    struct ls_rd r = { (const uint8_t *)p->body.p + REC_HDR_MAX,
+                       (const uint8_t *)p->body.p + p->body.len, 0 };
     int64_t prev = p->base_t;
     /* Structured metadata is decoded into scratch (without an arena the
      * codec skips it) and re-encoded into the open chunk. */

@@ -362,6 +362,15 @@ static void test_json_read_string_escapes(void **state)
     /* Long strings cross the 8-byte scanner's steps at every alignment. */
     EXPECT_STR(a, "\"0123456789abcdef0123456789\\n\"", "0123456789abcdef0123456789\n");
     EXPECT_STR(a, "\"0123456\\t\"", "0123456\t");
+    /* After the first escape, plain runs are moved in place 8 bytes a step,
+     * up to the next escape, non-ASCII byte or the closing quote. */
+    EXPECT_STR(a, "\"\\\"GET /api/v1/orders/1387062 HTTP/1.1\\\" 200 3981 \\\"-\\\"\"",
+               "\"GET /api/v1/orders/1387062 HTTP/1.1\" 200 3981 \"-\"");
+    EXPECT_STR(a, "\"\\n0123456789abcdef\xc3\xa9xyz0123456789\\t\"",
+               "\n0123456789abcdef\xc3\xa9xyz0123456789\t");
+    EXPECT_STR(a, "\"\\na\"", "\na");
+    EXPECT_STR(a, "\"\\\\0123456789abcdefgh\xff" "0123456789abcdefgh\\/\"",
+               "\\0123456789abcdefgh\xef\xbf\xbd" "0123456789abcdefgh/");
     /* Keys are unescaped too. */
     struct scry_jval *v = parse_ok(a, "{\"k\\u0065y\":1}");
     assert_non_null(scry_jval_get(v, "key"));

@@ -289,6 +289,52 @@ static void test_prune_dictionary_of_dense_postings(void **state)
     ls_close(st);
 }
 
+/* Words that share their first 8 bytes, or are 7, 8 and 9 bytes of one
+ * prefix, spread over chunks in different mixes: the segment writer's
+ * per-chunk word set settles words of <= 8 bytes by one integer compare and
+ * longer ones by their bytes, so each must still land in exactly its own
+ * chunks (pruned counts equal the scan's). */
+static void test_prune_words_sharing_prefixes(void **state)
+{
+    (void)state;
+    static const char *const words[] = {
+        "abcdefg", "abcdefgh", "abcdefghx", "abcdefghy", "abcdefghxyzwords", "abcdefghxyzwordt",
+        "Abcdefgh", "qrstuvwxyzqrstuvwxyzqrstuvwxyzqrstuvwxyzqrstuvwxyzqrstuvwxyzqrstuvwxyz1",
+    };
+    enum { N_WORDS = sizeof words / sizeof *words };
+    struct ls_store *st = open_store(false);
+    struct scry_appender *app;
+    assert_int_equal(scry_appender_begin(ls_appendable(st), NULL, &app, NULL), 0);
+    char line[256];
+    for (int k = 0; k < 6000; k++) {
+        int s = k % 6;
+        char v[16];
+        snprintf(v, sizeof v, "s%d", s);
+        struct scry_label l[1] = { { "stream", v } };
+        struct scry_labels ls = { l, 1 };
+        /* Stream s holds the words whose bit is set in its mask, a line
+         * one of them: every mix of neighbours shows up in some chunk. */
+        unsigned mask = (unsigned)(0x5bu * (s + 1)) | 1u << (s % N_WORDS);
+        int w = (k / 6) % N_WORDS;
+        while (!(mask & 1u << w))
+            w = (w + 1) % N_WORDS;
+        int n = snprintf(line, sizeof line, "line %d word %s end", k, words[w]);
+        struct scry_log_entry e = { .t_ns = 1000 + k, .line = { line, (size_t)n } };
+        assert_int_equal(scry_append_log(app, NULL, &ls, &e, NULL), 0);
+    }
+    assert_int_equal(scry_appender_commit(app, NULL), 0);
+    struct scry_err err = { 0 };
+    if (ls_flush(st, &err) != 0)
+        fail_msg("flush: %s", err.msg);
+    for (int i = 0; i < N_WORDS; i++) {
+        size_t scan = count(st, words[i], false);
+        assert_true(scan > 0);
+        assert_int_equal(count(st, words[i], true), scan);
+    }
+    assert_int_equal(count(st, "abcdefghz", true), 0);
+    ls_close(st);
+}
+
 static void put32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)v;
@@ -364,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_prune_trace_id_hits_its_chunks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_dictionary_of_dense_postings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_damage_behind_crcs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prune_words_sharing_prefixes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
