@@ -301,3 +301,64 @@ void pql__api_answer_result(struct pql_api_ctx *c, const struct pql_result *r)
     c->resp->status = 200;
     c->resp->content_type = "application/json";
 }
+
+/* ---- streamed lists (series, labels, label values) ---------------------------- */
+
+struct list_stream {
+    struct scry_json j;
+    const char *const *strs;          /* label names or values, or */
+    const struct scry_labels *sets;   /* label sets (series) */
+    size_t n, i;
+    const char *const *warnings;
+    size_t n_warnings;
+    bool begun;
+};
+
+static bool list_fill(void *ud, struct scry_buf *out)
+{
+    struct list_stream *s = ud;
+    if (!s->begun) {
+        s->begun = true;
+        scry_json_init(&s->j, out);
+        success_head(&s->j);
+        scry_json_arr_begin(&s->j);
+    }
+    s->j.b = out;
+    for (; s->i < s->n && out->len < SCRY_HTTP_STREAM_CHUNK_BYTES; s->i++) {
+        if (s->sets)
+            pql__api_write_labels(&s->j, &s->sets[s->i]);
+        else
+            scry_json_str(&s->j, s->strs[s->i]);
+    }
+    if (s->i < s->n)
+        return false;
+    scry_json_arr_end(&s->j);
+    success_tail(&s->j, s->warnings, s->n_warnings, NULL, 0);
+    return true;
+}
+
+static void answer_list(struct pql_api_ctx *c, const char *const *strs,
+                        const struct scry_labels *sets, size_t n)
+{
+    struct list_stream *s = scry_arena_calloc(c->req->arena, 1, sizeof *s);
+    s->strs = strs;
+    s->sets = sets;
+    s->n = n;
+    s->warnings = (const char *const *)c->warnings;
+    s->n_warnings = c->n_warnings;
+    scry_buf_reset(&c->resp->body);
+    c->resp->stream = list_fill;
+    c->resp->stream_ud = s;
+    c->resp->status = 200;
+    c->resp->content_type = "application/json";
+}
+
+void pql__api_answer_strings(struct pql_api_ctx *c, const char *const *v, size_t n)
+{
+    answer_list(c, v, NULL, n);
+}
+
+void pql__api_answer_label_sets(struct pql_api_ctx *c, const struct scry_labels *v, size_t n)
+{
+    answer_list(c, NULL, v, n);
+}

@@ -76,6 +76,10 @@ void pql__api_write_result(struct scry_json *j, const struct pql_result *r);
  * never exists whole. r's series must live in the request arena; r itself
  * is copied. Call it last: later warnings are not seen. */
 void pql__api_answer_result(struct pql_api_ctx *c, const struct pql_result *r);
+/* The same for data = an array of strings (labels, label values) or of
+ * label sets (series); v and what it points to must be arena-owned. */
+void pql__api_answer_strings(struct pql_api_ctx *c, const char *const *v, size_t n);
+void pql__api_answer_label_sets(struct pql_api_ctx *c, const struct scry_labels *v, size_t n);
 void pql__api_write_labels(struct scry_json *j, const struct scry_labels *ls);
 /* Prometheus 3's /api/v1/parse_query tree. */
 void pql__api_write_ast(struct scry_json *j, const struct pql_expr *e);
