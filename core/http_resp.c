@@ -187,7 +187,7 @@ static bool refill(struct stream *s)
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *s = cls;
-    SCRY_ASSERT(pos == s->sent);
+    assert(pos == s->sent); /* MHD reads the body strictly in order */
     while (s->off == s->out.len) {
         if (s->finished)
             return MHD_CONTENT_READER_END_OF_STREAM;
