@@ -25,7 +25,9 @@
  *              storing, drain what still comes (past 4 MiB more we drop the
  *              connection) and answer 413 at the end.
  *   last call  (upload_data_size 0) decode the body by Content-Encoding,
- *              parse parameters, run the handler, queue its response.
+ *              parse parameters, run the handler, queue its response
+ *              (http_resp.c: buffered, streamed, or a 101 upgrade whose
+ *              session runs in http_upgrade.c).
  *   completed  MHD_OPTION_NOTIFY_COMPLETED: observe callback, free the body,
  *              destroy the arena, decrement the in-flight count.
  *
@@ -43,7 +45,6 @@
  * query, so the bound holds only for handlers that finish. */
 #include "core/http.h"
 #include "core/http_internal.h"
-#include "core/json.h"
 #include "core/mem.h"
 
 #include <arpa/inet.h>
@@ -52,7 +53,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdarg.h>
@@ -70,50 +70,8 @@
 #define DEFAULT_MAX_CONNECTIONS 1024u
 #define DEFAULT_SHUTDOWN_TIMEOUT_MS 10000u
 #define CONNECTION_TIMEOUT_S 60u
-#define GZIP_MIN_BYTES 1024u
 #define MAX_SEGMENTS 32
 #define DRAIN_MAX_BYTES (4u << 20) /* read past the body limit before hanging up */
-
-struct route {
-    char *method;  /* NULL: any */
-    char *pattern; /* as given, reported to the observer */
-    char **seg;    /* pattern split at '/'; ":x" parameter, "*x" rest of path */
-    size_t n_seg;
-    scry_http_handler_fn fn;
-    void *ud;
-    size_t max_body_bytes;
-    bool own_unknown_encoding; /* the handler answers unsupported encodings */
-};
-
-struct scry_http_server {
-    struct MHD_Daemon *daemon;
-    int fd; /* listening socket; -1 once MHD has closed it */
-    int port;
-    struct scry_http_opts opts;
-    struct route *routes;
-    size_t n_routes, cap_routes;
-    pthread_mutex_t mu;
-    pthread_cond_t idle; /* signalled when in_flight drops to 0 */
-    unsigned in_flight;
-    atomic_bool stopping; /* tells upgraded sessions to end */
-};
-
-struct request {
-    struct scry_http_server *srv;
-    struct scry_http_req req;
-    const struct route *route;
-    struct scry_http_param *pp; /* path params */
-    size_t n_pp;
-    struct scry_buf raw; /* the body as received */
-    size_t limit;
-    size_t drained; /* bytes discarded after the limit tripped */
-    bool too_large;
-    bool responded;
-    int status;
-    scry_http_upgrade_fn up_fn; /* set when the response is a 101 upgrade */
-    void *up_ud;
-    struct timespec t0;
-};
 
 /* ---- listening socket -------------------------------------------------- */
 
@@ -281,7 +239,7 @@ void scry_http_server_route(struct scry_http_server *srv, const char *method,
         srv->cap_routes = srv->cap_routes ? srv->cap_routes * 2 : 16;
         srv->routes = scry_realloc(srv->routes, srv->cap_routes * sizeof *srv->routes);
     }
-    struct route *r = &srv->routes[srv->n_routes++];
+    struct http_route *r = &srv->routes[srv->n_routes++];
     memset(r, 0, sizeof *r);
     r->method = method ? scry_strdup(method) : NULL;
     r->pattern = scry_strdup(pattern);
@@ -370,7 +328,7 @@ void scry_http_server_destroy(struct scry_http_server *srv)
     if (srv->fd >= 0)
         close(srv->fd);
     for (size_t i = 0; i < srv->n_routes; i++) {
-        struct route *r = &srv->routes[i];
+        struct http_route *r = &srv->routes[i];
         for (size_t k = 0; k < r->n_seg; k++)
             free(r->seg[k]);
         free(r->seg);
@@ -383,222 +341,12 @@ void scry_http_server_destroy(struct scry_http_server *srv)
     free(srv);
 }
 
-/* ---- responses --------------------------------------------------------- */
-
-void scry_http_resp_header(struct scry_http_resp *resp, const char *name, const char *value)
-{
-    SCRY_ASSERT(resp->n_hdr < SCRY_HTTP_MAX_HEADERS);
-    resp->hdr_name[resp->n_hdr] = name;
-    resp->hdr_value[resp->n_hdr] = value;
-    resp->n_hdr++;
-}
-
-void scry_http_error(struct scry_http_resp *resp, int status, const char *error_type,
-                     const char *fmt, ...)
-{
-    struct scry_buf msg = { 0 };
-    va_list ap;
-    va_start(ap, fmt);
-    scry_buf_vprintf(&msg, fmt, ap);
-    va_end(ap);
-    resp->status = status;
-    resp->content_type = "application/json";
-    scry_buf_reset(&resp->body);
-    struct scry_json j;
-    scry_json_init(&j, &resp->body);
-    scry_json_obj_begin(&j);
-    scry_json_key(&j, "status");
-    scry_json_str(&j, "error");
-    scry_json_key(&j, "errorType");
-    scry_json_str(&j, error_type);
-    scry_json_key(&j, "error");
-    scry_json_strn(&j, msg.p ? msg.p : "", msg.len);
-    scry_json_obj_end(&j);
-    scry_buf_fini(&msg);
-}
-
-/* Whether Accept-Encoding allows gzip: a "gzip", "x-gzip" or "*" token
- * without q=0. */
-static bool accepts_gzip(const char *ae)
-{
-    while (ae && *ae) {
-        ae += strspn(ae, " \t,");
-        size_t tok = strcspn(ae, ",");
-        size_t name = strcspn(ae, ";, \t");
-        if (name > tok)
-            name = tok;
-        bool match = (name == 4 && strncasecmp(ae, "gzip", 4) == 0) ||
-                     (name == 6 && strncasecmp(ae, "x-gzip", 6) == 0) ||
-                     (name == 1 && ae[0] == '*');
-        if (match) {
-            const char *q = ae + name;
-            const char *end = ae + tok;
-            const char *qp = NULL;
-            for (const char *p = q; p + 1 < end; p++)
-                if ((p[0] == 'q' || p[0] == 'Q') && p[1] == '=')
-                    qp = p + 2;
-            if (!qp)
-                return true;
-            bool zero = true;
-            for (const char *p = qp; p < end && *p != ' ' && *p != ';'; p++)
-                if (*p != '0' && *p != '.')
-                    zero = false;
-            if (!zero)
-                return true;
-        }
-        ae += tok;
-    }
-    return false;
-}
-
-static enum MHD_Result send_upgrade(struct request *r, struct MHD_Connection *conn,
-                                    struct scry_http_resp *resp);
-
-static enum MHD_Result send_resp(struct request *r, struct MHD_Connection *conn,
-                                 struct scry_http_resp *resp)
-{
-    assert(!r->responded);
-    if (resp->upgrade)
-        return send_upgrade(r, conn, resp);
-    int status = resp->status >= 100 && resp->status <= 999 ? resp->status : 500;
-    bool gz = false, own_encoding = false;
-    for (size_t i = 0; i < resp->n_hdr; i++)
-        own_encoding |= strcasecmp(resp->hdr_name[i], "Content-Encoding") == 0;
-    bool compressible = resp->body.len > GZIP_MIN_BYTES && !own_encoding;
-    if (compressible &&
-        accepts_gzip(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding"))) {
-        struct scry_buf z = { 0 };
-        scry_buf_reserve(&z, resp->body.len / 4);
-        gz = scry__http_gzip(resp->body.p, resp->body.len, &z);
-        if (gz) {
-            scry_buf_fini(&resp->body);
-            resp->body = z;
-        } else {
-            scry_buf_fini(&z);
-        }
-    }
-    size_t len = resp->body.len;
-    char *p = scry_buf_take(&resp->body); /* MHD frees it: no copy of the body */
-    struct MHD_Response *mr = MHD_create_response_from_buffer_with_free_callback(len, p, free);
-    if (!mr) {
-        free(p);
-        return MHD_NO;
-    }
-    MHD_add_response_header(mr, "Content-Type",
-                            resp->content_type ? resp->content_type : "application/json");
-    for (size_t i = 0; i < resp->n_hdr; i++)
-        MHD_add_response_header(mr, resp->hdr_name[i], resp->hdr_value[i]);
-    if (compressible)
-        MHD_add_response_header(mr, "Vary", "Accept-Encoding");
-    if (gz)
-        MHD_add_response_header(mr, "Content-Encoding", "gzip");
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, mr);
-    MHD_destroy_response(mr);
-    r->responded = true;
-    r->status = status;
-    return ret;
-}
-
-/* ---- protocol upgrade (WebSocket) --------------------------------------- */
-
-/* MHD hands over the socket after the 101 went out. In thread-per-connection
- * mode this runs on the connection's thread and may block (MHD's contract
- * for MHD_UpgradeHandler), so the session runs right here: no thread of our
- * own, and the request, counted in flight, lives until the session ends,
- * which is how server stop finds and waits for sessions. */
-struct scry_http_upgraded {
-    struct scry_http_server *srv;
-    int fd;
-    const char *extra;
-    size_t extra_len;
-};
-
-static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
-                       const char *extra_in, size_t extra_in_size, MHD_socket sock,
-                       struct MHD_UpgradeResponseHandle *urh)
-{
-    (void)conn;
-    (void)con_cls;
-    struct request *r = cls;
-    struct scry_http_upgraded u = { r->srv, (int)sock, extra_in, extra_in_size };
-    assert(r->up_fn);
-    r->up_fn(&u, r->up_ud);
-    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
-}
-
-static enum MHD_Result send_upgrade(struct request *r, struct MHD_Connection *conn,
-                                    struct scry_http_resp *resp)
-{
-    r->up_fn = resp->upgrade;
-    r->up_ud = resp->upgrade_ud;
-    struct MHD_Response *mr = MHD_create_response_for_upgrade(on_upgrade, r);
-    if (!mr)
-        return MHD_NO;
-    for (size_t i = 0; i < resp->n_hdr; i++)
-        MHD_add_response_header(mr, resp->hdr_name[i], resp->hdr_value[i]);
-    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, mr);
-    MHD_destroy_response(mr);
-    r->responded = true;
-    r->status = MHD_HTTP_SWITCHING_PROTOCOLS;
-    return ret;
-}
-
-ssize_t scry_http_upgraded_read(struct scry_http_upgraded *u, void *p, size_t cap,
-                                int timeout_ms)
-{
-    if (u->extra_len) {
-        size_t n = u->extra_len < cap ? u->extra_len : cap;
-        memcpy(p, u->extra, n);
-        u->extra += n;
-        u->extra_len -= n;
-        return (ssize_t)n;
-    }
-    struct pollfd pfd = { .fd = u->fd, .events = POLLIN };
-    int rc = poll(&pfd, 1, timeout_ms);
-    if (rc == 0 || (rc < 0 && errno == EINTR))
-        return 0;
-    if (rc < 0)
-        return -1;
-    ssize_t n = recv(u->fd, p, cap, 0);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-        return 0;
-    return n > 0 ? n : -1;
-}
-
-int scry_http_upgraded_write(struct scry_http_upgraded *u, const void *p, size_t len)
-{
-    const char *b = p;
-    while (len > 0) {
-        ssize_t n = send(u->fd, b, len, MSG_NOSIGNAL);
-        if (n > 0) {
-            b += n;
-            len -= (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            /* a reader that takes nothing for 10 s is gone for our purposes */
-            struct pollfd pfd = { .fd = u->fd, .events = POLLOUT };
-            if (poll(&pfd, 1, 10000) > 0)
-                continue;
-        }
-        return -1;
-    }
-    return 0;
-}
-
-bool scry_http_upgraded_stopping(const struct scry_http_upgraded *u)
-{
-    return atomic_load(&u->srv->stopping);
-}
-
 /* The error envelope as the whole response; for errors found by this layer. */
-static enum MHD_Result send_error(struct request *r, struct MHD_Connection *conn, int status,
+static enum MHD_Result send_error(struct http_request *r, struct MHD_Connection *conn, int status,
                                   const char *error_type, const char *allow, const char *fmt,
                                   ...) __attribute__((format(printf, 6, 7)));
 
-static enum MHD_Result send_error(struct request *r, struct MHD_Connection *conn, int status,
+static enum MHD_Result send_error(struct http_request *r, struct MHD_Connection *conn, int status,
                                   const char *error_type, const char *allow, const char *fmt,
                                   ...)
 {
@@ -611,12 +359,12 @@ static enum MHD_Result send_error(struct request *r, struct MHD_Connection *conn
     scry_http_error(&resp, status, error_type, "%s", msg);
     if (allow)
         scry_http_resp_header(&resp, "Allow", allow);
-    return send_resp(r, conn, &resp);
+    return scry__http_send_resp(r, conn, &resp);
 }
 
 /* ---- requests ---------------------------------------------------------- */
 
-static bool method_matches(const struct route *rt, const char *method)
+static bool method_matches(const struct http_route *rt, const char *method)
 {
     if (!rt->method)
         return true;
@@ -627,7 +375,7 @@ static bool method_matches(const struct route *rt, const char *method)
 
 /* Matches the decoded segments against one route; on success fills the
  * request's path parameters. raw is the undecoded path, for a catch-all. */
-static bool route_matches(struct request *r, const struct route *rt, char **seg, size_t n,
+static bool route_matches(struct http_request *r, const struct http_route *rt, char **seg, size_t n,
                           const char *raw, const size_t *starts)
 {
     bool rest = rt->n_seg > 0 && rt->seg[rt->n_seg - 1][0] == '*';
@@ -659,7 +407,7 @@ static bool route_matches(struct request *r, const struct route *rt, char **seg,
 
 /* Routes the request: 0, or an HTTP status (400, 404, 405) with *allow set
  * for 405. */
-static int route_request(struct request *r, const char *url, const char **allow,
+static int route_request(struct http_request *r, const char *url, const char **allow,
                          struct scry_err *err)
 {
     struct scry_http_server *srv = r->srv;
@@ -681,7 +429,7 @@ static int route_request(struct request *r, const char *url, const char **allow,
     r->req.path = path;
     struct scry_buf methods = { 0 };
     for (size_t i = 0; i < srv->n_routes; i++) {
-        const struct route *rt = &srv->routes[i];
+        const struct http_route *rt = &srv->routes[i];
         if (!route_matches(r, rt, seg, n, url, starts))
             continue;
         if (method_matches(rt, r->req.method)) {
@@ -704,7 +452,7 @@ static int route_request(struct request *r, const char *url, const char **allow,
     return 404;
 }
 
-static enum MHD_Result begin(struct request *r, struct MHD_Connection *conn, const char *url)
+static enum MHD_Result begin(struct http_request *r, struct MHD_Connection *conn, const char *url)
 {
     struct scry_err err = { 0 };
     const char *allow = NULL;
@@ -746,7 +494,7 @@ static enum MHD_Result begin(struct request *r, struct MHD_Connection *conn, con
 }
 
 /* Takes one piece of the upload; see the file comment for the limit. */
-static enum MHD_Result absorb(struct request *r, const char *data, size_t n)
+static enum MHD_Result absorb(struct http_request *r, const char *data, size_t n)
 {
     if (r->too_large || r->responded) {
         r->drained += n;
@@ -771,7 +519,7 @@ static enum MHD_Result absorb(struct request *r, const char *data, size_t n)
 }
 
 struct args_ctx {
-    struct request *r;
+    struct http_request *r;
     size_t cap;
     int rc;
     struct scry_err *err;
@@ -803,7 +551,7 @@ static bool is_form(const char *ct)
 }
 
 /* The body is complete: decode it, collect parameters, run the handler. */
-static enum MHD_Result finish(struct request *r, struct MHD_Connection *conn)
+static enum MHD_Result finish(struct http_request *r, struct MHD_Connection *conn)
 {
     struct scry_http_req *req = &r->req;
     struct scry_err err = { 0 };
@@ -847,15 +595,15 @@ static enum MHD_Result finish(struct request *r, struct MHD_Connection *conn)
 
     struct scry_http_resp resp = { .status = 200 };
     r->route->fn(req, &resp, r->route->ud);
-    enum MHD_Result ret = send_resp(r, conn, &resp);
-    scry_buf_fini(&resp.body); /* empty unless send_resp failed early */
+    enum MHD_Result ret = scry__http_send_resp(r, conn, &resp);
+    scry_buf_fini(&resp.body); /* empty unless scry__http_send_resp failed early */
     return ret;
 }
 
-static struct request *request_new(struct scry_http_server *srv, struct MHD_Connection *conn,
+static struct http_request *request_new(struct scry_http_server *srv, struct MHD_Connection *conn,
                                    const char *method)
 {
-    struct request *r = scry_calloc(1, sizeof *r);
+    struct http_request *r = scry_calloc(1, sizeof *r);
     clock_gettime(CLOCK_MONOTONIC, &r->t0);
     r->srv = srv;
     r->req.arena = scry_arena_create(0);
@@ -874,7 +622,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                                  size_t *upload_size, void **con_cls)
 {
     struct scry_http_server *srv = cls;
-    struct request *r = *con_cls;
+    struct http_request *r = *con_cls;
     if (!r) {
         r = request_new(srv, conn, method);
         *con_cls = r;
@@ -894,7 +642,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     struct scry_http_server *srv = cls;
-    struct request *r = *con_cls;
+    struct http_request *r = *con_cls;
     if (!r)
         return;
     *con_cls = NULL;

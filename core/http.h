@@ -60,6 +60,13 @@ const char *scry_http_path_param(const struct scry_http_req *req, const char *na
 struct scry_http_upgraded;
 typedef void (*scry_http_upgrade_fn)(struct scry_http_upgraded *u, void *ud);
 
+/* A streamed body's producer: appends the next bytes of the body to out and
+ * returns true once it has appended the last ones. Each call should add
+ * about SCRY_HTTP_STREAM_CHUNK_BYTES or more (any amount is correct; fewer
+ * bytes only mean more calls), and must add at least one byte or finish. */
+typedef bool (*scry_http_stream_fn)(void *ud, struct scry_buf *out);
+#define SCRY_HTTP_STREAM_CHUNK_BYTES (64u << 10)
+
 struct scry_http_resp {
     int status;               /* default 200 */
     const char *content_type; /* default "application/json" */
@@ -76,6 +83,19 @@ struct scry_http_resp {
      * (arena included) lives until it returns; the socket is closed after. */
     scry_http_upgrade_fn upgrade;
     void *upgrade_ud;
+    /* Streamed body: when stream is set, the body is what is already in
+     * body followed by what stream(stream_ud, ...) appends, called on the
+     * connection's thread as the client reads (after the handler returned).
+     * A body that ends within the first SCRY_HTTP_STREAM_CHUNK_BYTES, and
+     * every answer to HEAD, goes out whole with Content-Length as a
+     * buffered one would; a longer one goes out in chunks (HTTP/1.1
+     * chunked, or to connection close for HTTP/1.0), gzipped on the fly
+     * when accepted, and never exists whole. status and headers are final
+     * when the handler returns. stream_ud and what it points to must live
+     * until the request completes (the request arena does); when the client
+     * goes away mid-body the producer is simply not called again. */
+    scry_http_stream_fn stream;
+    void *stream_ud;
 };
 
 /* Upgraded connections: read waits up to timeout_ms and returns bytes read

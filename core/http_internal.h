@@ -2,12 +2,76 @@
 #ifndef SCRY_CORE_HTTP_INTERNAL_H
 #define SCRY_CORE_HTTP_INTERNAL_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
+
+#include <microhttpd.h>
 
 #include "core/arena.h"
 #include "core/err.h"
 #include "core/http.h"
+
+/* Response bodies up to this size go out whole; larger ones are gzipped
+ * when the client accepts it (http_resp.c). */
+#define SCRY__HTTP_GZIP_MIN_BYTES 1024u
+
+/* ---- the server and its requests (http.c) ---- */
+
+struct http_route {
+    char *method;  /* NULL: any */
+    char *pattern; /* as given, reported to the observer */
+    char **seg;    /* pattern split at '/'; ":x" parameter, "*x" rest of path */
+    size_t n_seg;
+    scry_http_handler_fn fn;
+    void *ud;
+    size_t max_body_bytes;
+    bool own_unknown_encoding; /* the handler answers unsupported encodings */
+};
+
+struct scry_http_server {
+    struct MHD_Daemon *daemon;
+    int fd; /* listening socket; -1 once MHD has closed it */
+    int port;
+    struct scry_http_opts opts;
+    struct http_route *routes;
+    size_t n_routes, cap_routes;
+    pthread_mutex_t mu;
+    pthread_cond_t idle; /* signalled when in_flight drops to 0 */
+    unsigned in_flight;
+    atomic_bool stopping; /* tells upgraded sessions to end */
+};
+
+struct http_request {
+    struct scry_http_server *srv;
+    struct scry_http_req req;
+    const struct http_route *route;
+    struct scry_http_param *pp; /* path params */
+    size_t n_pp;
+    struct scry_buf raw; /* the body as received */
+    size_t limit;
+    size_t drained; /* bytes discarded after the limit tripped */
+    bool too_large;
+    bool responded;
+    int status;
+    scry_http_upgrade_fn up_fn; /* set when the response is a 101 upgrade */
+    void *up_ud;
+    struct timespec t0;
+};
+
+
+/* ---- responses (http_resp.c, http_upgrade.c) ---- */
+
+/* Queues resp on conn: a buffered body (gzipped when worth it and
+ * accepted), a streamed body (resp.stream) or a 101 upgrade. Takes the
+ * body's bytes; sets r->responded and r->status. */
+enum MHD_Result scry__http_send_resp(struct http_request *r, struct MHD_Connection *conn,
+                                     struct scry_http_resp *resp);
+/* The 101 answer for resp.upgrade; the session runs in http_upgrade.c. */
+enum MHD_Result scry__http_send_upgrade(struct http_request *r, struct MHD_Connection *conn,
+                                        struct scry_http_resp *resp);
 
 /* Percent-decodes s[0..len) into a NUL-terminated arena string; with
  * plus_is_space, '+' becomes ' ' (form and query encoding, not paths).

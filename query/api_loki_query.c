@@ -2,7 +2,8 @@
  * and Loki's result encodings (contract §4): streams as
  * ["<ns>", "<line>"] pairs (or 3-tuples with categorize-labels), matrix,
  * vector and scalar as Prometheus does, a `stats` object, plain-text
- * errors (400 parse/validation, 504 timeout, 500 store). */
+ * errors (400 parse/validation, 504 timeout, 500 store). Answers are
+ * encoded while they are sent (encode()), never whole in memory. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -115,95 +116,134 @@ static void put_stats(struct scry_json *j, const struct lql_result *r, double ex
     scry_json_obj_end(j);
 }
 
+static void put_stream(struct scry_json *j, const struct lql_out_stream *s, bool cat)
+{
+    char ns[24];
+    scry_json_obj_begin(j);
+    scry_json_key(j, "stream");
+    scry_json_labels(j, &s->labels);
+    scry_json_key(j, "values");
+    scry_json_arr_begin(j);
+    for (size_t k = 0; k < s->n_entries; k++) {
+        const struct lql_out_entry *e = &s->entries[k];
+        scry_json_arr_begin(j);
+        snprintf(ns, sizeof ns, "%lld", (long long)e->t_ns);
+        scry_json_str(j, ns);
+        scry_json_strn(j, e->line.p, e->line.len);
+        if (cat) {
+            scry_json_obj_begin(j);
+            if (e->meta.n) {
+                scry_json_key(j, "structuredMetadata");
+                scry_json_labels(j, &e->meta);
+            }
+            if (e->parsed.n) {
+                scry_json_key(j, "parsed");
+                scry_json_labels(j, &e->parsed);
+            }
+            scry_json_obj_end(j);
+        }
+        scry_json_arr_end(j);
+    }
+    scry_json_arr_end(j);
+    scry_json_obj_end(j);
+}
+
+static void put_series(struct scry_json *j, const struct lql_out_series *s, bool matrix)
+{
+    scry_json_obj_begin(j);
+    scry_json_key(j, "metric");
+    scry_json_labels(j, &s->labels);
+    scry_json_key(j, matrix ? "values" : "value");
+    if (matrix)
+        scry_json_arr_begin(j);
+    for (size_t k = 0; k < s->n_points; k++) {
+        scry_json_arr_begin(j);
+        put_sec(j, s->points[k].t_ns);
+        scry_json_double_str(j, s->points[k].v);
+        scry_json_arr_end(j);
+    }
+    if (matrix)
+        scry_json_arr_end(j);
+    scry_json_obj_end(j);
+}
+
+/* The answer is written while core sends it (scry_http_resp.stream, core/
+ * README.md): a metric query over many streams is a matrix as large as a
+ * Prometheus one. The state lives in the request arena, as the result. */
+struct answer {
+    struct scry_json j; /* carries over from call to call */
+    struct lql_result r;
+    bool cat;
+    double exec_s;
+    size_t i; /* next stream or series */
+    bool begun;
+};
+
+static void answer_head(struct answer *a)
+{
+    struct scry_json *j = &a->j;
+    scry_json_obj_begin(j);
+    scry_json_key(j, "status");
+    scry_json_str(j, "success");
+    scry_json_key(j, "data");
+    scry_json_obj_begin(j);
+    scry_json_key(j, "resultType");
+    static const char *const types[] = { "streams", "matrix", "vector", "scalar" };
+    scry_json_str(j, types[a->r.type]);
+    if (a->r.type == LQL_RES_STREAMS && a->cat) {
+        /* must come before result: Grafana reads data as a stream */
+        scry_json_key(j, "encodingFlags");
+        scry_json_arr_begin(j);
+        scry_json_str(j, "categorize-labels");
+        scry_json_arr_end(j);
+    }
+    scry_json_key(j, "result");
+    scry_json_arr_begin(j);
+    if (a->r.type == LQL_RES_SCALAR) {
+        put_sec(j, a->r.t_ns);
+        scry_json_double_str(j, a->r.scalar);
+    }
+}
+
+/* scry_http_stream_fn: the head, whole streams or series until out holds
+ * a chunk's worth, then the stats. */
+static bool answer_fill(void *ud, struct scry_buf *out)
+{
+    struct answer *a = ud;
+    const struct lql_result *r = &a->r;
+    if (!a->begun) {
+        a->begun = true;
+        scry_json_init(&a->j, out);
+        answer_head(a);
+    }
+    a->j.b = out;
+    size_t n = r->type == LQL_RES_STREAMS                             ? r->n_streams
+               : r->type == LQL_RES_MATRIX || r->type == LQL_RES_VECTOR ? r->n_series
+                                                                        : 0;
+    for (; a->i < n && out->len < SCRY_HTTP_STREAM_CHUNK_BYTES; a->i++) {
+        if (r->type == LQL_RES_STREAMS)
+            put_stream(&a->j, &r->streams[a->i], a->cat);
+        else
+            put_series(&a->j, &r->series[a->i], r->type == LQL_RES_MATRIX);
+    }
+    if (a->i < n)
+        return false;
+    scry_json_arr_end(&a->j);
+    put_stats(&a->j, r, a->exec_s);
+    scry_json_obj_end(&a->j);
+    scry_json_obj_end(&a->j);
+    return true;
+}
+
 static void encode(struct loki_api_ctx *c, const struct lql_result *r, bool cat, double exec_s)
 {
-    struct scry_json j;
-    scry_json_init(&j, &c->resp->body);
-    scry_json_obj_begin(&j);
-    scry_json_key(&j, "status");
-    scry_json_str(&j, "success");
-    scry_json_key(&j, "data");
-    scry_json_obj_begin(&j);
-    scry_json_key(&j, "resultType");
-    static const char *const types[] = { "streams", "matrix", "vector", "scalar" };
-    scry_json_str(&j, types[r->type]);
-    if (r->type == LQL_RES_STREAMS && cat) {
-        /* must come before result: Grafana reads data as a stream */
-        scry_json_key(&j, "encodingFlags");
-        scry_json_arr_begin(&j);
-        scry_json_str(&j, "categorize-labels");
-        scry_json_arr_end(&j);
-    }
-    scry_json_key(&j, "result");
-    char ns[24];
-    switch (r->type) {
-    case LQL_RES_STREAMS:
-        scry_json_arr_begin(&j);
-        for (size_t i = 0; i < r->n_streams; i++) {
-            const struct lql_out_stream *s = &r->streams[i];
-            scry_json_obj_begin(&j);
-            scry_json_key(&j, "stream");
-            scry_json_labels(&j, &s->labels);
-            scry_json_key(&j, "values");
-            scry_json_arr_begin(&j);
-            for (size_t k = 0; k < s->n_entries; k++) {
-                const struct lql_out_entry *e = &s->entries[k];
-                scry_json_arr_begin(&j);
-                snprintf(ns, sizeof ns, "%lld", (long long)e->t_ns);
-                scry_json_str(&j, ns);
-                scry_json_strn(&j, e->line.p, e->line.len);
-                if (cat) {
-                    scry_json_obj_begin(&j);
-                    if (e->meta.n) {
-                        scry_json_key(&j, "structuredMetadata");
-                        scry_json_labels(&j, &e->meta);
-                    }
-                    if (e->parsed.n) {
-                        scry_json_key(&j, "parsed");
-                        scry_json_labels(&j, &e->parsed);
-                    }
-                    scry_json_obj_end(&j);
-                }
-                scry_json_arr_end(&j);
-            }
-            scry_json_arr_end(&j);
-            scry_json_obj_end(&j);
-        }
-        scry_json_arr_end(&j);
-        break;
-    case LQL_RES_MATRIX:
-    case LQL_RES_VECTOR:
-        scry_json_arr_begin(&j);
-        for (size_t i = 0; i < r->n_series; i++) {
-            const struct lql_out_series *s = &r->series[i];
-            scry_json_obj_begin(&j);
-            scry_json_key(&j, "metric");
-            scry_json_labels(&j, &s->labels);
-            scry_json_key(&j, r->type == LQL_RES_MATRIX ? "values" : "value");
-            if (r->type == LQL_RES_MATRIX)
-                scry_json_arr_begin(&j);
-            for (size_t k = 0; k < s->n_points; k++) {
-                scry_json_arr_begin(&j);
-                put_sec(&j, s->points[k].t_ns);
-                scry_json_double_str(&j, s->points[k].v);
-                scry_json_arr_end(&j);
-            }
-            if (r->type == LQL_RES_MATRIX)
-                scry_json_arr_end(&j);
-            scry_json_obj_end(&j);
-        }
-        scry_json_arr_end(&j);
-        break;
-    case LQL_RES_SCALAR:
-        scry_json_arr_begin(&j);
-        put_sec(&j, r->t_ns);
-        scry_json_double_str(&j, r->scalar);
-        scry_json_arr_end(&j);
-        break;
-    }
-    put_stats(&j, r, exec_s);
-    scry_json_obj_end(&j);
-    scry_json_obj_end(&j);
+    struct answer *a = scry_arena_calloc(c->req->arena, 1, sizeof *a);
+    a->r = *r;
+    a->cat = cat;
+    a->exec_s = exec_s;
+    scry_buf_reset(&c->resp->body);
+    c->resp->stream = answer_fill;
+    c->resp->stream_ud = a;
 }
 
 static struct lql_opts opts_of(struct loki_api_ctx *c)

@@ -72,6 +72,15 @@ void pql__api_success_end(struct pql_api_ctx *c, struct scry_json *j, const char
                           size_t n_infos);
 /* {"resultType":…,"result":…} for an evaluation result. */
 void pql__api_write_result(struct scry_json *j, const struct pql_result *r);
+/* Answers 200 with the whole envelope for r, warnings (c's) and infos
+ * (r's): encoded while core sends it (scry_http_resp.stream), so the JSON
+ * never exists whole. r's series must live in the request arena; r itself
+ * is copied. Call it last: later warnings are not seen. */
+void pql__api_answer_result(struct pql_api_ctx *c, const struct pql_result *r);
+/* The same for data = an array of strings (labels, label values) or of
+ * label sets (series); v and what it points to must be arena-owned. */
+void pql__api_answer_strings(struct pql_api_ctx *c, const char *const *v, size_t n);
+void pql__api_answer_label_sets(struct pql_api_ctx *c, const struct scry_labels *v, size_t n);
 void pql__api_write_labels(struct scry_json *j, const struct scry_labels *ls);
 /* Prometheus 3's /api/v1/parse_query tree. */
 void pql__api_write_ast(struct scry_json *j, const struct pql_expr *e);

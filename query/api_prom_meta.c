@@ -6,7 +6,9 @@
  * the results are merged, sorted and deduplicated, as Prometheus's merge
  * querier does. Without start/end the range is Prometheus's MinTime to
  * MaxTime. limit keeps the first N after sorting and adds the warning
- * "results truncated due to limit" only when something was cut. */
+ * "results truncated due to limit" only when something was cut. The
+ * answers are encoded while they are sent (api_prom_encode.c): /series
+ * over 100k series is ~10 MB of JSON. */
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,17 +83,6 @@ static void limit_strings(struct pql_api_ctx *c, size_t limit, size_t *n)
     }
 }
 
-static void answer_strings(struct pql_api_ctx *c, const char **v, size_t n)
-{
-    struct scry_json j;
-    pql__api_success_begin(&j, &c->resp->body);
-    scry_json_arr_begin(&j);
-    for (size_t i = 0; i < n; i++)
-        scry_json_str(&j, v[i]);
-    scry_json_arr_end(&j);
-    pql__api_success_end(c, &j, NULL, 0);
-}
-
 /* Appends src to the arena vector dst. */
 static void append(struct scry_arena *a, const char ***dst, size_t *n, const char **src,
                    size_t n_src)
@@ -137,7 +128,7 @@ static void names_or_values(struct pql_api_ctx *c, const char *name)
     meta_end(&m);
     n_all = sort_uniq(all, n_all);
     limit_strings(c, m.limit, &n_all);
-    answer_strings(c, all, n_all);
+    pql__api_answer_strings(c, all, n_all);
 }
 
 void pql__api_labels(struct pql_api_ctx *c)
@@ -251,11 +242,5 @@ void pql__api_series(struct pql_api_ctx *c)
         sv.n = k;
     }
     limit_strings(c, m.limit, &sv.n);
-    struct scry_json j;
-    pql__api_success_begin(&j, &c->resp->body);
-    scry_json_arr_begin(&j);
-    for (size_t i = 0; i < sv.n; i++)
-        pql__api_write_labels(&j, &sv.v[i]);
-    scry_json_arr_end(&j);
-    pql__api_success_end(c, &j, NULL, 0);
+    pql__api_answer_label_sets(c, sv.v, sv.n);
 }

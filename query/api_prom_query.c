@@ -61,10 +61,7 @@ static void answer(struct pql_api_ctx *c, struct pql_result *r, size_t limit)
         r->n_series = limit;
         pql__api_warn(c, "results truncated due to limit");
     }
-    struct scry_json j;
-    pql__api_success_begin(&j, &c->resp->body);
-    pql__api_write_result(&j, r);
-    pql__api_success_end(c, &j, r->infos, r->n_infos);
+    pql__api_answer_result(c, r);
 }
 
 static bool take_slot(struct pql_api_ctx *c, int64_t timeout_ms)

@@ -348,6 +348,77 @@ static void test_api_prom_query_range_matrix(void **state)
     assert_int_equal(r->status, 200);
 }
 
+/* A matrix of several MB goes out streamed (chunked for HTTP/1.1, to
+ * connection close for HTTP/1.0) and must be byte for byte what the whole-
+ * body encoding (pql__api_write_result into one buffer) writes. */
+static void fetch_version(struct fixture *f, const char *path, long version, struct scry_buf *body,
+                          struct scry_buf *hdrs)
+{
+    char url[512];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, version);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, hdrs);
+    assert_int_equal(curl_easy_perform(c), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 200);
+    curl_easy_cleanup(c);
+    scry_buf_puts(hdrs, "");
+}
+
+static void test_api_prom_query_range_streamed_identical(void **state)
+{
+    struct fixture *f = *state;
+    enum { N_SERIES = 6000 };
+    for (int i = 0; i < N_SERIES; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        add(f->ms, i * 0.37 + 1e-7, "__name__", "big", "i", v, "job", "stream", NULL);
+    }
+    /* the whole-body encoding of the same evaluation */
+    struct scry_arena *a = scry_arena_create(0);
+    struct scry_err err = { 0 };
+    struct pql_expr *e;
+    assert_int_equal(pql_parse(a, "big", 3, &e, &err), 0);
+    struct pql_engine_opts eo = { .lookback_delta_ms = 5 * 60 * 1000, .timeout_ms = 60000 };
+    struct pql_result res;
+    assert_int_equal(pql_eval_range(&eo, conf_memstore_queryable(f->ms), e, T0_MS,
+                                    T0_MS + 285000, 5000, a, &res, &err),
+                     0);
+    assert_int_equal(res.n_series, N_SERIES);
+    struct scry_http_resp resp = { 0 };
+    struct pql_api_ctx c = { .api = f->api, .resp = &resp };
+    struct scry_json j;
+    pql__api_success_begin(&j, &resp.body);
+    pql__api_write_result(&j, &res);
+    pql__api_success_end(&c, &j, res.infos, res.n_infos);
+    pql_expr_fini(e);
+    assert_true(resp.body.len > (4u << 20));
+
+    const char *path = "/api/v1/query_range?query=big&start=1000&end=1285&step=5";
+    long versions[] = { CURL_HTTP_VERSION_1_1, CURL_HTTP_VERSION_1_0 };
+    for (int k = 0; k < 2; k++) {
+        struct scry_buf body = { 0 }, hdrs = { 0 };
+        fetch_version(f, path, versions[k], &body, &hdrs);
+        if (versions[k] == CURL_HTTP_VERSION_1_1)
+            assert_non_null(strstr(hdrs.p, "Transfer-Encoding: chunked"));
+        else
+            assert_null(strstr(hdrs.p, "chunked"));
+        assert_non_null(strstr(hdrs.p, "Content-Type: application/json"));
+        assert_int_equal(body.len, resp.body.len);
+        assert_memory_equal(body.p, resp.body.p, resp.body.len);
+        scry_buf_fini(&body);
+        scry_buf_fini(&hdrs);
+    }
+    scry_buf_fini(&resp.body);
+    scry_arena_destroy(a);
+}
+
 static void test_api_prom_query_range_errors(void **state)
 {
     struct fixture *f = *state;
@@ -758,6 +829,7 @@ int main(void)
         T(test_api_prom_timestamp_format),
         T(test_api_prom_value_strings),
         T(test_api_prom_query_range_matrix),
+        T(test_api_prom_query_range_streamed_identical),
         T(test_api_prom_query_range_errors),
         T(test_api_prom_query_errors),
         T(test_api_prom_series),
