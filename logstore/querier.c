@@ -106,6 +106,11 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
         if (n_ok == 0)
             return 0;
     }
+    /* counting: the token index's line counts replace decoding where
+     * they are exact (README "Counting from the index") */
+    uint32_t *cnt = NULL;
+    if (h->count_only && h->n_line_contains == 1)
+        cnt = ls__segment_line_counts(s, h->line_contains[0].p, h->line_contains[0].len, a);
     uint64_t *ids;
     size_t n;
     ls__segment_select(s, ms, n_ms, a, &ids, &n);
@@ -117,7 +122,17 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
             const struct ls_seg_chunk *c = &s->chunks[cid];
             if (c->maxt < h->mint || c->mint > h->maxt || !allowed(ok, n_ok, cid))
                 continue;
-            struct ls_chunk_src src;
+            struct ls_chunk_src src = { 0 };
+            if (cnt && cnt[cid] != LS_COUNT_DECODE && c->mint >= h->mint && c->maxt <= h->maxt) {
+                if (cnt[cid] == 0)
+                    continue;
+                src = (struct ls_chunk_src){ .n = c->n, .mint = c->mint, .maxt = c->maxt,
+                                             .counted = cnt[cid] };
+                if (!r)
+                    r = grp_new(g, a, ss->ls);
+                grp_add(r, a, &src);
+                continue;
+            }
             int rc = ls__chunk_parse(s->map + c->off, c->len, &src, err);
             if (rc) {
                 if (err)
@@ -163,14 +178,14 @@ static void from_head(struct ls_head *hd, const struct scry_matcher *ms, size_t 
             if (k < s->n_chunks) {
                 const struct ls_hchunk *c = &s->chunks[k];
                 src = (struct ls_chunk_src){ 0, NULL, c->comp_len, c->raw_len, c->n,
-                                             c->mint, c->maxt };
+                                             c->mint, c->maxt, 0 };
                 if (c->maxt >= h->mint && c->mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, c->comp_len);
                     src.p = memcpy(p, c->bytes, c->comp_len);
                 }
             } else if (s->open_n) {
                 src = (struct ls_chunk_src){ 0, NULL, s->open.len, (uint32_t)s->open.len,
-                                             s->open_n, s->open_mint, s->open_maxt };
+                                             s->open_n, s->open_mint, s->open_maxt, 0 };
                 if (src.maxt >= h->mint && src.mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, s->open.len);
                     src.p = memcpy(p, s->open.p, s->open.len);
@@ -226,6 +241,7 @@ static size_t snapshot(struct ls_querier *q, const struct scry_matcher *ms, size
 #define LS_RING 6 /* slots: jobs decoded ahead of the consumer, at most */
 
 struct dslot {
+    uint64_t counted;          /* the job was a counted chunk: its one entry stands for this many */
     struct scry_buf dec;
     struct scry_arena *md;     /* metadata of the entries */
     struct scry_log_entry *ents;
@@ -363,6 +379,15 @@ static int decode(const struct decoder *d, struct dslot *s, const struct ls_chun
 {
     const uint8_t *p;
     s->n_ents = 0;
+    s->counted = c->counted;
+    if (c->counted) {
+        if (s->cap_ents == 0) {
+            s->cap_ents = 1;
+            s->ents = scry_realloc(s->ents, sizeof *s->ents);
+        }
+        s->ents[s->n_ents++] = (struct scry_log_entry){ .t_ns = c->maxt, .line = { "", 0 } };
+        return 0;
+    }
     int rc = ls__chunk_payload(c, &s->dec, &p, &s->err);
     if (rc)
         return rc;
@@ -423,6 +448,7 @@ static void *worker(void *arg)
             pthread_mutex_lock(&d->mu);
         } else {
             s->n_ents = 0;
+            s->counted = 0;
             s->err.code = 0;
         }
         s->done = j + 1;
@@ -565,7 +591,14 @@ static int it_err(const struct scry_entry_iter *base, struct scry_err *err)
     return it->err.code;
 }
 
-static const struct scry_entry_iter_ops it_ops = { .next = it_next, .at = it_at, .err = it_err };
+static uint64_t it_counted(const struct scry_entry_iter *base)
+{
+    const struct ls_entry_iter *it = (const struct ls_entry_iter *)base;
+    return it->cur_slot ? it->cur_slot->counted : 0;
+}
+
+static const struct scry_entry_iter_ops it_ops = { .next = it_next, .at = it_at, .err = it_err,
+                                                   .counted = it_counted };
 
 /* ---- stream set ---- */
 

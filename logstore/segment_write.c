@@ -26,13 +26,16 @@ struct tok {
     char s[LS_TOKEN_MAX];
     uint32_t n, cap;
     uint32_t last;      /* ids[n - 1] kept here: repeats in a chunk skip the ids line */
+    uint32_t last_line; /* the line that last counted in cnt[n - 1] */
     uint32_t *ids;      /* chunk ids, appended in increasing order */
+    uint32_t *cnt;      /* per posting: lines holding the token spelled lower-case */
 };
 struct tokmap {
     struct tok *v;      /* dictionary words */
     uint64_t *slots;    /* (hash << 32) | (index + 1) into v; 0 = empty */
     size_t n, cap, n_slots;
     uint32_t chunk;     /* the chunk being tokenized */
+    uint32_t line;      /* serial of the line being tokenized (from 1) */
     bool values;        /* key the key=value values */
     struct ls_fpw fp;   /* gram and value keys, deduplicated when encoded */
     uint8_t *maps;      /* per chunk: bit 0 holds a hex id, bit 1 a number-like word */
@@ -106,16 +109,108 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
         memcpy(t->s, p, len);
         t->n = t->cap = 0;
         t->ids = NULL;
+        t->cnt = NULL;
+        t->last_line = 0;
         m->slots[j] = h << 32 | (uint64_t)m->n;
     }
-    if (t->n && t->last == m->chunk)
+    /* Line counts (FORMAT.md "Line counts"): every line counts once for
+     * each of its tokens here; uncount_upper() takes back the lines that
+     * hold a token only in upper or mixed case. */
+    if (t->n && t->last == m->chunk) {
+        if (t->last_line != m->line) {
+            t->last_line = m->line;
+            t->cnt[t->n - 1]++;
+        }
         return;
+    }
     t->last = m->chunk;
+    t->last_line = m->line;
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 2;
         t->ids = scry_realloc(t->ids, t->cap * sizeof *t->ids);
+        t->cnt = scry_realloc(t->cnt, t->cap * sizeof *t->cnt);
     }
+    t->cnt[t->n] = 1;
     t->ids[t->n++] = m->chunk;
+}
+
+/* The dictionary entry of a token, or NULL (never added, or an id class). */
+static struct tok *tokmap_get(const struct tokmap *m, const char *p, size_t len)
+{
+    if (!m->n_slots)
+        return NULL;
+    uint64_t h = word_hash(p, len);
+    for (size_t j = h & (m->n_slots - 1); m->slots[j]; j = (j + 1) & (m->n_slots - 1)) {
+        struct tok *c = &m->v[(uint32_t)m->slots[j] - 1];
+        if ((m->slots[j] >> 32) == h && c->len == len && memcmp(c->s, p, len) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static bool alnum(uint8_t c)
+{
+    return (uint8_t)(c - '0') < 10 || (uint8_t)((c | 0x20) - 'a') < 26;
+}
+
+/* Whether line holds w (lower-case, no upper-case byte) as a whole word. */
+static bool has_word(const uint8_t *p, size_t len, const char *w, size_t n)
+{
+    for (const uint8_t *q = p, *end = p + len; (size_t)(end - q) >= n;) {
+        const uint8_t *f = memmem(q, (size_t)(end - q), w, n);
+        if (!f)
+            return false;
+        if ((f == p || !alnum(f[-1])) && (f + n == end || !alnum(f[n])))
+            return true;
+        q = f + 1;
+    }
+    return false;
+}
+
+/* After tokmap_add counted every token of the line just tokenized: a word
+ * with an upper-case byte does not match `|= "its lower-case spelling"`,
+ * so its line is uncounted unless the line also holds the word in
+ * lower case. Lines without upper-case bytes (16 at a time, branch-free)
+ * cost one pass. Words of LS_TOKEN_MAX bytes or more are windows: their
+ * counts are not exact (readers ignore them, FORMAT.md). */
+static void uncount_upper(struct tokmap *m, const char *line, size_t len)
+{
+    const uint8_t *p = (const uint8_t *)line;
+    size_t i = 0;
+    while (i < len) {
+        if (len - i >= 16) {
+            unsigned any = 0;
+            for (size_t k = 0; k < 16; k++)
+                any |= (uint8_t)(p[i + k] - 'A') < 26;
+            if (!any) {
+                i += 16;
+                continue;
+            }
+        }
+        if ((uint8_t)(p[i] - 'A') >= 26) {
+            i++;
+            continue;
+        }
+        size_t b = i, e = i;
+        while (b > 0 && alnum(p[b - 1]))
+            b--;
+        while (e < len && alnum(p[e]))
+            e++;
+        i = e;
+        if (e - b >= LS_TOKEN_MAX)
+            continue;
+        char w[LS_TOKEN_MAX];
+        for (size_t k = b; k < e; k++)
+            w[k - b] = (char)(p[k] | ((uint8_t)(p[k] - 'A') < 26 ? 0x20 : 0));
+        struct tok *t = tokmap_get(m, w, e - b);
+        if (!t || t->last_line != m->line || t->last != m->chunk)
+            continue; /* an id class (not counted), or uncounted already */
+        if (has_word(p, len, w, e - b))
+            continue;
+        assert(t->n > 0 && t->cnt[t->n - 1] > 0);
+        t->cnt[t->n - 1]--;
+        t->last_line = 0; /* line serials start at 1 */
+    }
 }
 
 /* A word: hex ids and number-like words go to the chunk's map bits (long
@@ -166,8 +261,10 @@ static int tok_cmp(const void *a, const void *b)
 
 static void tokmap_fini(struct tokmap *m)
 {
-    for (size_t i = 0; i < m->n; i++)
+    for (size_t i = 0; i < m->n; i++) {
         free(m->v[i].ids);
+        free(m->v[i].cnt);
+    }
     free(m->v);
     free(m->slots);
     free(m->maps);
@@ -285,8 +382,10 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                 ls__cols_add(&w->cols, w->prev, &en);
                 w->prev = en.t_ns;
                 w->n_ent++;
+                w->tm->line++;
                 ls_tokenize_split(en.line.p, en.line.len, tokmap_word,
                                   w->tm->values ? tokmap_value : NULL, w->tm);
+                uncount_upper(w->tm, en.line.p, en.line.len);
                 w->st->raw_bytes += en.line.len;
                 w->st->n_entries++;
             }
@@ -387,7 +486,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
     for (size_t i = 0; i < tm->n; i++)
         ord[i] = &tm->v[i];
     qsort(ord, tm->n, sizeof *ord, tok_cmp);
-    struct scry_buf dict = { 0 }, z = { 0 };
+    struct scry_buf dict = { 0 }, z = { 0 }, cnt = { 0 }, cz = { 0 };
     size_t map_len = (n_chunks + 7) / 8;
     uint8_t *maps = scry_calloc(2 * map_len + 1, 1);
     for (uint32_t c = 0; c < n_chunks && c < tm->map_cap; c++)
@@ -403,16 +502,24 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         ls__put_uvarint(&dict, shared);
         ls__put_str(&dict, t->s + shared, t->len - shared);
         put_postings(&dict, t);
+        for (uint32_t k = 0; k < t->n; k++)
+            ls__put_uvarint(&cnt, t->cnt[k]);
     }
     size_t bound = ZSTD_compressBound(dict.len);
     scry_buf_reserve(&z, bound);
     size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level ? level : 9);
+    /* the line counts: a column apart from the dictionary (mostly 1s and
+     * small numbers, which zstd squeezes far better alone) */
+    size_t cbound = ZSTD_compressBound(cnt.len);
+    scry_buf_reserve(&cz, cbound);
+    size_t czn = ZSTD_compress(cz.p, cbound, cnt.p ? cnt.p : "", cnt.len, level ? level : 9);
     int rc = 0;
-    if (ZSTD_isError(zn)) {
-        rc = scry_err_set(err, SCRY_EIO, "zstd: %s", ZSTD_getErrorName(zn));
+    if (ZSTD_isError(zn) || ZSTD_isError(czn)) {
+        rc = scry_err_set(err, SCRY_EIO, "zstd: %s",
+                          ZSTD_getErrorName(ZSTD_isError(zn) ? zn : czn));
     } else {
         size_t start = f->len;
-        scry_buf_putc(f, (char)(tm->values ? LS_TOK_VALUES : 0));
+        scry_buf_putc(f, (char)((tm->values ? LS_TOK_VALUES : 0) | LS_TOK_COUNTS));
         scry_buf_putc(f, LS_GRAM_LEN);
         scry_buf_putc(f, LS_GRAM_STEP);
         ls__put_uvarint(f, tm->n);
@@ -421,6 +528,11 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         scry_buf_put(f, z.p, zn);
         st->dict_bytes = f->len - start;
         st->n_dict = tm->n;
+        size_t cstart = f->len;
+        ls__put_uvarint(f, cnt.len);
+        ls__put_uvarint(f, czn);
+        scry_buf_put(f, cz.p, czn);
+        st->count_bytes = f->len - cstart;
         scry_buf_put(f, maps, 2 * map_len);
         size_t fstart = f->len;
         ls__fpw_encode(&tm->fp, n_chunks, f);
@@ -432,6 +544,8 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
     free(ord);
     scry_buf_fini(&dict);
     scry_buf_fini(&z);
+    scry_buf_fini(&cnt);
+    scry_buf_fini(&cz);
     return rc;
 }
 

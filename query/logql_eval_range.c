@@ -201,6 +201,47 @@ static double agg_window(enum lql_range_op op, const struct lql_point *p, size_t
     }
 }
 
+/* Whether a range aggregation may take counted entries (core/querier.h
+ * scry_select_hints.count_only): it counts entries, over one window (an
+ * instant query), into the one series of `sum(...)` (by nothing, so a
+ * counted entry's missing line and metadata name no series), and the
+ * pipeline is exactly one `|= "literal"`. */
+static bool count_only_ok(const struct lql_ctx *c, const struct lql_expr *e,
+                          const struct lql_grouping *g)
+{
+    const struct lql_log *log = &e->u.range.log;
+    enum lql_range_op op = e->u.range.op;
+    if (!(op == LQL_COUNT_OVER_TIME || (op == LQL_RATE && !has_unwrap(log))) ||
+        c->n_steps != 1 || !g || !g->present || g->without || g->n || log->n_stages != 1)
+        return false;
+    const struct lql_stage *st = &log->stages[0];
+    const struct lql_fval *f = st->u.filter.vals;
+    return st->kind == LQL_ST_FILTER && st->u.filter.op == LQL_CONTAINS &&
+           st->u.filter.n_vals == 1 && !f->ip && !f->re && f->len;
+}
+
+/* The index of the series with no labels (`sum(...)`'s one group), made on
+ * first use; -1 past max_series. */
+static long empty_series(struct rangeq *rq, uint64_t max_series)
+{
+    struct scry_labels none = { NULL, 0 };
+    uint64_t h = scry_labels_hash(&none);
+    long i = lql__smap_find(&rq->map, h, &none, range_at, rq);
+    if (i >= 0)
+        return i;
+    if (rq->n >= max_series)
+        return -1;
+    if (rq->n == rq->cap) {
+        rq->cap = rq->cap ? 2 * rq->cap : 64;
+        rq->labels = scry_realloc(rq->labels, rq->cap * sizeof *rq->labels);
+        rq->pts = scry_realloc(rq->pts, rq->cap * sizeof *rq->pts);
+    }
+    rq->labels[rq->n] = none;
+    rq->pts[rq->n] = (struct pts){ 0 };
+    lql__smap_add(&rq->map, h, rq->n);
+    return (long)rq->n++;
+}
+
 static const char *pipeline_error(const struct scry_labels *ls)
 {
     return scry_labels_get(ls, "__error__");
@@ -243,10 +284,11 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
     int64_t mint = c->start_ns - off - range + 1, maxt = end - off;
     struct rangeq rq = { .c = c };
     lql__smap_init(&rq.map);
-    struct lql_scan s;
-    int rc = lql__scan_open(&s, c, &e->u.range.log, mint, maxt, false);
     uint64_t max_series = c->opts->max_series ? c->opts->max_series : DEFAULT_MAX_SERIES;
     const struct lql_grouping *g = e->u.range.grouping.present ? &e->u.range.grouping : push;
+    bool count_only = count_only_ok(c, e, g);
+    struct lql_scan s;
+    int rc = lql__scan_open(&s, c, &e->u.range.log, mint, maxt, false, count_only);
     /* parsers need to extract only what the grouping and later stages read */
     const char *const *want = NULL;
     size_t n_want = 0;
@@ -275,6 +317,18 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
             uint64_t kh = 0;
             size_t line_len = ent.line.len;
             struct lql_row *r = &s.row;
+            /* an entry standing for `weight` matching ones (count_only) */
+            uint64_t weight = count_only && it->ops->counted ? it->ops->counted(it) : 0;
+            if (weight) {
+                line_len = 0;
+                if ((i = empty_series(&rq, max_series)) < 0) {
+                    rc = scry_err_set(c->err, SCRY_ELIMIT, "maximum of series (%llu) reached "
+                                      "for a single query", (unsigned long long)max_series);
+                    break;
+                }
+                goto add;
+            }
+            weight = 1;
             if (fast && !ent.metadata.n &&
                 (ls == fk.cur ? fk.stream_ok : lql__fast_stream(&fk, ls))) {
                 s.row.line = ent.line.p;
@@ -371,8 +425,8 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
                     p->dcount = scry_calloc(c->n_steps + 1, sizeof *p->dcount);
                     p->dbytes = scry_calloc(c->n_steps + 1, sizeof *p->dbytes);
                 }
-                p->dcount[lo]++;
-                p->dcount[hi + 1]--;
+                p->dcount[lo] += (int64_t)weight;
+                p->dcount[hi + 1] -= (int64_t)weight;
                 p->dbytes[lo] += (int64_t)line_len;
                 p->dbytes[hi + 1] -= (int64_t)line_len;
                 continue;

@@ -219,8 +219,11 @@ struct lql_scan {
     size_t cap_lbls;
 };
 
+/* count_only: the caller counts the entries passing the pipeline, one `|=`
+ * literal (scry_select_hints.count_only); entries may then stand for many
+ * (scry_entry_iter_ops.counted). */
 int lql__scan_open(struct lql_scan *s, struct lql_ctx *c, const struct lql_log *log,
-                   int64_t mint, int64_t maxt, bool backward);
+                   int64_t mint, int64_t maxt, bool backward, bool count_only);
 void lql__scan_close(struct lql_scan *s);
 /* Loads entry e of a stream with labels ls into the row and runs the
  * pipeline; false when filtered out. */
