@@ -103,6 +103,12 @@ struct scry_select_hints {
      * entry standing for all such entries of a chunk lying wholly inside
      * [mint, maxt] (scry_entry_iter_ops.counted). */
     bool count_only;
+    /* Logs, backward: the caller keeps only the newest newest_limit (> 0)
+     * entries in [mint, maxt] whose line contains line_contains[0]
+     * (n_line_contains is 1), with no other filter. A store that knows
+     * how many such entries some chunks hold may skip the chunks older
+     * than enough of them. */
+    uint64_t newest_limit;
 };
 
 struct scry_querier;

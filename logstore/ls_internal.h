@@ -27,6 +27,7 @@ struct ls_chunk_src {
     uint32_t raw_len, n;
     int64_t mint, maxt;
     uint32_t counted;  /* > 0: not decoded; stands for this many matching entries */
+    uint32_t match1;   /* 1 + its entries matching the count hint's literal, when known; or 0 */
 };
 
 /* ---- head ---- */

@@ -109,7 +109,7 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
     /* counting: the token index's line counts replace decoding where
      * they are exact (README "Counting from the index") */
     uint32_t *cnt = NULL;
-    if (h->count_only && h->n_line_contains == 1)
+    if ((h->count_only || h->newest_limit) && h->n_line_contains == 1)
         cnt = ls__segment_line_counts(s, h->line_contains[0].p, h->line_contains[0].len, a);
     uint64_t *ids;
     size_t n;
@@ -123,9 +123,10 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
             if (c->maxt < h->mint || c->mint > h->maxt || !allowed(ok, n_ok, cid))
                 continue;
             struct ls_chunk_src src = { 0 };
-            if (cnt && cnt[cid] != LS_COUNT_DECODE && c->mint >= h->mint && c->maxt <= h->maxt) {
-                if (cnt[cid] == 0)
-                    continue;
+            bool whole = c->mint >= h->mint && c->maxt <= h->maxt;
+            if (cnt && cnt[cid] == 0)
+                continue; /* no line holds the literal */
+            if (cnt && cnt[cid] != LS_COUNT_DECODE && whole && h->count_only) {
                 src = (struct ls_chunk_src){ .n = c->n, .mint = c->mint, .maxt = c->maxt,
                                              .counted = cnt[cid] };
                 if (!r)
@@ -143,6 +144,8 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
             src.n = c->n;
             src.mint = c->mint;
             src.maxt = c->maxt;
+            if (cnt && cnt[cid] != LS_COUNT_DECODE && whole)
+                src.match1 = cnt[cid] + 1;
             if (!r)
                 r = grp_new(g, a, ss->ls);
             grp_add(r, a, &src);
@@ -178,14 +181,14 @@ static void from_head(struct ls_head *hd, const struct scry_matcher *ms, size_t 
             if (k < s->n_chunks) {
                 const struct ls_hchunk *c = &s->chunks[k];
                 src = (struct ls_chunk_src){ 0, NULL, c->comp_len, c->raw_len, c->n,
-                                             c->mint, c->maxt, 0 };
+                                             c->mint, c->maxt, 0, 0 };
                 if (c->maxt >= h->mint && c->mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, c->comp_len);
                     src.p = memcpy(p, c->bytes, c->comp_len);
                 }
             } else if (s->open_n) {
                 src = (struct ls_chunk_src){ 0, NULL, s->open.len, (uint32_t)s->open.len,
-                                             s->open_n, s->open_mint, s->open_maxt, 0 };
+                                             s->open_n, s->open_mint, s->open_maxt, 0, 0 };
                 if (src.maxt >= h->mint && src.mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, s->open.len);
                     src.p = memcpy(p, s->open.p, s->open.len);
@@ -658,6 +661,54 @@ static const struct scry_stream_set_ops ss_ops = {
     .next = ss_next, .labels = ss_labels, .entries = ss_entries, .err = ss_err, .close = ss_close,
 };
 
+static int cmp_mint_desc(const void *x, const void *y)
+{
+    const struct ls_chunk_src *a = *(const struct ls_chunk_src *const *)x;
+    const struct ls_chunk_src *b = *(const struct ls_chunk_src *const *)y;
+    return (a->mint < b->mint) - (a->mint > b->mint);
+}
+
+/* newest_limit: when chunks of known matching counts, newest first by
+ * their oldest entry, hold limit matches at or after some time T, no entry
+ * before T can be among the newest limit ones: chunks ending before T are
+ * dropped without being decoded. */
+static void drop_older(struct grps *g, uint64_t limit)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        for (size_t k = 0; k < g->v[i].n; k++)
+            n += g->v[i].v[k].match1 > 1;
+    if (n == 0)
+        return;
+    const struct ls_chunk_src **v = scry_malloc(n * sizeof *v);
+    n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        for (size_t k = 0; k < g->v[i].n; k++)
+            if (g->v[i].v[k].match1 > 1)
+                v[n++] = &g->v[i].v[k];
+    qsort(v, n, sizeof *v, cmp_mint_desc);
+    uint64_t sum = 0;
+    int64_t cut = INT64_MIN;
+    for (size_t i = 0; i < n && cut == INT64_MIN; i++)
+        if ((sum += v[i]->match1 - 1) >= limit)
+            cut = v[i]->mint;
+    free(v);
+    if (cut == INT64_MIN)
+        return;
+    size_t m = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        struct grp *r = &g->v[i];
+        size_t k = 0;
+        for (size_t j = 0; j < r->n; j++)
+            if (r->v[j].maxt >= cut)
+                r->v[k++] = r->v[j];
+        r->n = k;
+        if (k)
+            g->v[m++] = *r;
+    }
+    g->n = m;
+}
+
 /* Collects the groups of every matching stream, merged by label set. */
 static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n_ms,
                    const struct scry_select_hints *h, struct grps *out, struct scry_err *err)
@@ -688,6 +739,8 @@ static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n
         }
     }
     g.n = k;
+    if (h->newest_limit && h->backward && h->n_line_contains == 1)
+        drop_older(&g, h->newest_limit);
     *out = g;
     return 0;
 }

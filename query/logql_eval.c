@@ -78,7 +78,8 @@ void lql__smap_add(struct lql_smap *m, uint64_t h, size_t idx)
 /* ---- shared: running a selector (struct lql_scan: logql_internal.h) ---- */
 
 int lql__scan_open(struct lql_scan *s, struct lql_ctx *c, const struct lql_log *log,
-                   int64_t mint, int64_t maxt, bool backward, bool count_only)
+                   int64_t mint, int64_t maxt, bool backward, bool count_only,
+                   uint64_t newest_limit)
 {
     memset(s, 0, sizeof *s);
     s->c = c;
@@ -107,6 +108,8 @@ int lql__scan_open(struct lql_scan *s, struct lql_ctx *c, const struct lql_log *
     h.line_contains = lits;
     h.n_line_contains = n_lits;
     h.count_only = count_only && n_lits == 1 && log->n_stages == 1;
+    if (backward && n_lits == 1 && log->n_stages == 1 && !log->detect_level)
+        h.newest_limit = newest_limit;
     rc = s->q->ops->select_streams(s->q, log->matchers, log->n_matchers, &h, &s->ss, c->err);
     if (rc) {
         s->q->ops->close(s->q);
@@ -346,7 +349,8 @@ static int scan_logs(struct logq *q, const struct lql_log *log, int64_t start_ns
     struct lql_ctx *c = q->c;
     struct lql_scan s;
     /* Loki's log range is [start, end) */
-    int rc = lql__scan_open(&s, c, log, start_ns, end_ns - 1, q->backward, false);
+    int rc = lql__scan_open(&s, c, log, start_ns, end_ns - 1, q->backward, false,
+                            pk ? 0 : q->limit);
     uint64_t tick = 0;
     while (!rc && s.ss->ops->next(s.ss)) {
         const struct scry_labels *ls = s.ss->ops->labels(s.ss);

@@ -288,7 +288,7 @@ int lql__eval_range(struct lql_ctx *c, const struct lql_expr *e, const struct lq
     const struct lql_grouping *g = e->u.range.grouping.present ? &e->u.range.grouping : push;
     bool count_only = count_only_ok(c, e, g);
     struct lql_scan s;
-    int rc = lql__scan_open(&s, c, &e->u.range.log, mint, maxt, false, count_only);
+    int rc = lql__scan_open(&s, c, &e->u.range.log, mint, maxt, false, count_only, 0);
     /* parsers need to extract only what the grouping and later stages read */
     const char *const *want = NULL;
     size_t n_want = 0;

@@ -221,9 +221,12 @@ struct lql_scan {
 
 /* count_only: the caller counts the entries passing the pipeline, one `|=`
  * literal (scry_select_hints.count_only); entries may then stand for many
- * (scry_entry_iter_ops.counted). */
+ * (scry_entry_iter_ops.counted). newest_limit > 0: a backward log query
+ * keeps only that many entries (scry_select_hints.newest_limit). Both are
+ * passed on only when the pipeline is exactly one `|=` literal. */
 int lql__scan_open(struct lql_scan *s, struct lql_ctx *c, const struct lql_log *log,
-                   int64_t mint, int64_t maxt, bool backward, bool count_only);
+                   int64_t mint, int64_t maxt, bool backward, bool count_only,
+                   uint64_t newest_limit);
 void lql__scan_close(struct lql_scan *s);
 /* Loads entry e of a stream with labels ls into the row and runs the
  * pipeline; false when filtered out. */

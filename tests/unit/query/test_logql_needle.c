@@ -6,7 +6,9 @@
  * in upper case, twice in a line, in key=value values, with windows whose
  * edges cut chunks, over two segments and the head, also as `rate`, and
  * with entries carrying structured metadata. The counted path must be
- * taken (fewer lines processed) for a needle that only occurs as a word. */
+ * taken (fewer lines processed) for a needle that only occurs as a word.
+ * Backward log queries of one `|=` literal, which may skip chunks older
+ * than enough counted matches, return the general path's entries. */
 #include "logql_fixture.h"
 
 static unsigned rnd(unsigned *s)
@@ -17,7 +19,7 @@ static unsigned rnd(unsigned *s)
 
 #define N_LINES 3000
 #define T0 (1000 * SEC)
-#define STEP (3 * SEC)
+#define STEP (30 * SEC) /* a chunk per stream and hour: 120 entries */
 
 static const char *const words[] = {
     "needle", "needles", "xneedle", "NEEDLE", "Needle", "needle needle", "solo", "SOLO",
@@ -103,18 +105,49 @@ static void test_needle_count_equals_general(void **state)
     assert_true(nonempty > 50);
     /* the whole corpus: every segment chunk lies in the window */
     int64_t end = T0 + (int64_t)N_LINES * STEP;
-    char *a = metric("sum(count_over_time({app=~\".+\"} |= \"solo\" [6h]))", end);
+    char *a = metric("sum(count_over_time({app=~\".+\"} |= \"solo\" [30h]))", end);
     snprintf(a1, sizeof a1, "%s", a);
     uint64_t fast = lines;
-    const char *g = metric("sum(count_over_time({app=~\".+\"} |= \"solo\" != \"qq\" [6h]))", end);
+    const char *g = metric("sum(count_over_time({app=~\".+\"} |= \"solo\" != \"qq\" [30h]))", end);
     assert_string_equal(a1, g);
     assert_true(fast < lines / 2);
+}
+
+/* A backward log query of one `|=` literal may skip chunks older than
+ * enough counted matches (scry_select_hints.newest_limit): same entries. */
+static void test_needle_newest_equals_general(void **state)
+{
+    (void)state;
+    static const char *const needles[] = { "needle", "solo", "hay", "beef", "Needle", "zzz",
+                                           "stack" };
+    static const uint64_t limits[] = { 1, 7, 100, 1000, 5000 };
+    unsigned seed = 5;
+    char q1[300], q2[300];
+    static char a1[65536];
+    for (int round = 0; round < 60; round++) {
+        const char *nd = needles[rnd(&seed) % (sizeof needles / sizeof *needles)];
+        uint64_t limit = limits[rnd(&seed) % 5];
+        int64_t start = T0 + (int64_t)(rnd(&seed) % N_LINES) * STEP - 2 * SEC;
+        int64_t end = start + (int64_t)(rnd(&seed) % N_LINES + 1) * STEP;
+        if (round % 4 == 0) { /* everything */
+            start = T0 - SEC;
+            end = T0 + (int64_t)(N_LINES + 1) * STEP;
+        }
+        snprintf(q1, sizeof q1, "{app=~\".+\"} |= \"%s\"", nd);
+        snprintf(q2, sizeof q2, "{app=~\".+\"} |= \"%s\" != \"qq never\"", nd);
+        snprintf(a1, sizeof a1, "%s", fx_logs(q1, start, end, limit, true));
+        const char *a2 = fx_logs(q2, start, end, limit, true);
+        if (strcmp(a1, a2))
+            fail_msg("%s limit %llu [%lld, %lld):\n%.500s\ngeneral:\n%.500s", q1,
+                     (unsigned long long)limit, (long long)start, (long long)end, a1, a2);
+    }
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_needle_count_equals_general),
+        cmocka_unit_test(test_needle_newest_equals_general),
     };
     return cmocka_run_group_tests(tests, setup, fx_teardown);
 }
