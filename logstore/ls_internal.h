@@ -154,6 +154,7 @@ struct ls_segment {
     uint32_t *post_off;               /* n_dict + 1: token i's postings in dict */
     const uint8_t *counts;            /* LS_TOK_COUNTS: line counts, one uvarint per posting */
     uint32_t *cnt_off;                /* n_dict + 1: token i's counts in counts */
+    uint8_t count_min;                /* tokens in fewer chunks have no counts */
     uint8_t tok_flags, gram_len, gram_step;
     const uint8_t *hexmap, *nummap;   /* n_chunks bits each: chunk holds a hex id / a number */
     struct ls_fpset fp;

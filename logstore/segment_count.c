@@ -33,15 +33,18 @@ static uint32_t entry_at(const struct ls_segment *s, uint32_t pos)
 }
 
 /* Dictionary entry i's chunks: marked LS_COUNT_DECODE, or (counts) given
- * their line counts where not marked. */
+ * their line counts where not marked; a token in fewer than count_min
+ * chunks has no counts, so its chunks are marked. */
 static void postings(const struct ls_segment *s, uint32_t i, uint32_t *v, bool counts)
 {
     struct ls_rd r = { s->dict + s->post_off[i], s->dict + s->post_off[i + 1], false };
     struct ls_rd c = { s->counts + s->cnt_off[i], s->counts + s->cnt_off[i + 1], false };
     uint64_t n = ls__rd_uvarint(&r), id = 0;
+    if (n < s->count_min)
+        counts = false; /* no counts kept: its chunks decode */
     for (uint64_t k = 0; k < n; k++) {
         id = k ? id + ls__rd_uvarint(&r) : ls__rd_uvarint(&r);
-        uint64_t cnt = ls__rd_uvarint(&c);
+        uint64_t cnt = counts ? ls__rd_uvarint(&c) : 0;
         SCRY_ASSERT(!r.bad && !c.bad && id < s->n_chunks); /* validated at open */
         if (!counts)
             v[id] = LS_COUNT_DECODE;

@@ -179,10 +179,11 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     /* FORMAT.md "Line counts": one uvarint per posting, dictionary order */
     struct ls_rd cr = { NULL, NULL, false };
     if (hdr[0] & LS_TOK_COUNTS) {
+        const uint8_t *mc = ls__rd_bytes(&r, 1);
         uint64_t craw = ls__rd_uvarint(&r), ccomp = ls__rd_uvarint(&r);
         const uint8_t *czp = ls__rd_bytes(&r, ccomp);
         struct scry_buf cb = { 0 };
-        if (r.bad || craw > UINT32_MAX || craw > 10 * (raw_len + 1) ||
+        if (r.bad || mc[0] == 0 || craw > UINT32_MAX || craw > 10 * (raw_len + 1) ||
             inflate(czp, (size_t)ccomp, (size_t)craw, &cb) != 0) {
             scry_buf_fini(&cb);
             scry_buf_fini(&rb);
@@ -193,6 +194,7 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
             memcpy(c, cb.p, craw);
         scry_buf_fini(&cb);
         s->counts = c;
+        s->count_min = mc[0];
         s->cnt_off = scry_arena_alloc(s->a, (n + 1) * sizeof *s->cnt_off);
         cr = (struct ls_rd){ c, c + craw, false };
     }
@@ -245,7 +247,7 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
         }
         if (s->counts) {
             s->cnt_off[i] = (uint32_t)(cr.p - s->counts);
-            for (size_t j = 0; j < k; j++)
+            for (size_t j = 0; k >= s->count_min && j < k; j++)
                 if (ls__rd_uvarint(&cr) > s->chunks[ids[j]].n)
                     cr.bad = true; /* more lines than the chunk has entries */
             if (cr.bad) {

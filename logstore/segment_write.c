@@ -502,7 +502,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         ls__put_uvarint(&dict, shared);
         ls__put_str(&dict, t->s + shared, t->len - shared);
         put_postings(&dict, t);
-        for (uint32_t k = 0; k < t->n; k++)
+        for (uint32_t k = 0; t->n >= LS_COUNT_MIN_CHUNKS && k < t->n; k++)
             ls__put_uvarint(&cnt, t->cnt[k]);
     }
     size_t bound = ZSTD_compressBound(dict.len);
@@ -529,6 +529,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         st->dict_bytes = f->len - start;
         st->n_dict = tm->n;
         size_t cstart = f->len;
+        scry_buf_putc(f, LS_COUNT_MIN_CHUNKS);
         ls__put_uvarint(f, cnt.len);
         ls__put_uvarint(f, czn);
         scry_buf_put(f, cz.p, czn);
