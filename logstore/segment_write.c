@@ -508,11 +508,12 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
     size_t bound = ZSTD_compressBound(dict.len);
     scry_buf_reserve(&z, bound);
     size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level ? level : 9);
-    /* the line counts: a column apart from the dictionary (mostly 1s and
-     * small numbers, which zstd squeezes far better alone) */
+    /* the line counts: a column of their own, at level 17 (100 MiB
+     * corpus: 129 KB at 9, 121 KB at 17 for ~75 ms more per flush; the
+     * segment must stay below zstd -3 of the files, README "Counting") */
     size_t cbound = ZSTD_compressBound(cnt.len);
     scry_buf_reserve(&cz, cbound);
-    size_t czn = ZSTD_compress(cz.p, cbound, cnt.p ? cnt.p : "", cnt.len, level ? level : 9);
+    size_t czn = ZSTD_compress(cz.p, cbound, cnt.p ? cnt.p : "", cnt.len, level ? level : 17);
     int rc = 0;
     if (ZSTD_isError(zn) || ZSTD_isError(czn)) {
         rc = scry_err_set(err, SCRY_EIO, "zstd: %s",
