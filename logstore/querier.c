@@ -109,7 +109,10 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
     /* counting: the token index's line counts replace decoding where
      * they are exact (README "Counting from the index") */
     uint32_t *cnt = NULL;
-    if ((h->count_only || h->newest_limit) && h->n_line_contains == 1)
+    /* fewer allowed chunks than count_min: the needle's own token (if
+     * any) has no counts, so the dictionary walk would only cost */
+    if ((h->count_only || h->newest_limit) && h->n_line_contains == 1 && s->counts &&
+        (n_ok == SIZE_MAX || n_ok >= s->count_min))
         cnt = ls__segment_line_counts(s, h->line_contains[0].p, h->line_contains[0].len, a);
     uint64_t *ids;
     size_t n;
