@@ -132,8 +132,8 @@ static void run(struct ls_store *st, enum kind k, const char *q, int64_t start, 
         if (k == K_AUTO)
             k = lql_is_log(e) ? K_LOG : K_RANGE;
         double t0 = cpu_s(), w0 = wall_s();
-        int rc = k == K_LOG ? lql_eval_logs(&o, ls_queryable(st), e, start, end + 1, log_limit, true,
-                                            a, &r, &err)
+        int rc = k == K_LOG ? lql_eval_logs(&o, ls_queryable(st), e, start, end + 1, log_limit,
+                                            true, a, &r, &err)
                  : k == K_RANGE
                      ? lql_eval_metric(&o, ls_queryable(st), e, start, end, 60000000000LL,
                                        false, a, &r, &err)

@@ -168,7 +168,8 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     const uint8_t *hdr = ls__rd_bytes(&r, 3);
     uint64_t n = ls__rd_uvarint(&r), raw_len = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
     const uint8_t *zp = ls__rd_bytes(&r, comp);
-    if (r.bad || (hdr[0] & ~(LS_TOK_VALUES | LS_TOK_COUNTS)) || hdr[1] == 0 || hdr[2] == 0 || hdr[2] > hdr[1] ||
+    if (r.bad || (hdr[0] & ~(LS_TOK_VALUES | LS_TOK_COUNTS)) || hdr[1] == 0 || hdr[2] == 0 ||
+        hdr[2] > hdr[1] ||
         hdr[1] > LS_TOKEN_MAX || n > raw_len || raw_len > UINT32_MAX)
         return corrupt(s, off, "bad token dictionary header", err);
     struct scry_buf rb = { 0 };
