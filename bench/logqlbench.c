@@ -100,7 +100,9 @@ static int load(struct ls_store *st, const char *path, int64_t *first, int64_t *
     return 0;
 }
 
-/* What a query line asks for: a log query (limit 100 backward), a range
+static uint64_t log_limit = 100; /* -l */
+
+/* What a query line asks for: a log query (limit -l, 100, backward), a range
  * metric query (step 1 m) or an instant one at the end. */
 enum kind { K_AUTO, K_LOG, K_RANGE, K_INSTANT };
 
@@ -130,8 +132,8 @@ static void run(struct ls_store *st, enum kind k, const char *q, int64_t start, 
         if (k == K_AUTO)
             k = lql_is_log(e) ? K_LOG : K_RANGE;
         double t0 = cpu_s(), w0 = wall_s();
-        int rc = k == K_LOG ? lql_eval_logs(&o, ls_queryable(st), e, start, end + 1, 100, true,
-                                            a, &r, &err)
+        int rc = k == K_LOG ? lql_eval_logs(&o, ls_queryable(st), e, start, end + 1, log_limit,
+                                            true, a, &r, &err)
                  : k == K_RANGE
                      ? lql_eval_metric(&o, ls_queryable(st), e, start, end, 60000000000LL,
                                        false, a, &r, &err)
@@ -180,7 +182,7 @@ static const char *const default_queries[] = {
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: logqlbench [-d DIR] [-q QUERYFILE] [-t FIRST_NS,LAST_NS] "
+    fprintf(stderr, "usage: logqlbench [-d DIR] [-q QUERYFILE] [-t FIRST_NS,LAST_NS] [-l LIMIT] "
                     "PUSHFILE|- [ROUNDS]\n");
     exit(2);
 }
@@ -190,10 +192,11 @@ int main(int argc, char **argv)
     const char *keep = NULL, *qfile = NULL;
     int64_t first = INT64_MAX, last = INT64_MIN;
     int opt;
-    while ((opt = getopt(argc, argv, "d:q:t:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:q:t:l:")) != -1) {
         switch (opt) {
         case 'd': keep = optarg; break;
         case 'q': qfile = optarg; break;
+        case 'l': log_limit = strtoull(optarg, NULL, 10); break;
         case 't':
             if (sscanf(optarg, "%" SCNd64 ",%" SCNd64, &first, &last) != 2)
                 usage();

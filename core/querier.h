@@ -58,6 +58,11 @@ struct scry_entry_iter_ops {
     bool (*next)(struct scry_entry_iter *it);
     void (*at)(const struct scry_entry_iter *it, struct scry_log_entry *out);
     int (*err)(const struct scry_entry_iter *it, struct scry_err *err);
+    /* Optional (NULL: always 0). 0 for an entry; n > 0 when the current
+     * entry stands for n entries that the store counted without decoding
+     * them (scry_select_hints.count_only): its t_ns lies in their time
+     * range, its line is empty and it has no metadata. */
+    uint64_t (*counted)(const struct scry_entry_iter *it);
 };
 struct scry_entry_iter {
     const struct scry_entry_iter_ops *ops;
@@ -92,6 +97,18 @@ struct scry_select_hints {
      * before handing them out. Advisory: callers still filter. */
     const struct scry_str *line_contains;
     size_t n_line_contains;
+    /* Logs: the caller only counts the entries in [mint, maxt] whose line
+     * contains line_contains[0] (n_line_contains is 1), with no other
+     * filter, and no metadata in its result. A store may then hand out one
+     * entry standing for all such entries of a chunk lying wholly inside
+     * [mint, maxt] (scry_entry_iter_ops.counted). */
+    bool count_only;
+    /* Logs, backward: the caller keeps only the newest newest_limit (> 0)
+     * entries in [mint, maxt] whose line contains line_contains[0]
+     * (n_line_contains is 1), with no other filter. A store that knows
+     * how many such entries some chunks hold may skip the chunks older
+     * than enough of them. */
+    uint64_t newest_limit;
 };
 
 struct scry_querier;

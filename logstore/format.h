@@ -37,6 +37,10 @@
 #define LS_ZSTD_CHAIN_LOG 18
 /* Token index flags (FORMAT.md "Token index"). */
 #define LS_TOK_VALUES 1   /* key=value values are in the fingerprint set */
+#define LS_TOK_COUNTS 2   /* line counts per posting follow the dictionary */
+/* Line counts are kept for tokens in at least this many chunks: a rarer
+ * needle decodes its few chunks (FORMAT.md "Line counts": bytes). */
+#define LS_COUNT_MIN_CHUNKS 4
 
 #define LS_WAL_STREAM 1
 #define LS_WAL_ENTRIES 2

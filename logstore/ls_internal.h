@@ -26,6 +26,8 @@ struct ls_chunk_src {
     size_t len;        /* bytes at p */
     uint32_t raw_len, n;
     int64_t mint, maxt;
+    uint32_t counted;  /* > 0: not decoded; stands for this many matching entries */
+    uint32_t match1;   /* 1 + its entries matching the count hint's literal, when known; or 0 */
 };
 
 /* ---- head ---- */
@@ -150,6 +152,9 @@ struct ls_segment {
     uint32_t *tok_off;                /* n_dict + 1 offsets into blob */
     const uint8_t *dict;              /* the decompressed dictionary */
     uint32_t *post_off;               /* n_dict + 1: token i's postings in dict */
+    const uint8_t *counts;            /* LS_TOK_COUNTS: line counts, one uvarint per posting */
+    uint32_t *cnt_off;                /* n_dict + 1: token i's counts in counts */
+    uint8_t count_min;                /* tokens in fewer chunks have no counts */
     uint8_t tok_flags, gram_len, gram_step;
     const uint8_t *hexmap, *nummap;   /* n_chunks bits each: chunk holds a hex id / a number */
     struct ls_fpset fp;
@@ -174,6 +179,14 @@ int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, 
  * SIZE_MAX (every chunk) when the segment does not key its values. */
 int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len,
                              struct scry_arena *a, uint64_t **out, size_t *n_out);
+/* Per chunk id, the exact number of lines holding lit (a lower-case ASCII
+ * alphanumeric word shorter than LS_TOKEN_MAX) from the token index's line
+ * counts, or LS_COUNT_DECODE where the chunk must be decoded to know
+ * (README.md "Counting from the index"). NULL when the segment cannot
+ * count lit at all (no counts, or lit not such a word). */
+#define LS_COUNT_DECODE UINT32_MAX
+uint32_t *ls__segment_line_counts(struct ls_segment *s, const char *lit, size_t len,
+                                  struct scry_arena *a);
 void ls__segment_select(struct ls_segment *s, const struct scry_matcher *ms, size_t n_ms,
                         struct scry_arena *a, uint64_t **out, size_t *n);
 
@@ -182,6 +195,7 @@ struct ls_segment_stats {
     uint64_t n_entries, raw_bytes, bytes;
     uint64_t chunk_bytes, stream_bytes, token_bytes;  /* sections: chunks, streams+labels, tokens */
     uint64_t dict_bytes, fp_bytes, n_dict, n_fp;      /* inside the token index */
+    uint64_t count_bytes;                             /* the line counts, inside it too */
     int64_t mint, maxt;
 };
 /* Writes the head's streams (chunks all cut) into dir/segment via segment.tmp. */

@@ -106,6 +106,14 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
         if (n_ok == 0)
             return 0;
     }
+    /* counting: the token index's line counts replace decoding where
+     * they are exact (README "Counting from the index") */
+    uint32_t *cnt = NULL;
+    /* fewer allowed chunks than count_min: the needle's own token (if
+     * any) has no counts, so the dictionary walk would only cost */
+    if ((h->count_only || h->newest_limit) && h->n_line_contains == 1 && s->counts &&
+        (n_ok == SIZE_MAX || n_ok >= s->count_min))
+        cnt = ls__segment_line_counts(s, h->line_contains[0].p, h->line_contains[0].len, a);
     uint64_t *ids;
     size_t n;
     ls__segment_select(s, ms, n_ms, a, &ids, &n);
@@ -117,7 +125,18 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
             const struct ls_seg_chunk *c = &s->chunks[cid];
             if (c->maxt < h->mint || c->mint > h->maxt || !allowed(ok, n_ok, cid))
                 continue;
-            struct ls_chunk_src src;
+            struct ls_chunk_src src = { 0 };
+            bool whole = c->mint >= h->mint && c->maxt <= h->maxt;
+            if (cnt && cnt[cid] == 0)
+                continue; /* no line holds the literal */
+            if (cnt && cnt[cid] != LS_COUNT_DECODE && whole && h->count_only) {
+                src = (struct ls_chunk_src){ .n = c->n, .mint = c->mint, .maxt = c->maxt,
+                                             .counted = cnt[cid] };
+                if (!r)
+                    r = grp_new(g, a, ss->ls);
+                grp_add(r, a, &src);
+                continue;
+            }
             int rc = ls__chunk_parse(s->map + c->off, c->len, &src, err);
             if (rc) {
                 if (err)
@@ -128,6 +147,8 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
             src.n = c->n;
             src.mint = c->mint;
             src.maxt = c->maxt;
+            if (cnt && cnt[cid] != LS_COUNT_DECODE && whole)
+                src.match1 = cnt[cid] + 1;
             if (!r)
                 r = grp_new(g, a, ss->ls);
             grp_add(r, a, &src);
@@ -163,14 +184,14 @@ static void from_head(struct ls_head *hd, const struct scry_matcher *ms, size_t 
             if (k < s->n_chunks) {
                 const struct ls_hchunk *c = &s->chunks[k];
                 src = (struct ls_chunk_src){ 0, NULL, c->comp_len, c->raw_len, c->n,
-                                             c->mint, c->maxt };
+                                             c->mint, c->maxt, 0, 0 };
                 if (c->maxt >= h->mint && c->mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, c->comp_len);
                     src.p = memcpy(p, c->bytes, c->comp_len);
                 }
             } else if (s->open_n) {
                 src = (struct ls_chunk_src){ 0, NULL, s->open.len, (uint32_t)s->open.len,
-                                             s->open_n, s->open_mint, s->open_maxt };
+                                             s->open_n, s->open_mint, s->open_maxt, 0, 0 };
                 if (src.maxt >= h->mint && src.mint <= h->maxt) {
                     uint8_t *p = scry_arena_alloc(a, s->open.len);
                     src.p = memcpy(p, s->open.p, s->open.len);
@@ -226,6 +247,7 @@ static size_t snapshot(struct ls_querier *q, const struct scry_matcher *ms, size
 #define LS_RING 6 /* slots: jobs decoded ahead of the consumer, at most */
 
 struct dslot {
+    uint64_t counted;          /* the job was a counted chunk: its one entry stands for this many */
     struct scry_buf dec;
     struct scry_arena *md;     /* metadata of the entries */
     struct scry_log_entry *ents;
@@ -363,6 +385,15 @@ static int decode(const struct decoder *d, struct dslot *s, const struct ls_chun
 {
     const uint8_t *p;
     s->n_ents = 0;
+    s->counted = c->counted;
+    if (c->counted) {
+        if (s->cap_ents == 0) {
+            s->cap_ents = 1;
+            s->ents = scry_realloc(s->ents, sizeof *s->ents);
+        }
+        s->ents[s->n_ents++] = (struct scry_log_entry){ .t_ns = c->maxt, .line = { "", 0 } };
+        return 0;
+    }
     int rc = ls__chunk_payload(c, &s->dec, &p, &s->err);
     if (rc)
         return rc;
@@ -423,6 +454,7 @@ static void *worker(void *arg)
             pthread_mutex_lock(&d->mu);
         } else {
             s->n_ents = 0;
+            s->counted = 0;
             s->err.code = 0;
         }
         s->done = j + 1;
@@ -565,7 +597,14 @@ static int it_err(const struct scry_entry_iter *base, struct scry_err *err)
     return it->err.code;
 }
 
-static const struct scry_entry_iter_ops it_ops = { .next = it_next, .at = it_at, .err = it_err };
+static uint64_t it_counted(const struct scry_entry_iter *base)
+{
+    const struct ls_entry_iter *it = (const struct ls_entry_iter *)base;
+    return it->cur_slot ? it->cur_slot->counted : 0;
+}
+
+static const struct scry_entry_iter_ops it_ops = { .next = it_next, .at = it_at, .err = it_err,
+                                                   .counted = it_counted };
 
 /* ---- stream set ---- */
 
@@ -625,6 +664,54 @@ static const struct scry_stream_set_ops ss_ops = {
     .next = ss_next, .labels = ss_labels, .entries = ss_entries, .err = ss_err, .close = ss_close,
 };
 
+static int cmp_mint_desc(const void *x, const void *y)
+{
+    const struct ls_chunk_src *a = *(const struct ls_chunk_src *const *)x;
+    const struct ls_chunk_src *b = *(const struct ls_chunk_src *const *)y;
+    return (a->mint < b->mint) - (a->mint > b->mint);
+}
+
+/* newest_limit: when chunks of known matching counts, newest first by
+ * their oldest entry, hold limit matches at or after some time T, no entry
+ * before T can be among the newest limit ones: chunks ending before T are
+ * dropped without being decoded. */
+static void drop_older(struct grps *g, uint64_t limit)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        for (size_t k = 0; k < g->v[i].n; k++)
+            n += g->v[i].v[k].match1 > 1;
+    if (n == 0)
+        return;
+    const struct ls_chunk_src **v = scry_malloc(n * sizeof *v);
+    n = 0;
+    for (size_t i = 0; i < g->n; i++)
+        for (size_t k = 0; k < g->v[i].n; k++)
+            if (g->v[i].v[k].match1 > 1)
+                v[n++] = &g->v[i].v[k];
+    qsort(v, n, sizeof *v, cmp_mint_desc);
+    uint64_t sum = 0;
+    int64_t cut = INT64_MIN;
+    for (size_t i = 0; i < n && cut == INT64_MIN; i++)
+        if ((sum += v[i]->match1 - 1) >= limit)
+            cut = v[i]->mint;
+    free(v);
+    if (cut == INT64_MIN)
+        return;
+    size_t m = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        struct grp *r = &g->v[i];
+        size_t k = 0;
+        for (size_t j = 0; j < r->n; j++)
+            if (r->v[j].maxt >= cut)
+                r->v[k++] = r->v[j];
+        r->n = k;
+        if (k)
+            g->v[m++] = *r;
+    }
+    g->n = m;
+}
+
 /* Collects the groups of every matching stream, merged by label set. */
 static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n_ms,
                    const struct scry_select_hints *h, struct grps *out, struct scry_err *err)
@@ -655,6 +742,8 @@ static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n
         }
     }
     g.n = k;
+    if (h->newest_limit && h->backward && h->n_line_contains == 1)
+        drop_older(&g, h->newest_limit);
     *out = g;
     return 0;
 }

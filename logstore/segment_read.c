@@ -168,13 +168,36 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
     const uint8_t *hdr = ls__rd_bytes(&r, 3);
     uint64_t n = ls__rd_uvarint(&r), raw_len = ls__rd_uvarint(&r), comp = ls__rd_uvarint(&r);
     const uint8_t *zp = ls__rd_bytes(&r, comp);
-    if (r.bad || (hdr[0] & ~LS_TOK_VALUES) || hdr[1] == 0 || hdr[2] == 0 || hdr[2] > hdr[1] ||
+    if (r.bad || (hdr[0] & ~(LS_TOK_VALUES | LS_TOK_COUNTS)) || hdr[1] == 0 || hdr[2] == 0 ||
+        hdr[2] > hdr[1] ||
         hdr[1] > LS_TOKEN_MAX || n > raw_len || raw_len > UINT32_MAX)
         return corrupt(s, off, "bad token dictionary header", err);
     struct scry_buf rb = { 0 };
     if (inflate(zp, (size_t)comp, (size_t)raw_len, &rb) != 0) {
         scry_buf_fini(&rb);
         return corrupt(s, (size_t)(zp - s->map), "token dictionary does not decompress", err);
+    }
+    /* FORMAT.md "Line counts": one uvarint per posting, dictionary order */
+    struct ls_rd cr = { NULL, NULL, false };
+    if (hdr[0] & LS_TOK_COUNTS) {
+        const uint8_t *mc = ls__rd_bytes(&r, 1);
+        uint64_t craw = ls__rd_uvarint(&r), ccomp = ls__rd_uvarint(&r);
+        const uint8_t *czp = ls__rd_bytes(&r, ccomp);
+        struct scry_buf cb = { 0 };
+        if (r.bad || mc[0] == 0 || craw > UINT32_MAX || craw > 10 * (raw_len + 1) ||
+            inflate(czp, (size_t)ccomp, (size_t)craw, &cb) != 0) {
+            scry_buf_fini(&cb);
+            scry_buf_fini(&rb);
+            return corrupt(s, (size_t)(r.p - s->map), "bad line counts", err);
+        }
+        uint8_t *c = scry_arena_alloc(s->a, craw + 1);
+        if (craw)
+            memcpy(c, cb.p, craw);
+        scry_buf_fini(&cb);
+        s->counts = c;
+        s->count_min = mc[0];
+        s->cnt_off = scry_arena_alloc(s->a, (n + 1) * sizeof *s->cnt_off);
+        cr = (struct ls_rd){ c, c + craw, false };
     }
     uint8_t *raw = scry_arena_alloc(s->a, raw_len + 1);
     if (raw_len)
@@ -223,10 +246,24 @@ static int read_tokens(struct ls_segment *s, uint64_t off, uint64_t end, struct 
             d.bad = true;
             break;
         }
+        if (s->counts) {
+            s->cnt_off[i] = (uint32_t)(cr.p - s->counts);
+            for (size_t j = 0; k >= s->count_min && j < k; j++)
+                if (ls__rd_uvarint(&cr) > s->chunks[ids[j]].n)
+                    cr.bad = true; /* more lines than the chunk has entries */
+            if (cr.bad) {
+                d.bad = true;
+                break;
+            }
+        }
         bl += (uint32_t)len;
         prev_len = (uint32_t)len;
     }
     scry_arena_destroy(tmp);
+    if (s->counts && !d.bad) {
+        s->cnt_off[n] = (uint32_t)(cr.p - s->counts);
+        d.bad = cr.p != cr.end;
+    }
     if (d.bad || d.p != d.end) {
         scry_buf_fini(&bb);
         return corrupt(s, (size_t)(zp - s->map), "bad token dictionary", err);

@@ -203,6 +203,36 @@ long lql__smap_find(const struct lql_smap *m, uint64_t h, const struct scry_labe
 void lql__smap_add(struct lql_smap *m, uint64_t h, size_t idx);
 
 int lql__check_deadline(struct lql_ctx *c);
+
+/* Running a selector (logql_eval.c): the querier, the stream set and a row
+ * reused across entries. */
+struct lql_scan {
+    struct lql_ctx *c;
+    const struct lql_log *log;
+    struct scry_querier *q;
+    struct scry_stream_set *ss;
+    struct lql_row row;
+    /* the current stream's labels as row labels (value lengths measured
+     * once per stream, not per entry) */
+    const struct scry_labels *cache_ls;
+    struct lql_lbl *stream_lbls;
+    size_t cap_lbls;
+};
+
+/* count_only: the caller counts the entries passing the pipeline, one `|=`
+ * literal (scry_select_hints.count_only); entries may then stand for many
+ * (scry_entry_iter_ops.counted). newest_limit > 0: a backward log query
+ * keeps only that many entries (scry_select_hints.newest_limit). Both are
+ * passed on only when the pipeline is exactly one `|=` literal. */
+int lql__scan_open(struct lql_scan *s, struct lql_ctx *c, const struct lql_log *log,
+                   int64_t mint, int64_t maxt, bool backward, bool count_only,
+                   uint64_t newest_limit);
+void lql__scan_close(struct lql_scan *s);
+/* Loads entry e of a stream with labels ls into the row and runs the
+ * pipeline; false when filtered out. */
+bool lql__scan_entry(struct lql_scan *s, const struct scry_labels *ls,
+                     const struct scry_log_entry *e);
+int lql__scan_err(struct lql_scan *s, struct scry_entry_iter *it);
 struct lql_ser *lql__vec_add(struct lql_ctx *c, struct lql_vec *v, struct scry_labels ls);
 int lql__eval_node(struct lql_ctx *c, const struct lql_expr *e, struct lql_vec *out);
 /* push: a grouping to apply to the samples before aggregating over time,

@@ -1,7 +1,7 @@
 /* fuzz_segment.c — the segment reader (logstore/segment_read.c) on
  * arbitrary bytes: open must validate or fail with SCRY_ECORRUPT; when it
  * opens, every chunk must decode or fail (columnar payloads down to their
- * entries), and token lookups of every kind
+ * entries), and token lookups of every kind (and the line counts)
  * must answer, never crash. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +44,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < 3; i++)
         (void)ls__segment_token_chunks(s, &t[i], 1, a, &ids, &n, NULL);
     (void)ls__segment_value_chunks(s, "request completed", 17, a, &ids, &n);
+    /* Line counts (FORMAT.md "Line counts"): validated at open, so a count
+     * never exceeds its chunk's entries. */
+    for (int i = 0; i < 3; i++) {
+        uint32_t *v = ls__segment_line_counts(s, t[i].p, t[i].len > 32 ? 32 : t[i].len, a);
+        for (uint32_t c = 0; v && c < s->n_chunks; c++)
+            if (v[c] != LS_COUNT_DECODE && v[c] > s->chunks[c].n)
+                abort();
+    }
     scry_arena_destroy(a);
     scry_buf_fini(&buf);
     ls__segment_release(s);
