@@ -40,6 +40,7 @@ struct cslot {
     uint64_t w8;        /* the word's first 8 bytes, zero-padded */
     uint32_t h;
     uint32_t lenoff;    /* len << 24 | offset of the whole word in bytes; 0 = empty */
+    uint32_t tok;       /* index of the word in tokmap.v */
 };
 struct chunkset {
     struct cslot *slots;
@@ -125,10 +126,10 @@ static void chunkset_grow(struct chunkset *c)
     c->n_slots = ns;
 }
 
-/* Adds the word to the chunk's set; false if it was there already. Most
- * words are at most 8 bytes: one compare of the padded first 8 bytes and
- * the length settles them, without a memcmp. */
-static bool chunkset_add(struct chunkset *c, const char *p, size_t len)
+/* The word's slot in the chunk's set, added if new (*added, its tok left
+ * for the caller to fill). Most words are at most 8 bytes: one compare of
+ * the padded first 8 bytes and the length settles them, without a memcmp. */
+static struct cslot *chunkset_add(struct chunkset *c, const char *p, size_t len, bool *added)
 {
     assert(len > 0 && len <= LS_TOKEN_MAX);
     uint64_t w8 = 0;
@@ -148,21 +149,29 @@ static bool chunkset_add(struct chunkset *c, const char *p, size_t len)
         const struct cslot *e = &c->slots[j];
         if (e->h != h || e->w8 != w8 || (e->lenoff >> 24) != len)
             continue;
-        if (len <= 8 || memcmp(c->bytes.p + (e->lenoff & 0xffffffu) + 8, p + 8, len - 8) == 0)
-            return false;
+        if (len <= 8 || memcmp(c->bytes.p + (e->lenoff & 0xffffffu) + 8, p + 8, len - 8) == 0) {
+            *added = false;
+            return &c->slots[j];
+        }
     }
     assert(c->bytes.len < (1u << 24) - LS_TOKEN_MAX); /* a chunk's words: < 16 MiB */
-    c->slots[j] = (struct cslot){ w8, h, (uint32_t)(len << 24 | c->bytes.len) };
+    c->slots[j] = (struct cslot){ w8, h, (uint32_t)(len << 24 | c->bytes.len), 0 };
     if (len > 8)
         scry_buf_put(&c->bytes, p, len);
     c->n++;
-    return true;
+    *added = true;
+    return &c->slots[j];
 }
 
-static void tokmap_add(struct tokmap *m, const char *p, size_t len)
+/* The word's dictionary entry: a word seen before in this chunk is found
+ * in the chunk's set; otherwise the segment-wide map is probed (and the
+ * word added). */
+static struct tok *tokmap_find(struct tokmap *m, const char *p, size_t len)
 {
-    if (!chunkset_add(&m->cs, p, len))
-        return; /* already recorded for this chunk */
+    bool added;
+    struct cslot *cs = chunkset_add(&m->cs, p, len, &added);
+    if (!added)
+        return &m->v[cs->tok];
     if (m->n * 2 >= m->n_slots)
         tokmap_grow(m);
     uint64_t h = word_hash(p, len);
@@ -191,6 +200,13 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
         t->last_line = 0;
         m->slots[j] = h << 32 | (uint64_t)m->n;
     }
+    cs->tok = (uint32_t)(t - m->v); /* the map probe leaves the chunk's set alone */
+    return t;
+}
+
+static void tokmap_add(struct tokmap *m, const char *p, size_t len)
+{
+    struct tok *t = tokmap_find(m, p, len);
     /* Line counts (FORMAT.md "Line counts"): every line counts once for
      * each of its tokens here; uncount_upper() takes back the lines that
      * hold a token only in upper or mixed case. */
