@@ -343,7 +343,7 @@ static int run(struct scry_server *s)
              s->config_path ? s->config_path : "<default>", "data", s->data_dir, "startup_ms", ms);
 
     wait_for_signals(s, &set);
-    atomic_store(&s->ready, false);
+    atomic_store(&s->stopping, true);
     scry_metric_set(s->ready_metric, 0);
     rc = SCRY_EXIT_OK;
 out:

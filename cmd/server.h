@@ -41,7 +41,11 @@ struct scry_server {
     bool last_reload_ok;
     int64_t last_reload_ms;
 
-    atomic_bool ready; /* /-/ready: false until start-up (WAL replay) is done */
+    atomic_bool ready; /* false until start-up (WAL replay) is done */
+    /* From the shutdown signal on, /-/ready answers 503 while the stores keep
+     * serving: requests and tail sessions in flight finish during the HTTP
+     * drain instead of failing as if the server were starting up. */
+    atomic_bool stopping;
     struct tsdb *db;   /* set before ready turns true */
     /* What ingest handlers append to: the store once ready; before that,
      * begin fails and they answer 5xx, so senders retry (server_ingest.c). */

@@ -33,7 +33,7 @@ static void healthy(struct scry_http_req *req, struct scry_http_resp *resp, void
 static void ready(struct scry_http_req *req, struct scry_http_resp *resp, void *ud)
 {
     struct scry_server *s = ud;
-    if (atomic_load(&s->ready))
+    if (atomic_load(&s->ready) && !atomic_load(&s->stopping))
         text(resp, 200, "scry is Ready.\n");
     else
         text(resp, 503, "Service Unavailable\n");

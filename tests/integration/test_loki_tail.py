@@ -268,7 +268,7 @@ class LokiTailShutdownTest(unittest.TestCase):
             t0 = time.time()
             srv.send_signal(15)
             op, p = ws.recv()
-            self.assertEqual((op, struct.unpack(">H", p[:2])[0]), (0x8, 1001))
+            self.assertEqual((op, struct.unpack(">H", p[:2])[0]), (0x8, 1001), p[2:])
             self.assertEqual(srv.stop(), 0)
             self.assertLess(time.time() - t0, 8)
             ws.close()
