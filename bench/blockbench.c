@@ -21,13 +21,6 @@
 #include "tsdb/block.h"
 #include "tsdb/chunk.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- part 1: rwgen -------------------------------------------------------- */
 
 struct bseries {
@@ -42,11 +35,6 @@ struct bsrc {
     size_t n, pos;
 };
 
-static int cmp_label(const void *a, const void *b)
-{
-    return strcmp(((const struct scry_label *)a)->name, ((const struct scry_label *)b)->name);
-}
-
 static int cmp_bseries(const void *a, const void *b)
 {
     const struct bseries *x = a, *y = b;
@@ -54,29 +42,13 @@ static int cmp_bseries(const void *a, const void *b)
     return scry_labels_cmp(&lx, &ly);
 }
 
-/* Decodes the protobuf Label fields into sorted pairs. */
-static void parse_labels(const struct series *s, struct bseries *b)
+/* The series' labels, sorted, on the heap. */
+static void bseries_labels(const struct series *s, struct bseries *b)
 {
-    struct pb p = {(const uint8_t *)s->labels, (const uint8_t *)s->labels + s->labels_len};
-    size_t cap = 8;
-    b->labs = scry_malloc(cap * sizeof *b->labs);
-    uint32_t f, wt;
-    while (pb_key(&p, &f, &wt)) {
-        struct pb l = pb_sub(&p);
-        char *name = NULL, *value = NULL;
-        while (pb_key(&l, &f, &wt)) {
-            struct pb x = pb_sub(&l);
-            char *z = scry_strndup((const char *)x.p, (size_t)(x.end - x.p));
-            if (f == 1)
-                name = z;
-            else
-                value = z;
-        }
-        if (b->n_labs == cap)
-            b->labs = scry_realloc(b->labs, (cap *= 2) * sizeof *b->labs);
-        b->labs[b->n_labs++] = (struct scry_label){name, value};
-    }
-    qsort(b->labs, b->n_labs, sizeof *b->labs, cmp_label);
+    struct scry_label tmp[64];
+    b->n_labs = parse_labels(s, tmp, 64);
+    b->labs = scry_malloc((b->n_labs ? b->n_labs : 1) * sizeof *b->labs);
+    memcpy(b->labs, tmp, b->n_labs * sizeof *b->labs);
 }
 
 static int bsrc_next(void *ud, struct tsdb_block_series *out, struct scry_err *err)
@@ -121,7 +93,7 @@ static void part1(const char *file, const char *dir)
     for (size_t i = 0; i < d.n_series; i++) {
         struct series *s = &d.s[i];
         struct bseries *b = &src.s[i];
-        parse_labels(s, b);
+        bseries_labels(s, b);
         b->cm = scry_calloc((s->n + cut - 1) / cut + 1, sizeof *b->cm);
         for (uint32_t k = 0; k < s->n; k += (uint32_t)cut) {
             size_t m = s->n - k < cut ? s->n - k : cut, len;

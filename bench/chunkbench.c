@@ -49,13 +49,6 @@ struct chunks {
     size_t hdr_bytes; /* bytes before the bit streams */
 };
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* Encodes every series in cuts of CUT samples with encoding venc. */
 static void encode_all(const struct dataset *d, int venc, struct chunks *c)
 {
@@ -175,7 +168,6 @@ static double median5(double *t)
 /* Concatenates all chunks and compresses them in PAGE_BYTES pages. */
 static int cmp_double(const void *a, const void *b);
 static double median5(double *t);
-static double now_s(void);
 
 /* Concatenates all chunks and compresses them in PAGE_BYTES pages; returns
  * the compressed bytes and, when dec_s != NULL, the median time of 5 runs

@@ -23,58 +23,6 @@
 #include "core/log.h"
 #include "tsdb/tsdb.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static double cpu_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* The store's clock stays at the data's end, so retention never drops it. */
-static int64_t fixed_clock(void *ud) { return *(const int64_t *)ud; }
-
-static int cmp_label(const void *a, const void *b)
-{
-    return strcmp(((const struct scry_label *)a)->name, ((const struct scry_label *)b)->name);
-}
-
-/* Decodes a series' protobuf Label fields into sorted pairs (heap). */
-static size_t parse_labels(const struct series *s, struct scry_label *out, size_t cap)
-{
-    struct pb p = {(const uint8_t *)s->labels, (const uint8_t *)s->labels + s->labels_len};
-    size_t n = 0;
-    uint32_t field, wt;
-    while (pb_key(&p, &field, &wt)) {
-        if (field != 1 || wt != 2) {
-            pb_skip(&p, wt);
-            continue;
-        }
-        struct pb l = pb_sub(&p);
-        char *name = NULL, *value = NULL;
-        uint32_t f, w;
-        while (pb_key(&l, &f, &w)) {
-            struct pb x = pb_sub(&l);
-            char *z = scry_strndup((const char *)x.p, (size_t)(x.end - x.p));
-            if (f == 1)
-                name = z;
-            else
-                value = z;
-        }
-        if (n == cap)
-            die("too many labels");
-        out[n++] = (struct scry_label){name, value};
-    }
-    qsort(out, n, sizeof *out, cmp_label);
-    return n;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;

@@ -33,46 +33,6 @@
 #include "query/promql.h"
 #include "tsdb/tsdb.h"
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* The store's clock stays at the data's end, so retention never drops it. */
-static int64_t fixed_clock(void *ud) { return *(const int64_t *)ud; }
-
-static int cmp_label(const void *a, const void *b)
-{
-    return strcmp(((const struct scry_label *)a)->name, ((const struct scry_label *)b)->name);
-}
-
-/* Decodes a series' protobuf Label fields into sorted pairs (heap). */
-static size_t parse_labels(const struct series *s, struct scry_label *out, size_t cap)
-{
-    struct pb p = {(const uint8_t *)s->labels, (const uint8_t *)s->labels + s->labels_len};
-    size_t n = 0;
-    uint32_t f, wt;
-    while (pb_key(&p, &f, &wt)) {
-        struct pb l = pb_sub(&p);
-        char *name = NULL, *value = NULL;
-        while (pb_key(&l, &f, &wt)) {
-            struct pb x = pb_sub(&l);
-            char *z = scry_strndup((const char *)x.p, (size_t)(x.end - x.p));
-            if (f == 1)
-                name = z;
-            else
-                value = z;
-        }
-        if (n == cap)
-            die("too many labels");
-        out[n++] = (struct scry_label){name, value};
-    }
-    qsort(out, n, sizeof *out, cmp_label);
-    return n;
-}
-
 static struct tsdb *open_db(const char *dir, int64_t *clock_ms, struct scry_clock *clk, bool ro)
 {
     struct tsdb_opts o = {.data_dir = dir, .maintain_interval_ms = -1, .clock = clk, .read_only = ro};
@@ -154,15 +114,6 @@ static double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* user+sys of the whole process (every thread), seconds */
-static double cpu_s(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* CPU time of the calling thread only, seconds */

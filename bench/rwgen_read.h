@@ -1,8 +1,9 @@
 /* rwgen_read.h — reads a data set written by `rwgen gen`
  * (shared/bench/peers/rwgen.c: a 112-byte header, then records of
  * snappy-compressed remote_write WriteRequests) into series with their
- * samples. Header-only, shared by the bench/ programs (chunkbench,
- * blockbench). */
+ * samples, plus the clocks and label decoding those programs share.
+ * Header-only, shared by the bench/ programs (chunkbench, blockbench,
+ * flushbench, querybench). */
 #ifndef SCRY_BENCH_RWGEN_READ_H
 #define SCRY_BENCH_RWGEN_READ_H
 
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "core/labels.h"
 #include "core/mem.h"
 
 struct series {
@@ -95,6 +98,60 @@ static void pb_skip(struct pb *b, uint32_t wt)
     case 5: if (b->end - b->p < 4) die("protobuf: short fixed32"); b->p += 4; break;
     default: die("protobuf: bad wire type");
     }
+}
+
+static inline double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* user+sys of the whole process (every thread), seconds */
+static inline double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* A store's clock that stays at the data's end, so retention never drops it. */
+static inline int64_t fixed_clock(void *ud) { return *(const int64_t *)ud; }
+
+static inline int cmp_label(const void *a, const void *b)
+{
+    return strcmp(((const struct scry_label *)a)->name, ((const struct scry_label *)b)->name);
+}
+
+/* Decodes a series' protobuf Label fields (field 1 of the encoded labels)
+ * into at most cap pairs sorted by name; the strings are on the heap. */
+static inline size_t parse_labels(const struct series *s, struct scry_label *out, size_t cap)
+{
+    struct pb p = {(const uint8_t *)s->labels, (const uint8_t *)s->labels + s->labels_len};
+    size_t n = 0;
+    uint32_t field, wt;
+    while (pb_key(&p, &field, &wt)) {
+        if (field != 1 || wt != 2) {
+            pb_skip(&p, wt);
+            continue;
+        }
+        struct pb l = pb_sub(&p);
+        char *name = NULL, *value = NULL;
+        uint32_t f, w;
+        while (pb_key(&l, &f, &w)) {
+            struct pb x = pb_sub(&l);
+            char *z = scry_strndup((const char *)x.p, (size_t)(x.end - x.p));
+            if (f == 1)
+                name = z;
+            else
+                value = z;
+        }
+        if (n == cap)
+            die("too many labels");
+        out[n++] = (struct scry_label){name, value};
+    }
+    qsort(out, n, sizeof *out, cmp_label);
+    return n;
 }
 
 static struct series *series_get(struct dataset *d, const uint8_t *lab, size_t len)
