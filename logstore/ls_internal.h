@@ -234,6 +234,64 @@ struct ls_store {
 
 int ls__querier_new(struct ls_store *st, int64_t mint, int64_t maxt, struct scry_querier **out,
                     struct scry_err *err);
+
+/* ---- the querier: querier.c, querier_decode.c, querier_iter.c ---- */
+
+/* The chunk sources of one label set, in time order (arena-owned). */
+struct ls_grp {
+    struct scry_labels ls;
+    struct ls_chunk_src *v;
+    size_t n, cap, seq;
+};
+
+#define LS_DECODE_WORKERS 2
+#define LS_RING 6 /* slots: jobs decoded ahead of the consumer, at most */
+
+struct ls_dslot {
+    uint64_t counted;          /* the job was a counted chunk: its one entry stands for this many */
+    struct scry_buf dec;
+    struct scry_arena *md;     /* metadata of the entries */
+    struct scry_log_entry *ents;
+    size_t n_ents, cap_ents;
+    struct scry_err err;
+    size_t done;               /* job + 1 once decoded (or skipped) */
+};
+
+/* Decodes jobs (chunk sources, in reading order) into a ring of slots,
+ * on worker threads when there is more than one job (querier_decode.c). */
+struct ls_decoder {
+    const struct ls_chunk_src **jobs;
+    size_t n_jobs;
+    int64_t mint, maxt;
+    const struct scry_str *lits;
+    size_t n_lits;
+    struct ls_dslot slots[LS_RING];
+    /* threaded mode */
+    int n_workers;
+    pthread_t th[LS_DECODE_WORKERS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv_ready, cv_space;
+    size_t next_job;           /* the next job a worker claims */
+    size_t consumed;           /* jobs below this are released by the consumer */
+    size_t skip_to;            /* jobs below this are not decoded */
+    bool stop;
+};
+
+/* jobs, n_jobs, the time range and lits set: creates the slots and starts
+ * the workers (none with SCRY_LS_DECODE_THREADS=0 or fewer than 2 jobs). */
+void ls__decoder_start(struct ls_decoder *d);
+/* Job j decoded, in its slot; j never decreases between calls. Never NULL:
+ * a decoding error is in the slot's err. */
+struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t j);
+/* Joins the workers and frees the slots; d itself is the caller's. */
+void ls__decoder_stop(struct ls_decoder *d);
+
+/* The stream set over groups v[0..n) (sorted by label set, arena-owned),
+ * read in h's direction with h's time range and line_contains; the
+ * literals are copied into a (querier_iter.c). */
+struct scry_stream_set *ls__stream_set_new(struct ls_grp *v, size_t n,
+                                           const struct scry_select_hints *h,
+                                           struct scry_arena *a);
 int ls__appender_begin(struct scry_appendable *s, const char *tenant, struct scry_appender **out,
                        struct scry_err *err);
 int ls__wal_replay(struct ls_store *st, struct scry_err *err);
