@@ -170,6 +170,20 @@ int ls__segment_open_mem(struct ls_segment **out, const uint8_t *p, size_t len, 
                          struct scry_err *err);
 void ls__segment_acquire(struct ls_segment *s);
 void ls__segment_release(struct ls_segment *s);
+/* The dictionary entry holding blob offset pos: the last i with
+ * tok_off[i] <= pos (token lookup and counting both map a blob hit back). */
+static inline uint32_t ls__dict_entry_at(const struct ls_segment *s, uint32_t pos)
+{
+    uint32_t lo = 0, hi = s->n_dict;
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->tok_off[mid] <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 /* The chunk ids every line containing all of toks can be in (README.md "Tokens"). */
 int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
                              struct scry_arena *a, uint64_t **out, size_t *n_out,
