@@ -170,6 +170,20 @@ int ls__segment_open_mem(struct ls_segment **out, const uint8_t *p, size_t len, 
                          struct scry_err *err);
 void ls__segment_acquire(struct ls_segment *s);
 void ls__segment_release(struct ls_segment *s);
+/* The dictionary entry holding blob offset pos: the last i with
+ * tok_off[i] <= pos (token lookup and counting both map a blob hit back). */
+static inline uint32_t ls__dict_entry_at(const struct ls_segment *s, uint32_t pos)
+{
+    uint32_t lo = 0, hi = s->n_dict;
+    while (hi - lo > 1) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->tok_off[mid] <= pos)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
 /* The chunk ids every line containing all of toks can be in (README.md "Tokens"). */
 int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
                              struct scry_arena *a, uint64_t **out, size_t *n_out,
@@ -234,6 +248,64 @@ struct ls_store {
 
 int ls__querier_new(struct ls_store *st, int64_t mint, int64_t maxt, struct scry_querier **out,
                     struct scry_err *err);
+
+/* ---- the querier: querier.c, querier_decode.c, querier_iter.c ---- */
+
+/* The chunk sources of one label set, in time order (arena-owned). */
+struct ls_grp {
+    struct scry_labels ls;
+    struct ls_chunk_src *v;
+    size_t n, cap, seq;
+};
+
+#define LS_DECODE_WORKERS 2
+#define LS_RING 6 /* slots: jobs decoded ahead of the consumer, at most */
+
+struct ls_dslot {
+    uint64_t counted;          /* the job was a counted chunk: its one entry stands for this many */
+    struct scry_buf dec;
+    struct scry_arena *md;     /* metadata of the entries */
+    struct scry_log_entry *ents;
+    size_t n_ents, cap_ents;
+    struct scry_err err;
+    size_t done;               /* job + 1 once decoded (or skipped) */
+};
+
+/* Decodes jobs (chunk sources, in reading order) into a ring of slots,
+ * on worker threads when there is more than one job (querier_decode.c). */
+struct ls_decoder {
+    const struct ls_chunk_src **jobs;
+    size_t n_jobs;
+    int64_t mint, maxt;
+    const struct scry_str *lits;
+    size_t n_lits;
+    struct ls_dslot slots[LS_RING];
+    /* threaded mode */
+    int n_workers;
+    pthread_t th[LS_DECODE_WORKERS];
+    pthread_mutex_t mu;
+    pthread_cond_t cv_ready, cv_space;
+    size_t next_job;           /* the next job a worker claims */
+    size_t consumed;           /* jobs below this are released by the consumer */
+    size_t skip_to;            /* jobs below this are not decoded */
+    bool stop;
+};
+
+/* jobs, n_jobs, the time range and lits set: creates the slots and starts
+ * the workers (none with SCRY_LS_DECODE_THREADS=0 or fewer than 2 jobs). */
+void ls__decoder_start(struct ls_decoder *d);
+/* Job j decoded, in its slot; j never decreases between calls. Never NULL:
+ * a decoding error is in the slot's err. */
+struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t j);
+/* Joins the workers and frees the slots; d itself is the caller's. */
+void ls__decoder_stop(struct ls_decoder *d);
+
+/* The stream set over groups v[0..n) (sorted by label set, arena-owned),
+ * read in h's direction with h's time range and line_contains; the
+ * literals are copied into a (querier_iter.c). */
+struct scry_stream_set *ls__stream_set_new(struct ls_grp *v, size_t n,
+                                           const struct scry_select_hints *h,
+                                           struct scry_arena *a);
 int ls__appender_begin(struct scry_appendable *s, const char *tenant, struct scry_appender **out,
                        struct scry_err *err);
 int ls__wal_replay(struct ls_store *st, struct scry_err *err);

@@ -7,9 +7,10 @@
  * segment: matchers → stream postings; required_tokens → the chunk ids the
  * token index allows (README "Tokens"); time bounds → chunk refs. The
  * sources of one label set (segments in time order, the frozen head, the
- * head) form one stream; its entry iterator decompresses one chunk at a
- * time. */
-#include <assert.h>
+ * head) form one stream (querier_iter.c); its entry iterator decodes one
+ * chunk at a time, possibly ahead on worker threads (querier_decode.c).
+ * Also here: label_names / label_values, and the count_only / newest_limit
+ * hints that spare decoding (from_segment, drop_older). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,34 +27,28 @@ struct ls_querier {
     struct scry_arena *a;
 };
 
-struct grp {
-    struct scry_labels ls;
-    struct ls_chunk_src *v;
-    size_t n, cap, seq;
-};
-
 struct grps {
-    struct grp *v;
+    struct ls_grp *v;
     size_t n, cap;
 };
 
-static struct grp *grp_new(struct grps *g, struct scry_arena *a, struct scry_labels ls)
+static struct ls_grp *grp_new(struct grps *g, struct scry_arena *a, struct scry_labels ls)
 {
     if (g->n == g->cap) {
         size_t nc = g->cap ? g->cap * 2 : 16;
-        struct grp *v = scry_arena_alloc(a, nc * sizeof *v);
+        struct ls_grp *v = scry_arena_alloc(a, nc * sizeof *v);
         if (g->n)
             memcpy(v, g->v, g->n * sizeof *v);
         g->v = v;
         g->cap = nc;
     }
-    struct grp *r = &g->v[g->n];
-    *r = (struct grp){ .ls = ls, .seq = g->n };
+    struct ls_grp *r = &g->v[g->n];
+    *r = (struct ls_grp){ .ls = ls, .seq = g->n };
     g->n++;
     return r;
 }
 
-static void grp_add(struct grp *r, struct scry_arena *a, const struct ls_chunk_src *c)
+static void grp_add(struct ls_grp *r, struct scry_arena *a, const struct ls_chunk_src *c)
 {
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 4;
@@ -68,7 +63,7 @@ static void grp_add(struct grp *r, struct scry_arena *a, const struct ls_chunk_s
 
 static int grp_cmp(const void *x, const void *y)
 {
-    const struct grp *a = x, *b = y;
+    const struct ls_grp *a = x, *b = y;
     int c = scry_labels_cmp(&a->ls, &b->ls);
     return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
 }
@@ -119,7 +114,7 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
     ls__segment_select(s, ms, n_ms, a, &ids, &n);
     for (size_t i = 0; i < n; i++) {
         const struct ls_seg_stream *ss = &s->streams[ids[i]];
-        struct grp *r = NULL;
+        struct ls_grp *r = NULL;
         for (uint32_t k = 0; k < ss->n_chunks; k++) {
             uint32_t cid = ss->first_chunk + k;
             const struct ls_seg_chunk *c = &s->chunks[cid];
@@ -178,7 +173,7 @@ static void from_head(struct ls_head *hd, const struct scry_matcher *ms, size_t 
     ls__head_select(hd, ms, n_ms, a, &refs, &n);
     for (size_t i = 0; i < n; i++) {
         struct ls_stream *s = ls__head_by_ref(hd, refs[i]);
-        struct grp *r = NULL;
+        struct ls_grp *r = NULL;
         for (size_t k = 0; k <= s->n_chunks; k++) {
             struct ls_chunk_src src = { 0 };
             if (k < s->n_chunks) {
@@ -231,439 +226,6 @@ static size_t snapshot(struct ls_querier *q, const struct scry_matcher *ms, size
     return first;
 }
 
-/* ---- decoding chunks, possibly ahead on worker threads ----
- *
- * Every chunk the stream set will read is a job, numbered in reading order
- * (groups in order, each group's chunks in the query's direction). Decoding
- * a job = decompressing it, splitting the entries, keeping those in the time
- * range and, with line_contains hints, only those whose line holds every
- * literal. With more than one job, LS_DECODE_WORKERS threads decode jobs
- * ahead into a ring of slots while the caller consumes them in order: the
- * decompression (most of a scan's cost) runs on the other core. A job the
- * caller will not read (a stream abandoned half-way by a log query's
- * limit) is skipped without decoding. */
-
-#define LS_DECODE_WORKERS 2
-#define LS_RING 6 /* slots: jobs decoded ahead of the consumer, at most */
-
-struct dslot {
-    uint64_t counted;          /* the job was a counted chunk: its one entry stands for this many */
-    struct scry_buf dec;
-    struct scry_arena *md;     /* metadata of the entries */
-    struct scry_log_entry *ents;
-    size_t n_ents, cap_ents;
-    struct scry_err err;
-    size_t done;               /* job + 1 once decoded (or skipped) */
-};
-
-struct decoder {
-    const struct ls_chunk_src **jobs;
-    size_t n_jobs;
-    int64_t mint, maxt;
-    const struct scry_str *lits;
-    size_t n_lits;
-    struct dslot slots[LS_RING];
-    /* threaded mode */
-    int n_workers;
-    pthread_t th[LS_DECODE_WORKERS];
-    pthread_mutex_t mu;
-    pthread_cond_t cv_ready, cv_space;
-    size_t next_job;           /* the next job a worker claims */
-    size_t consumed;           /* jobs below this are released by the consumer */
-    size_t skip_to;            /* jobs below this are not decoded */
-    bool stop;
-};
-
-/* A literal to find in lines, with the offset of its rarest byte. */
-struct lit {
-    const char *p;
-    size_t len, rare;
-};
-
-/* Picks the literal's byte that is rarest in a sample of the text to be
- * searched (ties: the later byte), so the memchr skip loop stops seldom. */
-static void lit_prepare(struct lit *l, const char *sample, size_t n)
-{
-    uint16_t freq[256] = { 0 };
-    if (n > 4096)
-        n = 4096;
-    for (size_t i = 0; i < n; i++)
-        freq[(unsigned char)sample[i]]++;
-    size_t r = 0;
-    for (size_t i = 1; i < l->len; i++)
-        if (freq[(unsigned char)l->p[i]] <= freq[(unsigned char)l->p[r]])
-            r = i;
-    l->rare = r;
-}
-
-/* The first occurrence of the literal in h[0..len): memchr (vectorised in
- * libc) on its rarest byte, then a compare. On log text this skips far
- * faster than memmem's shift tables. */
-static const char *find_lit(const char *h, size_t len, const struct lit *l)
-{
-    size_t m = l->len, r = l->rare;
-    if (m > len)
-        return NULL;
-    if (m == 1)
-        return memchr(h, l->p[0], len);
-    const char *end = h + len - m + r + 1; /* where the rare byte may lie */
-    char c = l->p[r], c0 = l->p[0], c1 = l->p[m - 1];
-    for (const char *p = h + r; p < end;) {
-        const char *q = memchr(p, c, (size_t)(end - p));
-        if (!q)
-            return NULL;
-        const char *s = q - r;
-        if (s[0] == c0 && s[m - 1] == c1 && !memcmp(s, l->p, m))
-            return s;
-        p = q + 1;
-    }
-    return NULL;
-}
-
-static bool line_has(const struct lit *lits, size_t from, size_t n, const struct scry_str *l)
-{
-    for (size_t k = from; k < n; k++)
-        if (!find_lit(l->p, l->len, &lits[k]))
-            return false;
-    return true;
-}
-
-/* Keeps the entries whose line holds every literal. Columnar lines lie
- * back to back, so the first literal is searched over all of them at once
- * and mapped back to entries; the others are checked per kept line. */
-static void keep_matching(const struct decoder *d, struct dslot *s, bool contiguous)
-{
-    size_t k = 0, n = s->n_ents, nl = d->n_lits;
-    struct scry_log_entry *e = s->ents;
-    if (n == 0)
-        return;
-    struct lit lits[8];
-    if (nl > 8)
-        nl = 8; /* advisory: checking some of them is enough */
-    contiguous = contiguous && n >= 2;
-    const char *end = e[n - 1].line.p + e[n - 1].line.len;
-    for (size_t i = 0; i < nl; i++) {
-        lits[i] = (struct lit){ d->lits[i].p, d->lits[i].len, 0 };
-        lit_prepare(&lits[i], e[0].line.p,
-                    contiguous ? (size_t)(end - e[0].line.p) : e[0].line.len);
-    }
-    if (!contiguous) {
-        for (size_t i = 0; i < n; i++)
-            if (line_has(lits, 0, nl, &e[i].line))
-                e[k++] = e[i];
-        s->n_ents = k;
-        return;
-    }
-    size_t i = 0;
-    const char *from = e[0].line.p;
-    while (i < n) {
-        const char *hit = find_lit(from, (size_t)(end - from), &lits[0]);
-        if (!hit)
-            break;
-        /* the entry holding hit: lines ascend */
-        while (i < n && e[i].line.p + e[i].line.len <= hit)
-            i++;
-        if (i == n)
-            break;
-        if (hit < e[i].line.p) { /* in a line outside the time range */
-            from = e[i].line.p;
-            continue;
-        }
-        if (hit + lits[0].len <= e[i].line.p + e[i].line.len) {
-            if (line_has(lits, 1, nl, &e[i].line))
-                e[k++] = e[i];
-            from = e[i].line.p + e[i].line.len;
-            i++;
-        } else {
-            from = hit + 1; /* straddles two lines: look again further on */
-        }
-    }
-    s->n_ents = k;
-}
-
-static int decode(const struct decoder *d, struct dslot *s, const struct ls_chunk_src *c)
-{
-    const uint8_t *p;
-    s->n_ents = 0;
-    s->counted = c->counted;
-    if (c->counted) {
-        if (s->cap_ents == 0) {
-            s->cap_ents = 1;
-            s->ents = scry_realloc(s->ents, sizeof *s->ents);
-        }
-        s->ents[s->n_ents++] = (struct scry_log_entry){ .t_ns = c->maxt, .line = { "", 0 } };
-        return 0;
-    }
-    int rc = ls__chunk_payload(c, &s->dec, &p, &s->err);
-    if (rc)
-        return rc;
-    scry_arena_reset(s->md);
-    if (c->n > c->raw_len) /* every entry takes >= 3 payload bytes */
-        return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk of %u bytes cannot hold %u entries",
-                            c->raw_len, c->n);
-    if (c->n > s->cap_ents) {
-        s->cap_ents = c->n;
-        s->ents = scry_realloc(s->ents, c->n * sizeof *s->ents);
-    }
-    bool cols = c->codec == LS_CODEC_ZSTD_COLS || c->codec == LS_CODEC_ZSTD_COLS2;
-    int64_t prev = c->mint;
-    if (cols) {
-        if (!ls__cols_get(c->codec, p, c->raw_len, c->n, c->mint, s->md, s->ents))
-            return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk payload");
-        for (uint32_t i = 0; i < c->n; i++) {
-            struct scry_log_entry e = s->ents[i];
-            if (e.t_ns < prev || e.t_ns > c->maxt)
-                return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk entry %u", i);
-            prev = e.t_ns;
-            if (e.t_ns >= d->mint && e.t_ns <= d->maxt)
-                s->ents[s->n_ents++] = e;
-        }
-    } else {
-        struct ls_rd r = { p, p + c->raw_len, false };
-        for (uint32_t i = 0; i < c->n; i++) {
-            struct scry_log_entry e;
-            if (!ls__entry_get(&r, prev, s->md, &e) || e.t_ns > c->maxt)
-                return scry_err_set(&s->err, SCRY_ECORRUPT, "chunk entry %u", i);
-            prev = e.t_ns;
-            if (e.t_ns >= d->mint && e.t_ns <= d->maxt)
-                s->ents[s->n_ents++] = e;
-        }
-        if (r.p != r.end)
-            return scry_err_set(&s->err, SCRY_ECORRUPT, "bytes after the last entry");
-    }
-    if (d->n_lits)
-        keep_matching(d, s, cols);
-    return 0;
-}
-
-static void *worker(void *arg)
-{
-    struct decoder *d = arg;
-    pthread_mutex_lock(&d->mu);
-    for (;;) {
-        while (!d->stop && d->next_job < d->n_jobs && d->next_job >= d->consumed + LS_RING)
-            pthread_cond_wait(&d->cv_space, &d->mu);
-        if (d->stop || d->next_job >= d->n_jobs)
-            break;
-        size_t j = d->next_job++;
-        struct dslot *s = &d->slots[j % LS_RING];
-        if (j >= d->skip_to) {
-            pthread_mutex_unlock(&d->mu);
-            s->err.code = 0;
-            decode(d, s, d->jobs[j]);
-            pthread_mutex_lock(&d->mu);
-        } else {
-            s->n_ents = 0;
-            s->counted = 0;
-            s->err.code = 0;
-        }
-        s->done = j + 1;
-        pthread_cond_broadcast(&d->cv_ready);
-    }
-    pthread_mutex_unlock(&d->mu);
-    return NULL;
-}
-
-static int decode_workers(void)
-{
-    static int n = -1;
-    if (n < 0) {
-        /* SCRY_LS_DECODE_THREADS=0 decodes on the caller's thread (tests, A/B) */
-        const char *e = getenv("SCRY_LS_DECODE_THREADS");
-        int v = e ? atoi(e) : LS_DECODE_WORKERS;
-        n = v < 0 ? 0 : v > LS_DECODE_WORKERS ? LS_DECODE_WORKERS : v;
-    }
-    return n;
-}
-
-static void decoder_start(struct decoder *d)
-{
-    for (size_t i = 0; i < LS_RING; i++)
-        d->slots[i].md = scry_arena_create(16384);
-    int w = decode_workers();
-    if (d->n_jobs < 2 || w == 0)
-        return;
-    if ((size_t)w > d->n_jobs - 1)
-        w = (int)(d->n_jobs - 1);
-    pthread_mutex_init(&d->mu, NULL);
-    pthread_cond_init(&d->cv_ready, NULL);
-    pthread_cond_init(&d->cv_space, NULL);
-    for (int i = 0; i < w; i++) {
-        if (pthread_create(&d->th[i], NULL, worker, d) != 0)
-            break;
-        d->n_workers++;
-    }
-    if (d->n_workers == 0) {
-        pthread_mutex_destroy(&d->mu);
-        pthread_cond_destroy(&d->cv_ready);
-        pthread_cond_destroy(&d->cv_space);
-    }
-}
-
-/* Job j decoded, in its slot; the consumer moves only forward. With
- * workers, the jobs from the last one released up to j are released (those
- * not yet claimed are skipped). NULL never: errors are in the slot. */
-static struct dslot *decoder_get(struct decoder *d, size_t j)
-{
-    if (!d->n_workers) {
-        struct dslot *s = &d->slots[0];
-        s->err.code = 0;
-        decode(d, s, d->jobs[j]);
-        return s;
-    }
-    pthread_mutex_lock(&d->mu);
-    if (d->skip_to < j)
-        d->skip_to = j;
-    pthread_cond_broadcast(&d->cv_space);
-    for (;;) {
-        /* release what lies before j, in order, as it completes */
-        while (d->consumed < j && d->slots[d->consumed % LS_RING].done == d->consumed + 1) {
-            d->consumed++;
-            pthread_cond_broadcast(&d->cv_space);
-        }
-        if (d->consumed == j && d->slots[j % LS_RING].done == j + 1)
-            break;
-        pthread_cond_wait(&d->cv_ready, &d->mu);
-    }
-    pthread_mutex_unlock(&d->mu);
-    return &d->slots[j % LS_RING];
-}
-
-static void decoder_stop(struct decoder *d)
-{
-    if (d->n_workers) {
-        pthread_mutex_lock(&d->mu);
-        d->stop = true;
-        pthread_cond_broadcast(&d->cv_space);
-        pthread_mutex_unlock(&d->mu);
-        for (int i = 0; i < d->n_workers; i++)
-            pthread_join(d->th[i], NULL);
-        pthread_mutex_destroy(&d->mu);
-        pthread_cond_destroy(&d->cv_ready);
-        pthread_cond_destroy(&d->cv_space);
-        d->n_workers = 0;
-    }
-    for (size_t i = 0; i < LS_RING; i++) {
-        scry_buf_fini(&d->slots[i].dec);
-        scry_arena_destroy(d->slots[i].md);
-        free(d->slots[i].ents);
-    }
-}
-
-/* ---- entry iterator ---- */
-
-struct ls_entry_iter {
-    struct scry_entry_iter base;
-    struct decoder *d;
-    size_t job, job_end;       /* this stream's jobs: [job, job_end) */
-    bool backward;
-    struct dslot *cur_slot;
-    size_t pos;
-    struct scry_log_entry cur;
-    struct scry_err err;
-};
-
-static bool it_next(struct scry_entry_iter *base)
-{
-    struct ls_entry_iter *it = (struct ls_entry_iter *)base;
-    if (it->err.code)
-        return false;
-    while (!it->cur_slot || it->pos >= it->cur_slot->n_ents) {
-        if (it->job >= it->job_end)
-            return false;
-        it->cur_slot = decoder_get(it->d, it->job++);
-        it->pos = 0;
-        if (it->cur_slot->err.code) {
-            it->err = it->cur_slot->err;
-            return false;
-        }
-    }
-    struct dslot *s = it->cur_slot;
-    size_t i = it->pos++;
-    it->cur = s->ents[it->backward ? s->n_ents - 1 - i : i];
-    return true;
-}
-
-static void it_at(const struct scry_entry_iter *base, struct scry_log_entry *out)
-{
-    *out = ((const struct ls_entry_iter *)base)->cur;
-}
-
-static int it_err(const struct scry_entry_iter *base, struct scry_err *err)
-{
-    const struct ls_entry_iter *it = (const struct ls_entry_iter *)base;
-    if (it->err.code && err)
-        *err = it->err;
-    return it->err.code;
-}
-
-static uint64_t it_counted(const struct scry_entry_iter *base)
-{
-    const struct ls_entry_iter *it = (const struct ls_entry_iter *)base;
-    return it->cur_slot ? it->cur_slot->counted : 0;
-}
-
-static const struct scry_entry_iter_ops it_ops = { .next = it_next, .at = it_at, .err = it_err,
-                                                   .counted = it_counted };
-
-/* ---- stream set ---- */
-
-struct ls_stream_set {
-    struct scry_stream_set base;
-    struct grp *v;
-    size_t n, i;
-    size_t *first_job;         /* n + 1: group i's jobs are [first_job[i], first_job[i + 1]) */
-    bool started;
-    struct decoder d;
-    struct ls_entry_iter it;
-};
-
-static bool ss_next(struct scry_stream_set *base)
-{
-    struct ls_stream_set *ss = (struct ls_stream_set *)base;
-    if (ss->it.err.code)
-        return false;
-    if (ss->started)
-        ss->i++;
-    ss->started = true;
-    return ss->i < ss->n;
-}
-
-static const struct scry_labels *ss_labels(const struct scry_stream_set *base)
-{
-    const struct ls_stream_set *ss = (const struct ls_stream_set *)base;
-    return &ss->v[ss->i].ls;
-}
-
-static struct scry_entry_iter *ss_entries(struct scry_stream_set *base)
-{
-    struct ls_stream_set *ss = (struct ls_stream_set *)base;
-    struct ls_entry_iter *it = &ss->it;
-    it->job = ss->first_job[ss->i];
-    it->job_end = ss->first_job[ss->i + 1];
-    it->cur_slot = NULL;
-    it->pos = 0;
-    return &it->base;
-}
-
-static int ss_err(const struct scry_stream_set *base, struct scry_err *err)
-{
-    return it_err(&((const struct ls_stream_set *)base)->it.base, err);
-}
-
-static void ss_close(struct scry_stream_set *base)
-{
-    struct ls_stream_set *ss = (struct ls_stream_set *)base;
-    decoder_stop(&ss->d);
-    free(ss->d.jobs);
-    free(ss->first_job);
-    free(ss);
-}
-
-static const struct scry_stream_set_ops ss_ops = {
-    .next = ss_next, .labels = ss_labels, .entries = ss_entries, .err = ss_err, .close = ss_close,
-};
-
 static int cmp_mint_desc(const void *x, const void *y)
 {
     const struct ls_chunk_src *a = *(const struct ls_chunk_src *const *)x;
@@ -700,7 +262,7 @@ static void drop_older(struct grps *g, uint64_t limit)
         return;
     size_t m = 0;
     for (size_t i = 0; i < g->n; i++) {
-        struct grp *r = &g->v[i];
+        struct ls_grp *r = &g->v[i];
         size_t k = 0;
         for (size_t j = 0; j < r->n; j++)
             if (r->v[j].maxt >= cut)
@@ -725,7 +287,7 @@ static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n
     }
     /* The heads' groups after the segments' (time order within a label set). */
     for (size_t i = 0; i < heads.n; i++) {
-        struct grp *r = grp_new(&g, q->a, heads.v[i].ls);
+        struct ls_grp *r = grp_new(&g, q->a, heads.v[i].ls);
         r->v = heads.v[i].v;
         r->n = heads.v[i].n;
         r->cap = heads.v[i].cap;
@@ -766,39 +328,7 @@ static int select_streams(struct scry_querier *base, const struct scry_matcher *
     int rc = collect(q, ms, n_ms, &h, &g, err);
     if (rc)
         return rc;
-    struct ls_stream_set *ss = scry_calloc(1, sizeof *ss);
-    ss->base.ops = &ss_ops;
-    ss->v = g.v;
-    ss->n = g.n;
-    ss->first_job = scry_malloc((g.n + 1) * sizeof *ss->first_job);
-    size_t n_jobs = 0;
-    for (size_t i = 0; i < g.n; i++)
-        n_jobs += g.v[i].n;
-    struct decoder *d = &ss->d;
-    d->jobs = scry_malloc((n_jobs + 1) * sizeof *d->jobs);
-    for (size_t i = 0; i < g.n; i++) {
-        ss->first_job[i] = d->n_jobs;
-        for (size_t k = 0; k < g.v[i].n; k++)
-            d->jobs[d->n_jobs++] = &g.v[i].v[h.backward ? g.v[i].n - 1 - k : k];
-    }
-    ss->first_job[g.n] = d->n_jobs;
-    d->mint = h.mint;
-    d->maxt = h.maxt;
-    if (h.n_line_contains) {
-        struct scry_str *l = scry_arena_alloc(q->a, h.n_line_contains * sizeof *l);
-        for (size_t i = 0; i < h.n_line_contains; i++)
-            if (h.line_contains[i].len) {
-                char *c = scry_arena_alloc(q->a, h.line_contains[i].len);
-                memcpy(c, h.line_contains[i].p, h.line_contains[i].len);
-                l[d->n_lits++] = (struct scry_str){ c, h.line_contains[i].len };
-            }
-        d->lits = l;
-    }
-    ss->it.base.ops = &it_ops;
-    ss->it.d = d;
-    ss->it.backward = h.backward;
-    decoder_start(d);
-    *out = &ss->base;
+    *out = ls__stream_set_new(g.v, g.n, &h, q->a);
     return 0;
 }
 

@@ -18,20 +18,6 @@
 #include "logstore/ls_internal.h"
 #include "logstore/tokenize.h"
 
-/* The dictionary entry holding blob offset pos: the last i with tok_off[i] <= pos. */
-static uint32_t entry_at(const struct ls_segment *s, uint32_t pos)
-{
-    uint32_t lo = 0, hi = s->n_dict;
-    while (hi - lo > 1) {
-        uint32_t mid = (lo + hi) / 2;
-        if (s->tok_off[mid] <= pos)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Dictionary entry i's chunks: marked LS_COUNT_DECODE, or (counts) given
  * their line counts where not marked; a token in fewer than count_min
  * chunks has no counts, so its chunks are marked. */
@@ -76,7 +62,7 @@ uint32_t *ls__segment_line_counts(struct ls_segment *s, const char *lit, size_t 
     const char *q = s->blob, *end = s->blob + blob_len;
     uint32_t last = UINT32_MAX, self = UINT32_MAX;
     while (q < end && (q = memmem(q, (size_t)(end - q), lit, len)) != NULL) {
-        uint32_t pos = (uint32_t)(q - s->blob), i = entry_at(s, pos);
+        uint32_t pos = (uint32_t)(q - s->blob), i = ls__dict_entry_at(s, pos);
         q++;
         if (pos + len > s->tok_off[i + 1] || i == last)
             continue; /* across two tokens, or this token seen */

@@ -642,15 +642,7 @@ static struct scry_postings_iter *token_postings(struct ls_segment *s, const cha
         struct scry_postings_iter *it = NULL;
         if (q && q < end && (q = dict_find(q, (size_t)(end - q), tok, len, rare)) != NULL) {
             uint32_t pos = (uint32_t)(q - s->blob);
-            /* The entry holding pos: the last i with tok_off[i] <= pos. */
-            uint32_t lo = 0, hi = s->n_dict;
-            while (hi - lo > 1) {
-                uint32_t mid = (lo + hi) / 2;
-                if (s->tok_off[mid] <= pos)
-                    lo = mid;
-                else
-                    hi = mid;
-            }
+            uint32_t lo = ls__dict_entry_at(s, pos);
             q++;
             if (pos + len > s->tok_off[lo + 1] || lo == last)
                 continue;

@@ -91,6 +91,13 @@ int loki__scan(struct loki_api_ctx *c, const char *query, int64_t start, int64_t
 uint64_t loki__entry_bytes(const struct scry_log_entry *e);
 
 /* ---- handlers ---- */
+/* One entry of a streams answer: ["<t_ns>", "<line>"], plus
+ * {structuredMetadata, parsed} when cat (categorize-labels); /query_range
+ * and /tail answer alike (api_loki_query.c). */
+struct scry_json;
+struct lql_out_entry;
+void loki__put_entry(struct scry_json *j, const struct lql_out_entry *e, bool cat);
+
 void loki__query(struct loki_api_ctx *c);
 void loki__query_range(struct loki_api_ctx *c);
 void loki__labels(struct loki_api_ctx *c);

@@ -116,34 +116,37 @@ static void put_stats(struct scry_json *j, const struct lql_result *r, double ex
     scry_json_obj_end(j);
 }
 
-static void put_stream(struct scry_json *j, const struct lql_out_stream *s, bool cat)
+void loki__put_entry(struct scry_json *j, const struct lql_out_entry *e, bool cat)
 {
     char ns[24];
+    scry_json_arr_begin(j);
+    snprintf(ns, sizeof ns, "%lld", (long long)e->t_ns);
+    scry_json_str(j, ns);
+    scry_json_strn(j, e->line.p, e->line.len);
+    if (cat) {
+        scry_json_obj_begin(j);
+        if (e->meta.n) {
+            scry_json_key(j, "structuredMetadata");
+            scry_json_labels(j, &e->meta);
+        }
+        if (e->parsed.n) {
+            scry_json_key(j, "parsed");
+            scry_json_labels(j, &e->parsed);
+        }
+        scry_json_obj_end(j);
+    }
+    scry_json_arr_end(j);
+}
+
+static void put_stream(struct scry_json *j, const struct lql_out_stream *s, bool cat)
+{
     scry_json_obj_begin(j);
     scry_json_key(j, "stream");
     scry_json_labels(j, &s->labels);
     scry_json_key(j, "values");
     scry_json_arr_begin(j);
-    for (size_t k = 0; k < s->n_entries; k++) {
-        const struct lql_out_entry *e = &s->entries[k];
-        scry_json_arr_begin(j);
-        snprintf(ns, sizeof ns, "%lld", (long long)e->t_ns);
-        scry_json_str(j, ns);
-        scry_json_strn(j, e->line.p, e->line.len);
-        if (cat) {
-            scry_json_obj_begin(j);
-            if (e->meta.n) {
-                scry_json_key(j, "structuredMetadata");
-                scry_json_labels(j, &e->meta);
-            }
-            if (e->parsed.n) {
-                scry_json_key(j, "parsed");
-                scry_json_labels(j, &e->parsed);
-            }
-            scry_json_obj_end(j);
-        }
-        scry_json_arr_end(j);
-    }
+    for (size_t k = 0; k < s->n_entries; k++)
+        loki__put_entry(j, &s->entries[k], cat);
     scry_json_arr_end(j);
     scry_json_obj_end(j);
 }

@@ -249,28 +249,6 @@ static void send_close(struct sess *s, unsigned code, const char *reason)
     send_frame(s, SCRY_WS_CLOSE, b, n + 2);
 }
 
-static void put_entry(struct scry_json *j, const struct lql_out_entry *e, bool cat)
-{
-    char ns[24];
-    scry_json_arr_begin(j);
-    snprintf(ns, sizeof ns, "%lld", (long long)e->t_ns);
-    scry_json_str(j, ns);
-    scry_json_strn(j, e->line.p, e->line.len);
-    if (cat) {
-        scry_json_obj_begin(j);
-        if (e->meta.n) {
-            scry_json_key(j, "structuredMetadata");
-            scry_json_labels(j, &e->meta);
-        }
-        if (e->parsed.n) {
-            scry_json_key(j, "parsed");
-            scry_json_labels(j, &e->parsed);
-        }
-        scry_json_obj_end(j);
-    }
-    scry_json_arr_end(j);
-}
-
 /* Encodes the entries of r not sent before and remembers them; returns
  * how many. */
 static size_t encode(struct sess *s, const struct lql_result *r)
@@ -299,7 +277,7 @@ static size_t encode(struct sess *s, const struct lql_result *r)
                 scry_json_arr_begin(&j);
                 open = true;
             }
-            put_entry(&j, e, s->t->cat);
+            loki__put_entry(&j, e, s->t->cat);
             n++;
         }
         if (open) {

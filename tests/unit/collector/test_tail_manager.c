@@ -97,27 +97,49 @@ static void stop(struct rig *r, bool keep_cfg)
     }
 }
 
-static void append_lines(const char *name, int from, int to)
+/* Opens logs/name with mode (fopen's), or fails the test. */
+static FILE *open_log(const char *name, const char *mode)
 {
     char p[256];
     snprintf(p, sizeof p, "%s/%s", logs, name);
-    FILE *f = fopen(p, "a");
+    FILE *f = fopen(p, mode);
     assert_non_null(f);
+    return f;
+}
+
+static void append_lines(const char *name, int from, int to)
+{
+    FILE *f = open_log(name, "a");
     for (int i = from; i < to; i++)
         fprintf(f, "line %05d\n", i);
     fclose(f);
+}
+
+/* Replaces logs/name with text. */
+static void write_log(const char *name, const char *text)
+{
+    FILE *f = open_log(name, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Every stream of the store over all time; the caller closes ss, then *q. */
+static struct scry_stream_set *select_all(struct ls_store *st, struct scry_querier **q)
+{
+    struct scry_queryable *qa = ls_queryable(st);
+    struct scry_stream_set *ss;
+    struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX };
+    assert_int_equal(qa->querier(qa, NULL, INT64_MIN, INT64_MAX, q, NULL), 0);
+    assert_int_equal((*q)->ops->select_streams(*q, NULL, 0, &h, &ss, NULL), 0);
+    return ss;
 }
 
 /* Every entry in the store: counts per line number, and checks that the
  * timestamps rise strictly within each stream. */
 static int count_entries(struct ls_store *st, int *seen, int max)
 {
-    struct scry_queryable *qa = ls_queryable(st);
     struct scry_querier *q;
-    struct scry_stream_set *ss;
-    struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX };
-    assert_int_equal(qa->querier(qa, NULL, INT64_MIN, INT64_MAX, &q, NULL), 0);
-    assert_int_equal(q->ops->select_streams(q, NULL, 0, &h, &ss, NULL), 0);
+    struct scry_stream_set *ss = select_all(st, &q);
     int n = 0;
     if (seen)
         memset(seen, 0, (size_t)max * sizeof *seen);
@@ -142,12 +164,8 @@ static int count_entries(struct ls_store *st, int *seen, int max)
 
 static int64_t first_t(struct ls_store *st)
 {
-    struct scry_queryable *qa = ls_queryable(st);
     struct scry_querier *q;
-    struct scry_stream_set *ss;
-    struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX };
-    assert_int_equal(qa->querier(qa, NULL, INT64_MIN, INT64_MAX, &q, NULL), 0);
-    assert_int_equal(q->ops->select_streams(q, NULL, 0, &h, &ss, NULL), 0);
+    struct scry_stream_set *ss = select_all(st, &q);
     assert_true(ss->ops->next(ss));
     struct scry_entry_iter *it = ss->ops->entries(ss);
     assert_true(it->ops->next(it));
@@ -178,6 +196,23 @@ static void assert_each_once(struct ls_store *st, int n)
     free(seen);
 }
 
+/* Starts the rig and waits until lines 0..n-1 of logs/name are stored. */
+static void start_with(struct rig *r, const char *name, int n)
+{
+    start(r);
+    append_lines(name, 0, n);
+    wait_count(r->st, n);
+}
+
+/* Waits for n entries, checks that lines 0..n-1 are each stored once and
+ * stops the rig for good. */
+static void finish(struct rig *r, int n)
+{
+    wait_count(r->st, n);
+    assert_each_once(r->st, n);
+    stop(r, false);
+}
+
 static double metric(struct scry_metrics *reg, const char *name)
 {
     struct scry_buf b = { 0 };
@@ -194,9 +229,7 @@ static void test_tail_manager_rename_rotation_and_restart(void **state)
 {
     (void)state;
     struct rig r = { 0 };
-    start(&r);
-    append_lines("a.log", 0, 100);
-    wait_count(r.st, 100);
+    start_with(&r, "a.log", 100);
     char a[256], a1[256];
     snprintf(a, sizeof a, "%s/a.log", logs);
     snprintf(a1, sizeof a1, "%s/a.log.1", logs);
@@ -208,9 +241,7 @@ static void test_tail_manager_rename_rotation_and_restart(void **state)
     stop(&r, true);
     start(&r); /* a restart resumes from the checkpoints: nothing again */
     append_lines("a.log", 155, 165);
-    wait_count(r.st, 165);
-    assert_each_once(r.st, 165);
-    stop(&r, false);
+    finish(&r, 165);
 }
 
 /* The crash window: the store committed the round, the checkpoint did not
@@ -221,9 +252,7 @@ static void test_tail_manager_replay_after_crash_is_ignored(void **state)
 {
     (void)state;
     struct rig r = { 0 };
-    start(&r);
-    append_lines("b.log", 0, 200);
-    wait_count(r.st, 200);
+    start_with(&r, "b.log", 200);
     int64_t t0 = first_t(r.st);
     stop(&r, true);
 
@@ -261,9 +290,7 @@ static void test_tail_manager_copytruncate(void **state)
 {
     (void)state;
     struct rig r = { 0 };
-    start(&r);
-    append_lines("c.log", 0, 50);
-    wait_count(r.st, 50);
+    start_with(&r, "c.log", 50);
     char c[256];
     snprintf(c, sizeof c, "%s/c.log", logs);
     assert_int_equal(truncate(c, 0), 0);
@@ -275,18 +302,14 @@ static void test_tail_manager_copytruncate(void **state)
     assert_int_equal(truncate(c, 0), 0);
     append_lines("c.log", 60, 100);
     start(&r);
-    wait_count(r.st, 100);
-    assert_each_once(r.st, 100);
-    stop(&r, false);
+    finish(&r, 100);
 }
 
 static void test_tail_manager_reload_and_multiline(void **state)
 {
     (void)state;
     struct rig r = { 0 };
-    start(&r);
-    append_lines("d.log", 0, 3);
-    wait_count(r.st, 3);
+    start_with(&r, "d.log", 3);
     /* A new config: d.log is excluded now, m.txt joins with multiline. */
     char extra[512];
     snprintf(extra, sizeof extra,
@@ -299,11 +322,7 @@ static void test_tail_manager_reload_and_multiline(void **state)
     scry_config_destroy(r.cfg);
     r.cfg = cfg2;
     append_lines("d.log", 3, 6); /* not read: excluded */
-    char m[256];
-    snprintf(m, sizeof m, "%s/m.txt", logs);
-    FILE *f = fopen(m, "w");
-    fputs("line 00010 boom\n  at x\n  at y\nline 00011 ok\n", f);
-    fclose(f);
+    write_log("m.txt", "line 00010 boom\n  at x\n  at y\nline 00011 ok\n");
     wait_count(r.st, 5); /* the open record is flushed after idle_flush_ms */
     int seen[20];
     assert_int_equal(count_entries(r.st, seen, 20), 5);
@@ -320,20 +339,12 @@ static void test_tail_manager_truncated_marker_survives_restart(void **state)
     (void)state;
     struct rig r = { .cfg = load("    max_line_bytes: 16B\n") };
     start(&r);
-    char p[256];
-    snprintf(p, sizeof p, "%s/e.log", logs);
-    FILE *f = fopen(p, "w");
-    fputs("0123456789abcdefXYZ\nshort\n", f);
-    fclose(f);
+    write_log("e.log", "0123456789abcdefXYZ\nshort\n");
     wait_count(r.st, 2);
     stop(&r, true);
     start(&r);
-    struct scry_queryable *qa = ls_queryable(r.st);
     struct scry_querier *q;
-    struct scry_stream_set *ss;
-    struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX };
-    assert_int_equal(qa->querier(qa, NULL, INT64_MIN, INT64_MAX, &q, NULL), 0);
-    assert_int_equal(q->ops->select_streams(q, NULL, 0, &h, &ss, NULL), 0);
+    struct scry_stream_set *ss = select_all(r.st, &q);
     assert_true(ss->ops->next(ss));
     struct scry_entry_iter *it = ss->ops->entries(ss);
     struct scry_log_entry e;

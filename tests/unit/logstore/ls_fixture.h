@@ -1,13 +1,47 @@
-/* Shared by the logstore unit tests: the stream label sets they write and
- * a one-entry append. Include after <cmocka.h>. */
+/* Shared by the logstore unit tests: the scratch directory, the stream
+ * label sets they write and a one-entry append. Include after <cmocka.h>. */
 #ifndef SCRY_TEST_LS_FIXTURE_H
 #define SCRY_TEST_LS_FIXTURE_H
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/appender.h"
 #include "core/labels.h"
 #include "logstore/logstore.h"
+
+/* Makes a fresh directory /tmp/scry_test_<tag>_XXXXXX in dir, for a
+ * cmocka group setup: 0, or -1 when mkdtemp fails. */
+static inline int ls_tmpdir_make(char *dir, size_t cap, const char *tag)
+{
+    snprintf(dir, cap, "/tmp/scry_test_%s_XXXXXX", tag);
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Removes dir and everything below it (group teardown): the shell's status. */
+static inline int ls_tmpdir_remove(const char *dir)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd);
+}
+
+/* Defines `dir` and the cmocka group setup and teardown around it: a
+ * fresh /tmp/scry_test_<tag>_XXXXXX per test binary, removed at the end. */
+#define LS_TMPDIR_FIXTURE(tag)                                                                    \
+    static char dir[128];                                                                         \
+    static int setup(void **state)                                                                \
+    {                                                                                             \
+        (void)state;                                                                              \
+        return ls_tmpdir_make(dir, sizeof dir, tag);                                              \
+    }                                                                                             \
+    static int teardown(void **state)                                                             \
+    {                                                                                             \
+        (void)state;                                                                              \
+        return ls_tmpdir_remove(dir);                                                             \
+    }
 
 /* Stream i's labels in v (2 slots): app cycles over 3 values, level over
  * 2, so i in [0, 6) names 6 distinct streams. */

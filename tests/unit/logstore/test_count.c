@@ -23,23 +23,9 @@
 #include "logstore/ls_internal.h"
 #include "logstore/logstore.h"
 #include "logstore/tokenize.h"
+#include "ls_fixture.h"
 
-static char dir[128];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/scry_test_lsc_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
-}
+LS_TMPDIR_FIXTURE("lsc")
 
 #define N_STREAMS 6
 #define T0 1000000000000LL

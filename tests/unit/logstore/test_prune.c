@@ -20,23 +20,9 @@
 #include "logstore/ls_internal.h"
 #include "logstore/logstore.h"
 #include "logstore/tokenize.h"
+#include "ls_fixture.h"
 
-static char dir[128];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/scry_test_lsp_XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    return system(cmd);
-}
+LS_TMPDIR_FIXTURE("lsp")
 
 static struct ls_store *open_store(bool values)
 {

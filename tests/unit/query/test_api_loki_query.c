@@ -15,6 +15,7 @@
 #include <curl/curl.h>
 
 #include "core/http.h"
+#include "http_fixture.h"
 #include "logql_fixture.h"
 #include "query/api_loki.h"
 
@@ -64,46 +65,14 @@ static int teardown(void **state)
     return fx_teardown(state);
 }
 
-struct reply {
-    long status;
-    char *body;
-    char ctype[128];
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    scry_buf_put(ud, p, size * n);
-    return size * n;
-}
-
-static struct reply last;
-
 static struct reply *get(struct fixture *f, const char *path, const char *header)
 {
-    free(last.body);
-    memset(&last, 0, sizeof last);
-    struct scry_buf b = { 0 };
-    char url[4096];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = header ? curl_slist_append(NULL, header) : NULL;
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &last.status);
-    char *ct = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(last.ctype, sizeof last.ctype, "%s", ct ? ct : "");
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    last.body = b.p ? scry_buf_take(&b) : strdup("");
+    struct reply *r = http_request(f->port, NULL, path, NULL, header);
     /* stats carry timings: cut them off for exact comparisons */
-    char *st = strstr(last.body, ",\"stats\":");
+    char *st = strstr(r->body, ",\"stats\":");
     if (st)
         strcpy(st, "}}");
-    return &last;
+    return r;
 }
 
 static void expect(const char *path, const char *header, long status, const char *want)
@@ -259,7 +228,7 @@ int main(void)
         cmocka_unit_test(test_api_loki_query_timeout),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
-    free(last.body);
+    free(last_reply.body);
     curl_global_cleanup();
     return rc;
 }

@@ -21,6 +21,7 @@
 #include "core/metrics.h"
 #include "query/api_prom.h"
 #include "query/api_prom_client.h"
+#include "http_fixture.h"
 #include "query/api_prom_internal.h"
 #include "tests/conformance/conformance.h"
 
@@ -114,51 +115,10 @@ static int teardown(void **state)
 
 /* ---- HTTP client ------------------------------------------------------------ */
 
-struct reply {
-    long status;
-    char *body;
-    char ctype[128];
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    scry_buf_put(ud, p, size * n);
-    return size * n;
-}
-
-/* method GET or POST; body is a form body (POST) or NULL; extra is one
- * header line or NULL. The reply body is freed by the next call. */
-static struct reply last_reply;
-
 static struct reply *http(struct fixture *f, const char *method, const char *path,
                           const char *body, const char *extra)
 {
-    struct reply *rp = &last_reply;
-    free(rp->body);
-    memset(rp, 0, sizeof *rp);
-    struct scry_buf b = { 0 };
-    char url[4096];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", f->port, path);
-    CURL *c = curl_easy_init();
-    struct curl_slist *h = NULL;
-    if (extra)
-        h = curl_slist_append(h, extra);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    assert_int_equal(curl_easy_perform(c), CURLE_OK);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &rp->status);
-    char *ct = NULL;
-    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
-    snprintf(rp->ctype, sizeof rp->ctype, "%s", ct ? ct : "");
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    rp->body = b.p ? scry_buf_take(&b) : strdup("");
-    return rp;
+    return http_request(f->port, method, path, body, extra);
 }
 
 static void expect(struct fixture *f, const char *method, const char *path, const char *body,

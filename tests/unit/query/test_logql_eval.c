@@ -23,18 +23,39 @@ static int setup(void **state)
 
 #define AT(q, t) fx_metric(q, (t) * SEC, (t) * SEC, 0, true)
 
+/* A metric query evaluated at one time (seconds), and its answer. */
+struct at_case {
+    const char *q;
+    int64_t t;
+    const char *want;
+};
+
+/* Evaluates each case; a wrong answer names its query. */
+static void check_at(const struct at_case *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *got = AT(c[i].q, c[i].t);
+        if (strcmp(got, c[i].want))
+            fail_msg("%s at %llds: got\n%swant\n%s", c[i].q, (long long)c[i].t, got, c[i].want);
+    }
+}
+
+#define CHECK_AT(tab) check_at(tab, sizeof tab / sizeof tab[0])
+
 static void test_logql_eval_count_rate(void **state)
 {
     (void)state;
-    assert_string_equal(AT("count_over_time({app=\"a\"}[10s])", 10), "{app=a} 10=10\n");
-    assert_string_equal(AT("rate({app=\"a\"}[10s])", 10), "{app=a} 10=1\n");
-    assert_string_equal(AT("bytes_over_time({app=\"b\"}[10s])", 10), "{app=b} 10=14\n");
-    assert_string_equal(AT("bytes_rate({app=\"b\"}[10s])", 10), "{app=b} 10=1.4\n");
-    /* the window's left edge is exclusive: (10, 20] holds b's entry at 20 only */
-    assert_string_equal(AT("count_over_time({app=\"b\"}[10s])", 20), "{app=b} 20=1\n");
-    assert_string_equal(AT("count_over_time({app=\"a\"}[10s] offset 10s)", 30), "{app=a} 30=10\n");
-    assert_string_equal(AT("count_over_time({app=\"a\"} |= \"status=500\" [1m])", 60),
-                        "{app=a} 60=20\n");
+    static const struct at_case tab[] = {
+        { "count_over_time({app=\"a\"}[10s])", 10, "{app=a} 10=10\n" },
+        { "rate({app=\"a\"}[10s])", 10, "{app=a} 10=1\n" },
+        { "bytes_over_time({app=\"b\"}[10s])", 10, "{app=b} 10=14\n" },
+        { "bytes_rate({app=\"b\"}[10s])", 10, "{app=b} 10=1.4\n" },
+        /* the window's left edge is exclusive: (10, 20] holds b's entry at 20 only */
+        { "count_over_time({app=\"b\"}[10s])", 20, "{app=b} 20=1\n" },
+        { "count_over_time({app=\"a\"}[10s] offset 10s)", 30, "{app=a} 30=10\n" },
+        { "count_over_time({app=\"a\"} |= \"status=500\" [1m])", 60, "{app=a} 60=20\n" },
+    };
+    CHECK_AT(tab);
     assert_string_equal(fx_metric("count_over_time({app=\"b\"}[10s])", 10 * SEC, 35 * SEC,
                                   10 * SEC, false),
                         "{app=b} 10=1 20=1 30=1\n");
@@ -67,59 +88,54 @@ static void test_logql_eval_unwrap(void **state)
         if (strcmp(got, cases[i].want))
             fail_msg("%s: got\n%s", q, got);
     }
-    assert_string_equal(AT("sum_over_time({app=\"a\"} | logfmt | unwrap v [10s]) by (app)", 10),
-                        "{app=a} 10=55\n");
-    assert_string_equal(AT("quantile_over_time(0.5, {app=\"a\"} | logfmt | unwrap v [10s]) by (app)", 10),
-                        "{app=a} 10=5.5\n");
-    assert_string_equal(AT("sum_over_time({app=\"a\"} | logfmt | unwrap duration(d) [10s]) without (status, v)", 10),
-                        "{app=a} 10=0.55\n");
-    assert_string_equal(AT("stddev_over_time({app=\"a\"} | logfmt | unwrap v [10s]) by (app)", 10),
-                        "{app=a} 10=2.87228\n");
+    static const struct at_case tab[] = {
+        { "sum_over_time({app=\"a\"} | logfmt | unwrap v [10s]) by (app)", 10, "{app=a} 10=55\n" },
+        { "quantile_over_time(0.5, {app=\"a\"} | logfmt | unwrap v [10s]) by (app)", 10, "{app=a} 10=5.5\n" },
+        { "sum_over_time({app=\"a\"} | logfmt | unwrap duration(d) [10s]) without (status, v)", 10, "{app=a} 10=0.55\n" },
+        { "stddev_over_time({app=\"a\"} | logfmt | unwrap v [10s]) by (app)", 10, "{app=a} 10=2.87228\n" },
+    };
+    CHECK_AT(tab);
 }
 
 static void test_logql_eval_aggregations(void **state)
 {
     (void)state;
-    assert_string_equal(AT("sum by (status) (count_over_time({app=~\"a|b\"} | logfmt [10s]))", 30),
-                        "{status=200} 30=7\n{status=500} 30=4\n");
-    assert_string_equal(AT("sum(count_over_time({app=~\"a|b\"}[10s])) by (app)", 30),
-                        "{app=a} 30=10\n{app=b} 30=1\n");
-    assert_string_equal(AT("count(count_over_time({app=~\"a|b\"}[10s]))", 30), "{} 30=2\n");
-    assert_string_equal(AT("avg(count_over_time({app=~\"a|b\"}[10s]))", 30), "{} 30=5.5\n");
-    assert_string_equal(AT("max without (app) (count_over_time({app=~\"a|b\"}[10s]))", 30),
-                        "{} 30=10\n");
-    assert_string_equal(AT("min(count_over_time({app=~\"a|b\"}[10s]))", 30), "{} 30=1\n");
-    assert_string_equal(AT("stddev(count_over_time({app=~\"a|b\"}[10s]))", 30), "{} 30=4.5\n");
-    assert_string_equal(AT("stdvar(count_over_time({app=~\"a|b\"}[10s]))", 30), "{} 30=20.25\n");
-    assert_string_equal(AT("topk(1, count_over_time({app=~\"a|b\"}[10s]))", 30), "{app=a} 30=10\n");
-    assert_string_equal(AT("bottomk(1, count_over_time({app=~\"a|b\"}[10s]))", 30), "{app=b} 30=1\n");
-    assert_string_equal(AT("sort(count_over_time({app=~\"a|b\"}[10s]))", 30),
-                        "{app=b} 30=1\n{app=a} 30=10\n");
-    assert_string_equal(AT("sort_desc(count_over_time({app=~\"a|b\"}[10s]))", 30),
-                        "{app=a} 30=10\n{app=b} 30=1\n");
-    /* Grafana's logs volume query: a line with no level field nor keyword
-     * is detected_level="unknown", as in Loki 3 (test_logql_level.c) */
-    assert_string_equal(AT("sum by (level, detected_level) (count_over_time({app=\"b\"} | drop __error__[10s]))", 30),
-                        "{detected_level=unknown} 30=1\n");
+    static const struct at_case tab[] = {
+        { "sum by (status) (count_over_time({app=~\"a|b\"} | logfmt [10s]))", 30, "{status=200} 30=7\n{status=500} 30=4\n" },
+        { "sum(count_over_time({app=~\"a|b\"}[10s])) by (app)", 30, "{app=a} 30=10\n{app=b} 30=1\n" },
+        { "count(count_over_time({app=~\"a|b\"}[10s]))", 30, "{} 30=2\n" },
+        { "avg(count_over_time({app=~\"a|b\"}[10s]))", 30, "{} 30=5.5\n" },
+        { "max without (app) (count_over_time({app=~\"a|b\"}[10s]))", 30, "{} 30=10\n" },
+        { "min(count_over_time({app=~\"a|b\"}[10s]))", 30, "{} 30=1\n" },
+        { "stddev(count_over_time({app=~\"a|b\"}[10s]))", 30, "{} 30=4.5\n" },
+        { "stdvar(count_over_time({app=~\"a|b\"}[10s]))", 30, "{} 30=20.25\n" },
+        { "topk(1, count_over_time({app=~\"a|b\"}[10s]))", 30, "{app=a} 30=10\n" },
+        { "bottomk(1, count_over_time({app=~\"a|b\"}[10s]))", 30, "{app=b} 30=1\n" },
+        { "sort(count_over_time({app=~\"a|b\"}[10s]))", 30, "{app=b} 30=1\n{app=a} 30=10\n" },
+        { "sort_desc(count_over_time({app=~\"a|b\"}[10s]))", 30, "{app=a} 30=10\n{app=b} 30=1\n" },
+        /* Grafana's logs volume query: a line with no level field nor keyword
+         * is detected_level="unknown", as in Loki 3 (test_logql_level.c) */
+        { "sum by (level, detected_level) (count_over_time({app=\"b\"} | drop __error__[10s]))", 30, "{detected_level=unknown} 30=1\n" },
+    };
+    CHECK_AT(tab);
 }
 
 static void test_logql_eval_binary(void **state)
 {
     (void)state;
     assert_string_equal(AT("vector(1)+vector(1)", 4000000000LL), "{} 4000000000=2\n");
-    assert_string_equal(AT("1 + 2 * 3", 10), "scalar 7");
-    assert_string_equal(AT("2 ^ 3 ^ 2", 10), "scalar 512");
-    assert_string_equal(AT("sum(count_over_time({app=\"a\"}[10s])) / sum(count_over_time({app=\"b\"}[10s]))", 20),
-                        "{} 20=10\n");
-    assert_string_equal(AT("count_over_time({app=~\"a|b\"}[10s]) > 5", 20), "{app=a} 20=10\n");
-    assert_string_equal(AT("count_over_time({app=~\"a|b\"}[10s]) > bool 5", 20),
-                        "{app=a} 20=1\n{app=b} 20=0\n");
-    assert_string_equal(AT("10 - count_over_time({app=\"b\"}[10s])", 20), "{app=b} 20=9\n");
-    assert_string_equal(AT("count_over_time({app=~\"a|b\"}[10s]) and on (app) count_over_time({app=\"b\"}[10s])", 20),
-                        "{app=b} 20=1\n");
-    assert_string_equal(AT("count_over_time({app=~\"a|b\"}[10s]) unless count_over_time({app=\"b\"}[10s])", 20),
-                        "{app=a} 20=10\n");
-    assert_string_equal(AT("count_over_time({app=\"zzz\"}[10s]) or vector(0)", 20), "{} 20=0\n");
+    static const struct at_case tab[] = {
+        { "1 + 2 * 3", 10, "scalar 7" },
+        { "2 ^ 3 ^ 2", 10, "scalar 512" },
+        { "sum(count_over_time({app=\"a\"}[10s])) / sum(count_over_time({app=\"b\"}[10s]))", 20, "{} 20=10\n" },
+        { "count_over_time({app=~\"a|b\"}[10s]) > 5", 20, "{app=a} 20=10\n" },
+        { "count_over_time({app=~\"a|b\"}[10s]) > bool 5", 20, "{app=a} 20=1\n{app=b} 20=0\n" },
+        { "10 - count_over_time({app=\"b\"}[10s])", 20, "{app=b} 20=9\n" },
+        { "count_over_time({app=~\"a|b\"}[10s]) and on (app) count_over_time({app=\"b\"}[10s])", 20, "{app=b} 20=1\n" },
+        { "count_over_time({app=~\"a|b\"}[10s]) unless count_over_time({app=\"b\"}[10s])", 20, "{app=a} 20=10\n" },
+        { "count_over_time({app=\"zzz\"}[10s]) or vector(0)", 20, "{} 20=0\n" },
+    };
+    CHECK_AT(tab);
     assert_non_null(strstr(AT("sum by (app) (count_over_time({app=\"a\"} | logfmt [10s])) / ignoring (status) group_left sum by (app, status) (count_over_time({app=\"a\"} | logfmt [10s]))", 20),
                            "error: found duplicate series for the match group {app=\"a\"} on the right hand-side"));
     assert_string_equal(AT("sum by (app, status) (count_over_time({app=\"a\"} | logfmt [10s])) / ignoring (status) group_left sum by (app) (count_over_time({app=\"a\"} | logfmt [10s]))", 20),
@@ -141,14 +157,13 @@ static void test_logql_eval_parser_hints(void **state)
     assert_string_equal(AT("sum by (status) (count_over_time({app=\"a\"} | logfmt | v > 3 [10s]))", 10),
                         want);
     assert_string_equal(want, "{status=200} 10=5\n{status=500} 10=2\n");
-    assert_string_equal(AT("sum by (level_extracted) (count_over_time({app=\"h\"} | logfmt [10s]))", 10),
-                        "{level_extracted=warn} 10=1\n");
-    assert_string_equal(AT("sum by (level) (count_over_time({app=\"h\"} | logfmt [10s]))", 10),
-                        "{level=info} 10=1\n");
-    assert_string_equal(AT("sum by (req_code) (count_over_time({app=\"j\"} | json | n > 2 [10s]))", 10),
-                        "{req_code=200} 10=1\n");
-    assert_string_equal(AT("sum by (z) (sum_over_time({app=\"h\"} | logfmt | unwrap status [10s]))", 10),
-                        "{z=9} 10=1\n");
+    static const struct at_case tab[] = {
+        { "sum by (level_extracted) (count_over_time({app=\"h\"} | logfmt [10s]))", 10, "{level_extracted=warn} 10=1\n" },
+        { "sum by (level) (count_over_time({app=\"h\"} | logfmt [10s]))", 10, "{level=info} 10=1\n" },
+        { "sum by (req_code) (count_over_time({app=\"j\"} | json | n > 2 [10s]))", 10, "{req_code=200} 10=1\n" },
+        { "sum by (z) (sum_over_time({app=\"h\"} | logfmt | unwrap status [10s]))", 10, "{z=9} 10=1\n" },
+    };
+    CHECK_AT(tab);
 }
 
 static void test_logql_eval_absent_and_errors(void **state)

@@ -17,23 +17,9 @@
 
 #include "core/matcher.h"
 #include "tsdb/tsdb.h"
+#include "tmpdir_fixture.h"
 
-static char root[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(root, "/tmp/scry_test_bmeta_XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    return system(cmd);
-}
+TSDB_TMPDIR_FIXTURE("bmeta")
 
 static struct tsdb *open_db(void)
 {

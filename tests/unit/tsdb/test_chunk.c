@@ -14,29 +14,8 @@
 
 #define CAP (96 + 36 * TSDB_CHUNK_MAX_SAMPLES)
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double bits_d(uint64_t u)
-{
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
-static uint64_t d_bits(double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    return u;
-}
+#define CHUNK_RNG_SEED 0x9e3779b97f4a7c15ull
+#include "chunk_fixture.h"
 
 /* Encodes with venc, decodes, and checks every sample bit for bit. Returns
  * the encoding the chunk header reports and the encoded length. */

@@ -20,29 +20,8 @@
 #define CAP (96 + 36 * TSDB_CHUNK_MAX_SAMPLES)
 #define MAXN TSDB_CHUNK_MAX_SAMPLES
 
-static uint64_t rng_state = 0x2545f4914f6cdd1dull;
-
-static uint64_t rnd(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double bits_d(uint64_t u)
-{
-    double v;
-    memcpy(&v, &u, 8);
-    return v;
-}
-
-static uint64_t d_bits(double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, 8);
-    return u;
-}
+#define CHUNK_RNG_SEED 0x2545f4914f6cdd1dull
+#include "chunk_fixture.h"
 
 static const uint64_t special_bits[] = {
     0x7ff0000000000002ull, 0x7ff8000000000001ull, 0x7ff8000000000000ull, 0xfff8000000000000ull,

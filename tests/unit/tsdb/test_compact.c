@@ -13,26 +13,12 @@
 #include "blockgen.h"
 #include "core/buf.h"
 #include "tsdb/block_internal.h"
+#include "tmpdir_fixture.h"
 
 #define H (3600 * 1000LL)
 #define T0 (18 * H * 100000) /* aligned to 6h and 18h windows */
 
-static char root[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(root, "/tmp/scry_test_compact_XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    return system(cmd);
-}
+TSDB_TMPDIR_FIXTURE("compact")
 
 static bool exists(const char *fmt, const char *a)
 {

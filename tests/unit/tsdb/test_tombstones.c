@@ -23,26 +23,12 @@
 #include "tsdb/block.h"
 #include "tsdb/tombstones.h"
 #include "tsdb/tsdb.h"
+#include "tmpdir_fixture.h"
 
 #define NS 24   /* series */
 #define NT 600  /* samples per series at most, t = k * 10 */
 
-static char root[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    strcpy(root, "/tmp/scry_test_tomb_XXXXXX");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-    return system(cmd);
-}
+TSDB_TMPDIR_FIXTURE("tomb")
 
 static uint64_t mix(uint64_t z)
 {
