@@ -31,18 +31,49 @@
 #define PCRE2_MATCH_INVALID_UTF 0 /* before PCRE2 10.34 */
 #endif
 
-enum { FAST_NONE, FAST_LITERALS, FAST_ANY, FAST_NONEMPTY };
+enum { FAST_NONE, FAST_LITERALS, FAST_ANY, FAST_NONEMPTY, FAST_PREFIX_ANY, FAST_PREFIX_DOTS };
 
-/* FAST_LITERALS when the pattern has no metacharacter other than '|'. */
-static int classify(const char *re)
+/* The longest run of '.' a FAST_PREFIX_DOTS pattern may end with. */
+#define MAX_DOTS 16
+
+static bool is_ascii(const char *z, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)z[i] >= 0x80)
+            return false;
+    return true;
+}
+
+/* FAST_LITERALS when the pattern has no metacharacter other than '|'.
+ * FAST_PREFIX_ANY for "lit.*" and FAST_PREFIX_DOTS for "lit..." (1 to
+ * MAX_DOTS dots; `{code=~"5.."}`), where lit is ASCII without any
+ * metacharacter or '|': *n_lit gets lit's length, *n_dots the dots. ASCII
+ * only, so that a subject's bytes equal to lit always decode to lit (a
+ * literal U+FFFD would also match a bad byte, see match_invalid_utf8). */
+static int classify(const char *re, size_t *n_lit, size_t *n_dots)
 {
     if (strcmp(re, ".*") == 0)
         return FAST_ANY;
     if (strcmp(re, ".+") == 0)
         return FAST_NONEMPTY;
-    if (strpbrk(re, "\\.+*?()[]{}^$"))
+    size_t lit = strcspn(re, "\\.+*?()[]{}^$|");
+    if (!re[lit])
+        return FAST_LITERALS;
+    if (!is_ascii(re, lit))
         return FAST_NONE;
-    return FAST_LITERALS;
+    if (strcmp(re + lit, ".*") == 0) {
+        *n_lit = lit;
+        return FAST_PREFIX_ANY;
+    }
+    size_t dots = strspn(re + lit, ".");
+    if (dots >= 1 && dots <= MAX_DOTS && !re[lit + dots]) {
+        *n_lit = lit;
+        *n_dots = dots;
+        return FAST_PREFIX_DOTS;
+    }
+    if (strpbrk(re + lit, "\\.+*?()[]{}^$"))
+        return FAST_NONE;
+    return FAST_LITERALS; /* only '|' among the literals */
 }
 
 /* Does v equal one of the '|'-separated alternatives of alts? */
@@ -91,7 +122,7 @@ int scry_matcher_init(struct scry_matcher *m, enum scry_match_type type, const c
     m->re = re;
     m->md = pcre2_match_data_create_from_pattern(re, NULL);
     SCRY_ASSERT(m->md); /* a few bytes; OOM policy as in mem.h */
-    m->fast = classify(value);
+    m->fast = classify(value, &m->n_lit, &m->n_dots);
     return 0;
 }
 
@@ -138,6 +169,19 @@ static bool re_match(const struct scry_matcher *m, const char *v, size_t len)
     case FAST_ANY: return true;
     case FAST_NONEMPTY: return len > 0;
     case FAST_LITERALS: return match_literals(m->value, v, len);
+    case FAST_PREFIX_ANY: /* `.` matches every code point, bad bytes (U+FFFD) too */
+        return len >= m->n_lit && memcmp(m->value, v, m->n_lit) == 0;
+    case FAST_PREFIX_DOTS:
+        if (len < m->n_lit || len > m->n_lit + 4 * m->n_dots ||
+            memcmp(m->value, v, m->n_lit) != 0)
+            return false;
+        if (scry_utf8_valid(v + m->n_lit, len - m->n_lit)) {
+            size_t n_cp = 0; /* code points: the bytes that start a sequence */
+            for (size_t i = m->n_lit; i < len; i++)
+                n_cp += ((unsigned char)v[i] & 0xc0) != 0x80;
+            return n_cp == m->n_dots;
+        }
+        break; /* a bad byte is one U+FFFD: PCRE2 on the rewritten copy */
     default: break;
     }
     assert(m->re && m->md);

@@ -23,6 +23,7 @@ struct scry_matcher {
     void *re;          /* pcre2_code*, owned, for RE/NRE */
     void *md;          /* pcre2_match_data*, owned */
     int fast;          /* set by init: a shortcut for a literal-like regex, or 0 */
+    size_t n_lit, n_dots; /* the shortcut's literal prefix and trailing dots */
 };
 
 /* Compiles the regex for RE/NRE. SCRY_EPARSE with PCRE2's message and offset
