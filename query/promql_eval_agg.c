@@ -13,17 +13,6 @@
 #include "query/promql_eval_internal.h"
 #include "query/promql_internal.h"
 
-void pql__kahan_inc(double inc, double *sum, double *comp)
-{
-    double t = *sum + inc;
-    if (isinf(t))
-        *comp = 0;
-    else if (fabs(*sum) >= fabs(inc))
-        *comp += (*sum - t) + inc;
-    else
-        *comp += (inc - t) + *sum;
-    *sum = t;
-}
 
 static int cmp_nan_first(const void *x, const void *y)
 {

@@ -166,6 +166,77 @@ static bool rf_seen(struct ev_ctx *c, struct rfx *x, uint64_t h)
     return false;
 }
 
+/* The common case of rf_series: plain rate/increase/delta (no anchored or
+ * smoothed window, no scalar argument), with counter and rate constant in
+ * each instance so the compiler drops their tests. The arithmetic is
+ * pql__extrapolated_rate's, expression for expression, so the values are
+ * the same bits; what goes is the per-step struct win, the function
+ * dispatch and the argument copying (~100 of ~165 instructions a window). */
+static inline __attribute__((always_inline)) bool
+rate_steps(struct ev_ctx *c, const struct rfx *x, const struct ev_mseries *s, bool monotone,
+           bool counter, bool rate)
+{
+    const struct ev_matrix *mm = &x->hdr;
+    const int64_t *st = s->t, range = mm->range_ms, ext = mm->ext_ms;
+    const int64_t *we = mm->win_end;
+    const double *sv = s->v;
+    const size_t n = s->n, n_steps = c->n_steps;
+    const double range_s = (double)range / 1000;
+    double *ov = x->tmp.v;
+    uint8_t *ook = x->tmp.ok;
+    size_t lo = 0, hi = 0;
+    bool any = false;
+    for (size_t i = 0; i < n_steps; i++) {
+        int64_t end = we[i], start = end - range;
+        int64_t lo_t = start - ext;
+        if (i > 0 && end < we[i - 1])
+            lo = hi = 0;
+        while (lo < n && st[lo] <= lo_t)
+            lo++;
+        if (hi < lo)
+            hi = lo;
+        while (hi < n && st[hi] <= end)
+            hi++;
+        size_t m = hi - lo;
+        if (m < 2)
+            continue;
+        const double *v = sv + lo;
+        const int64_t *t = st + lo;
+        double r = v[m - 1] - v[0];
+        if (counter && !monotone) {
+            double last = 0;
+            for (size_t j = 0; j < m; j++) {
+                if (v[j] < last)
+                    r += last;
+                last = v[j];
+            }
+        }
+        double to_start = (double)(t[0] - start) / 1000;
+        double to_end = (double)(end - t[m - 1]) / 1000;
+        double sampled = (double)(t[m - 1] - t[0]) / 1000;
+        double avg = sampled / (double)(m - 1);
+        double thr = avg * 1.1;
+        if (to_start >= thr)
+            to_start = avg / 2;
+        if (counter) {
+            double to_zero = to_start;
+            if (r > 0 && v[0] >= 0)
+                to_zero = sampled * (v[0] / r);
+            if (to_zero < to_start)
+                to_start = to_zero;
+        }
+        if (to_end >= thr)
+            to_end = avg / 2;
+        double factor = (sampled + to_start + to_end) / sampled;
+        if (rate)
+            factor /= range_s;
+        ov[i] = r * factor;
+        ook[i] = 1;
+        any = true;
+    }
+    return any;
+}
+
 static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
 {
     struct rfx *x = ud;
@@ -185,6 +256,18 @@ static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
     for (size_t j = 1; j < s->n && monotone; j++)
         monotone = !(s->v[j] < s->v[j - 1]);
     monotone = monotone && !(s->n && s->v[0] < 0);
+    if (!x->quant && !x->mad && !x->ext && x->n_sc == 0 && !mm->smoothed) {
+        if (x->is_rate)
+            any = rate_steps(c, x, s, monotone, true, true);
+        else if (x->is_inc)
+            any = rate_steps(c, x, s, monotone, true, false);
+        else if (x->is_delta)
+            any = rate_steps(c, x, s, monotone, false, false);
+        else
+            goto generic;
+        goto done;
+    }
+generic:
     for (size_t i = 0; i < c->n_steps; i++) {
         int64_t end = mm->win_end[i], start = end - mm->range_ms;
         int64_t lo_t = start - mm->ext_ms, hi_t = end + (mm->smoothed ? mm->ext_ms : 0);
@@ -251,6 +334,7 @@ static int rf_series(struct ev_ctx *c, const struct ev_mseries *s, void *ud)
         x->tmp.ok[i] = 1;
         any = true;
     }
+done:
     if (!any)
         return 0;
     bool drop = !x->rf->keep_name || s->drop_name;
