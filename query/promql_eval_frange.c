@@ -76,7 +76,27 @@ struct rfx {
     void *ud;
     uint64_t *seen;                /* streaming: hashes of the label sets given */
     size_t n_seen, cap_seen;
+    bool one_name;                 /* a selector with __name__="...": no collisions */
 };
+
+/* Whether every series of e has the same name: a selector matching the
+ * name by equality. The store's series are distinct label sets, so with
+ * one name they stay distinct when it is dropped, and rf_seen (a label
+ * hash a series) has nothing to find. */
+static bool one_name(const struct pql_expr *e)
+{
+    e = pql__unparen(e);
+    if (e->kind == PQL_MATRIX_SEL)
+        e = e->u.ms.vs;
+    if (e->kind != PQL_VECTOR_SEL)
+        return false;
+    for (size_t i = 0; i < e->u.vs.n_matchers; i++) {
+        const struct scry_matcher *m = &e->u.vs.matchers[i];
+        if (m->type == SCRY_MATCH_EQ && strcmp(m->name, "__name__") == 0)
+            return true;
+    }
+    return false;
+}
 
 /* The scalar arguments and the checks that need no series. */
 static int rf_setup(struct ev_ctx *c, const struct pql_expr *e, const struct range_fn *rf,
@@ -367,7 +387,7 @@ done:
             if (drop)
                 x->tmp.ls = pql__drop_name(c, &s->ls);
             x->tmp.drop_name = false;
-            if (rf_seen(c, x, scry_labels_hash(&x->tmp.ls)))
+            if (!x->one_name && rf_seen(c, x, scry_labels_hash(&x->tmp.ls)))
                 return PQL__BAIL;
         }
         return x->fn(c, &x->tmp, x->ud);
@@ -448,6 +468,7 @@ int pql__stream_range_call(struct ev_ctx *c, const struct pql_expr *e, ev_vec_fn
         rc = rf_frame(c, &x, &hdr, true);
     x.fn = fn;
     x.ud = ud;
+    x.one_name = one_name(arg);
     if (rc == 0)
         rc = pql__stream_mat(c, arg, &x.hdr, rf_series, &x);
     return rc;
