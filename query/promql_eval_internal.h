@@ -15,6 +15,7 @@
 #ifndef SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 #define SCRY_QUERY_PROMQL_EVAL_INTERNAL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -175,7 +176,19 @@ int pql__eval_subquery(struct ev_ctx *c, const struct pql_expr *e, struct ev_val
 int pql__eval_binary(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
 /* promql_eval_agg.c */
 int pql__eval_aggregate(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);
-void pql__kahan_inc(double inc, double *sum, double *comp);
+/* Kahan-Neumaier step (Go's kahanSumInc); inline because sum's per-step
+ * loop calls it once a series and step. */
+static inline void pql__kahan_inc(double inc, double *sum, double *comp)
+{
+    double t = *sum + inc;
+    if (isinf(t))
+        *comp = 0;
+    else if (fabs(*sum) >= fabs(inc))
+        *comp += (*sum - t) + inc;
+    else
+        *comp += (inc - t) + *sum;
+    *sum = t;
+}
 double pql__quantile(double q, double *vals, size_t n); /* sorts vals */
 /* promql_eval_func.c */
 int pql__eval_call(struct ev_ctx *c, const struct pql_expr *e, struct ev_val *out);

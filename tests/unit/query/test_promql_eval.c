@@ -217,6 +217,60 @@ static void test_exact_results(void **state)
     pql_expr_fini(e);
 }
 
+/* The "i" labels of r's series (each prefixed "x" or "-" for a dropped
+ * name), in result order. */
+static void i_list(const struct pql_result *r, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = 0;
+    for (size_t k = 0; k < r->n_series; k++) {
+        const char *i = scry_labels_get(&r->series[k].labels, "i");
+        bool name = scry_labels_get(&r->series[k].labels, "__name__") != NULL;
+        len += (size_t)snprintf(out + len, cap - len, "%s%c%s", k ? "," : "", name ? 'x' : '-',
+                                i ? i : "?");
+    }
+}
+
+/* topk/bottomk keep only k per step while scanning: ties keep input
+ * order, and one that does not beat the last kept is skipped. */
+static void test_topk_ties(void **state)
+{
+    struct syn_store s;
+    store_init(&s, 6, 100);
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    char got[128];
+    /* all six tie at 600: the first two in input order */
+    assert_int_equal(instant(&s, NULL, "topk(2, x)", 600000, &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    assert_string_equal(got, "x0,x1");
+    /* {i="4"} (1200) comes first and is the largest */
+    assert_int_equal(instant(&s, NULL, "topk(1, x{i=\"4\"} * 2 or x)", 600000, &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    assert_string_equal(got, "-4");
+    assert_int_equal(instant(&s, NULL, "topk(3, x{i=\"4\"} * 2 or x)", 600000, &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    assert_string_equal(got, "-4,x0,x1");
+    /* ... and the one pushed out of bottomk's full buffer */
+    assert_int_equal(instant(&s, NULL, "bottomk(3, x{i=\"4\"} * 2 or x)", 600000, &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    assert_string_equal(got, "x0,x1,x2");
+    /* k above the number of series keeps all, sorted, ties in input order */
+    assert_int_equal(instant(&s, NULL, "bottomk(10, x{i=\"4\"} * 2 or x{i=~\"[0-2]\"})", 600000,
+                             &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    assert_string_equal(got, "x0,x1,x2,-4");
+    /* NaN sorts last for both ("or" ignores the name: x1 is left out) */
+    assert_int_equal(instant(&s, NULL, "topk(2, (x{i=\"1\"} * 0 / 0) or x{i=~\"[0-2]\"})", 600000,
+                             &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    assert_string_equal(got, "x0,x2");
+    assert_int_equal(instant(&s, NULL, "bottomk(3, (x{i=\"1\"} * 0 / 0) or x{i=~\"[0-2]\"})", 600000,
+                             &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    assert_string_equal(got, "x0,x2,-1");
+}
+
 static void test_errors(void **state)
 {
     struct syn_store s;
@@ -394,6 +448,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_exact_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topk_ties, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_samples, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_arena_per_query, setup, teardown),
