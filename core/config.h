@@ -142,7 +142,7 @@ struct scry_server_config {
     uint64_t max_concurrent_queries; /* default 20 */
     int64_t lookback_delta_ms;       /* default 5m */
     bool promql_delayed_name_removal; /* default false, as Prometheus */
-    uint64_t query_threads;          /* default 0 = online CPUs (max 16); 1 = one */
+    uint64_t query_threads;          /* default 1 = one; 0 = online CPUs (max 16) */
 };
 
 struct scry_tenant_override {

@@ -154,7 +154,7 @@ static const struct cfg_opt server_opts[] = {
       .help = "how far back an instant query looks for a sample" },
     { "promql_delayed_name_removal", CFG_BOOL, OFF(scry_server_config, promql_delayed_name_removal),
       0, "false", .help = "drop __name__ at the end of a query, not where a value changes" },
-    { "query_threads", CFG_UINT, OFF(scry_server_config, query_threads), 0, "0", 0, 16,
+    { "query_threads", CFG_UINT, OFF(scry_server_config, query_threads), 0, "1", 0, 16,
       .help = "threads a PromQL query may use, shared by all queries; 0 = online CPUs, 1 = one" },
 };
 

@@ -67,7 +67,7 @@ static void test_config_empty_file_gives_documented_defaults(void **state)
     assert_int_equal(cfg->server.max_concurrent_queries, 20);
     assert_int_equal(cfg->server.lookback_delta_ms, 300000);
     assert_false(cfg->server.promql_delayed_name_removal);
-    assert_int_equal(cfg->server.query_threads, 0); /* online CPUs */
+    assert_int_equal(cfg->server.query_threads, 1); /* no read-ahead thread: query/README.md */
     assert_false(cfg->tenants.enabled);
     assert_string_equal(cfg->tenants.header, "X-Scope-OrgID");
     assert_string_equal(cfg->tenants.default_id, "anonymous");
