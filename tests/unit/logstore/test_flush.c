@@ -188,6 +188,16 @@ static size_t check_exact(struct scry_querier *q, int n, size_t extra, char ***o
     return got;
 }
 
+/* check_exact through a fresh querier of st, freeing what it returns. */
+static void store_exact(struct ls_store *st, int n)
+{
+    struct scry_querier *q = querier(st);
+    char **v;
+    size_t got = check_exact(q, n, 0, &v);
+    free_entries(v, got);
+    q->ops->close(q);
+}
+
 struct flusher {
     struct ls_store *st;
     int rc;
@@ -341,21 +351,14 @@ static void test_flush_crash_in_the_middle(void **state)
     ls_stats(c, &stt);
     assert_int_equal(stt.segments, 1);
     assert_int_equal(stt.head_entries, 700);
-    struct scry_querier *q = querier(c);
-    char **v;
-    size_t n = check_exact(q, 1300, 0, &v);
-    free_entries(v, n);
-    q->ops->close(q);
+    store_exact(c, 1300);
     /* The order floor survives: stream 3's newest is k=1299. */
     assert_int_equal(append_one(c, 3, 1000000000LL + 1298 * 1000, "older"), SCRY_EINVAL);
     /* Flushing the restored head, then reopening: still exactly once. */
     assert_int_equal(ls_flush(c, NULL), 0);
     ls_close(c);
     c = open_dir(dir2, false);
-    q = querier(c);
-    n = check_exact(q, 1300, 0, &v);
-    free_entries(v, n);
-    q->ops->close(q);
+    store_exact(c, 1300);
     ls_close(c);
 }
 
@@ -380,27 +383,17 @@ static void test_flush_failure_keeps_frozen(void **state)
     ls_stats(st, &stt);
     assert_int_equal(stt.segments, 0);
     assert_int_equal(stt.head_entries, 400);
-    struct scry_querier *q = querier(st);
-    char **v;
-    size_t n = check_exact(q, 400, 0, &v);
-    free_entries(v, n);
-    q->ops->close(q);
+    store_exact(st, 400);
     snprintf(cmd, sizeof cmd, "rm -f %s && mkdir %s", segs, segs);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(ls_flush(st, NULL), 0);
     ls_stats(st, &stt);
     assert_int_equal(stt.segments, 2); /* the frozen head's, then the head's */
     assert_int_equal(stt.head_entries, 0);
-    q = querier(st);
-    n = check_exact(q, 400, 0, &v);
-    free_entries(v, n);
-    q->ops->close(q);
+    store_exact(st, 400);
     ls_close(st);
     st = open_dir(dir, false); /* the WAL was truncated: nothing twice */
-    q = querier(st);
-    n = check_exact(q, 400, 0, &v);
-    free_entries(v, n);
-    q->ops->close(q);
+    store_exact(st, 400);
     ls_close(st);
 }
 

@@ -233,42 +233,34 @@ static void i_list(const struct pql_result *r, char *out, size_t cap)
 
 /* topk/bottomk keep only k per step while scanning: ties keep input
  * order, and one that does not beat the last kept is skipped. */
+/* q evaluated at 600 s over s: its series' i_list is want. */
+static void expect_i_list(struct syn_store *s, const char *q, const char *want)
+{
+    struct pql_result r;
+    struct scry_err err = { 0 };
+    char got[128];
+    assert_int_equal(instant(s, NULL, q, 600000, &r, &err), 0);
+    i_list(&r, got, sizeof got);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s: got %s, want %s", q, got, want);
+}
+
 static void test_topk_ties(void **state)
 {
     struct syn_store s;
     store_init(&s, 6, 100);
-    struct pql_result r;
-    struct scry_err err = { 0 };
-    char got[128];
     /* all six tie at 600: the first two in input order */
-    assert_int_equal(instant(&s, NULL, "topk(2, x)", 600000, &r, &err), 0);
-    i_list(&r, got, sizeof got);
-    assert_string_equal(got, "x0,x1");
+    expect_i_list(&s, "topk(2, x)", "x0,x1");
     /* {i="4"} (1200) comes first and is the largest */
-    assert_int_equal(instant(&s, NULL, "topk(1, x{i=\"4\"} * 2 or x)", 600000, &r, &err), 0);
-    i_list(&r, got, sizeof got);
-    assert_string_equal(got, "-4");
-    assert_int_equal(instant(&s, NULL, "topk(3, x{i=\"4\"} * 2 or x)", 600000, &r, &err), 0);
-    i_list(&r, got, sizeof got);
-    assert_string_equal(got, "-4,x0,x1");
+    expect_i_list(&s, "topk(1, x{i=\"4\"} * 2 or x)", "-4");
+    expect_i_list(&s, "topk(3, x{i=\"4\"} * 2 or x)", "-4,x0,x1");
     /* ... and the one pushed out of bottomk's full buffer */
-    assert_int_equal(instant(&s, NULL, "bottomk(3, x{i=\"4\"} * 2 or x)", 600000, &r, &err), 0);
-    i_list(&r, got, sizeof got);
-    assert_string_equal(got, "x0,x1,x2");
+    expect_i_list(&s, "bottomk(3, x{i=\"4\"} * 2 or x)", "x0,x1,x2");
     /* k above the number of series keeps all, sorted, ties in input order */
-    assert_int_equal(instant(&s, NULL, "bottomk(10, x{i=\"4\"} * 2 or x{i=~\"[0-2]\"})", 600000,
-                             &r, &err), 0);
-    i_list(&r, got, sizeof got);
-    assert_string_equal(got, "x0,x1,x2,-4");
+    expect_i_list(&s, "bottomk(10, x{i=\"4\"} * 2 or x{i=~\"[0-2]\"})", "x0,x1,x2,-4");
     /* NaN sorts last for both ("or" ignores the name: x1 is left out) */
-    assert_int_equal(instant(&s, NULL, "topk(2, (x{i=\"1\"} * 0 / 0) or x{i=~\"[0-2]\"})", 600000,
-                             &r, &err), 0);
-    i_list(&r, got, sizeof got);
-    assert_string_equal(got, "x0,x2");
-    assert_int_equal(instant(&s, NULL, "bottomk(3, (x{i=\"1\"} * 0 / 0) or x{i=~\"[0-2]\"})", 600000,
-                             &r, &err), 0);
-    i_list(&r, got, sizeof got);
-    assert_string_equal(got, "x0,x2,-1");
+    expect_i_list(&s, "topk(2, (x{i=\"1\"} * 0 / 0) or x{i=~\"[0-2]\"})", "x0,x2");
+    expect_i_list(&s, "bottomk(3, (x{i=\"1\"} * 0 / 0) or x{i=~\"[0-2]\"})", "x0,x2,-1");
 }
 
 static void test_errors(void **state)
