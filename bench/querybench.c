@@ -21,7 +21,6 @@
  * alone: on a loaded machine, where wall time says little, qcpu_s is the
  * critical path and cpu_s - qcpu_s what a helper did beside it. */
 #include <inttypes.h>
-#include <sys/resource.h>
 #include <time.h>
 
 #include "bench/rwgen_read.h"
