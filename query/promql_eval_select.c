@@ -74,6 +74,18 @@ struct scry_labels pql__labels_dup(struct ev_ctx *c, const struct scry_labels *l
  * reused scratch buffer. */
 typedef int (*series_fn)(struct ev_ctx *c, const struct scry_labels *ls, struct raw *r, void *ud);
 
+/* b is full at n points: grows it, refreshes the caller's cached arrays
+ * and capacity, and checks the deadline (growing is where a long series
+ * read notices it). */
+static int grow_full(struct ev_pts *b, size_t n, int64_t **tt, double **vv, size_t *cap,
+                     int64_t deadline_ns, struct scry_err *err)
+{
+    b->n = n;
+    pql__pts_grow(b);
+    *tt = b->t, *vv = b->v, *cap = b->cap;
+    return pql__deadline(deadline_ns, err);
+}
+
 int pql__read_series(struct scry_sample_iter *it, int64_t mint, int64_t maxt, bool keep_stale,
                      struct ev_pts *b, int64_t deadline_ns, struct scry_err *err)
 {
@@ -102,13 +114,8 @@ int pql__read_series(struct scry_sample_iter *it, int64_t mint, int64_t maxt, bo
         } else if (ops->next_batch) {
             /* the store decodes a chunk at a time into the buffer */
             for (;;) {
-                if (n == cap) {
-                    b->n = n;
-                    pql__pts_grow(b);
-                    tt = b->t, vv = b->v, cap = b->cap;
-                    if ((rc = pql__deadline(deadline_ns, err)) != 0)
-                        break;
-                }
+                if (n == cap && (rc = grow_full(b, n, &tt, &vv, &cap, deadline_ns, err)) != 0)
+                    break;
                 size_t want = cap - n;
                 size_t got = ops->next_batch(it, tt + n, vv + n, want);
                 size_t end = n + got, w = n;
@@ -140,13 +147,8 @@ int pql__read_series(struct scry_sample_iter *it, int64_t mint, int64_t maxt, bo
                     break;
                 if (!keep_stale && is_stale(v))
                     continue;
-                if (n == cap) {
-                    b->n = n;
-                    pql__pts_grow(b);
-                    tt = b->t, vv = b->v, cap = b->cap;
-                    if ((rc = pql__deadline(deadline_ns, err)) != 0)
-                        break;
-                }
+                if (n == cap && (rc = grow_full(b, n, &tt, &vv, &cap, deadline_ns, err)) != 0)
+                    break;
                 tt[n] = t;
                 vv[n++] = v;
             }
