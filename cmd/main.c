@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "core/mem.h"
 #include "scry_build.h"
 
 static const char usage[] =
@@ -45,10 +46,14 @@ int main(int argc, char **argv)
         return SCRY_EXIT_USAGE;
     }
     const char *c = argv[1];
-    if (!strcmp(c, "server"))
+    if (!strcmp(c, "server")) {
+        scry_mem_keep_freed();
         return scry_cmd_server(argc - 1, argv + 1);
-    if (!strcmp(c, "agent"))
+    }
+    if (!strcmp(c, "agent")) {
+        scry_mem_keep_freed();
         return scry_cmd_agent(argc - 1, argv + 1);
+    }
     if (!strcmp(c, "query"))
         return scry_cmd_query(argc - 1, argv + 1);
     if (!strcmp(c, "check"))

@@ -16,6 +16,11 @@ void *scry_realloc(void *p, size_t len);
 char *scry_strdup(const char *s);
 char *scry_strndup(const char *s, size_t len);
 
+/* For the long-running roles (server, agent): keep freed memory in the
+ * allocator instead of giving it back to the kernel after each request.
+ * Called once at startup, before any thread exists. See mem.c for why. */
+void scry_mem_keep_freed(void);
+
 /* Prints "scry: fatal: <what> at file:line" to stderr and aborts. For broken
  * invariants that mean memory is already corrupt; stays on in release builds. */
 _Noreturn void scry_panic(const char *what, const char *file, int line);
