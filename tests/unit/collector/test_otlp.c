@@ -189,12 +189,12 @@ static void test_otlp_contract_example_json(void **state)
     (void)state;
     struct col_otlp_translator *tr = new_tr();
     struct lines l = { .n = 0 };
-    assert_int_equal(run_json(tr, contract_example, &l, NULL), 0);
+    assert_int_equal(run_json(tr, otlp_contract_metrics, &l, NULL), 0);
     expect_lines(&l, contract_series);
     lines_fini(&l);
     /* the same bytes through protobuf give the same series (fresh delta state) */
     struct col_otlp_translator *tr2 = new_tr();
-    assert_int_equal(run_proto_of_json(tr2, contract_example, &l), 0);
+    assert_int_equal(run_proto_of_json(tr2, otlp_contract_metrics, &l), 0);
     expect_lines(&l, contract_series);
     lines_fini(&l);
     col_otlp_translator_destroy(tr);

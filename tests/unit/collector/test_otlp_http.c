@@ -154,7 +154,7 @@ static void test_otlp_http_gzip_and_chunked(void **state)
 {
     struct fx *f = *state;
     size_t len, glen;
-    uint8_t *p = proto_of_json(contract_example, &len);
+    uint8_t *p = proto_of_json(otlp_contract_metrics, &len);
     char *g = gzip_of(p, len, &glen);
     static const char *const hg[] = { "Content-Type: application/x-protobuf",
                                       "Content-Encoding: gzip", NULL };
@@ -167,7 +167,7 @@ static void test_otlp_http_gzip_and_chunked(void **state)
     free(g);
     free(p);
     /* chunked JSON without gzip; delta points at the same time are refused now */
-    r = request(f, NULL, "/v1/metrics", contract_example, strlen(contract_example), H_JSON, true);
+    r = request(f, NULL, "/v1/metrics", otlp_contract_metrics, strlen(otlp_contract_metrics), H_JSON, true);
     expect_reply(&r, 200, "application/json", NULL);
     assert_non_null(strstr(r.body.p, "{\"partialSuccess\":{\"rejectedDataPoints\":\"3\",\"errorMessage\":\"3 of 4 data points rejected; first: delta point at 1544712660300 ms"));
     reply_fini(&r);

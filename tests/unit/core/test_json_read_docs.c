@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/json_read.h"
 #include "json_read_fixture.h"
+#include "tests/unit/otlp_contract.h"
 
 /* ---------------------------------------------------------------- access */
 
@@ -89,19 +90,6 @@ static const char otlp_logs[] =
     "     \"attributes\":[{\"key\":\"int.attribute\",\"value\":{\"intValue\":\"10\"}},\n"
     "                   {\"key\":\"double.attribute\",\"value\":{\"doubleValue\":637.704}}]}]}]}]}\n";
 
-static const char otlp_metrics[] =
-    "{\"resourceMetrics\":[{\"resource\":{\"attributes\":[{\"key\":\"service.name\",\"value\":{\"stringValue\":\"my.service\"}}]},\n"
-    " \"scopeMetrics\":[{\"scope\":{\"name\":\"my.library\",\"version\":\"1.0.0\"},\"metrics\":[\n"
-    "  {\"name\":\"my.counter\",\"unit\":\"1\",\"sum\":{\"aggregationTemporality\":1,\"isMonotonic\":true,\n"
-    "     \"dataPoints\":[{\"asDouble\":5,\"startTimeUnixNano\":\"1544712660300000000\",\"timeUnixNano\":\"1544712660300000000\"}]}},\n"
-    "  {\"name\":\"my.gauge\",\"unit\":\"1\",\"gauge\":{\"dataPoints\":[{\"asDouble\":10,\"timeUnixNano\":\"1544712660300000000\"}]}},\n"
-    "  {\"name\":\"my.histogram\",\"unit\":\"1\",\"histogram\":{\"aggregationTemporality\":1,\"dataPoints\":[\n"
-    "     {\"startTimeUnixNano\":\"1544712660300000000\",\"timeUnixNano\":\"1544712660300000000\",\n"
-    "      \"count\":\"2\",\"sum\":2,\"bucketCounts\":[\"1\",\"1\"],\"explicitBounds\":[1],\"min\":0,\"max\":2}]}},\n"
-    "  {\"name\":\"my.exponential.histogram\",\"unit\":\"1\",\"exponentialHistogram\":{\"aggregationTemporality\":1,\"dataPoints\":[\n"
-    "     {\"startTimeUnixNano\":\"1544712660300000000\",\"timeUnixNano\":\"1544712660300000000\",\n"
-    "      \"count\":\"3\",\"sum\":10,\"scale\":0,\"zeroCount\":\"1\",\"positive\":{\"offset\":1,\"bucketCounts\":[\"0\",\"2\"]},\n"
-    "      \"min\":0,\"max\":5,\"zeroThreshold\":0}]}}]}]}]}\n";
 
 static const struct scry_jval *path(const struct scry_jval *v, const char *key, size_t i)
 {
@@ -171,7 +159,7 @@ static void test_json_read_otlp_logs_example(void **state)
 static void test_json_read_otlp_metrics_example(void **state)
 {
     struct scry_arena *a = scry_arena_create(0);
-    struct scry_jval *root = parse_ok(a, otlp_metrics);
+    struct scry_jval *root = parse_ok(a, otlp_contract_metrics);
     const struct scry_jval *metrics =
         scry_jval_get(path(path(root, "resourceMetrics", 0), "scopeMetrics", 0), "metrics");
     assert_int_equal(scry_jval_len(metrics), 4);
