@@ -445,16 +445,7 @@ static int parse_flags(struct agent *ag, int argc, char **argv)
             return scry_cmd_usage_error(usage, "agent", "unknown option %s", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return scry_cmd_usage_error(usage, "agent", "unexpected argument \"%s\"", argv[optind]);
-    if (scry_log_format_parse(ag->log_format) < 0)
-        return scry_cmd_usage_error(usage, "agent", "--log-format must be logfmt or json, not \"%s\"",
-                                    ag->log_format);
-    if (scry_log_level_parse(ag->log_level) < 0)
-        return scry_cmd_usage_error(usage, "agent",
-                                    "--log-level must be debug, info, warn or error, not \"%s\"",
-                                    ag->log_level);
-    return 0;
+    return scry_cmd_check_rest(usage, "agent", argc, argv, ag->log_format, ag->log_level);
 }
 
 int scry_cmd_agent(int argc, char **argv)

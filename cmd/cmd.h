@@ -26,6 +26,10 @@ void scry_cmd_print_version(FILE *f);
 /* Prints "scry <role>: <msg>" and the role's usage to stderr; returns 2. */
 int scry_cmd_usage_error(const char *usage, const char *role, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* After getopt_long: no argument left over, and --log-format and --log-level
+ * name a known format and level. 0, or the usage error's exit code. */
+int scry_cmd_check_rest(const char *usage, const char *role, int argc, char **argv,
+                        const char *log_format, const char *log_level);
 
 /* Server-side pieces (cmd/server*.c). */
 struct scry_server;

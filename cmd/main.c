@@ -3,8 +3,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "core/log.h"
 #include "core/mem.h"
 #include "scry_build.h"
 
@@ -37,6 +39,21 @@ int scry_cmd_usage_error(const char *use, const char *role, const char *fmt, ...
     va_end(ap);
     fprintf(stderr, "\n%s", use);
     return SCRY_EXIT_USAGE;
+}
+
+int scry_cmd_check_rest(const char *use, const char *role, int argc, char **argv,
+                        const char *log_format, const char *log_level)
+{
+    if (optind < argc)
+        return scry_cmd_usage_error(use, role, "unexpected argument \"%s\"", argv[optind]);
+    if (scry_log_format_parse(log_format) < 0)
+        return scry_cmd_usage_error(use, role, "--log-format must be logfmt or json, not \"%s\"",
+                                    log_format);
+    if (scry_log_level_parse(log_level) < 0)
+        return scry_cmd_usage_error(use, role,
+                                    "--log-level must be debug, info, warn or error, not \"%s\"",
+                                    log_level);
+    return 0;
 }
 
 int main(int argc, char **argv)

@@ -79,16 +79,7 @@ static int parse_flags(struct scry_server *s, int argc, char **argv)
             return scry_cmd_usage_error(usage, "server", "unknown option %s", argv[optind - 1]);
         }
     }
-    if (optind < argc)
-        return scry_cmd_usage_error(usage, "server", "unexpected argument \"%s\"", argv[optind]);
-    if (scry_log_format_parse(s->log_format) < 0)
-        return scry_cmd_usage_error(usage, "server", "--log-format must be logfmt or json, not \"%s\"",
-                                    s->log_format);
-    if (scry_log_level_parse(s->log_level) < 0)
-        return scry_cmd_usage_error(usage, "server",
-                                    "--log-level must be debug, info, warn or error, not \"%s\"",
-                                    s->log_level);
-    return 0;
+    return scry_cmd_check_rest(usage, "server", argc, argv, s->log_format, s->log_level);
 }
 
 /* The embedded default scrapes scry itself; it names 127.0.0.1:9090, so
