@@ -640,6 +640,18 @@ static int collect(struct bq *bq, const struct tsdb__plist *ids, const char *nam
     return rc;
 }
 
+/* Names (name NULL) or values of name over the series that ms select. */
+static int collect_matching(struct bq *bq, const struct scry_matcher *ms, size_t n_ms,
+                            const char *name, const char ***v, size_t *n, struct scry_err *err)
+{
+    struct tsdb__plist ids = {0};
+    int rc = ids_for(bq, ms, n_ms, &ids, err);
+    if (!rc)
+        rc = collect(bq, &ids, name, v, n, err);
+    tsdb__plist_fini(&ids);
+    return rc;
+}
+
 static int bq_label_names(struct scry_querier *q, const struct scry_matcher *ms, size_t n_ms,
                           int64_t mint, int64_t maxt, struct scry_arena *a, const char ***out,
                           size_t *n_out, struct scry_err *err)
@@ -655,11 +667,7 @@ static int bq_label_names(struct scry_querier *q, const struct scry_matcher *ms,
             for (uint32_t i = 0; i < b->n_names; i++)
                 v[n++] = b->sym[b->names[i].sym];
         } else {
-            struct tsdb__plist ids = {0};
-            rc = ids_for(bq, ms, n_ms, &ids, err);
-            if (!rc)
-                rc = collect(bq, &ids, NULL, &v, &n, err);
-            tsdb__plist_fini(&ids);
+            rc = collect_matching(bq, ms, n_ms, NULL, &v, &n, err);
         }
     }
     if (!rc)
@@ -685,11 +693,7 @@ static int bq_label_values(struct scry_querier *q, const char *name, const struc
             for (uint32_t i = 0; i < nm->n_pairs; i++)
                 v[n++] = b->sym[b->pairs[nm->first_pair + i].value_sym];
         } else {
-            struct tsdb__plist ids = {0};
-            rc = ids_for(bq, ms, n_ms, &ids, err);
-            if (!rc)
-                rc = collect(bq, &ids, name, &v, &n, err);
-            tsdb__plist_fini(&ids);
+            rc = collect_matching(bq, ms, n_ms, name, &v, &n, err);
         }
     }
     if (!rc)
