@@ -35,8 +35,12 @@ struct ls_chunk_src {
 struct ls_hchunk {
     int64_t mint, maxt;
     uint32_t n, raw_len, comp_len;
-    uint8_t *bytes; /* the raw entries (codec 0: comp_len == raw_len), owned */
+    uint8_t *bytes; /* the raw entries (codec 0: comp_len == raw_len), in the head's slab */
 };
+
+/* Where a head keeps its cut chunks: bump-allocated from huge-page regions,
+ * freed all at once with the head (head.c "the chunk slab"). */
+struct ls_slab;
 
 struct ls_stream {
     uint64_t ref, hash;
@@ -44,7 +48,8 @@ struct ls_stream {
     struct scry_labels ls;            /* owned: one allocation with the strings */
     struct ls_hchunk *chunks;
     size_t n_chunks, cap_chunks;
-    struct scry_buf open;             /* raw entries of the open chunk */
+    struct ls_slab *slab;             /* the head's, where cut chunks go */
+    struct scry_buf open;             /* raw entries of the open chunk; kept across cuts */
     int64_t open_mint, open_maxt;
     uint32_t open_n;
     bool has_last;                    /* last_*: the newest entry, for order and duplicates */
@@ -87,6 +92,7 @@ struct ls_head {
     uint64_t n_entries, raw_bytes;
     int64_t mint, maxt;
     struct ls_floor *floor;           /* borrowed from the store; may be NULL */
+    struct ls_slab *slab;             /* owned: the cut chunks of this head's streams */
 };
 /* Records every stream's newest entry into h->floor (before a flush empties h). */
 void ls__head_save_floor(struct ls_head *h);

@@ -413,6 +413,170 @@ static void test_json_read_invalid_utf8_becomes_fffd_per_byte(void **state)
     scry_arena_destroy(a);
 }
 
+/* ------------------------------------------- strings against a reference */
+
+/* A byte-at-a-time reference for a JSON string body (the bytes between the
+ * quotes): Go's rules as the tests above state them. Returns the
+ * decoded length, or -1 where the parser must refuse the string. */
+static long ref_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    unsigned lo = 0x80, hi = 0xbf;
+    int k;
+    if (c >= 0xc2 && c < 0xe0)
+        k = 2;
+    else if (c >= 0xe0 && c < 0xf0)
+        k = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c < 0xf5)
+        k = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if ((size_t)k > n || s[1] < lo || s[1] > hi)
+        return 0;
+    for (int i = 2; i < k; i++)
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+    return k;
+}
+
+static int ref_hex4(const char *p, uint32_t *v)
+{
+    *v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return -1;
+        *v = *v << 4 | (uint32_t)d;
+    }
+    return 0;
+}
+
+static size_t ref_put(char *w, uint32_t cp)
+{
+    if (cp < 0x80)
+        return w[0] = (char)cp, 1;
+    if (cp < 0x800)
+        return w[0] = (char)(0xc0 | cp >> 6), w[1] = (char)(0x80 | (cp & 0x3f)), 2;
+    if (cp < 0x10000)
+        return w[0] = (char)(0xe0 | cp >> 12), w[1] = (char)(0x80 | (cp >> 6 & 0x3f)),
+               w[2] = (char)(0x80 | (cp & 0x3f)), 3;
+    w[0] = (char)(0xf0 | cp >> 18), w[1] = (char)(0x80 | (cp >> 12 & 0x3f));
+    w[2] = (char)(0x80 | (cp >> 6 & 0x3f)), w[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+static long ref_unquote(const char *in, size_t n, char *out)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20 || c == '"') /* a raw quote ends the string: the rest is trailing junk */
+            return -1;
+        if (c >= 0x80) {
+            long k = ref_utf8_len((const unsigned char *)in + i, n - i);
+            if (k == 0) {
+                w += ref_put(out + w, 0xfffd);
+                i++;
+            } else {
+                memcpy(out + w, in + i, (size_t)k);
+                w += (size_t)k, i += (size_t)k;
+            }
+            continue;
+        }
+        if (c != '\\') {
+            out[w++] = (char)c, i++;
+            continue;
+        }
+        if (i + 1 >= n)
+            return -1;
+        const char *e = strchr("\"\\/bfnrt", in[i + 1]);
+        if (e && in[i + 1]) {
+            out[w++] = "\"\\/\b\f\n\r\t"[e - "\"\\/bfnrt"];
+            i += 2;
+            continue;
+        }
+        uint32_t cp, lo;
+        if (in[i + 1] != 'u' || i + 6 > n || ref_hex4(in + i + 2, &cp) != 0)
+            return -1;
+        i += 6;
+        if (cp >= 0xd800 && cp < 0xe000) {
+            if (cp < 0xdc00 && i + 6 <= n && in[i] == '\\' && in[i + 1] == 'u' &&
+                ref_hex4(in + i + 2, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                i += 6;
+            } else {
+                cp = 0xfffd;
+            }
+        }
+        w += ref_put(out + w, cp);
+    }
+    return (long)w;
+}
+
+/* Random strings of plain runs, every escape, \u of every kind (surrogates
+ * paired, lone, reversed, with bad hex), valid and invalid UTF-8, control
+ * bytes and a trailing backslash: the parser's single pass (and its fresh
+ * buffer for invalid UTF-8) must decode exactly what the reference does,
+ * and refuse what it refuses. */
+static void test_json_read_strings_match_reference(void **state)
+{
+    static const char *const pieces[] = {
+        "\\\"", "\\\\", "\\/", "\\b", "\\f", "\\n", "\\r", "\\t", "\\u0041", "\\u00e9",
+        "\\u20AC", "\\ud83d\\ude00", "\\ud800", "\\udc00", "\\ud800\\u0041", "\\ud800\\n",
+        "\\uzz00", "\\ud800\\u12", "\\x", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xff", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80", "\x01", "\\", "0123456789abcdefgh",
+        "GET /api/v1/orders HTTP/1.1", " ", "x",
+    };
+    const size_t n_pieces = sizeof pieces / sizeof pieces[0];
+    uint64_t r = 0x243f6a8885a308d3ull;
+    char body[512], doc[520], want[2048];
+    struct scry_arena *a = scry_arena_create(0);
+    int n_ok = 0, n_err = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = 0;
+        int k = 1 + (int)(r % 12);
+        for (int j = 0; j < k; j++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            /* Mostly plain text and the escapes a log line has. */
+            size_t pi = r % 5 == 0 ? (r >> 8) % n_pieces
+                        : (r >> 8) % 3 == 0 ? 0 : n_pieces - 4 + (r >> 12) % 4;
+            const char *pc = pieces[pi];
+            size_t l = strlen(pc);
+            if (n + l >= sizeof body)
+                break;
+            memcpy(body + n, pc, l);
+            n += l;
+        }
+        doc[0] = '"';
+        memcpy(doc + 1, body, n);
+        doc[n + 1] = '"';
+        long wl = ref_unquote(body, n, want);
+        scry_arena_reset(a);
+        struct scry_jval *v = NULL;
+        struct scry_err err = { 0 };
+        int rc = scry_json_parse(a, doc, n + 2, NULL, &v, &err);
+        if (wl < 0) {
+            if (rc == 0)
+                fail_msg("iteration %d: accepted %.*s", iter, (int)n, body);
+            n_err++;
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("iteration %d: %s for %.*s", iter, err.msg, (int)n, body);
+        struct scry_str s;
+        assert_int_equal(scry_jval_str(v, &s), 0);
+        if (s.len != (size_t)wl || memcmp(s.p, want, s.len) != 0)
+            fail_msg("iteration %d: %.*s decoded differently", iter, (int)n, body);
+        assert_int_equal(s.p[s.len], 0);
+        n_ok++;
+    }
+    /* Both outcomes were exercised many times. */
+    assert_true(n_ok > 5000 && n_err > 1000);
+    scry_arena_destroy(a);
+}
+
 /* ---------------------------------------------------------------- limits */
 
 /* n times open, then mid, then n times close. */
@@ -490,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_json_read_string_escapes),
         cmocka_unit_test(test_json_read_invalid_surrogates_become_fffd),
         cmocka_unit_test(test_json_read_invalid_utf8_becomes_fffd_per_byte),
+        cmocka_unit_test(test_json_read_strings_match_reference),
         cmocka_unit_test(test_json_read_depth_limit),
         cmocka_unit_test(test_json_read_max_bytes),
     };
