@@ -318,7 +318,8 @@ static int write_frozen(struct ls_store *st, struct scry_err *err)
 /* Under mu: cuts the WAL and moves the head into st->frozen. The floor
  * keeps the frozen streams' newest entries, so appends to the new head are
  * still checked for order against them. Cutting every open chunk here (a
- * pointer move each) makes the frozen head immutable. */
+ * copy of at most one open chunk per stream into the head's slab, see
+ * head.c) makes the frozen head immutable. */
 static int swap_head(struct ls_store *st, bool *swapped, struct scry_err *err)
 {
     *swapped = false;
