@@ -25,9 +25,6 @@ struct tok {
     uint8_t len;
     char s[LS_TOKEN_MAX];
     uint32_t n, cap;
-    uint32_t last;      /* ids[n - 1] kept here: repeats in a chunk skip the ids line */
-    uint32_t last_line; /* the line that last counted in cnt[n - 1] */
-    uint32_t occ;       /* occurrences in line last_line */
     uint32_t *ids;      /* chunk ids, appended in increasing order */
     uint32_t *cnt;      /* per posting: lines holding the token spelled lower-case */
 };
@@ -35,12 +32,19 @@ struct tok {
  * occurrences repeat within a 512 KiB chunk (~95 % on loggen's corpus), and
  * answering those from this table (tens of KiB: cache-resident, bytes kept
  * in its own arena) skips the probe of the segment-wide map (MiBs of slots
- * and tokens: two cache misses), which was ~30 % of the flush's CPU. */
+ * and tokens: two cache misses), which was ~30 % of the flush's CPU. The
+ * chunk's line counts live here too and reach the word's struct tok once,
+ * when the chunk ends (tokmap_end_chunk): counting in struct tok touched
+ * its 90-byte entry in a ~15 MB array at every occurrence, a cache miss
+ * that perf put at ~17 % of the store's ingest CPU. */
 struct cslot {
     uint64_t w8;        /* the word's first 8 bytes, zero-padded */
     uint32_t h;
     uint32_t lenoff;    /* len << 24 | offset of the whole word in bytes; 0 = empty */
     uint32_t tok;       /* index of the word in tokmap.v */
+    uint32_t cnt;       /* lines of the chunk holding the word (uncount_upper takes back) */
+    uint32_t last_line; /* the line that last counted in cnt */
+    uint32_t occ;       /* occurrences in line last_line */
 };
 struct chunkset {
     struct cslot *slots;
@@ -101,14 +105,6 @@ static uint64_t word_hash(const char *p, size_t len)
     return h & 0xffffffffu;
 }
 
-static void chunkset_reset(struct chunkset *c)
-{
-    if (c->n)
-        memset(c->slots, 0, c->n_slots * sizeof *c->slots);
-    c->n = 0;
-    scry_buf_reset(&c->bytes);
-}
-
 static void chunkset_grow(struct chunkset *c)
 {
     size_t ns = c->n_slots ? c->n_slots * 2 : 4096;
@@ -126,124 +122,145 @@ static void chunkset_grow(struct chunkset *c)
     c->n_slots = ns;
 }
 
-/* The word's slot in the chunk's set, added if new (*added, its tok left
- * for the caller to fill). Most words are at most 8 bytes: one compare of
- * the padded first 8 bytes and the length settles them, without a memcmp. */
-static struct cslot *chunkset_add(struct chunkset *c, const char *p, size_t len, bool *added)
+/* The set's hash of a word, and its first 8 bytes zero-padded in *w8. */
+static uint32_t chunkset_key(const char *p, size_t len, uint64_t *w8)
 {
     assert(len > 0 && len <= LS_TOKEN_MAX);
-    uint64_t w8 = 0;
+    uint64_t w = 0;
     if (len >= 8)
-        memcpy(&w8, p, 8);
+        memcpy(&w, p, 8);
     else
         for (size_t i = 0; i < len; i++)
-            w8 |= (uint64_t)(uint8_t)p[i] << (8 * i);
-    uint64_t x = (w8 ^ len) * 0x9e3779b97f4a7c15u;
+            w |= (uint64_t)(uint8_t)p[i] << (8 * i);
+    uint64_t x = (w ^ len) * 0x9e3779b97f4a7c15u;
     if (len > 8)
         x ^= word_hash(p + 8, len - 8);
-    uint32_t h = (uint32_t)(x >> 32);
-    if (c->n * 2 >= c->n_slots)
-        chunkset_grow(c);
+    *w8 = w;
+    return (uint32_t)(x >> 32);
+}
+
+/* The word's slot in the chunk's set: its own, or the empty one where it
+ * goes. Most words are at most 8 bytes: one compare of the padded first 8
+ * bytes and the length settles them, without a memcmp. */
+static struct cslot *chunkset_slot(const struct chunkset *c, const char *p, size_t len,
+                                   uint32_t h, uint64_t w8)
+{
     size_t j = h & (c->n_slots - 1);
     for (; c->slots[j].lenoff; j = (j + 1) & (c->n_slots - 1)) {
         const struct cslot *e = &c->slots[j];
         if (e->h != h || e->w8 != w8 || (e->lenoff >> 24) != len)
             continue;
-        if (len <= 8 || memcmp(c->bytes.p + (e->lenoff & 0xffffffu) + 8, p + 8, len - 8) == 0) {
-            *added = false;
-            return &c->slots[j];
-        }
+        if (len <= 8 || memcmp(c->bytes.p + (e->lenoff & 0xffffffu) + 8, p + 8, len - 8) == 0)
+            break;
+    }
+    return &c->slots[j];
+}
+
+/* The word's slot in the chunk's set, added if new (*added, its tok left
+ * for the caller to fill). */
+static struct cslot *chunkset_add(struct chunkset *c, const char *p, size_t len, bool *added)
+{
+    uint64_t w8;
+    uint32_t h = chunkset_key(p, len, &w8);
+    if (c->n * 2 >= c->n_slots)
+        chunkset_grow(c);
+    struct cslot *e = chunkset_slot(c, p, len, h, w8);
+    if (e->lenoff) {
+        *added = false;
+        return e;
     }
     assert(c->bytes.len < (1u << 24) - LS_TOKEN_MAX); /* a chunk's words: < 16 MiB */
-    c->slots[j] = (struct cslot){ w8, h, (uint32_t)(len << 24 | c->bytes.len), 0 };
+    *e = (struct cslot){ .w8 = w8, .h = h, .lenoff = (uint32_t)(len << 24 | c->bytes.len) };
     if (len > 8)
         scry_buf_put(&c->bytes, p, len);
     c->n++;
     *added = true;
-    return &c->slots[j];
+    return e;
 }
 
-/* The word's dictionary entry: a word seen before in this chunk is found
- * in the chunk's set; otherwise the segment-wide map is probed (and the
- * word added). */
-static struct tok *tokmap_find(struct tokmap *m, const char *p, size_t len)
+/* The word's slot if the chunk holds it, else NULL. */
+static struct cslot *chunkset_get(const struct chunkset *c, const char *p, size_t len)
+{
+    if (!c->n)
+        return NULL;
+    uint64_t w8;
+    uint32_t h = chunkset_key(p, len, &w8);
+    struct cslot *e = chunkset_slot(c, p, len, h, w8);
+    return e->lenoff ? e : NULL;
+}
+
+/* The chunk's words, each with its line count, become postings of chunk
+ * m->chunk (chunks end in increasing order, so each ids list stays
+ * sorted); the set is emptied for the next chunk. */
+static void tokmap_end_chunk(struct tokmap *m)
+{
+    struct chunkset *c = &m->cs;
+    for (size_t i = 0; c->n && i < c->n_slots; i++) {
+        struct cslot *e = &c->slots[i];
+        if (!e->lenoff)
+            continue;
+        struct tok *t = &m->v[e->tok];
+        if (t->n == t->cap) {
+            t->cap = t->cap ? t->cap * 2 : 2;
+            t->ids = scry_realloc(t->ids, t->cap * sizeof *t->ids);
+            t->cnt = scry_realloc(t->cnt, t->cap * sizeof *t->cnt);
+        }
+        t->cnt[t->n] = e->cnt;
+        t->ids[t->n++] = m->chunk;
+        *e = (struct cslot){ 0 };
+    }
+    c->n = 0;
+    scry_buf_reset(&c->bytes);
+}
+
+/* A dictionary word of the line being tokenized: found in the chunk's set,
+ * or (first time in the chunk) looked up in the segment-wide map and added
+ * to both. */
+static void tokmap_add(struct tokmap *m, const char *p, size_t len)
 {
     bool added;
     struct cslot *cs = chunkset_add(&m->cs, p, len, &added);
-    if (!added)
-        return &m->v[cs->tok];
+    /* Line counts (FORMAT.md "Line counts"): every line counts once for
+     * each of its tokens here; uncount_upper() takes back the lines that
+     * hold a token only in upper or mixed case. */
+    if (!added) {
+        if (cs->last_line != m->line) {
+            cs->last_line = m->line;
+            cs->occ = 1;
+            cs->cnt++;
+        } else {
+            cs->occ++;
+        }
+        return;
+    }
+    cs->last_line = m->line;
+    cs->occ = 1;
+    cs->cnt = 1;
     if (m->n * 2 >= m->n_slots)
         tokmap_grow(m);
     uint64_t h = word_hash(p, len);
     size_t j = h & (m->n_slots - 1);
-    struct tok *t = NULL;
     for (; m->slots[j]; j = (j + 1) & (m->n_slots - 1)) {
         if ((m->slots[j] >> 32) != h)
             continue;
         struct tok *c = &m->v[(uint32_t)m->slots[j] - 1];
         if (c->len == len && memcmp(c->s, p, len) == 0) {
-            t = c;
-            break;
+            cs->tok = (uint32_t)(c - m->v);
+            return;
         }
     }
-    if (!t) {
-        if (m->n == m->cap) {
-            m->cap = m->cap ? m->cap * 2 : 1024;
-            m->v = scry_realloc(m->v, m->cap * sizeof *m->v);
-        }
-        t = &m->v[m->n++];
-        t->len = (uint8_t)len;
-        memcpy(t->s, p, len);
-        t->n = t->cap = 0;
-        t->ids = NULL;
-        t->cnt = NULL;
-        t->last_line = 0;
-        m->slots[j] = h << 32 | (uint64_t)m->n;
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 1024;
+        m->v = scry_realloc(m->v, m->cap * sizeof *m->v);
     }
-    cs->tok = (uint32_t)(t - m->v); /* the map probe leaves the chunk's set alone */
-    return t;
-}
-
-static void tokmap_add(struct tokmap *m, const char *p, size_t len)
-{
-    struct tok *t = tokmap_find(m, p, len);
-    /* Line counts (FORMAT.md "Line counts"): every line counts once for
-     * each of its tokens here; uncount_upper() takes back the lines that
-     * hold a token only in upper or mixed case. */
-    if (t->n && t->last == m->chunk) {
-        if (t->last_line != m->line) {
-            t->last_line = m->line;
-            t->occ = 1;
-            t->cnt[t->n - 1]++;
-        } else {
-            t->occ++;
-        }
-        return;
-    }
-    t->last = m->chunk;
-    t->last_line = m->line;
-    t->occ = 1;
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 2;
-        t->ids = scry_realloc(t->ids, t->cap * sizeof *t->ids);
-        t->cnt = scry_realloc(t->cnt, t->cap * sizeof *t->cnt);
-    }
-    t->cnt[t->n] = 1;
-    t->ids[t->n++] = m->chunk;
-}
-
-/* The dictionary entry of a token, or NULL (never added, or an id class). */
-static struct tok *tokmap_get(const struct tokmap *m, const char *p, size_t len)
-{
-    if (!m->n_slots)
-        return NULL;
-    uint64_t h = word_hash(p, len);
-    for (size_t j = h & (m->n_slots - 1); m->slots[j]; j = (j + 1) & (m->n_slots - 1)) {
-        struct tok *c = &m->v[(uint32_t)m->slots[j] - 1];
-        if ((m->slots[j] >> 32) == h && c->len == len && memcmp(c->s, p, len) == 0)
-            return c;
-    }
-    return NULL;
+    struct tok *t = &m->v[m->n++];
+    t->len = (uint8_t)len;
+    memcpy(t->s, p, len);
+    t->n = t->cap = 0;
+    t->ids = NULL;
+    t->cnt = NULL;
+    m->slots[j] = h << 32 | (uint64_t)m->n;
+    cs->tok = (uint32_t)(t - m->v);
 }
 
 static bool alnum(uint8_t c)
@@ -255,10 +272,11 @@ static bool alnum(uint8_t c)
  * its occurrences in the line, occ): a word with an upper-case byte does
  * not match `|= "its lower-case spelling"`, so once every occurrence of a
  * token in the line was such a word, the line is uncounted. Lines without
- * upper-case bytes cost one pass, 8 bytes a step. Words of
- * LS_TOKEN_MAX bytes or more are windows: their counts are not exact
- * (readers ignore them, FORMAT.md). (A memmem for a lower-case occurrence
- * instead of occ cost 11 % of the flush.) */
+ * upper-case bytes cost one pass, 8 bytes a step. The word is looked up in
+ * the chunk's set (which holds every dictionary word of the line), not in
+ * the segment-wide map. Words of LS_TOKEN_MAX bytes or more are windows:
+ * their counts are not exact (readers ignore them, FORMAT.md). (A memmem
+ * for a lower-case occurrence instead of occ cost 11 % of the flush.) */
 static void uncount_upper(struct tokmap *m, const char *line, size_t len)
 {
     const uint8_t *p = (const uint8_t *)line;
@@ -292,14 +310,14 @@ static void uncount_upper(struct tokmap *m, const char *line, size_t len)
         char w[LS_TOKEN_MAX];
         for (size_t k = b; k < e; k++)
             w[k - b] = (char)(p[k] | ((uint8_t)(p[k] - 'A') < 26 ? 0x20 : 0));
-        struct tok *t = tokmap_get(m, w, e - b);
-        if (!t || t->last_line != m->line || t->last != m->chunk)
+        struct cslot *t = chunkset_get(&m->cs, w, e - b);
+        if (!t || t->last_line != m->line)
             continue; /* an id class (not counted) */
         assert(t->occ > 0);
         if (--t->occ > 0)
             continue; /* more occurrences: lower-case ones, or upper-case ones still to come */
-        assert(t->n > 0 && t->cnt[t->n - 1] > 0);
-        t->cnt[t->n - 1]--;
+        assert(t->cnt > 0);
+        t->cnt--;
     }
 }
 
@@ -404,6 +422,7 @@ static int cw_cut(struct cw *w, struct scry_err *err)
 {
     if (w->n_ent == 0)
         return 0;
+    tokmap_end_chunk(w->tm);
     scry_buf_reset(&w->raw);
     scry_buf_reset(&w->lines);
     ls__cols_finish(&w->cols, &w->raw, &w->lines);
@@ -470,7 +489,6 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                 if (w->n_ent == 0) {
                     w->mint = w->prev = en.t_ns;
                     w->tm->chunk = (uint32_t)w->n;
-                    chunkset_reset(&w->tm->cs);
                 }
                 ls__cols_add(&w->cols, w->prev, &en);
                 w->prev = en.t_ns;
