@@ -590,7 +590,7 @@ static void put_postings(struct scry_buf *b, const struct tok *t)
 /* FORMAT.md "Token index": the dictionary words front-coded in one zstd
  * frame, the two chunk maps, the fingerprint set. */
 static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks, int level,
-                        struct ls_segment_stats *st, struct scry_err *err)
+                        ZSTD_CCtx *cc, struct ls_segment_stats *st, struct scry_err *err)
 {
     /* Pointers are sorted, not the 90-byte tokens: moving those was most of the sort. */
     const struct tok **ord = scry_malloc((tm->n + 1) * sizeof *ord);
@@ -616,15 +616,20 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         for (uint32_t k = 0; t->n >= LS_COUNT_MIN_CHUNKS && k < t->n; k++)
             ls__put_uvarint(&cnt, t->cnt[k]);
     }
+    /* Both frames go through cc, the flush's entry-columns context (its
+     * chunks are done): a fresh context per frame (ZSTD_compress) faulted
+     * in and zeroed megabytes of tables each time. */
     size_t bound = ZSTD_compressBound(dict.len);
     scry_buf_reserve(&z, bound);
-    size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level ? level : 9);
-    /* the line counts: a column of their own, at level 17 (100 MiB
-     * corpus: 129 KB at 9, 121 KB at 17 for ~75 ms more per flush; the
-     * segment must stay below zstd -3 of the files, README "Counting") */
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level ? level : 9);
+    size_t zn = ZSTD_compress2(cc, z.p, bound, dict.p ? dict.p : "", dict.len);
+    /* the line counts: a column of their own, at level LS_COUNT_ZSTD_LEVEL
+     * (100 MiB corpus: 129 KB at 9, 126.8 KB at 12, 120.5 KB at 17 for
+     * ~80 ms more per flush; README "Counting from the index") */
     size_t cbound = ZSTD_compressBound(cnt.len);
     scry_buf_reserve(&cz, cbound);
-    size_t czn = ZSTD_compress(cz.p, cbound, cnt.p ? cnt.p : "", cnt.len, level ? level : 17);
+    ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, level ? level : LS_COUNT_ZSTD_LEVEL);
+    size_t czn = ZSTD_compress2(cc, cz.p, cbound, cnt.p ? cnt.p : "", cnt.len);
     int rc = 0;
     if (ZSTD_isError(zn) || ZSTD_isError(czn)) {
         rc = scry_err_set(err, SCRY_EIO, "zstd: %s",
@@ -743,7 +748,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
         write_labels(&f, ss, n);
         uint64_t tokens_off = f.len;
         st->stream_bytes = tokens_off - streams_off;
-        rc = write_tokens(&f, &tm, (uint32_t)w.n, level, st, err);
+        rc = write_tokens(&f, &tm, (uint32_t)w.n, level, w.ch, st, err);
         st->token_bytes = f.len - tokens_off;
         size_t toc = f.len;
         ls__put_le64(&f, streams_off);
