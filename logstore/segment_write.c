@@ -360,9 +360,21 @@ static void tokmap_value(void *ud, const char *p, size_t len)
         ls__fpw_add(&m->fp, ls__fp_hash(LS_FP_DOMAIN_VALUE, p, len), m->chunk);
 }
 
-static int tok_cmp(const void *a, const void *b)
+/* A token in the sort: its first 8 bytes zero-padded, big-endian, so that
+ * integer order is memcmp order of the padded bytes, and its entry. Most
+ * compares are settled by the keys without touching the tokens (a cache
+ * miss each in an array of ~15 MB). */
+struct tkey {
+    uint64_t k;
+    const struct tok *t;
+};
+
+static int tkey_cmp(const void *a, const void *b)
 {
-    const struct tok *x = *(const struct tok *const *)a, *y = *(const struct tok *const *)b;
+    const struct tkey *p = a, *q = b;
+    if (p->k != q->k)
+        return p->k < q->k ? -1 : 1;
+    const struct tok *x = p->t, *y = q->t;
     int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
     return c ? c : (int)x->len - (int)y->len;
 }
@@ -592,11 +604,16 @@ static void put_postings(struct scry_buf *b, const struct tok *t)
 static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks, int level,
                         ZSTD_CCtx *cc, struct ls_segment_stats *st, struct scry_err *err)
 {
-    /* Pointers are sorted, not the 90-byte tokens: moving those was most of the sort. */
-    const struct tok **ord = scry_malloc((tm->n + 1) * sizeof *ord);
-    for (size_t i = 0; i < tm->n; i++)
-        ord[i] = &tm->v[i];
-    qsort(ord, tm->n, sizeof *ord, tok_cmp);
+    /* Keys are sorted, not the 90-byte tokens: moving those was most of the sort. */
+    struct tkey *ord = scry_malloc((tm->n + 1) * sizeof *ord);
+    for (size_t i = 0; i < tm->n; i++) {
+        const struct tok *t = &tm->v[i];
+        uint64_t k = 0;
+        for (size_t b = 0; b < 8; b++)
+            k = k << 8 | (b < t->len ? (uint8_t)t->s[b] : 0);
+        ord[i] = (struct tkey){ k, t };
+    }
+    qsort(ord, tm->n, sizeof *ord, tkey_cmp);
     struct scry_buf dict = { 0 }, z = { 0 }, cnt = { 0 }, cz = { 0 };
     size_t map_len = (n_chunks + 7) / 8;
     uint8_t *maps = scry_calloc(2 * map_len + 1, 1);
@@ -605,7 +622,7 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
             if (tm->maps[c] & (1u << b))
                 maps[b * map_len + c / 8] |= (uint8_t)(1u << (c % 8));
     for (size_t i = 0; i < tm->n; i++) {
-        const struct tok *t = ord[i], *prev = i ? ord[i - 1] : NULL;
+        const struct tok *t = ord[i].t, *prev = i ? ord[i - 1].t : NULL;
         size_t shared = 0;
         if (prev)
             while (shared < prev->len && shared < t->len && prev->s[shared] == t->s[shared])
