@@ -24,9 +24,22 @@
 struct tok {
     uint8_t len;
     char s[LS_TOKEN_MAX];
-    uint32_t n, cap;
-    uint32_t *ids;      /* chunk ids, appended in increasing order */
-    uint32_t *cnt;      /* per posting: lines holding the token spelled lower-case */
+};
+/* One posting: the token, a chunk holding it and the chunk's lines holding
+ * it spelled lower-case. Appended to one array in chunk order as each chunk
+ * ends, and grouped by token only when the index is written (a counting
+ * sort, so each token's chunks stay in increasing order): per-token arrays
+ * grown by realloc were ~5 % of the flush, and each append touched the
+ * token's entry. */
+struct post {
+    uint32_t tok, chunk, cnt;
+};
+/* A slot of the segment-wide map: a word of up to 8 bytes is compared
+ * here, without a look at its struct tok (a cache miss). */
+struct mslot {
+    uint64_t w8;        /* the word's first 8 bytes, zero-padded */
+    uint32_t hl;        /* the set's hash with its low byte replaced by len */
+    uint32_t tok1;      /* index + 1 into tokmap.v; 0 = empty */
 };
 /* The words already seen in the chunk being tokenized: most word
  * occurrences repeat within a 512 KiB chunk (~95 % on loggen's corpus), and
@@ -54,8 +67,11 @@ struct chunkset {
 struct tokmap {
     struct chunkset cs;
     struct tok *v;      /* dictionary words */
-    uint64_t *slots;    /* (hash << 32) | (index + 1) into v; 0 = empty */
+    uint32_t *np;       /* per word: its postings */
+    struct mslot *slots;
     size_t n, cap, n_slots;
+    struct post *pv;    /* every posting, in chunk order */
+    size_t pn, pcap;
     uint32_t chunk;     /* the chunk being tokenized */
     uint32_t line;      /* serial of the line being tokenized (from 1) */
     bool values;        /* key the key=value values */
@@ -64,15 +80,17 @@ struct tokmap {
     size_t map_cap;
 };
 
+/* The probe starts at the hash's bits above the low byte (that byte holds
+ * the length in mslot.hl). */
 static void tokmap_grow(struct tokmap *m)
 {
     size_t ns = m->n_slots ? m->n_slots * 2 : 1024;
-    uint64_t *sl = scry_calloc(ns, sizeof *sl);
+    struct mslot *sl = scry_calloc(ns, sizeof *sl);
     for (size_t i = 0; i < m->n_slots; i++) {
-        if (!m->slots[i])
+        if (!m->slots[i].tok1)
             continue;
-        size_t j = (m->slots[i] >> 32) & (ns - 1);
-        while (sl[j])
+        size_t j = (m->slots[i].hl >> 8) & (ns - 1);
+        while (sl[j].tok1)
             j = (j + 1) & (ns - 1);
         sl[j] = m->slots[i];
     }
@@ -199,14 +217,12 @@ static void tokmap_end_chunk(struct tokmap *m)
         struct cslot *e = &c->slots[i];
         if (!e->lenoff)
             continue;
-        struct tok *t = &m->v[e->tok];
-        if (t->n == t->cap) {
-            t->cap = t->cap ? t->cap * 2 : 2;
-            t->ids = scry_realloc(t->ids, t->cap * sizeof *t->ids);
-            t->cnt = scry_realloc(t->cnt, t->cap * sizeof *t->cnt);
+        if (m->pn == m->pcap) {
+            m->pcap = m->pcap ? m->pcap * 2 : 4096;
+            m->pv = scry_realloc(m->pv, m->pcap * sizeof *m->pv);
         }
-        t->cnt[t->n] = e->cnt;
-        t->ids[t->n++] = m->chunk;
+        m->pv[m->pn++] = (struct post){ e->tok, m->chunk, e->cnt };
+        m->np[e->tok]++;
         *e = (struct cslot){ 0 };
     }
     c->n = 0;
@@ -238,28 +254,27 @@ static void tokmap_add(struct tokmap *m, const char *p, size_t len)
     cs->cnt = 1;
     if (m->n * 2 >= m->n_slots)
         tokmap_grow(m);
-    uint64_t h = word_hash(p, len);
-    size_t j = h & (m->n_slots - 1);
-    for (; m->slots[j]; j = (j + 1) & (m->n_slots - 1)) {
-        if ((m->slots[j] >> 32) != h)
+    uint32_t hl = (cs->h & ~0xffu) | (uint32_t)len;
+    size_t j = (hl >> 8) & (m->n_slots - 1);
+    for (; m->slots[j].tok1; j = (j + 1) & (m->n_slots - 1)) {
+        const struct mslot *e = &m->slots[j];
+        if (e->hl != hl || e->w8 != cs->w8)
             continue;
-        struct tok *c = &m->v[(uint32_t)m->slots[j] - 1];
-        if (c->len == len && memcmp(c->s, p, len) == 0) {
-            cs->tok = (uint32_t)(c - m->v);
+        if (len <= 8 || memcmp(m->v[e->tok1 - 1].s + 8, p + 8, len - 8) == 0) {
+            cs->tok = e->tok1 - 1;
             return;
         }
     }
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 1024;
         m->v = scry_realloc(m->v, m->cap * sizeof *m->v);
+        m->np = scry_realloc(m->np, m->cap * sizeof *m->np);
     }
-    struct tok *t = &m->v[m->n++];
+    struct tok *t = &m->v[m->n];
     t->len = (uint8_t)len;
     memcpy(t->s, p, len);
-    t->n = t->cap = 0;
-    t->ids = NULL;
-    t->cnt = NULL;
-    m->slots[j] = h << 32 | (uint64_t)m->n;
+    m->np[m->n] = 0;
+    m->slots[j] = (struct mslot){ cs->w8, hl, (uint32_t)++m->n };
     cs->tok = (uint32_t)(t - m->v);
 }
 
@@ -381,11 +396,9 @@ static int tkey_cmp(const void *a, const void *b)
 
 static void tokmap_fini(struct tokmap *m)
 {
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->v[i].ids);
-        free(m->v[i].cnt);
-    }
     free(m->v);
+    free(m->np);
+    free(m->pv);
     free(m->slots);
     free(m->maps);
     free(m->cs.slots);
@@ -591,12 +604,12 @@ static void write_labels(struct scry_buf *f, struct ls_stream **ss, size_t n)
     section_crc(f, start);
 }
 
-static void put_postings(struct scry_buf *b, const struct tok *t)
+static void put_postings(struct scry_buf *b, const uint32_t *ids, uint32_t n)
 {
-    ls__put_uvarint(b, t->n);
-    ls__put_uvarint(b, t->ids[0]);
-    for (uint32_t k = 1; k < t->n; k++)
-        ls__put_uvarint(b, t->ids[k] - t->ids[k - 1]);
+    ls__put_uvarint(b, n);
+    ls__put_uvarint(b, ids[0]);
+    for (uint32_t k = 1; k < n; k++)
+        ls__put_uvarint(b, ids[k] - ids[k - 1]);
 }
 
 /* FORMAT.md "Token index": the dictionary words front-coded in one zstd
@@ -614,6 +627,24 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
         ord[i] = (struct tkey){ k, t };
     }
     qsort(ord, tm->n, sizeof *ord, tkey_cmp);
+    /* The postings grouped by word (stable: chunk order kept), from the
+     * word's offset off[i]. */
+    uint32_t *off = scry_malloc((tm->n + 1) * sizeof *off);
+    uint32_t *ids = scry_malloc((tm->pn + 1) * sizeof *ids);
+    uint32_t *cnts = scry_malloc((tm->pn + 1) * sizeof *cnts);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < tm->n; i++) {
+        off[i] = sum;
+        sum += tm->np[i];
+    }
+    assert(sum == tm->pn);
+    for (size_t k = 0; k < tm->pn; k++) {
+        const struct post *q = &tm->pv[k];
+        ids[off[q->tok]] = q->chunk;
+        cnts[off[q->tok]++] = q->cnt;
+    }
+    for (size_t i = 0; i < tm->n; i++)
+        off[i] -= tm->np[i]; /* back to each word's first posting */
     struct scry_buf dict = { 0 }, z = { 0 }, cnt = { 0 }, cz = { 0 };
     size_t map_len = (n_chunks + 7) / 8;
     uint8_t *maps = scry_calloc(2 * map_len + 1, 1);
@@ -629,9 +660,11 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
                 shared++;
         ls__put_uvarint(&dict, shared);
         ls__put_str(&dict, t->s + shared, t->len - shared);
-        put_postings(&dict, t);
-        for (uint32_t k = 0; t->n >= LS_COUNT_MIN_CHUNKS && k < t->n; k++)
-            ls__put_uvarint(&cnt, t->cnt[k]);
+        size_t ti = (size_t)(t - tm->v);
+        uint32_t tn = tm->np[ti];
+        put_postings(&dict, ids + off[ti], tn);
+        for (uint32_t k = 0; tn >= LS_COUNT_MIN_CHUNKS && k < tn; k++)
+            ls__put_uvarint(&cnt, cnts[off[ti] + k]);
     }
     /* Both frames go through cc, the flush's entry-columns context (its
      * chunks are done): a fresh context per frame (ZSTD_compress) faulted
@@ -677,6 +710,9 @@ static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks
     }
     free(maps);
     free(ord);
+    free(off);
+    free(ids);
+    free(cnts);
     scry_buf_fini(&dict);
     scry_buf_fini(&z);
     scry_buf_fini(&cnt);
