@@ -138,7 +138,7 @@ static void chunkset_grow(struct chunkset *c)
 }
 
 /* The set's hash of a word, and its first 8 bytes zero-padded in *w8. */
-static uint32_t chunkset_key(const char *p, size_t len, uint64_t *w8)
+static inline uint32_t chunkset_key(const char *p, size_t len, uint64_t *w8)
 {
     assert(len > 0 && len <= LS_TOKEN_MAX);
     uint64_t w = 0;
