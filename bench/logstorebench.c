@@ -303,6 +303,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: logstorebench CORPUS_DIR [DATA_DIR]\n");
         return 2;
     }
+    /* The allocator as `scry server` sets it up (core/mem.h), so the flush
+     * reuses freed memory instead of faulting in fresh pages; set
+     * LSB_GLIBC_DEFAULTS=1 for glibc's own thresholds. */
+    if (!getenv("LSB_GLIBC_DEFAULTS"))
+        scry_mem_keep_freed();
     const char *corpus = argv[1], *data = argc > 2 ? argv[2] : "/tmp/logstorebench";
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", data);

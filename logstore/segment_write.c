@@ -15,353 +15,8 @@
 
 #include "core/crc32c.h"
 #include "core/mem.h"
-#include "logstore/fpset.h"
 #include "logstore/ls_internal.h"
-#include "logstore/tokenize.h"
-
-/* ---- tokens: dictionary words → chunk ids; ids and values → maps and keys ---- */
-
-struct tok {
-    uint8_t len;
-    char s[LS_TOKEN_MAX];
-    uint32_t n, cap;
-    uint32_t last;      /* ids[n - 1] kept here: repeats in a chunk skip the ids line */
-    uint32_t last_line; /* the line that last counted in cnt[n - 1] */
-    uint32_t occ;       /* occurrences in line last_line */
-    uint32_t *ids;      /* chunk ids, appended in increasing order */
-    uint32_t *cnt;      /* per posting: lines holding the token spelled lower-case */
-};
-/* The words already seen in the chunk being tokenized: most word
- * occurrences repeat within a 512 KiB chunk (~95 % on loggen's corpus), and
- * answering those from this table (tens of KiB: cache-resident, bytes kept
- * in its own arena) skips the probe of the segment-wide map (MiBs of slots
- * and tokens: two cache misses), which was ~30 % of the flush's CPU. */
-struct cslot {
-    uint64_t w8;        /* the word's first 8 bytes, zero-padded */
-    uint32_t h;
-    uint32_t lenoff;    /* len << 24 | offset of the whole word in bytes; 0 = empty */
-    uint32_t tok;       /* index of the word in tokmap.v */
-};
-struct chunkset {
-    struct cslot *slots;
-    size_t n, n_slots;
-    struct scry_buf bytes; /* words longer than 8 bytes, back to back */
-};
-struct tokmap {
-    struct chunkset cs;
-    struct tok *v;      /* dictionary words */
-    uint64_t *slots;    /* (hash << 32) | (index + 1) into v; 0 = empty */
-    size_t n, cap, n_slots;
-    uint32_t chunk;     /* the chunk being tokenized */
-    uint32_t line;      /* serial of the line being tokenized (from 1) */
-    bool values;        /* key the key=value values */
-    struct ls_fpw fp;   /* gram and value keys, deduplicated when encoded */
-    uint8_t *maps;      /* per chunk: bit 0 holds a hex id, bit 1 a number-like word */
-    size_t map_cap;
-};
-
-static void tokmap_grow(struct tokmap *m)
-{
-    size_t ns = m->n_slots ? m->n_slots * 2 : 1024;
-    uint64_t *sl = scry_calloc(ns, sizeof *sl);
-    for (size_t i = 0; i < m->n_slots; i++) {
-        if (!m->slots[i])
-            continue;
-        size_t j = (m->slots[i] >> 32) & (ns - 1);
-        while (sl[j])
-            j = (j + 1) & (ns - 1);
-        sl[j] = m->slots[i];
-    }
-    free(m->slots);
-    m->slots = sl;
-    m->n_slots = ns;
-}
-
-/* In-memory only (never written): words are <= LS_TOKEN_MAX bytes, so a
- * multiply-fold over 8-byte loads costs a fraction of xxh64's setup and
- * finalization, which profiled at ~6 % of the flush. */
-static uint64_t word_hash(const char *p, size_t len)
-{
-    uint64_t h = 0x9e3779b97f4a7c15u ^ len;
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        h = (h ^ x) * 0xff51afd7ed558ccdu;
-        h ^= h >> 32;
-    }
-    if (i < len) {
-        uint64_t x = 0;
-        memcpy(&x, p + i, len - i);
-        h = (h ^ x) * 0xc4ceb9fe1a85ec53u;
-    }
-    h ^= h >> 29;
-    h *= 0x94d049bb133111ebu;
-    h ^= h >> 32;
-    return h & 0xffffffffu;
-}
-
-static void chunkset_reset(struct chunkset *c)
-{
-    if (c->n)
-        memset(c->slots, 0, c->n_slots * sizeof *c->slots);
-    c->n = 0;
-    scry_buf_reset(&c->bytes);
-}
-
-static void chunkset_grow(struct chunkset *c)
-{
-    size_t ns = c->n_slots ? c->n_slots * 2 : 4096;
-    struct cslot *sl = scry_calloc(ns, sizeof *sl);
-    for (size_t i = 0; i < c->n_slots; i++) {
-        if (!c->slots[i].lenoff)
-            continue;
-        size_t j = c->slots[i].h & (ns - 1);
-        while (sl[j].lenoff)
-            j = (j + 1) & (ns - 1);
-        sl[j] = c->slots[i];
-    }
-    free(c->slots);
-    c->slots = sl;
-    c->n_slots = ns;
-}
-
-/* The word's slot in the chunk's set, added if new (*added, its tok left
- * for the caller to fill). Most words are at most 8 bytes: one compare of
- * the padded first 8 bytes and the length settles them, without a memcmp. */
-static struct cslot *chunkset_add(struct chunkset *c, const char *p, size_t len, bool *added)
-{
-    assert(len > 0 && len <= LS_TOKEN_MAX);
-    uint64_t w8 = 0;
-    if (len >= 8)
-        memcpy(&w8, p, 8);
-    else
-        for (size_t i = 0; i < len; i++)
-            w8 |= (uint64_t)(uint8_t)p[i] << (8 * i);
-    uint64_t x = (w8 ^ len) * 0x9e3779b97f4a7c15u;
-    if (len > 8)
-        x ^= word_hash(p + 8, len - 8);
-    uint32_t h = (uint32_t)(x >> 32);
-    if (c->n * 2 >= c->n_slots)
-        chunkset_grow(c);
-    size_t j = h & (c->n_slots - 1);
-    for (; c->slots[j].lenoff; j = (j + 1) & (c->n_slots - 1)) {
-        const struct cslot *e = &c->slots[j];
-        if (e->h != h || e->w8 != w8 || (e->lenoff >> 24) != len)
-            continue;
-        if (len <= 8 || memcmp(c->bytes.p + (e->lenoff & 0xffffffu) + 8, p + 8, len - 8) == 0) {
-            *added = false;
-            return &c->slots[j];
-        }
-    }
-    assert(c->bytes.len < (1u << 24) - LS_TOKEN_MAX); /* a chunk's words: < 16 MiB */
-    c->slots[j] = (struct cslot){ w8, h, (uint32_t)(len << 24 | c->bytes.len), 0 };
-    if (len > 8)
-        scry_buf_put(&c->bytes, p, len);
-    c->n++;
-    *added = true;
-    return &c->slots[j];
-}
-
-/* The word's dictionary entry: a word seen before in this chunk is found
- * in the chunk's set; otherwise the segment-wide map is probed (and the
- * word added). */
-static struct tok *tokmap_find(struct tokmap *m, const char *p, size_t len)
-{
-    bool added;
-    struct cslot *cs = chunkset_add(&m->cs, p, len, &added);
-    if (!added)
-        return &m->v[cs->tok];
-    if (m->n * 2 >= m->n_slots)
-        tokmap_grow(m);
-    uint64_t h = word_hash(p, len);
-    size_t j = h & (m->n_slots - 1);
-    struct tok *t = NULL;
-    for (; m->slots[j]; j = (j + 1) & (m->n_slots - 1)) {
-        if ((m->slots[j] >> 32) != h)
-            continue;
-        struct tok *c = &m->v[(uint32_t)m->slots[j] - 1];
-        if (c->len == len && memcmp(c->s, p, len) == 0) {
-            t = c;
-            break;
-        }
-    }
-    if (!t) {
-        if (m->n == m->cap) {
-            m->cap = m->cap ? m->cap * 2 : 1024;
-            m->v = scry_realloc(m->v, m->cap * sizeof *m->v);
-        }
-        t = &m->v[m->n++];
-        t->len = (uint8_t)len;
-        memcpy(t->s, p, len);
-        t->n = t->cap = 0;
-        t->ids = NULL;
-        t->cnt = NULL;
-        t->last_line = 0;
-        m->slots[j] = h << 32 | (uint64_t)m->n;
-    }
-    cs->tok = (uint32_t)(t - m->v); /* the map probe leaves the chunk's set alone */
-    return t;
-}
-
-static void tokmap_add(struct tokmap *m, const char *p, size_t len)
-{
-    struct tok *t = tokmap_find(m, p, len);
-    /* Line counts (FORMAT.md "Line counts"): every line counts once for
-     * each of its tokens here; uncount_upper() takes back the lines that
-     * hold a token only in upper or mixed case. */
-    if (t->n && t->last == m->chunk) {
-        if (t->last_line != m->line) {
-            t->last_line = m->line;
-            t->occ = 1;
-            t->cnt[t->n - 1]++;
-        } else {
-            t->occ++;
-        }
-        return;
-    }
-    t->last = m->chunk;
-    t->last_line = m->line;
-    t->occ = 1;
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 2;
-        t->ids = scry_realloc(t->ids, t->cap * sizeof *t->ids);
-        t->cnt = scry_realloc(t->cnt, t->cap * sizeof *t->cnt);
-    }
-    t->cnt[t->n] = 1;
-    t->ids[t->n++] = m->chunk;
-}
-
-/* The dictionary entry of a token, or NULL (never added, or an id class). */
-static struct tok *tokmap_get(const struct tokmap *m, const char *p, size_t len)
-{
-    if (!m->n_slots)
-        return NULL;
-    uint64_t h = word_hash(p, len);
-    for (size_t j = h & (m->n_slots - 1); m->slots[j]; j = (j + 1) & (m->n_slots - 1)) {
-        struct tok *c = &m->v[(uint32_t)m->slots[j] - 1];
-        if ((m->slots[j] >> 32) == h && c->len == len && memcmp(c->s, p, len) == 0)
-            return c;
-    }
-    return NULL;
-}
-
-static bool alnum(uint8_t c)
-{
-    return (uint8_t)(c - '0') < 10 || (uint8_t)((c | 0x20) - 'a') < 26;
-}
-
-/* After tokmap_add counted every token of the line just tokenized (and
- * its occurrences in the line, occ): a word with an upper-case byte does
- * not match `|= "its lower-case spelling"`, so once every occurrence of a
- * token in the line was such a word, the line is uncounted. Lines without
- * upper-case bytes cost one pass, 8 bytes a step. Words of
- * LS_TOKEN_MAX bytes or more are windows: their counts are not exact
- * (readers ignore them, FORMAT.md). (A memmem for a lower-case occurrence
- * instead of occ cost 11 % of the flush.) */
-static void uncount_upper(struct tokmap *m, const char *line, size_t len)
-{
-    const uint8_t *p = (const uint8_t *)line;
-    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
-    size_t i = 0;
-    for (;;) {
-        /* to the next upper-case byte, 8 at a time: bytes 0x41-0x5a are
-         * those >= 'A' and < '[' (7-bit sums carry into no neighbour) */
-        for (; i + 8 <= len; i += 8) {
-            uint64_t x, y;
-            memcpy(&x, p + i, 8);
-            y = x & ~high;
-            uint64_t up = (y + (0x80 - 'A') * ones) & ~(y + (0x80 - '[') * ones) & ~x & high;
-            if (up) {
-                i += (size_t)__builtin_ctzll(up) / 8;
-                break;
-            }
-        }
-        while (i < len && (uint8_t)(p[i] - 'A') >= 26)
-            i++;
-        if (i >= len)
-            break;
-        size_t b = i, e = i;
-        while (b > 0 && alnum(p[b - 1]))
-            b--;
-        while (e < len && alnum(p[e]))
-            e++;
-        i = e;
-        if (e - b >= LS_TOKEN_MAX)
-            continue;
-        char w[LS_TOKEN_MAX];
-        for (size_t k = b; k < e; k++)
-            w[k - b] = (char)(p[k] | ((uint8_t)(p[k] - 'A') < 26 ? 0x20 : 0));
-        struct tok *t = tokmap_get(m, w, e - b);
-        if (!t || t->last_line != m->line || t->last != m->chunk)
-            continue; /* an id class (not counted) */
-        assert(t->occ > 0);
-        if (--t->occ > 0)
-            continue; /* more occurrences: lower-case ones, or upper-case ones still to come */
-        assert(t->n > 0 && t->cnt[t->n - 1] > 0);
-        t->cnt[t->n - 1]--;
-    }
-}
-
-/* A word: hex ids and number-like words go to the chunk's map bits (long
- * hex ids also to the gram keys) and never into the dictionary. */
-static void tokmap_word(void *ud, const char *p, size_t len)
-{
-    struct tokmap *m = ud;
-    /* Both classes need >= 5 bytes starting with a digit or a-f: most words
-     * are settled by their length and first byte. */
-    uint8_t c0 = (uint8_t)p[0];
-    if (len < LS_HEXID_MIN || len < LS_NUMISH_MIN || !((c0 >= '0' && c0 <= '9') ||
-                                                       (c0 >= 'a' && c0 <= 'f'))) {
-        tokmap_add(m, p, len);
-        return;
-    }
-    bool hex = ls__is_hexid(p, len);
-    if (!hex && !ls__is_numish(p, len)) {
-        tokmap_add(m, p, len);
-        return;
-    }
-    if (m->chunk >= m->map_cap) {
-        size_t nc = m->map_cap ? m->map_cap * 2 : 256;
-        while (nc <= m->chunk)
-            nc *= 2;
-        m->maps = scry_realloc(m->maps, nc);
-        memset(m->maps + m->map_cap, 0, nc - m->map_cap);
-        m->map_cap = nc;
-    }
-    m->maps[m->chunk] |= hex ? 1 : 2;
-    if (hex && len >= LS_GRAM_LEN + LS_GRAM_STEP - 1)
-        for (size_t at = 0; at + LS_GRAM_LEN <= len; at += LS_GRAM_STEP)
-            ls__fpw_add(&m->fp, ls__fp_hash(LS_FP_DOMAIN_GRAM, p + at, LS_GRAM_LEN), m->chunk);
-}
-
-static void tokmap_value(void *ud, const char *p, size_t len)
-{
-    struct tokmap *m = ud;
-    if (m->values)
-        ls__fpw_add(&m->fp, ls__fp_hash(LS_FP_DOMAIN_VALUE, p, len), m->chunk);
-}
-
-static int tok_cmp(const void *a, const void *b)
-{
-    const struct tok *x = *(const struct tok *const *)a, *y = *(const struct tok *const *)b;
-    int c = memcmp(x->s, y->s, x->len < y->len ? x->len : y->len);
-    return c ? c : (int)x->len - (int)y->len;
-}
-
-static void tokmap_fini(struct tokmap *m)
-{
-    for (size_t i = 0; i < m->n; i++) {
-        free(m->v[i].ids);
-        free(m->v[i].cnt);
-    }
-    free(m->v);
-    free(m->slots);
-    free(m->maps);
-    free(m->cs.slots);
-    scry_buf_fini(&m->cs.bytes);
-    ls__fpw_fini(&m->fp);
-}
+#include "logstore/segment_tokens.h"
 
 /* ---- sections ---- */
 
@@ -393,7 +48,7 @@ struct cw {                       /* the chunk being built and the output */
                                    * re-zeroes its tables */
     int64_t mint, prev;
     uint32_t n_ent;
-    struct tokmap *tm;
+    struct ls_tokmap *tm;
     struct ls_segment_stats *st;
 };
 
@@ -404,6 +59,7 @@ static int cw_cut(struct cw *w, struct scry_err *err)
 {
     if (w->n_ent == 0)
         return 0;
+    ls__tokmap_end_chunk(w->tm);
     scry_buf_reset(&w->raw);
     scry_buf_reset(&w->lines);
     ls__cols_finish(&w->cols, &w->raw, &w->lines);
@@ -469,16 +125,12 @@ static int write_chunks(struct cw *w, struct ls_stream **ss, size_t n, size_t *p
                     rc = cw_cut(w, err);
                 if (w->n_ent == 0) {
                     w->mint = w->prev = en.t_ns;
-                    w->tm->chunk = (uint32_t)w->n;
-                    chunkset_reset(&w->tm->cs);
+                    ls__tokmap_begin_chunk(w->tm, (uint32_t)w->n);
                 }
                 ls__cols_add(&w->cols, w->prev, &en);
                 w->prev = en.t_ns;
                 w->n_ent++;
-                w->tm->line++;
-                ls_tokenize_split(en.line.p, en.line.len, tokmap_word,
-                                  w->tm->values ? tokmap_value : NULL, w->tm);
-                uncount_upper(w->tm, en.line.p, en.line.len);
+                ls__tokmap_line(w->tm, en.line.p, en.line.len);
                 w->st->raw_bytes += en.line.len;
                 w->st->n_entries++;
             }
@@ -561,89 +213,6 @@ static void write_labels(struct scry_buf *f, struct ls_stream **ss, size_t n)
     section_crc(f, start);
 }
 
-static void put_postings(struct scry_buf *b, const struct tok *t)
-{
-    ls__put_uvarint(b, t->n);
-    ls__put_uvarint(b, t->ids[0]);
-    for (uint32_t k = 1; k < t->n; k++)
-        ls__put_uvarint(b, t->ids[k] - t->ids[k - 1]);
-}
-
-/* FORMAT.md "Token index": the dictionary words front-coded in one zstd
- * frame, the two chunk maps, the fingerprint set. */
-static int write_tokens(struct scry_buf *f, struct tokmap *tm, uint32_t n_chunks, int level,
-                        struct ls_segment_stats *st, struct scry_err *err)
-{
-    /* Pointers are sorted, not the 90-byte tokens: moving those was most of the sort. */
-    const struct tok **ord = scry_malloc((tm->n + 1) * sizeof *ord);
-    for (size_t i = 0; i < tm->n; i++)
-        ord[i] = &tm->v[i];
-    qsort(ord, tm->n, sizeof *ord, tok_cmp);
-    struct scry_buf dict = { 0 }, z = { 0 }, cnt = { 0 }, cz = { 0 };
-    size_t map_len = (n_chunks + 7) / 8;
-    uint8_t *maps = scry_calloc(2 * map_len + 1, 1);
-    for (uint32_t c = 0; c < n_chunks && c < tm->map_cap; c++)
-        for (unsigned b = 0; b < 2; b++)
-            if (tm->maps[c] & (1u << b))
-                maps[b * map_len + c / 8] |= (uint8_t)(1u << (c % 8));
-    for (size_t i = 0; i < tm->n; i++) {
-        const struct tok *t = ord[i], *prev = i ? ord[i - 1] : NULL;
-        size_t shared = 0;
-        if (prev)
-            while (shared < prev->len && shared < t->len && prev->s[shared] == t->s[shared])
-                shared++;
-        ls__put_uvarint(&dict, shared);
-        ls__put_str(&dict, t->s + shared, t->len - shared);
-        put_postings(&dict, t);
-        for (uint32_t k = 0; t->n >= LS_COUNT_MIN_CHUNKS && k < t->n; k++)
-            ls__put_uvarint(&cnt, t->cnt[k]);
-    }
-    size_t bound = ZSTD_compressBound(dict.len);
-    scry_buf_reserve(&z, bound);
-    size_t zn = ZSTD_compress(z.p, bound, dict.p, dict.len, level ? level : 9);
-    /* the line counts: a column of their own, at level 17 (100 MiB
-     * corpus: 129 KB at 9, 121 KB at 17 for ~75 ms more per flush; the
-     * segment must stay below zstd -3 of the files, README "Counting") */
-    size_t cbound = ZSTD_compressBound(cnt.len);
-    scry_buf_reserve(&cz, cbound);
-    size_t czn = ZSTD_compress(cz.p, cbound, cnt.p ? cnt.p : "", cnt.len, level ? level : 17);
-    int rc = 0;
-    if (ZSTD_isError(zn) || ZSTD_isError(czn)) {
-        rc = scry_err_set(err, SCRY_EIO, "zstd: %s",
-                          ZSTD_getErrorName(ZSTD_isError(zn) ? zn : czn));
-    } else {
-        size_t start = f->len;
-        scry_buf_putc(f, (char)((tm->values ? LS_TOK_VALUES : 0) | LS_TOK_COUNTS));
-        scry_buf_putc(f, LS_GRAM_LEN);
-        scry_buf_putc(f, LS_GRAM_STEP);
-        ls__put_uvarint(f, tm->n);
-        ls__put_uvarint(f, dict.len);
-        ls__put_uvarint(f, zn);
-        scry_buf_put(f, z.p, zn);
-        st->dict_bytes = f->len - start;
-        st->n_dict = tm->n;
-        size_t cstart = f->len;
-        scry_buf_putc(f, LS_COUNT_MIN_CHUNKS);
-        ls__put_uvarint(f, cnt.len);
-        ls__put_uvarint(f, czn);
-        scry_buf_put(f, cz.p, czn);
-        st->count_bytes = f->len - cstart;
-        scry_buf_put(f, maps, 2 * map_len);
-        size_t fstart = f->len;
-        ls__fpw_encode(&tm->fp, n_chunks, f);
-        st->fp_bytes = f->len - fstart;
-        st->n_fp = tm->fp.n;
-        section_crc(f, start);
-    }
-    free(maps);
-    free(ord);
-    scry_buf_fini(&dict);
-    scry_buf_fini(&z);
-    scry_buf_fini(&cnt);
-    scry_buf_fini(&cz);
-    return rc;
-}
-
 static int write_file(const char *dir, const struct scry_buf *f, struct scry_err *err)
 {
     char tmp[4096], fin[4096];
@@ -700,9 +269,9 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
      * a fifth up front saves the copies of growing a buffer of tens of MB. */
     struct scry_buf f = { 0 };
     scry_buf_reserve(&f, raw / 5 + (64u << 10));
-    struct tokmap tm = { .values = values };
+    struct ls_tokmap *tm = ls__tokmap_create(values);
     size_t *per_stream = scry_calloc(n + 1, sizeof *per_stream);
-    struct cw w = { .f = &f, .level = level, .tm = &tm, .st = st, .cc = ZSTD_createCCtx(),
+    struct cw w = { .f = &f, .level = level, .tm = tm, .st = st, .cc = ZSTD_createCCtx(),
                     .ch = ZSTD_createCCtx() };
     SCRY_ASSERT(w.cc != NULL && w.ch != NULL); /* out of memory: as scry_malloc does */
     ZSTD_CCtx_setParameter(w.ch, ZSTD_c_compressionLevel, 1);
@@ -725,7 +294,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
         write_labels(&f, ss, n);
         uint64_t tokens_off = f.len;
         st->stream_bytes = tokens_off - streams_off;
-        rc = write_tokens(&f, &tm, (uint32_t)w.n, level, st, err);
+        rc = ls__tokmap_write(tm, &f, (uint32_t)w.n, level, w.ch, st, err);
         st->token_bytes = f.len - tokens_off;
         size_t toc = f.len;
         ls__put_le64(&f, streams_off);
@@ -752,7 +321,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
     scry_buf_fini(&w.raw);
     ls__cols_fini(&w.cols);
     scry_buf_fini(&w.z);
-    tokmap_fini(&tm);
+    ls__tokmap_destroy(tm);
     scry_buf_fini(&f);
     return rc;
 }
