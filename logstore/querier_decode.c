@@ -185,16 +185,16 @@ static void *worker(void *arg)
     struct ls_decoder *d = arg;
     pthread_mutex_lock(&d->mu);
     for (;;) {
-        while (!d->stop && d->next_job < d->n_jobs && d->next_job >= d->consumed + LS_RING)
+        while (!d->stop && d->next_job < d->n_djobs && d->next_job >= d->consumed + LS_RING)
             pthread_cond_wait(&d->cv_space, &d->mu);
-        if (d->stop || d->next_job >= d->n_jobs)
+        if (d->stop || d->next_job >= d->n_djobs)
             break;
         size_t j = d->next_job++;
         struct ls_dslot *s = &d->slots[j % LS_RING];
         if (j >= d->skip_to) {
             pthread_mutex_unlock(&d->mu);
             s->err.code = 0;
-            decode(d, s, d->jobs[j]);
+            decode(d, s, d->djobs[j]);
             pthread_mutex_lock(&d->mu);
         } else {
             s->n_ents = 0;
@@ -224,11 +224,21 @@ void ls__decoder_start(struct ls_decoder *d)
 {
     for (size_t i = 0; i < LS_RING; i++)
         d->slots[i].md = scry_arena_create(16384);
+    /* A counted job costs nothing to "decode"; sending it through the ring
+     * cost a handoff between threads each (a count over 300 counted chunks
+     * spent most of its wall time waking workers). */
+    d->djobs = scry_malloc((d->n_jobs + 1) * sizeof *d->djobs);
+    d->dix = scry_malloc((d->n_jobs + 1) * sizeof *d->dix);
+    for (size_t j = 0; j < d->n_jobs; j++) {
+        d->dix[j] = d->n_djobs;
+        if (!d->jobs[j]->counted)
+            d->djobs[d->n_djobs++] = d->jobs[j];
+    }
     int w = decode_workers();
-    if (d->n_jobs < 2 || w == 0)
+    if (d->n_djobs < 2 || w == 0)
         return;
-    if ((size_t)w > d->n_jobs - 1)
-        w = (int)(d->n_jobs - 1);
+    if ((size_t)w > d->n_djobs - 1)
+        w = (int)(d->n_djobs - 1);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv_ready, NULL);
     pthread_cond_init(&d->cv_space, NULL);
@@ -247,14 +257,15 @@ void ls__decoder_start(struct ls_decoder *d)
 /* Job j decoded, in its slot; the consumer moves only forward. With
  * workers, the jobs from the last one released up to j are released (those
  * not yet claimed are skipped). NULL never: errors are in the slot. */
-struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t j)
+struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t job)
 {
-    if (!d->n_workers) {
-        struct ls_dslot *s = &d->slots[0];
+    if (d->jobs[job]->counted || !d->n_workers) {
+        struct ls_dslot *s = d->jobs[job]->counted ? &d->cslot : &d->slots[0];
         s->err.code = 0;
-        decode(d, s, d->jobs[j]);
+        decode(d, s, d->jobs[job]);
         return s;
     }
+    size_t j = d->dix[job];
     pthread_mutex_lock(&d->mu);
     if (d->skip_to < j)
         d->skip_to = j;
@@ -292,4 +303,7 @@ void ls__decoder_stop(struct ls_decoder *d)
         scry_arena_destroy(d->slots[i].md);
         free(d->slots[i].ents);
     }
+    free(d->cslot.ents);
+    free(d->djobs);
+    free(d->dix);
 }
