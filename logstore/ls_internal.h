@@ -290,9 +290,12 @@ struct ls_decoder {
     struct ls_dslot cslot;
     const struct ls_chunk_src **djobs;
     size_t *dix, n_djobs;
-    /* threaded mode */
+    /* threaded mode: n_workers runs of worker() asked of the process-wide
+     * pool (querier_decode.c); pool_queued of them not started yet,
+     * pool_running running (both under the pool's lock) */
     int n_workers;
-    pthread_t th[LS_DECODE_WORKERS];
+    int pool_queued, pool_running;
+    struct ls_decoder *pool_next;
     pthread_mutex_t mu;
     pthread_cond_t cv_ready, cv_space;
     size_t next_job;           /* the next job a worker claims */

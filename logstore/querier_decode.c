@@ -220,6 +220,89 @@ static int decode_workers(void)
     return n;
 }
 
+/* The pool: LS_DECODE_WORKERS threads for the process, started at the
+ * first threaded decode and never stopped, running worker() for the
+ * decoders queued on it. Threads created per query cost ~40 page faults
+ * each (glibc gives a finished thread's stack back with madvise, so the
+ * next one faults it in again, plus its malloc arena) and ~20 % of a
+ * dense needle's query_range CPU. A queued run may start late (the pool
+ * busy with another query): the consumer then decodes unclaimed jobs
+ * itself (ls__decoder_get), so no query ever waits on another. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    struct ls_decoder *head, *tail; /* decoders with queued runs */
+    int n_threads;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+           NULL, NULL, 0 };
+
+static void pool_unlink(struct ls_decoder *d)
+{
+    struct ls_decoder **pp = &pool.head, *prev = NULL;
+    while (*pp && *pp != d) {
+        prev = *pp;
+        pp = &(*pp)->pool_next;
+    }
+    if (!*pp)
+        return;
+    *pp = d->pool_next;
+    if (pool.tail == d)
+        pool.tail = prev;
+    d->pool_next = NULL;
+}
+
+static void *pool_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (!pool.head)
+            pthread_cond_wait(&pool.cv_work, &pool.mu);
+        struct ls_decoder *d = pool.head;
+        if (--d->pool_queued == 0)
+            pool_unlink(d);
+        d->pool_running++;
+        pthread_mutex_unlock(&pool.mu);
+        worker(d);
+        pthread_mutex_lock(&pool.mu);
+        d->pool_running--;
+        pthread_cond_broadcast(&pool.cv_done);
+    }
+    return NULL;
+}
+
+/* Queues w runs of worker(d); returns how many the pool can take (0: no
+ * thread could be started). */
+static int pool_submit(struct ls_decoder *d, int w)
+{
+    pthread_mutex_lock(&pool.mu);
+    while (pool.n_threads < LS_DECODE_WORKERS) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&th, &at, pool_thread, NULL);
+        pthread_attr_destroy(&at);
+        if (rc != 0)
+            break;
+        pool.n_threads++;
+    }
+    if (w > pool.n_threads)
+        w = pool.n_threads;
+    if (w > 0) {
+        d->pool_queued = w;
+        d->pool_next = NULL;
+        if (pool.tail)
+            pool.tail->pool_next = d;
+        else
+            pool.head = d;
+        pool.tail = d;
+        pthread_cond_broadcast(&pool.cv_work);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return w;
+}
+
 void ls__decoder_start(struct ls_decoder *d)
 {
     for (size_t i = 0; i < LS_RING; i++)
@@ -242,11 +325,7 @@ void ls__decoder_start(struct ls_decoder *d)
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv_ready, NULL);
     pthread_cond_init(&d->cv_space, NULL);
-    for (int i = 0; i < w; i++) {
-        if (pthread_create(&d->th[i], NULL, worker, d) != 0)
-            break;
-        d->n_workers++;
-    }
+    d->n_workers = pool_submit(d, w);
     if (d->n_workers == 0) {
         pthread_mutex_destroy(&d->mu);
         pthread_cond_destroy(&d->cv_ready);
@@ -256,7 +335,9 @@ void ls__decoder_start(struct ls_decoder *d)
 
 /* Job j decoded, in its slot; the consumer moves only forward. With
  * workers, the jobs from the last one released up to j are released (those
- * not yet claimed are skipped). NULL never: errors are in the slot. */
+ * not yet claimed are skipped, claimed ones awaited); job j itself, if no
+ * worker claimed it yet, is decoded here. NULL never: errors are in the
+ * slot. */
 struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t job)
 {
     if (d->jobs[job]->counted || !d->n_workers) {
@@ -267,17 +348,38 @@ struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t job)
     }
     size_t j = d->dix[job];
     pthread_mutex_lock(&d->mu);
+    size_t claimed = d->next_job; /* jobs below were claimed by a worker */
+    if (claimed < j)
+        d->next_job = j; /* [claimed, j): nobody decodes them */
     if (d->skip_to < j)
         d->skip_to = j;
     pthread_cond_broadcast(&d->cv_space);
     for (;;) {
         /* release what lies before j, in order, as it completes */
-        while (d->consumed < j && d->slots[d->consumed % LS_RING].done == d->consumed + 1) {
-            d->consumed++;
+        while (d->consumed < j) {
+            if (d->consumed >= claimed)
+                d->consumed = j;
+            else if (d->slots[d->consumed % LS_RING].done == d->consumed + 1)
+                d->consumed++;
+            else
+                break;
             pthread_cond_broadcast(&d->cv_space);
         }
-        if (d->consumed == j && d->slots[j % LS_RING].done == j + 1)
-            break;
+        if (d->consumed == j) {
+            struct ls_dslot *s = &d->slots[j % LS_RING];
+            if (s->done == j + 1)
+                break;
+            if (d->next_job == j) { /* no worker got to it: decode it here */
+                d->next_job++;
+                pthread_cond_broadcast(&d->cv_space);
+                pthread_mutex_unlock(&d->mu);
+                s->err.code = 0;
+                decode(d, s, d->djobs[j]);
+                pthread_mutex_lock(&d->mu);
+                s->done = j + 1;
+                break;
+            }
+        }
         pthread_cond_wait(&d->cv_ready, &d->mu);
     }
     pthread_mutex_unlock(&d->mu);
@@ -291,8 +393,14 @@ void ls__decoder_stop(struct ls_decoder *d)
         d->stop = true;
         pthread_cond_broadcast(&d->cv_space);
         pthread_mutex_unlock(&d->mu);
-        for (int i = 0; i < d->n_workers; i++)
-            pthread_join(d->th[i], NULL);
+        /* runs not started are withdrawn, running ones awaited */
+        pthread_mutex_lock(&pool.mu);
+        if (d->pool_queued)
+            pool_unlink(d);
+        d->pool_queued = 0;
+        while (d->pool_running)
+            pthread_cond_wait(&pool.cv_done, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
         pthread_mutex_destroy(&d->mu);
         pthread_cond_destroy(&d->cv_ready);
         pthread_cond_destroy(&d->cv_space);
