@@ -258,11 +258,118 @@ static void test_line_counts_per_chunk(void **state)
     ls_close(st);
 }
 
+/* Stream sets read at the same time share the decode pool's two threads
+ * (querier_decode.c): with more sets than threads, runs wait in the pool's
+ * queue and the consumers decode unclaimed jobs themselves. Reading five
+ * sets an entry at a time in turn (some also abandoning streams half-way,
+ * as a log query's limit does), with and without counting, must give what
+ * each gives read alone, and all in order. */
+#define N_SETS 5
+struct rd {
+    struct scry_querier *q;
+    struct scry_stream_set *ss;
+    struct scry_entry_iter *it;
+    struct tally t;
+    int64_t last;
+    bool done, abandon, backward;
+    size_t in_stream;
+};
+
+static bool rd_step(struct rd *r, const char *needle)
+{
+    for (;;) {
+        if (r->it) {
+            bool cut = r->abandon && r->in_stream >= 40;
+            if (!cut && r->it->ops->next(r->it)) {
+                struct scry_log_entry e;
+                r->it->ops->at(r->it, &e);
+                assert_true(r->in_stream == 0 || (r->backward ? e.t_ns <= r->last : e.t_ns >= r->last));
+                r->last = e.t_ns;
+                r->in_stream++;
+                uint64_t w = r->it->ops->counted ? r->it->ops->counted(r->it) : 0;
+                r->t.lines += w ? w : memmem(e.line.p, e.line.len, needle, strlen(needle)) != NULL;
+                r->t.stand_ins += w > 0;
+                return true;
+            }
+            assert_int_equal(r->it->ops->err(r->it, NULL), 0);
+            r->it = NULL;
+        }
+        if (!r->ss->ops->next(r->ss)) {
+            assert_int_equal(r->ss->ops->err(r->ss, NULL), 0);
+            return false;
+        }
+        r->it = r->ss->ops->entries(r->ss);
+        r->in_stream = 0;
+    }
+}
+
+static void test_concurrent_stream_sets(void **state)
+{
+    (void)state;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+    assert_int_equal(system(cmd), 0);
+    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER };
+    struct ls_store *st = NULL;
+    struct scry_err err = { 0 };
+    if (ls_open(&st, &o, &err))
+        fail_msg("ls_open: %s", err.msg);
+    unsigned seed = 99;
+    load(st, &seed, 0, 3000);
+    assert_int_equal(ls_flush(st, &err), 0);
+    load(st, &seed, 3000, 6000);
+    assert_int_equal(ls_flush(st, &err), 0);
+    /* a needle the index counts in some chunks (and not in others) */
+    const char *needle = NULL;
+    struct tally alone[2];
+    for (size_t i = 0; i < sizeof needles / sizeof *needles && !needle; i++) {
+        alone[0] = count(st, needles[i], INT64_MIN, INT64_MAX, false);
+        alone[1] = count(st, needles[i], INT64_MIN, INT64_MAX, true);
+        assert_int_equal(alone[0].lines, alone[1].lines);
+        if (alone[1].stand_ins > 0)
+            needle = needles[i];
+    }
+    assert_non_null(needle);
+    struct scry_str lit = { needle, strlen(needle) };
+    struct rd r[N_SETS] = { 0 };
+    for (int i = 0; i < N_SETS; i++) {
+        assert_int_equal(ls_queryable(st)->querier(ls_queryable(st), NULL, INT64_MIN, INT64_MAX,
+                                                   &r[i].q, NULL), 0);
+        struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX,
+                                       .backward = i % 2 == 1 };
+        if (i % 3 == 2) {
+            h.line_contains = &lit;
+            h.n_line_contains = 1;
+            h.count_only = true;
+        }
+        r[i].abandon = i == 3;
+        r[i].backward = h.backward;
+        assert_int_equal(r[i].q->ops->select_streams(r[i].q, NULL, 0, &h, &r[i].ss, NULL), 0);
+    }
+    for (int left = N_SETS; left > 0;)
+        for (int i = 0; i < N_SETS; i++)
+            if (!r[i].done && !rd_step(&r[i], needle)) {
+                r[i].done = true;
+                left--;
+            }
+    for (int i = 0; i < N_SETS; i++) {
+        if (i == 3)
+            assert_true(r[i].t.lines < alone[0].lines); /* it stopped early in each stream */
+        else
+            assert_int_equal(r[i].t.lines, alone[i % 3 == 2].lines);
+        assert_int_equal(r[i].t.stand_ins > 0, i % 3 == 2);
+        r[i].ss->ops->close(r[i].ss);
+        r[i].q->ops->close(r[i].q);
+    }
+    ls_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_count_equals_scan),
         cmocka_unit_test(test_line_counts_per_chunk),
+        cmocka_unit_test(test_concurrent_stream_sets),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
