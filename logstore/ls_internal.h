@@ -19,7 +19,10 @@
 #include "logstore/fpset.h"
 #include "logstore/logstore.h"
 
-/* A compressed chunk, or (codec 0) raw entries. Bytes are borrowed. */
+/* A compressed chunk, or (codec 0) raw entries. Bytes are borrowed.
+ * LS_CODEC_STORED (querier.c only, never seen by the decoder): p/len are
+ * the chunk as stored in a segment, not parsed yet (its CRC unchecked). */
+#define LS_CODEC_STORED 0xff
 struct ls_chunk_src {
     uint8_t codec;
     const uint8_t *p;  /* codec 0: the raw payload; else the compressed bytes */
@@ -286,9 +289,19 @@ struct ls_decoder {
     const struct scry_str *lits;
     size_t n_lits;
     struct ls_dslot slots[LS_RING];
-    /* threaded mode */
+    /* Counted jobs (one stand-in entry each) are served on the caller's
+     * thread from cslot; only the others, djobs[0..n_djobs) (dix: job →
+     * index there), go through the workers and the ring, whose counters
+     * below count djobs. */
+    struct ls_dslot cslot;
+    const struct ls_chunk_src **djobs;
+    size_t *dix, n_djobs;
+    /* threaded mode: n_workers runs of worker() asked of the process-wide
+     * pool (querier_decode.c); pool_queued of them not started yet,
+     * pool_running running (both under the pool's lock) */
     int n_workers;
-    pthread_t th[LS_DECODE_WORKERS];
+    int pool_queued, pool_running;
+    struct ls_decoder *pool_next;
     pthread_mutex_t mu;
     pthread_cond_t cv_ready, cv_space;
     size_t next_job;           /* the next job a worker claims */
@@ -298,7 +311,8 @@ struct ls_decoder {
 };
 
 /* jobs, n_jobs, the time range and lits set: creates the slots and starts
- * the workers (none with SCRY_LS_DECODE_THREADS=0 or fewer than 2 jobs). */
+ * the workers (none with SCRY_LS_DECODE_THREADS=0 or fewer than 2 jobs to
+ * decode: counted jobs do not count). */
 void ls__decoder_start(struct ls_decoder *d);
 /* Job j decoded, in its slot; j never decreases between calls. Never NULL:
  * a decoding error is in the slot's err. */

@@ -85,6 +85,20 @@ static bool allowed(const uint64_t *ids, size_t n, uint64_t id)
     return false;
 }
 
+static int parse_chunk(const struct ls_segment *s, uint32_t cid, struct ls_chunk_src *src,
+                       struct scry_err *err)
+{
+    const struct ls_seg_chunk *c = &s->chunks[cid];
+    int rc = ls__chunk_parse(s->map + c->off, c->len, src, err);
+    if (rc) {
+        if (err)
+            err->offset = c->off;
+        return scry_err_prefix(err, "%s: offset %llu: chunk %u", s->path,
+                               (unsigned long long)c->off, cid);
+    }
+    return 0;
+}
+
 static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, size_t n_ms,
                         const struct scry_select_hints *h, struct scry_arena *a, struct grps *g,
                         struct scry_err *err)
@@ -109,6 +123,7 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
     if ((h->count_only || h->newest_limit) && h->n_line_contains == 1 && s->counts &&
         (n_ok == SIZE_MAX || n_ok >= s->count_min))
         cnt = ls__segment_line_counts(s, h->line_contains[0].p, h->line_contains[0].len, a);
+    bool lazy = cnt && h->newest_limit && h->backward;
     uint64_t *ids;
     size_t n;
     ls__segment_select(s, ms, n_ms, a, &ids, &n);
@@ -132,12 +147,16 @@ static int from_segment(struct ls_segment *s, const struct scry_matcher *ms, siz
                 grp_add(r, a, &src);
                 continue;
             }
-            int rc = ls__chunk_parse(s->map + c->off, c->len, &src, err);
-            if (rc) {
-                if (err)
-                    err->offset = c->off;
-                return scry_err_prefix(err, "%s: offset %llu: chunk %u", s->path,
-                                       (unsigned long long)c->off, cid);
+            if (lazy) {
+                /* parsed (its CRC checked: a pass over its bytes) only if
+                 * it survives drop_older */
+                src.codec = LS_CODEC_STORED;
+                src.p = s->map + c->off;
+                src.len = c->len;
+            } else {
+                int rc = parse_chunk(s, cid, &src, err);
+                if (rc)
+                    return rc;
             }
             src.n = c->n;
             src.mint = c->mint;
@@ -274,6 +293,32 @@ static void drop_older(struct grps *g, uint64_t limit)
     g->n = m;
 }
 
+/* Parses a chunk from_segment left stored (lazy), keeping what the
+ * segment's index gave (entries, times, match count). */
+static int parse_stored(struct ls_querier *q, struct ls_chunk_src *src, struct scry_err *err)
+{
+    for (size_t i = 0; i < q->n_segs; i++) {
+        const struct ls_segment *s = q->segs[i];
+        if (src->p < s->map || src->p >= s->map + s->len)
+            continue;
+        uint64_t off = (uint64_t)(src->p - s->map);
+        for (uint32_t cid = 0; cid < s->n_chunks; cid++)
+            if (s->chunks[cid].off == off) {
+                struct ls_chunk_src p = *src;
+                int rc = parse_chunk(s, cid, &p, err);
+                if (rc)
+                    return rc;
+                src->codec = p.codec;
+                src->p = p.p;
+                src->len = p.len;
+                src->raw_len = p.raw_len;
+                return 0;
+            }
+    }
+    SCRY_ASSERT(!"a stored chunk lies in a pinned segment");
+    return scry_err_set(err, SCRY_ECORRUPT, "stored chunk not found");
+}
+
 /* Collects the groups of every matching stream, merged by label set. */
 static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n_ms,
                    const struct scry_select_hints *h, struct grps *out, struct scry_err *err)
@@ -306,6 +351,13 @@ static int collect(struct ls_querier *q, const struct scry_matcher *ms, size_t n
     g.n = k;
     if (h->newest_limit && h->backward && h->n_line_contains == 1)
         drop_older(&g, h->newest_limit);
+    for (size_t i = 0; i < g.n; i++)
+        for (size_t j = 0; j < g.v[i].n; j++)
+            if (g.v[i].v[j].codec == LS_CODEC_STORED) {
+                int rc = parse_stored(q, &g.v[i].v[j], err);
+                if (rc)
+                    return rc;
+            }
     *out = g;
     return 0;
 }

@@ -185,16 +185,16 @@ static void *worker(void *arg)
     struct ls_decoder *d = arg;
     pthread_mutex_lock(&d->mu);
     for (;;) {
-        while (!d->stop && d->next_job < d->n_jobs && d->next_job >= d->consumed + LS_RING)
+        while (!d->stop && d->next_job < d->n_djobs && d->next_job >= d->consumed + LS_RING)
             pthread_cond_wait(&d->cv_space, &d->mu);
-        if (d->stop || d->next_job >= d->n_jobs)
+        if (d->stop || d->next_job >= d->n_djobs)
             break;
         size_t j = d->next_job++;
         struct ls_dslot *s = &d->slots[j % LS_RING];
         if (j >= d->skip_to) {
             pthread_mutex_unlock(&d->mu);
             s->err.code = 0;
-            decode(d, s, d->jobs[j]);
+            decode(d, s, d->djobs[j]);
             pthread_mutex_lock(&d->mu);
         } else {
             s->n_ents = 0;
@@ -220,23 +220,112 @@ static int decode_workers(void)
     return n;
 }
 
+/* The pool: LS_DECODE_WORKERS threads for the process, started at the
+ * first threaded decode and never stopped, running worker() for the
+ * decoders queued on it. Threads created per query cost ~40 page faults
+ * each (glibc gives a finished thread's stack back with madvise, so the
+ * next one faults it in again, plus its malloc arena) and ~20 % of a
+ * dense needle's query_range CPU. A queued run may start late (the pool
+ * busy with another query): the consumer then decodes unclaimed jobs
+ * itself (ls__decoder_get), so no query ever waits on another. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    struct ls_decoder *head, *tail; /* decoders with queued runs */
+    int n_threads;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
+           NULL, NULL, 0 };
+
+static void pool_unlink(struct ls_decoder *d)
+{
+    struct ls_decoder **pp = &pool.head, *prev = NULL;
+    while (*pp && *pp != d) {
+        prev = *pp;
+        pp = &(*pp)->pool_next;
+    }
+    if (!*pp)
+        return;
+    *pp = d->pool_next;
+    if (pool.tail == d)
+        pool.tail = prev;
+    d->pool_next = NULL;
+}
+
+static void *pool_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&pool.mu);
+    for (;;) {
+        while (!pool.head)
+            pthread_cond_wait(&pool.cv_work, &pool.mu);
+        struct ls_decoder *d = pool.head;
+        if (--d->pool_queued == 0)
+            pool_unlink(d);
+        d->pool_running++;
+        pthread_mutex_unlock(&pool.mu);
+        worker(d);
+        pthread_mutex_lock(&pool.mu);
+        d->pool_running--;
+        pthread_cond_broadcast(&pool.cv_done);
+    }
+    return NULL;
+}
+
+/* Queues w runs of worker(d); returns how many the pool can take (0: no
+ * thread could be started). */
+static int pool_submit(struct ls_decoder *d, int w)
+{
+    pthread_mutex_lock(&pool.mu);
+    while (pool.n_threads < LS_DECODE_WORKERS) {
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&th, &at, pool_thread, NULL);
+        pthread_attr_destroy(&at);
+        if (rc != 0)
+            break;
+        pool.n_threads++;
+    }
+    if (w > pool.n_threads)
+        w = pool.n_threads;
+    if (w > 0) {
+        d->pool_queued = w;
+        d->pool_next = NULL;
+        if (pool.tail)
+            pool.tail->pool_next = d;
+        else
+            pool.head = d;
+        pool.tail = d;
+        pthread_cond_broadcast(&pool.cv_work);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return w;
+}
+
 void ls__decoder_start(struct ls_decoder *d)
 {
     for (size_t i = 0; i < LS_RING; i++)
         d->slots[i].md = scry_arena_create(16384);
+    /* A counted job costs nothing to "decode"; sending it through the ring
+     * cost a handoff between threads each (a count over 300 counted chunks
+     * spent most of its wall time waking workers). */
+    d->djobs = scry_malloc((d->n_jobs + 1) * sizeof *d->djobs);
+    d->dix = scry_malloc((d->n_jobs + 1) * sizeof *d->dix);
+    for (size_t j = 0; j < d->n_jobs; j++) {
+        d->dix[j] = d->n_djobs;
+        if (!d->jobs[j]->counted)
+            d->djobs[d->n_djobs++] = d->jobs[j];
+    }
     int w = decode_workers();
-    if (d->n_jobs < 2 || w == 0)
+    if (d->n_djobs < 2 || w == 0)
         return;
-    if ((size_t)w > d->n_jobs - 1)
-        w = (int)(d->n_jobs - 1);
+    if ((size_t)w > d->n_djobs - 1)
+        w = (int)(d->n_djobs - 1);
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cv_ready, NULL);
     pthread_cond_init(&d->cv_space, NULL);
-    for (int i = 0; i < w; i++) {
-        if (pthread_create(&d->th[i], NULL, worker, d) != 0)
-            break;
-        d->n_workers++;
-    }
+    d->n_workers = pool_submit(d, w);
     if (d->n_workers == 0) {
         pthread_mutex_destroy(&d->mu);
         pthread_cond_destroy(&d->cv_ready);
@@ -246,27 +335,51 @@ void ls__decoder_start(struct ls_decoder *d)
 
 /* Job j decoded, in its slot; the consumer moves only forward. With
  * workers, the jobs from the last one released up to j are released (those
- * not yet claimed are skipped). NULL never: errors are in the slot. */
-struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t j)
+ * not yet claimed are skipped, claimed ones awaited); job j itself, if no
+ * worker claimed it yet, is decoded here. NULL never: errors are in the
+ * slot. */
+struct ls_dslot *ls__decoder_get(struct ls_decoder *d, size_t job)
 {
-    if (!d->n_workers) {
-        struct ls_dslot *s = &d->slots[0];
+    if (d->jobs[job]->counted || !d->n_workers) {
+        struct ls_dslot *s = d->jobs[job]->counted ? &d->cslot : &d->slots[0];
         s->err.code = 0;
-        decode(d, s, d->jobs[j]);
+        decode(d, s, d->jobs[job]);
         return s;
     }
+    size_t j = d->dix[job];
     pthread_mutex_lock(&d->mu);
+    size_t claimed = d->next_job; /* jobs below were claimed by a worker */
+    if (claimed < j)
+        d->next_job = j; /* [claimed, j): nobody decodes them */
     if (d->skip_to < j)
         d->skip_to = j;
     pthread_cond_broadcast(&d->cv_space);
     for (;;) {
         /* release what lies before j, in order, as it completes */
-        while (d->consumed < j && d->slots[d->consumed % LS_RING].done == d->consumed + 1) {
-            d->consumed++;
+        while (d->consumed < j) {
+            if (d->consumed >= claimed)
+                d->consumed = j;
+            else if (d->slots[d->consumed % LS_RING].done == d->consumed + 1)
+                d->consumed++;
+            else
+                break;
             pthread_cond_broadcast(&d->cv_space);
         }
-        if (d->consumed == j && d->slots[j % LS_RING].done == j + 1)
-            break;
+        if (d->consumed == j) {
+            struct ls_dslot *s = &d->slots[j % LS_RING];
+            if (s->done == j + 1)
+                break;
+            if (d->next_job == j) { /* no worker got to it: decode it here */
+                d->next_job++;
+                pthread_cond_broadcast(&d->cv_space);
+                pthread_mutex_unlock(&d->mu);
+                s->err.code = 0;
+                decode(d, s, d->djobs[j]);
+                pthread_mutex_lock(&d->mu);
+                s->done = j + 1;
+                break;
+            }
+        }
         pthread_cond_wait(&d->cv_ready, &d->mu);
     }
     pthread_mutex_unlock(&d->mu);
@@ -280,8 +393,14 @@ void ls__decoder_stop(struct ls_decoder *d)
         d->stop = true;
         pthread_cond_broadcast(&d->cv_space);
         pthread_mutex_unlock(&d->mu);
-        for (int i = 0; i < d->n_workers; i++)
-            pthread_join(d->th[i], NULL);
+        /* runs not started are withdrawn, running ones awaited */
+        pthread_mutex_lock(&pool.mu);
+        if (d->pool_queued)
+            pool_unlink(d);
+        d->pool_queued = 0;
+        while (d->pool_running)
+            pthread_cond_wait(&pool.cv_done, &pool.mu);
+        pthread_mutex_unlock(&pool.mu);
         pthread_mutex_destroy(&d->mu);
         pthread_cond_destroy(&d->cv_ready);
         pthread_cond_destroy(&d->cv_space);
@@ -292,4 +411,7 @@ void ls__decoder_stop(struct ls_decoder *d)
         scry_arena_destroy(d->slots[i].md);
         free(d->slots[i].ents);
     }
+    free(d->cslot.ents);
+    free(d->djobs);
+    free(d->dix);
 }

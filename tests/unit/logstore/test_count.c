@@ -9,7 +9,9 @@
  * the number of lines a scan finds with memmem. The counted path must
  * also be taken (stand-ins seen), and a segment without counts (as
  * written before LS_TOK_COUNTS; simulated in memory) must simply be
- * decoded: same answers, no stand-ins. */
+ * decoded: same answers, no stand-ins. Also: stream sets read at the same
+ * time through the shared decode pool, and newest_limit parsing only the
+ * chunks it keeps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -258,11 +260,212 @@ static void test_line_counts_per_chunk(void **state)
     ls_close(st);
 }
 
+/* Stream sets read at the same time share the decode pool's two threads
+ * (querier_decode.c): with more sets than threads, runs wait in the pool's
+ * queue and the consumers decode unclaimed jobs themselves. Reading five
+ * sets an entry at a time in turn (some also abandoning streams half-way,
+ * as a log query's limit does), with and without counting, must give what
+ * each gives read alone, and all in order. */
+#define N_SETS 5
+struct rd {
+    struct scry_querier *q;
+    struct scry_stream_set *ss;
+    struct scry_entry_iter *it;
+    struct tally t;
+    int64_t last;
+    bool done, abandon, backward;
+    size_t in_stream;
+};
+
+static bool rd_step(struct rd *r, const char *needle)
+{
+    for (;;) {
+        if (r->it) {
+            bool cut = r->abandon && r->in_stream >= 40;
+            if (!cut && r->it->ops->next(r->it)) {
+                struct scry_log_entry e;
+                r->it->ops->at(r->it, &e);
+                assert_true(r->in_stream == 0 || (r->backward ? e.t_ns <= r->last : e.t_ns >= r->last));
+                r->last = e.t_ns;
+                r->in_stream++;
+                uint64_t w = r->it->ops->counted ? r->it->ops->counted(r->it) : 0;
+                r->t.lines += w ? w : memmem(e.line.p, e.line.len, needle, strlen(needle)) != NULL;
+                r->t.stand_ins += w > 0;
+                return true;
+            }
+            assert_int_equal(r->it->ops->err(r->it, NULL), 0);
+            r->it = NULL;
+        }
+        if (!r->ss->ops->next(r->ss)) {
+            assert_int_equal(r->ss->ops->err(r->ss, NULL), 0);
+            return false;
+        }
+        r->it = r->ss->ops->entries(r->ss);
+        r->in_stream = 0;
+    }
+}
+
+static void test_concurrent_stream_sets(void **state)
+{
+    (void)state;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+    assert_int_equal(system(cmd), 0);
+    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER };
+    struct ls_store *st = NULL;
+    struct scry_err err = { 0 };
+    if (ls_open(&st, &o, &err))
+        fail_msg("ls_open: %s", err.msg);
+    unsigned seed = 99;
+    load(st, &seed, 0, 3000);
+    assert_int_equal(ls_flush(st, &err), 0);
+    load(st, &seed, 3000, 6000);
+    assert_int_equal(ls_flush(st, &err), 0);
+    /* a needle the index counts in some chunks (and not in others) */
+    const char *needle = NULL;
+    struct tally alone[2];
+    for (size_t i = 0; i < sizeof needles / sizeof *needles && !needle; i++) {
+        alone[0] = count(st, needles[i], INT64_MIN, INT64_MAX, false);
+        alone[1] = count(st, needles[i], INT64_MIN, INT64_MAX, true);
+        assert_int_equal(alone[0].lines, alone[1].lines);
+        if (alone[1].stand_ins > 0)
+            needle = needles[i];
+    }
+    assert_non_null(needle);
+    struct scry_str lit = { needle, strlen(needle) };
+    struct rd r[N_SETS] = { 0 };
+    for (int i = 0; i < N_SETS; i++) {
+        assert_int_equal(ls_queryable(st)->querier(ls_queryable(st), NULL, INT64_MIN, INT64_MAX,
+                                                   &r[i].q, NULL), 0);
+        struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX,
+                                       .backward = i % 2 == 1 };
+        if (i % 3 == 2) {
+            h.line_contains = &lit;
+            h.n_line_contains = 1;
+            h.count_only = true;
+        }
+        r[i].abandon = i == 3;
+        r[i].backward = h.backward;
+        assert_int_equal(r[i].q->ops->select_streams(r[i].q, NULL, 0, &h, &r[i].ss, NULL), 0);
+    }
+    for (int left = N_SETS; left > 0;)
+        for (int i = 0; i < N_SETS; i++)
+            if (!r[i].done && !rd_step(&r[i], needle)) {
+                r[i].done = true;
+                left--;
+            }
+    for (int i = 0; i < N_SETS; i++) {
+        if (i == 3)
+            assert_true(r[i].t.lines < alone[0].lines); /* it stopped early in each stream */
+        else
+            assert_int_equal(r[i].t.lines, alone[i % 3 == 2].lines);
+        assert_int_equal(r[i].t.stand_ins > 0, i % 3 == 2);
+        r[i].ss->ops->close(r[i].ss);
+        r[i].q->ops->close(r[i].q);
+    }
+    ls_close(st);
+}
+
+/* newest_limit parses (CRC-checks) only the chunks drop_older keeps: a
+ * corrupt chunk older than the newest matches is never read (a scan
+ * still reports it), a corrupt chunk among the kept ones is reported. */
+static int select_rc(struct ls_store *st, const char *needle, uint64_t newest_limit)
+{
+    struct scry_querier *q;
+    assert_int_equal(ls_queryable(st)->querier(ls_queryable(st), NULL, INT64_MIN, INT64_MAX, &q,
+                                               NULL), 0);
+    struct scry_str lit = { needle, strlen(needle) };
+    struct scry_select_hints h = { .mint = INT64_MIN, .maxt = INT64_MAX, .backward = true,
+                                   .newest_limit = newest_limit };
+    if (newest_limit) {
+        h.line_contains = &lit;
+        h.n_line_contains = 1;
+    }
+    struct scry_stream_set *ss = NULL;
+    struct scry_err err = { 0 };
+    int rc = q->ops->select_streams(q, NULL, 0, &h, &ss, &err);
+    if (rc == 0) {
+        while (ss->ops->next(ss)) {
+            struct scry_entry_iter *it = ss->ops->entries(ss);
+            while (it->ops->next(it))
+                ;
+            if ((rc = it->ops->err(it, &err)) != 0)
+                break;
+        }
+        ss->ops->close(ss);
+    }
+    q->ops->close(q);
+    return rc;
+}
+
+static void flip_byte(const char *path, uint64_t off)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, (long)off, SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_true(c != EOF);
+    assert_int_equal(fseek(f, (long)off, SEEK_SET), 0);
+    assert_int_equal(fputc(c ^ 0x5a, f), c ^ 0x5a);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_newest_limit_parses_kept_chunks(void **state)
+{
+    (void)state;
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+    assert_int_equal(system(cmd), 0);
+    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER };
+    struct ls_store *st = NULL;
+    struct scry_err err = { 0 };
+    if (ls_open(&st, &o, &err))
+        fail_msg("ls_open: %s", err.msg);
+    unsigned seed = 7;
+    load(st, &seed, 0, 6000);
+    assert_int_equal(ls_flush(st, &err), 0);
+    assert_int_equal(st->n_segs, 1);
+    /* a needle the index counts (so newest_limit drops old chunks) */
+    const char *needle = NULL;
+    for (size_t i = 0; i < sizeof needles / sizeof *needles && !needle; i++)
+        if (count(st, needles[i], INT64_MIN, INT64_MAX, true).stand_ins > 0)
+            needle = needles[i];
+    assert_non_null(needle);
+    const struct ls_segment *s = st->segs[0];
+    char path[4096];
+    snprintf(path, sizeof path, "%s", s->path);
+    uint32_t oldest = 0, newest = 0;
+    for (uint32_t c = 0; c < s->n_chunks; c++) {
+        if (s->chunks[c].maxt < s->chunks[oldest].maxt)
+            oldest = c;
+        if (s->chunks[c].maxt > s->chunks[newest].maxt)
+            newest = c;
+    }
+    uint64_t off_old = s->chunks[oldest].off + s->chunks[oldest].len / 2;
+    uint64_t off_new = s->chunks[newest].off + s->chunks[newest].len / 2;
+    assert_true(s->chunks[oldest].maxt < s->chunks[newest].mint); /* hours apart */
+    assert_int_equal(select_rc(st, needle, 1), 0);
+    ls_close(st);
+
+    flip_byte(path, off_old);
+    assert_int_equal(ls_open(&st, &o, &err), 0);
+    assert_int_equal(select_rc(st, needle, 0), SCRY_ECORRUPT); /* a scan reads it */
+    assert_int_equal(select_rc(st, needle, 1), 0);             /* never parsed */
+    ls_close(st);
+
+    flip_byte(path, off_new);
+    assert_int_equal(ls_open(&st, &o, &err), 0);
+    assert_int_equal(select_rc(st, needle, 1), SCRY_ECORRUPT); /* kept, so checked */
+    ls_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_count_equals_scan),
         cmocka_unit_test(test_line_counts_per_chunk),
+        cmocka_unit_test(test_concurrent_stream_sets),
+        cmocka_unit_test(test_newest_limit_parses_kept_chunks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
