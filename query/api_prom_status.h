@@ -11,7 +11,7 @@
 #include "core/err.h"
 #include "tsdb/status.h"
 
-/* Parses the limit parameter as Prometheus (>= 2.49) does: NULL or "" →
+/* Parses the limit parameter as Prometheus (>= 2.45; the cap is 3.x's) does: NULL or "" →
  * TSDB_STATUS_DEFAULT_LIMIT; otherwise a decimal integer (optional sign)
  * in 1..TSDB_STATUS_MAX_LIMIT. Returns 0, or SCRY_EINVAL with Prometheus's
  * message in err (the caller answers 400 bad_data). */
