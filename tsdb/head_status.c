@@ -117,7 +117,8 @@ static int best_first(const void *pa, const void *pb)
 /* Sorts the winners and copies their names out of the head into a. */
 static struct tsdb_stat_list topk_take(struct topk *t, struct scry_arena *a)
 {
-    qsort(t->e, t->n, sizeof *t->e, best_first);
+    if (t->n > 1) /* qsort's base must not be NULL, even for 0 elements */
+        qsort(t->e, t->n, sizeof *t->e, best_first);
     struct tsdb_stat *out = t->n ? scry_arena_alloc(a, t->n * sizeof *out) : NULL;
     for (size_t i = 0; i < t->n; i++) {
         const struct ent *e = &t->e[i];
