@@ -1,5 +1,6 @@
 /* server_routes.c — the endpoints the house serves itself: health,
- * readiness, self-metrics, reload and the Prometheus status API. The
+ * readiness, self-metrics, reload and the Prometheus status API
+ * (buildinfo, config, flags, runtimeinfo, tsdb). The
  * stores, ingest and query modules register their own routes beside these. */
 #include <limits.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 #include "core/http.h"
 #include "core/json.h"
 #include "core/timeparse.h"
+#include "query/api_prom_status.h"
 #include "scry_build.h"
+#include "tsdb/status.h"
 
 /* Grafana checks that buildinfo's version is semver and decides
  * "Prometheus, not Mimir" when `features` is absent: we report the
@@ -166,6 +169,29 @@ static void status_runtimeinfo(struct scry_http_req *req, struct scry_http_resp 
     scry_buf_fini(&ret);
 }
 
+/* The head's cardinality statistics (query/api_prom_status.c has the
+ * format, tsdb/head_status.c the numbers). 503 until start-up is done. */
+static void status_tsdb(struct scry_http_req *req, struct scry_http_resp *resp, void *ud)
+{
+    struct scry_server *s = ud;
+    struct scry_err err = { 0 };
+    size_t limit;
+    struct tsdb_status st;
+    if (pql_tsdb_status_limit(scry_http_param(req, "limit"), &limit, &err) != 0) {
+        scry_http_error(resp, 400, "bad_data", "%s", err.msg);
+        return;
+    }
+    if (!atomic_load(&s->ready)) {
+        scry_http_error(resp, 503, "unavailable", "scry is starting up (WAL replay)");
+        return;
+    }
+    if (tsdb_status(s->db, limit, req->arena, &st) != 0) {
+        scry_http_error(resp, 500, "internal", "tsdb status failed");
+        return;
+    }
+    pql_tsdb_status_json(&resp->body, &st);
+}
+
 void scry__server_routes(struct scry_server *s, struct scry_http_server *api,
                          struct scry_http_server *otlp)
 {
@@ -183,4 +209,5 @@ void scry__server_routes(struct scry_server *s, struct scry_http_server *api,
     scry_http_server_route(api, "GET", "/api/v1/status/config", status_config, s, 0);
     scry_http_server_route(api, "GET", "/api/v1/status/flags", status_flags, s, 0);
     scry_http_server_route(api, "GET", "/api/v1/status/runtimeinfo", status_runtimeinfo, s, 0);
+    scry_http_server_route(api, "GET", "/api/v1/status/tsdb", status_tsdb, s, 0);
 }

@@ -37,6 +37,7 @@
 #include "tsdb/db_internal.h"
 #include "tsdb/head.h"
 #include "tsdb/querier_merge.h"
+#include "tsdb/status.h"
 
 /* ---- the gate ------------------------------------------------------------- */
 
@@ -423,6 +424,12 @@ void tsdb_close(struct tsdb *db)
 
 struct scry_appendable *tsdb_appendable(struct tsdb *db) { return tsdb_head_appendable(db->head); }
 struct scry_queryable *tsdb_queryable(struct tsdb *db) { return &db->queryable; }
+
+int tsdb_status(struct tsdb *db, size_t limit, struct scry_arena *a, struct tsdb_status *out)
+{
+    /* Head only, as in Prometheus: blocks have their own meta. */
+    return db ? tsdb_head_status(db->head, limit, a, out) : SCRY_EINVAL;
+}
 
 void tsdb_stats(struct tsdb *db, struct tsdb_stats *out)
 {

@@ -55,6 +55,7 @@
 #include "core/timeparse.h"
 #include "core/wal.h"
 #include "tsdb/chunk.h"
+#include "tsdb/status.h"
 
 struct tsdb_head;
 
@@ -177,5 +178,10 @@ uint64_t tsdb_head_series_count(struct tsdb_head *h);
 bool tsdb_head_series_alive(struct tsdb_head *h, uint64_t ref);
 /* Walks every series under its lock: O(series). */
 void tsdb_head_stats(struct tsdb_head *h, struct tsdb_head_stats *out);
+
+/* The cardinality statistics of GET /api/v1/status/tsdb (tsdb/status.h,
+ * tsdb_status): SCRY_EINVAL for a limit outside 1..TSDB_STATUS_MAX_LIMIT. */
+int tsdb_head_status(struct tsdb_head *h, size_t limit, struct scry_arena *a,
+                     struct tsdb_status *out);
 
 #endif
