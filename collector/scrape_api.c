@@ -35,7 +35,7 @@ static void rfc3339nano(char *out, size_t len, int64_t ms)
     if (frac) {
         snprintf(f, sizeof f, ".%03d", frac);
         size_t n = strlen(f);
-        while (f[n - 1] == '0')
+        while (n > 1 && f[n - 1] == '0') /* f[0] is the dot */
             f[--n] = '\0';
     }
     snprintf(out, len, "%s%sZ", base, f);
