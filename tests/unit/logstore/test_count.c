@@ -166,19 +166,27 @@ static void check_all(struct ls_store *st, unsigned *seed, int n_entries, uint64
     }
 }
 
+/* A store over an emptied scratch dir. */
+static struct ls_store *open_empty(bool kv_values)
+{
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
+    assert_int_equal(system(cmd), 0);
+    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER,
+                         .index_kv_values = kv_values };
+    struct ls_store *st = NULL;
+    struct scry_err err = { 0 };
+    if (ls_open(&st, &o, &err))
+        fail_msg("ls_open: %s", err.msg);
+    return st;
+}
+
 static void test_count_equals_scan(void **state)
 {
     (void)state;
     for (unsigned round = 0; round < 3; round++) {
-        char cmd[200];
-        snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
-        assert_int_equal(system(cmd), 0);
-        struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER,
-                             .index_kv_values = round == 1 };
-        struct ls_store *st = NULL;
+        struct ls_store *st = open_empty(round == 1);
         struct scry_err err = { 0 };
-        if (ls_open(&st, &o, &err))
-            fail_msg("ls_open: %s", err.msg);
         unsigned seed = 17 + round;
         int n = 6000;
         load(st, &seed, 0, 2500);
@@ -206,14 +214,8 @@ static void test_count_equals_scan(void **state)
 static void test_line_counts_per_chunk(void **state)
 {
     (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
-    assert_int_equal(system(cmd), 0);
-    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER };
-    struct ls_store *st = NULL;
+    struct ls_store *st = open_empty(false);
     struct scry_err err = { 0 };
-    if (ls_open(&st, &o, &err))
-        fail_msg("ls_open: %s", err.msg);
     unsigned seed = 99;
     load(st, &seed, 0, 4000);
     assert_int_equal(ls_flush(st, &err), 0);
@@ -308,14 +310,8 @@ static bool rd_step(struct rd *r, const char *needle)
 static void test_concurrent_stream_sets(void **state)
 {
     (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
-    assert_int_equal(system(cmd), 0);
-    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER };
-    struct ls_store *st = NULL;
+    struct ls_store *st = open_empty(false);
     struct scry_err err = { 0 };
-    if (ls_open(&st, &o, &err))
-        fail_msg("ls_open: %s", err.msg);
     unsigned seed = 99;
     load(st, &seed, 0, 3000);
     assert_int_equal(ls_flush(st, &err), 0);
@@ -413,14 +409,8 @@ static void flip_byte(const char *path, uint64_t off)
 static void test_newest_limit_parses_kept_chunks(void **state)
 {
     (void)state;
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s/*", dir);
-    assert_int_equal(system(cmd), 0);
-    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER };
-    struct ls_store *st = NULL;
+    struct ls_store *st = open_empty(false);
     struct scry_err err = { 0 };
-    if (ls_open(&st, &o, &err))
-        fail_msg("ls_open: %s", err.msg);
     unsigned seed = 7;
     load(st, &seed, 0, 6000);
     assert_int_equal(ls_flush(st, &err), 0);
@@ -447,6 +437,7 @@ static void test_newest_limit_parses_kept_chunks(void **state)
     assert_int_equal(select_rc(st, needle, 1), 0);
     ls_close(st);
 
+    struct ls_opts o = { .data_dir = dir, .wal_fsync = SCRY_WAL_FSYNC_NEVER };
     flip_byte(path, off_old);
     assert_int_equal(ls_open(&st, &o, &err), 0);
     assert_int_equal(select_rc(st, needle, 0), SCRY_ECORRUPT); /* a scan reads it */
