@@ -11,18 +11,10 @@
 
 #include "query/api_prom_status.h"
 #include "tsdb/head.h"
+#include "tests/unit/tsdb/head_fixture.h"
 
-#define L(...) ((struct scry_labels){ (const struct scry_label[]){ __VA_ARGS__ }, \
-    sizeof((const struct scry_label[]){ __VA_ARGS__ }) / sizeof(struct scry_label) })
-
-static void append1(struct tsdb_head *h, struct scry_labels ls, int64_t t, double v)
-{
-    struct scry_appender *app;
-    uint64_t ref = 0;
-    assert_int_equal(scry_appender_begin(tsdb_head_appendable(h), NULL, &app, NULL), 0);
-    assert_int_equal(scry_append_sample(app, &ref, &ls, t, v, NULL), 0);
-    assert_int_equal(scry_appender_commit(app, NULL), 0);
-}
+/* One sample, committed; the fixture's append1 with the checks. */
+#define add(h, ls, t, v) assert_int_equal(append1(h, &(ls), t, v, NULL), 0)
 
 /* The JSON for h with limit; arena-owned string. */
 static const char *status_json(struct tsdb_head *h, size_t limit, struct scry_arena *a)
@@ -40,10 +32,10 @@ static struct tsdb_head *small_head(void)
 {
     struct tsdb_head *h;
     assert_int_equal(tsdb_head_create(&h, &(struct tsdb_head_opts){ 0 }, NULL), 0);
-    append1(h, L({ "__name__", "up" }, { "instance", "x" }, { "job", "a" }), 1000, 1);
-    append1(h, L({ "__name__", "up" }, { "instance", "x" }, { "job", "b" }), 2000, 1);
-    append1(h, L({ "__name__", "go_goroutines" }, { "instance", "x" }, { "job", "a" }), 1500, 7);
-    append1(h, L({ "__name__", "go_goroutines" }, { "instance", "x" }, { "job", "a" }), 3000, 8);
+    add(h, L({ "__name__", "up" }, { "instance", "x" }, { "job", "a" }), 1000, 1);
+    add(h, L({ "__name__", "up" }, { "instance", "x" }, { "job", "b" }), 2000, 1);
+    add(h, L({ "__name__", "go_goroutines" }, { "instance", "x" }, { "job", "a" }), 1500, 7);
+    add(h, L({ "__name__", "go_goroutines" }, { "instance", "x" }, { "job", "a" }), 3000, 8);
     return h;
 }
 

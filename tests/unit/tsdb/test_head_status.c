@@ -11,26 +11,10 @@
 #include <cmocka.h>
 
 #include "tsdb/head.h"
+#include "head_fixture.h"
 
-#define L(...) ((struct scry_labels){ (const struct scry_label[]){ __VA_ARGS__ }, \
-    sizeof((const struct scry_label[]){ __VA_ARGS__ }) / sizeof(struct scry_label) })
-
-static struct tsdb_head *head_new(int64_t ooo_window_ms)
-{
-    struct tsdb_head *h;
-    struct tsdb_head_opts o = { .out_of_order_window_ms = ooo_window_ms };
-    assert_int_equal(tsdb_head_create(&h, &o, NULL), 0);
-    return h;
-}
-
-static void append1(struct tsdb_head *h, struct scry_labels ls, int64_t t, double v)
-{
-    struct scry_appender *app;
-    uint64_t ref = 0;
-    assert_int_equal(scry_appender_begin(tsdb_head_appendable(h), NULL, &app, NULL), 0);
-    assert_int_equal(scry_append_sample(app, &ref, &ls, t, v, NULL), 0);
-    assert_int_equal(scry_appender_commit(app, NULL), 0);
-}
+/* One sample, committed; the fixture's append1 with the checks. */
+#define add(h, ls, t, v) assert_int_equal(append1(h, &(ls), t, v, NULL), 0)
 
 static void stat_is(const struct tsdb_stat_list *l, size_t i, const char *name, uint64_t value)
 {
@@ -44,17 +28,17 @@ static void stat_is(const struct tsdb_stat_list *l, size_t i, const char *name, 
 static void test_head_status_limit_keeps_largest_then_first_names(void **state)
 {
     struct scry_arena *a = scry_arena_create(0);
-    struct tsdb_head *h = head_new(0);
+    struct tsdb_head *h = head_new(0, 0, 0);
     char name[16], id[16];
     for (int k = 0; k < 12; k++)
         for (int i = 0; i <= k; i++) {
             snprintf(name, sizeof name, "m%02d", k);
             snprintf(id, sizeof id, "%d", i);
-            append1(h, L({ "__name__", name }, { "id", id }), 1000 + k, 1);
+            add(h, L({ "__name__", name }, { "id", id }), 1000 + k, 1);
         }
     for (int k = 0; k < 12; k++) {
         snprintf(name, sizeof name, "one%02d", 11 - k); /* created in reverse order */
-        append1(h, L({ "__name__", name }), 1000, 1);
+        add(h, L({ "__name__", name }), 1000, 1);
     }
     struct tsdb_status st;
     assert_int_equal(tsdb_head_status(h, 3, a, &st), 0);
@@ -92,15 +76,15 @@ static void test_head_status_limit_keeps_largest_then_first_names(void **state)
 static void test_head_status_ties_in_shown_order(void **state)
 {
     struct scry_arena *a = scry_arena_create(0);
-    struct tsdb_head *h = head_new(0);
+    struct tsdb_head *h = head_new(0, 0, 0);
     for (int k = 0; k < 12; k++) {
         char name[16];
         snprintf(name, sizeof name, "one%02d", 11 - k);
-        append1(h, L({ "__name__", name }), 1000, 1);
+        add(h, L({ "__name__", name }), 1000, 1);
     }
     /* "a0=y" sorts before "a=z" ('0' < '='), though "a" < "a0". */
-    append1(h, L({ "__name__", "p" }, { "a", "z" }), 1000, 1);
-    append1(h, L({ "__name__", "p" }, { "a0", "y" }), 1000, 1);
+    add(h, L({ "__name__", "p" }, { "a", "z" }), 1000, 1);
+    add(h, L({ "__name__", "p" }, { "a0", "y" }), 1000, 1);
     struct tsdb_status st;
     assert_int_equal(tsdb_head_status(h, 10, a, &st), 0);
     stat_is(&st.series_by_metric, 0, "p", 2);
@@ -123,10 +107,10 @@ static void test_head_status_ties_in_shown_order(void **state)
 static void test_head_status_out_of_order_outside_range(void **state)
 {
     struct scry_arena *a = scry_arena_create(0);
-    struct tsdb_head *h = head_new(3600 * 1000);
-    append1(h, L({ "__name__", "x" }), 5000, 1);
-    append1(h, L({ "__name__", "x" }), 6000, 1);
-    append1(h, L({ "__name__", "x" }), 1000, 1); /* out of order */
+    struct tsdb_head *h = head_new(3600 * 1000, 0, 0);
+    add(h, L({ "__name__", "x" }), 5000, 1);
+    add(h, L({ "__name__", "x" }), 6000, 1);
+    add(h, L({ "__name__", "x" }), 1000, 1); /* out of order */
     struct tsdb_status st;
     assert_int_equal(tsdb_head_status(h, 10, a, &st), 0);
     assert_int_equal(st.min_time_ms, 5000);
@@ -140,8 +124,8 @@ static void test_head_status_out_of_order_outside_range(void **state)
 static void test_head_status_names_outlive_head(void **state)
 {
     struct scry_arena *a = scry_arena_create(0);
-    struct tsdb_head *h = head_new(0);
-    append1(h, L({ "__name__", "up" }, { "job", "node" }), 1000, 1);
+    struct tsdb_head *h = head_new(0, 0, 0);
+    add(h, L({ "__name__", "up" }, { "job", "node" }), 1000, 1);
     struct tsdb_status st;
     assert_int_equal(tsdb_head_status(h, 0, a, &st), SCRY_EINVAL);
     assert_int_equal(tsdb_head_status(h, TSDB_STATUS_MAX_LIMIT + 1, a, &st), SCRY_EINVAL);
