@@ -14,43 +14,12 @@ import tempfile
 import time
 import unittest
 
+from wire import field, snappy_literal, varint
 from harness import Server, free_port, http
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 LISTS = ["seriesCountByMetricName", "labelValueCountByLabelName",
          "memoryInBytesByLabelName", "seriesCountByLabelValuePair"]
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field(num, payload):
-    return varint(num << 3 | 2) + varint(len(payload)) + payload
-
-
-def snappy_literal(data):
-    """A valid snappy block of literals only (no compression)."""
-    out = bytearray(varint(len(data)))
-    for i in range(0, len(data), 65536):
-        chunk = data[i:i + 65536]
-        n = len(chunk) - 1
-        if n < 60:
-            out.append(n << 2)
-        elif n < 256:
-            out += bytes([60 << 2, n])
-        else:
-            out += bytes([61 << 2, n & 0xFF, n >> 8])
-        out += chunk
-    return bytes(out)
 
 
 def write_request(series):
