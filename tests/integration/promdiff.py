@@ -145,9 +145,10 @@ class Target:
 
 class Prometheus:
     """Debian's prometheus scraping the given targets every second and
-    remote-writing to scry."""
+    remote-writing to scry (write_url None: it writes nowhere); extra_args
+    go to its command line (e.g. --web.enable-remote-write-receiver)."""
 
-    def __init__(self, workdir, targets, write_url):
+    def __init__(self, workdir, targets, write_url, extra_args=()):
         self.port = free_port()
         self.url = "http://127.0.0.1:%d" % self.port
         cfg = os.path.join(workdir, "prometheus.yml")
@@ -162,7 +163,9 @@ global:
   scrape_interval: 1s
   scrape_timeout: 1s
 scrape_configs:{jobs}
-remote_write:
+""")
+            if write_url:
+                f.write(f"""remote_write:
   - url: {write_url}
     queue_config:
       batch_send_deadline: 200ms
@@ -176,7 +179,7 @@ remote_write:
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={workdir}/prom-data",
-             f"--web.listen-address=127.0.0.1:{self.port}"],
+             f"--web.listen-address=127.0.0.1:{self.port}", *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT)
 
     def wait_ready(self, timeout=30):

@@ -8,16 +8,14 @@ same top-10 lists, names and values. Among equal values Prometheus's order
 then is the last group compared by size. query/README.md "Status endpoints"
 lists what may differ (not reached here: head minTime after a truncation)."""
 import os
-import shutil
-import subprocess
 import tempfile
 import time
 import unittest
 
 from wire import field, snappy_literal, varint
-from harness import Server, free_port, http
+import promdiff
+from harness import Server, http
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 LISTS = ["seriesCountByMetricName", "labelValueCountByLabelName",
          "memoryInBytesByLabelName", "seriesCountByLabelValuePair"]
 
@@ -51,31 +49,18 @@ def dataset(t0):
 class StatusTSDBTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        assert os.access(PROMETHEUS, os.X_OK), f"needs {PROMETHEUS} (scripts/deps.sh installs it)"
+        assert os.access(promdiff.PROMETHEUS, os.X_OK), f"needs {promdiff.PROMETHEUS} (scripts/deps.sh installs it)"
         cls.tmp = tempfile.TemporaryDirectory(prefix="scry-status-tsdb-")
-        cls.scry = cls.prom = cls.log = None
+        cls.scry = cls.prom = None
         try:
             d = cls.tmp.name
             cfg = os.path.join(d, "cfg.yml")
             with open(cfg, "w") as f:
                 f.write("global:\n  scrape_interval: 15s\n")   # no scrape jobs: only what we write
             cls.scry = Server(config=cfg)
-            cls.port = free_port()
-            cls.prom_url = "http://127.0.0.1:%d" % cls.port
-            cls.log = open(os.path.join(d, "prometheus.log"), "w")
-            cls.prom = subprocess.Popen(
-                [PROMETHEUS, f"--config.file={cfg}", f"--storage.tsdb.path={d}/prom-data",
-                 f"--web.listen-address=127.0.0.1:{cls.port}", "--web.enable-remote-write-receiver"],
-                stdout=cls.log, stderr=subprocess.STDOUT)
-            deadline = time.time() + 30
-            while True:
-                try:
-                    if http("GET", cls.prom_url + "/-/ready", timeout=2).status == 200:
-                        break
-                except OSError:
-                    pass
-                assert time.time() < deadline and cls.prom.poll() is None, "prometheus not ready"
-                time.sleep(0.1)
+            cls.prom = promdiff.Prometheus(d, [], None, ["--web.enable-remote-write-receiver"])
+            cls.prom.wait_ready()
+            cls.prom_url = cls.prom.url
             cls.t0 = (int(time.time()) - 120) * 1000 + 123
             body = write_request(dataset(cls.t0))
             hdr = {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy",
@@ -94,14 +79,7 @@ class StatusTSDBTest(unittest.TestCase):
     def tearDownClass(cls):
         rc = 0
         if cls.prom:
-            cls.prom.terminate()
-            try:
-                cls.prom.wait(20)
-            except subprocess.TimeoutExpired:
-                cls.prom.kill()
-                cls.prom.wait()
-        if cls.log:
-            cls.log.close()
+            cls.prom.stop()
         if cls.scry:
             rc = cls.scry.stop()
         cls.tmp.cleanup()
