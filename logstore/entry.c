@@ -64,10 +64,20 @@ bool ls__entry_get(struct ls_rd *r, int64_t prev_t, struct scry_arena *a,
 bool ls__line_ts(const char *p, size_t len, int64_t *out)
 {
     size_t lim = len < LS_TS_SCAN ? len : LS_TS_SCAN;
-    for (size_t i = 0; i + 23 <= lim; i++) {
-        const char *q = p + i;
-        if (q[4] != '-' || q[7] != '-' || (q[10] != 'T' && q[10] != ' ') || q[13] != ':' ||
-            q[16] != ':' || q[19] != '.')
+    if (lim < 23)
+        return false;
+    /* Candidates start 4 bytes before a '-': memchr finds them in order
+     * (the first i that fits wins, as a plain loop over i would find), and
+     * a line with no '-' near its start (nginx's `IP - - [..`: two, both
+     * rejected at once) costs one memchr instead of ~40 probes. Readers
+     * call this for every entry they decode: it was ~10 % of a scan. */
+    const char *m = p + 4, *mend = p + lim - 18; /* q[4] for i = 0 .. lim - 23 */
+    while (m < mend && (m = memchr(m, '-', (size_t)(mend - m))) != NULL) {
+        const char *q = m - 4;
+        size_t i = (size_t)(q - p);
+        m++;
+        if (q[7] != '-' || (q[10] != 'T' && q[10] != ' ') || q[13] != ':' || q[16] != ':' ||
+            q[19] != '.')
             continue;
         int y, mo, d, h, mi, sec;
         if (!scry_time_digits(q, 4, &y) || !scry_time_digits(q + 5, 2, &mo) ||

@@ -16,6 +16,7 @@
 
 #include "core/appender.h"
 #include "core/arena.h"
+#include "core/timeparse.h"
 #include "logstore/format.h"
 
 #define T0 1796083200000000000LL /* 2026-12-01T00:00:00Z, day 20788 */
@@ -148,6 +149,74 @@ static void test_line_ts(void **state)
     assert_false(ls__line_ts(l1, 25, &t)); /* stops before the fraction */
 }
 
+/* The plain loop over every start position ls__line_ts replaced (its
+ * memchr on '-' must find the same first candidate). */
+static bool line_ts_ref(const char *p, size_t len, int64_t *out)
+{
+    size_t lim = len < 64 ? len : 64;
+    for (size_t i = 0; i + 23 <= lim; i++) {
+        const char *q = p + i;
+        if (q[4] != '-' || q[7] != '-' || (q[10] != 'T' && q[10] != ' ') || q[13] != ':' ||
+            q[16] != ':' || q[19] != '.')
+            continue;
+        int y, mo, d, h, mi, sec;
+        if (!scry_time_digits(q, 4, &y) || !scry_time_digits(q + 5, 2, &mo) ||
+            !scry_time_digits(q + 8, 2, &d) || !scry_time_digits(q + 11, 2, &h) ||
+            !scry_time_digits(q + 14, 2, &mi) || !scry_time_digits(q + 17, 2, &sec))
+            continue;
+        if (y < 1970 || y > 2261 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+            sec > 60)
+            continue;
+        size_t f = 0;
+        int64_t frac = 0;
+        while (i + 20 + f < len && f < 9 && q[20 + f] >= '0' && q[20 + f] <= '9')
+            frac = frac * 10 + (q[20 + f++] - '0');
+        if (f < 3)
+            continue;
+        for (size_t k = f; k < 9; k++)
+            frac *= 10;
+        *out = (scry_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) * 1000000000 +
+               frac;
+        return true;
+    }
+    return false;
+}
+
+/* Random lines built from timestamp pieces (whole stamps at any offset,
+ * near misses, stray '-'): the same answer as the reference, found at the
+ * same position, for every length including the edges of the 64-byte scan. */
+static void test_line_ts_equals_ref(void **state)
+{
+    (void)state;
+    static const char *const piece[] = {
+        "2026-11-24T00:00:00.061797Z", "2026-11-24 00:00:01.052", "1999-01-02T03:04:05.678",
+        "2026-11-24T00:00:00Z", "2026-11-24T00:00:00.12", "-", "--", "- - [", " ", "x", "ts=",
+        "2026-13-24T00:00:00.123", "12", "2026-11-2", ":", ".", "2026-11-24T00:00:00.1234567891",
+    };
+    char line[160];
+    int hits = 0;
+    for (int n = 0; n < 20000; n++) {
+        size_t len = 0;
+        while (len < 120) {
+            const char *s = piece[rnd() % (sizeof piece / sizeof *piece)];
+            size_t l = strlen(s);
+            if (len + l > sizeof line)
+                break;
+            memcpy(line + len, s, l);
+            len += l;
+        }
+        size_t cut = rnd() % (len + 1);
+        int64_t a = 0, b = 0;
+        bool ra = ls__line_ts(line, cut, &a), rb = line_ts_ref(line, cut, &b);
+        assert_int_equal(ra, rb);
+        if (ra) {
+            assert_int_equal(a, b);
+            hits++;
+        }
+    }
+    assert_true(hits > 1000); /* the pieces do make stamps */
+}
+
 /* Lines stating their time to the microsecond: each t_ns costs the residual
  * (< 1000 ns: 2 bytes) instead of a dt of ~50 ms (4 bytes). */
 static void test_cols_predicted_size(void **state)
@@ -179,6 +248,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cols_roundtrip),
         cmocka_unit_test(test_line_ts),
+        cmocka_unit_test(test_line_ts_equals_ref),
         cmocka_unit_test(test_cols_predicted_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
