@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,18 +419,53 @@ int ls__chunk_parse(const uint8_t *p, size_t len, struct ls_chunk_src *out, stru
     return 0;
 }
 
+/* Decompression contexts, kept for the process: ZSTD_decompress makes and
+ * frees one (~100 KB, its tables set up) per call, and a chunk is two
+ * frames. A few are enough (the decode workers and the callers' threads
+ * decoding at once); more decoders than that share by waiting. */
+#define DCTX_POOL 8
+static struct {
+    pthread_mutex_t mu;
+    ZSTD_DCtx *free[DCTX_POOL];
+    int n;
+} dctx_pool = { PTHREAD_MUTEX_INITIALIZER, { NULL }, 0 };
+
+static ZSTD_DCtx *dctx_get(void)
+{
+    ZSTD_DCtx *d = NULL;
+    pthread_mutex_lock(&dctx_pool.mu);
+    if (dctx_pool.n)
+        d = dctx_pool.free[--dctx_pool.n];
+    pthread_mutex_unlock(&dctx_pool.mu);
+    return d ? d : ZSTD_createDCtx(); /* NULL (no memory): the caller reports it */
+}
+
+static void dctx_put(ZSTD_DCtx *d)
+{
+    if (!d)
+        return;
+    pthread_mutex_lock(&dctx_pool.mu);
+    if (dctx_pool.n < DCTX_POOL) {
+        dctx_pool.free[dctx_pool.n++] = d;
+        d = NULL;
+    }
+    pthread_mutex_unlock(&dctx_pool.mu);
+    ZSTD_freeDCtx(d); /* NULL: no-op */
+}
+
 /* Codec 4 (FORMAT.md "Chunk"): uvarint cols_comp, the columns' frame, the
  * lines' frame; decoded back to back into dst (raw_len bytes). */
-static size_t cols2_decompress(const struct ls_chunk_src *c, char *dst)
+static size_t cols2_decompress(ZSTD_DCtx *z, const struct ls_chunk_src *c, char *dst)
 {
     struct ls_rd r = { c->p, c->p + c->len, false };
     uint64_t hc = ls__rd_uvarint(&r);
     if (r.bad || hc > (uint64_t)(r.end - r.p))
         return (size_t)-1;
-    size_t a = ZSTD_decompress(dst, c->raw_len, r.p, (size_t)hc);
+    size_t a = ZSTD_decompressDCtx(z, dst, c->raw_len, r.p, (size_t)hc);
     if (ZSTD_isError(a))
         return (size_t)-1;
-    size_t b = ZSTD_decompress(dst + a, c->raw_len - a, r.p + hc, (size_t)(r.end - r.p) - hc);
+    size_t b = ZSTD_decompressDCtx(z, dst + a, c->raw_len - a, r.p + hc,
+                                   (size_t)(r.end - r.p) - hc);
     return ZSTD_isError(b) ? (size_t)-1 : a + b;
 }
 
@@ -446,12 +482,18 @@ int ls__chunk_payload(const struct ls_chunk_src *c, struct scry_buf *buf, const 
     if (c->codec == LS_CODEC_LZ4) {
         int n = LZ4_decompress_safe((const char *)c->p, buf->p, (int)c->len, (int)c->raw_len);
         got = n < 0 ? (size_t)-1 : (size_t)n;
-    } else if (c->codec == LS_CODEC_ZSTD_COLS2) {
-        got = cols2_decompress(c, buf->p);
     } else {
-        got = ZSTD_decompress(buf->p, c->raw_len, c->p, c->len);
-        if (ZSTD_isError(got))
-            got = (size_t)-1;
+        ZSTD_DCtx *z = dctx_get();
+        if (!z)
+            return scry_err_set(err, SCRY_ENOMEM, "zstd decompression context");
+        if (c->codec == LS_CODEC_ZSTD_COLS2) {
+            got = cols2_decompress(z, c, buf->p);
+        } else {
+            got = ZSTD_decompressDCtx(z, buf->p, c->raw_len, c->p, c->len);
+            if (ZSTD_isError(got))
+                got = (size_t)-1;
+        }
+        dctx_put(z);
     }
     if (got != c->raw_len)
         return scry_err_set(err, SCRY_ECORRUPT, "chunk does not decompress to %u bytes",
