@@ -193,6 +193,11 @@ static inline uint32_t ls__dict_entry_at(const struct ls_segment *s, uint32_t po
     }
     return lo;
 }
+/* The first tok[0..len) in h[0..n), by memchr on tok[r] (the byte
+ * ls__dict_rarest picks from a sample of h) then a compare: the
+ * dictionary walks of token lookup and line counting. */
+const char *ls__dict_find(const char *h, size_t n, const char *tok, size_t len, size_t r);
+size_t ls__dict_rarest(const char *sample, size_t n, const char *tok, size_t len);
 /* The chunk ids every line containing all of toks can be in (README.md "Tokens"). */
 int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
                              struct scry_arena *a, uint64_t **out, size_t *n_out,

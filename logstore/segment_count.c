@@ -61,7 +61,10 @@ uint32_t *ls__segment_line_counts(struct ls_segment *s, const char *lit, size_t 
     size_t blob_len = s->tok_off[s->n_dict];
     const char *q = s->blob, *end = s->blob + blob_len;
     uint32_t last = UINT32_MAX, self = UINT32_MAX;
-    while (q < end && (q = memmem(q, (size_t)(end - q), lit, len)) != NULL) {
+    /* the same skip loop as the token lookup's walk (memmem was ~30 % of
+     * a counted needle's server CPU over a 1 GiB store's dictionaries) */
+    size_t rare = ls__dict_rarest(s->blob, blob_len < 8192 ? blob_len : 8192, lit, len);
+    while (q < end && (q = ls__dict_find(q, (size_t)(end - q), lit, len, rare)) != NULL) {
         uint32_t pos = (uint32_t)(q - s->blob), i = ls__dict_entry_at(s, pos);
         q++;
         if (pos + len > s->tok_off[i + 1] || i == last)

@@ -640,7 +640,7 @@ int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len
  * token's rarest byte in a sample of the dictionary, then a compare. A
  * rare word in a large dictionary is found several times faster than by
  * memmem, and this walk is most of a rare needle's lookup. */
-static const char *dict_find(const char *h, size_t n, const char *tok, size_t len, size_t r)
+const char *ls__dict_find(const char *h, size_t n, const char *tok, size_t len, size_t r)
 {
     if (len > n)
         return NULL;
@@ -656,7 +656,7 @@ static const char *dict_find(const char *h, size_t n, const char *tok, size_t le
     return NULL;
 }
 
-static size_t rarest(const char *sample, size_t n, const char *tok, size_t len)
+size_t ls__dict_rarest(const char *sample, size_t n, const char *tok, size_t len)
 {
     uint32_t freq[256] = { 0 };
     for (size_t i = 0; i < n; i++)
@@ -679,10 +679,10 @@ static struct scry_postings_iter *token_postings(struct ls_segment *s, const cha
     const char *q = s->blob, *end = s->blob + blob_len;
     uint32_t last = UINT32_MAX;
     bool id_classes = true;
-    size_t rare = rarest(s->blob, blob_len < 8192 ? blob_len : 8192, tok, len);
+    size_t rare = ls__dict_rarest(s->blob, blob_len < 8192 ? blob_len : 8192, tok, len);
     for (;;) {
         struct scry_postings_iter *it = NULL;
-        if (q && q < end && (q = dict_find(q, (size_t)(end - q), tok, len, rare)) != NULL) {
+        if (q && q < end && (q = ls__dict_find(q, (size_t)(end - q), tok, len, rare)) != NULL) {
             uint32_t pos = (uint32_t)(q - s->blob);
             uint32_t lo = ls__dict_entry_at(s, pos);
             q++;
