@@ -59,6 +59,20 @@ static inline bool is_stale(double v)
     return bits == PQL_STALE_NAN_BITS;
 }
 
+/* Whether v[0..n) holds a NaN (a stale marker is one): branch-free, four
+ * at a time, so it costs ~1 instruction a point instead of the copy
+ * loop's ~15 when there is nothing to drop. */
+static bool any_nan(const double *v, size_t n)
+{
+    bool nan = false;
+    size_t k = 0;
+    for (; k + 4 <= n; k += 4)
+        nan |= (v[k] != v[k]) | (v[k + 1] != v[k + 1]) | (v[k + 2] != v[k + 2]) | (v[k + 3] != v[k + 3]);
+    for (; k < n; k++)
+        nan |= v[k] != v[k];
+    return nan;
+}
+
 struct scry_labels pql__labels_dup(struct ev_ctx *c, const struct scry_labels *ls)
 {
     struct scry_label *v = scry_arena_alloc(c->a, (ls->n ? ls->n : 1) * sizeof(*v));
@@ -120,7 +134,7 @@ int pql__read_series(struct scry_sample_iter *it, int64_t mint, int64_t maxt, bo
                 size_t got = ops->next_batch(it, tt + n, vv + n, want);
                 size_t end = n + got, w = n;
                 bool past = false;
-                if (keep_stale && got && tt[end - 1] <= maxt) {
+                if (got && tt[end - 1] <= maxt && (keep_stale || !any_nan(vv + n, got))) {
                     n = end; /* the common case: nothing to drop */
                     if (got < want)
                         break;
