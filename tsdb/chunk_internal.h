@@ -189,7 +189,7 @@ static inline uint64_t tsdb__load_be64(const uint8_t *p)
 }
 
 /* Tops cnt up to 56..63, or to what the stream has left. */
-static inline void tsdb__br_fill(struct tsdb__br *r)
+static inline __attribute__((always_inline)) void tsdb__br_fill(struct tsdb__br *r)
 {
     assert(r->cnt <= 63);
     if (r->end - r->p >= 8) {
@@ -234,6 +234,21 @@ static inline int tsdb__br_get(struct tsdb__br *r, unsigned n, uint64_t *out)
     }
     *out = hi | tsdb__br_take(r, n);
     return 0;
+}
+
+/* tsdb__br_get through a copy of *r: for the rare paths of a decode loop,
+ * so that the loop's reader never has its address passed to a function
+ * that is not inlined, which would keep it in memory (a store of buf and
+ * cnt per field) instead of in registers. */
+static inline __attribute__((always_inline)) int tsdb__br_get_cold(struct tsdb__br *r, unsigned n,
+                                                                    uint64_t *out)
+{
+    struct tsdb__br c = *r;
+    uint64_t x = 0;
+    int rc = tsdb__br_get(&c, n, &x);
+    *r = c;
+    *out = x;
+    return rc;
 }
 
 /* True when at most 7 zero bits (the last byte's padding) are left. */
@@ -290,7 +305,7 @@ static inline __attribute__((always_inline)) int tsdb__iseq_read_slow(const stru
         if (r->cnt < cl)
             return -1;
         tsdb__br_take(r, cl);
-        if (tsdb__br_get(r, w, &u))
+        if (tsdb__br_get_cold(r, w, &u))
             return -1;
     }
     *res = (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;

@@ -168,7 +168,7 @@ static inline __attribute__((always_inline)) bool xor_step(struct tsdb__br *r, u
     } else if (!*have_win) {
         return false;
     }
-    if (tsdb__br_get(r, *sig, &x))
+    if (tsdb__br_get_cold(r, *sig, &x))
         return false;
     *vbits ^= x << (64 - *lead - *sig);
     return true;
