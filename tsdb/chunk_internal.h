@@ -287,11 +287,18 @@ int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **
 /* The next residual of d: a prefix code (0, 10, 110, 111) picks a bucket,
  * then the bucket's width in bits; one 3-bit peek indexes d->tcl/tw. */
 
-/* tsdb__iseq_read when the buffer holds fewer bits than the residual:
+/* The transform from a bucket's bits u to the residual. */
+static inline __attribute__((always_inline)) uint64_t tsdb__iseq_xform(const struct tsdb__iseq_dec *d,
+                                                                        uint64_t u)
+{
+    return (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+}
+
+/* tsdb__iseq_read_raw when the buffer holds fewer bits than the residual:
  * refill, and read a residual wider than one refill in two parts. Inline
  * too, so the reader of the batch loop stays in registers. */
-static inline __attribute__((always_inline)) int tsdb__iseq_read_slow(const struct tsdb__iseq_dec *d,
-                                                                       struct tsdb__br *r, uint64_t *res)
+static inline __attribute__((always_inline)) int tsdb__iseq_read_raw_slow(const struct tsdb__iseq_dec *d,
+                                                                           struct tsdb__br *r, uint64_t *out)
 {
     tsdb__br_fill(r);
     unsigned c = (unsigned)(r->buf >> 61);
@@ -308,23 +315,33 @@ static inline __attribute__((always_inline)) int tsdb__iseq_read_slow(const stru
         if (tsdb__br_get_cold(r, w, &u))
             return -1;
     }
-    *res = (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+    *out = u;
+    return 0;
+}
+
+/* The bucket bits of the next residual, before tsdb__iseq_xform. */
+static inline __attribute__((always_inline)) int tsdb__iseq_read_raw(const struct tsdb__iseq_dec *d,
+                                                                      struct tsdb__br *r, uint64_t *out)
+{
+    unsigned c = (unsigned)(r->buf >> 61);
+    unsigned cl = d->tcl[c], tot = cl + d->tw[c];
+    /* The peeked bits past cnt may not be loaded yet; when cnt >= tot, the
+     * cl bits that chose the bucket are real (the code is prefix-free). */
+    if (__builtin_expect(r->cnt < tot, 0))
+        return tsdb__iseq_read_raw_slow(d, r, out);
+    *out = (r->buf << cl) >> d->tsh[c] >> 1;
+    r->buf <<= tot;
+    r->cnt -= tot;
     return 0;
 }
 
 static inline __attribute__((always_inline)) int tsdb__iseq_read(const struct tsdb__iseq_dec *d,
                                                                   struct tsdb__br *r, uint64_t *res)
 {
-    unsigned c = (unsigned)(r->buf >> 61);
-    unsigned cl = d->tcl[c], w = d->tw[c], tot = cl + w;
-    /* The peeked bits past cnt may not be loaded yet; when cnt >= tot, the
-     * cl bits that chose the bucket are real (the code is prefix-free). */
-    if (__builtin_expect(r->cnt < tot, 0))
-        return tsdb__iseq_read_slow(d, r, res);
-    uint64_t u = (r->buf << cl) >> (63 - w) >> 1;
-    r->buf <<= tot;
-    r->cnt -= tot;
-    *res = (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+    uint64_t u;
+    if (tsdb__iseq_read_raw(d, r, &u))
+        return -1;
+    *res = tsdb__iseq_xform(d, u);
     return 0;
 }
 

@@ -332,8 +332,30 @@ bad:
  * the value loop into runs, so it has no per-sample escape test. Returns
  * SIZE_MAX, having done nothing, when a timestamp would not increase (a
  * step <= 0, or the sum overflows), for run() to find and report. */
+/* The value transform of run_flat, fixed per instance where the gcd is 1
+ * (the common case): frame of reference u + min, or zigzag. */
+enum { XF_ANY, XF_FOR1, XF_ZZ1 };
+
+static inline __attribute__((always_inline)) uint64_t xform(const struct tsdb__iseq_dec *d, uint64_t u,
+                                                            const int xf)
+{
+    switch (xf) {
+    case XF_FOR1: return u + d->add;
+    case XF_ZZ1: return (u >> 1) ^ (0 - (u & 1));
+    default: return tsdb__iseq_xform(d, u);
+    }
+}
+
+static int xform_kind(const struct tsdb__iseq_dec *d)
+{
+    if (d->g != 1)
+        return XF_ANY;
+    return d->zs ? (d->add == 0 ? XF_ZZ1 : XF_ANY) : XF_FOR1;
+}
+
 static inline __attribute__((always_inline)) size_t run_flat(struct tsdb_chunk_iter *it, int64_t *t,
-                                                             double *v, size_t cap, const int venc)
+                                                             double *v, size_t cap, const int venc,
+                                                             const int xf)
 {
     uint32_t i = it->i, stop = it->n - i > cap ? i + (uint32_t)cap : it->n;
     uint64_t td = ((uint64_t)it->ts.d & it->ts.m2) + it->ts.flat_r;
@@ -362,10 +384,10 @@ static inline __attribute__((always_inline)) size_t run_flat(struct tsdb_chunk_i
     }
     case TSDB_VENC_BITS:
         for (; n < cnt; n++) {
-            uint64_t res;
-            if (tsdb__iseq_read(val, &r, &res))
+            uint64_t u;
+            if (tsdb__iseq_read_raw(val, &r, &u))
                 goto bad;
-            vd = (vd & vm2) + res;
+            vd = (vd & vm2) + xform(val, u, xf);
             vx = (vx & vm1) + vd;
             v[n] = tsdb__bitsd(vx);
         }
@@ -377,10 +399,10 @@ static inline __attribute__((always_inline)) size_t run_flat(struct tsdb_chunk_i
             /* samples before the next escape (exc_next is past stop when none) */
             size_t seg = it->exc_next < stop ? it->exc_next - i : cnt;
             for (; n < seg; n++) {
-                uint64_t res;
-                if (tsdb__iseq_read(val, &r, &res))
+                uint64_t u;
+                if (tsdb__iseq_read_raw(val, &r, &u))
                     goto bad;
-                vd = (vd & vm2) + res;
+                vd = (vd & vm2) + xform(val, u, xf);
                 vx = (vx & vm1) + vd;
                 v[n] = (double)(int64_t)vx / scale;
             }
@@ -432,10 +454,15 @@ size_t tsdb_chunk_iter_next_n(struct tsdb_chunk_iter *it, int64_t *t, double *v,
     bool flat = it->ts.flat;
     if (flat && (it->ts.m2 == 0 || it->ts.flat_r == 0)) {
         size_t got = SIZE_MAX;
+        int xf = xform_kind(&it->val);
         switch (it->venc) {
-        case TSDB_VENC_CONST: got = run_flat(it, t + n, v + n, cap - n, TSDB_VENC_CONST); break;
-        case TSDB_VENC_BITS: got = run_flat(it, t + n, v + n, cap - n, TSDB_VENC_BITS); break;
-        case TSDB_VENC_DEC: got = run_flat(it, t + n, v + n, cap - n, TSDB_VENC_DEC); break;
+        case TSDB_VENC_CONST: got = run_flat(it, t + n, v + n, cap - n, TSDB_VENC_CONST, XF_ANY); break;
+        case TSDB_VENC_BITS: got = run_flat(it, t + n, v + n, cap - n, TSDB_VENC_BITS, XF_ANY); break;
+        case TSDB_VENC_DEC:
+            got = xf == XF_FOR1 ? run_flat(it, t + n, v + n, cap - n, TSDB_VENC_DEC, XF_FOR1)
+                : xf == XF_ZZ1  ? run_flat(it, t + n, v + n, cap - n, TSDB_VENC_DEC, XF_ZZ1)
+                                : run_flat(it, t + n, v + n, cap - n, TSDB_VENC_DEC, XF_ANY);
+            break;
         default: break; /* XOR: its own reader state, rare */
         }
         if (got != SIZE_MAX)
