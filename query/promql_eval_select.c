@@ -8,6 +8,10 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/mem.h"
 #include "query/promql_eval_internal.h"
 #include "query/promql_series.h"
@@ -59,15 +63,21 @@ static inline bool is_stale(double v)
     return bits == PQL_STALE_NAN_BITS;
 }
 
-/* Whether v[0..n) holds a NaN (a stale marker is one): branch-free, four
- * at a time, so it costs ~1 instruction a point instead of the copy
- * loop's ~15 when there is nothing to drop. */
+/* Whether v[0..n) holds a NaN (a stale marker is one): branch-free, with
+ * SSE2 four points in ~9 instructions, instead of the copy loop's ~15 a
+ * point when there is nothing to drop. */
 static bool any_nan(const double *v, size_t n)
 {
     bool nan = false;
     size_t k = 0;
-    for (; k + 4 <= n; k += 4)
-        nan |= (v[k] != v[k]) | (v[k + 1] != v[k + 1]) | (v[k + 2] != v[k + 2]) | (v[k + 3] != v[k + 3]);
+#if defined(__SSE2__)
+    __m128d acc = _mm_setzero_pd();
+    for (; k + 4 <= n; k += 4) {
+        __m128d a = _mm_loadu_pd(v + k), b = _mm_loadu_pd(v + k + 2);
+        acc = _mm_or_pd(acc, _mm_or_pd(_mm_cmpunord_pd(a, a), _mm_cmpunord_pd(b, b)));
+    }
+    nan = _mm_movemask_pd(acc) != 0;
+#endif
     for (; k < n; k++)
         nan |= v[k] != v[k];
     return nan;
