@@ -324,14 +324,6 @@ bad:
     return n;
 }
 
-/* run() for flat timestamps with a constant step (order 1, or order 2
- * whose residual is 0: a regular scrape), which have no bits in the
- * stream: t[] is an arithmetic sequence written by a loop of its own, and
- * the value loop carries only the value decoder (~50 -> ~35 instructions a
- * DEC sample, as fewer live values stay in registers). DEC escapes split
- * the value loop into runs, so it has no per-sample escape test. Returns
- * SIZE_MAX, having done nothing, when a timestamp would not increase (a
- * step <= 0, or the sum overflows), for run() to find and report. */
 /* The value transform of run_flat, fixed per instance where the gcd is 1
  * (the common case): frame of reference u + min, or zigzag. */
 enum { XF_ANY, XF_FOR1, XF_ZZ1 };
@@ -353,6 +345,15 @@ static int xform_kind(const struct tsdb__iseq_dec *d)
     return d->zs ? (d->add == 0 ? XF_ZZ1 : XF_ANY) : XF_FOR1;
 }
 
+/* run() for flat timestamps with a constant step (order 1, or order 2
+ * whose residual is 0: a regular scrape), which have no bits in the
+ * stream: t[] is an arithmetic sequence written by a loop of its own, and
+ * the value loop carries only the value decoder (~50 -> ~35 instructions a
+ * DEC sample, as fewer live values stay in registers; ~30 with the
+ * transform fixed per instance). DEC escapes split the value loop into
+ * runs, so it has no per-sample escape test. Returns SIZE_MAX, having done
+ * nothing, when a timestamp would not increase (a step <= 0, or the sum
+ * overflows), for run() to find and report. */
 static inline __attribute__((always_inline)) size_t run_flat(struct tsdb_chunk_iter *it, int64_t *t,
                                                              double *v, size_t cap, const int venc,
                                                              const int xf)
