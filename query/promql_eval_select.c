@@ -8,6 +8,10 @@
 #include <math.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "core/mem.h"
 #include "query/promql_eval_internal.h"
 #include "query/promql_series.h"
@@ -57,6 +61,26 @@ static inline bool is_stale(double v)
     uint64_t bits;
     memcpy(&bits, &v, sizeof(bits));
     return bits == PQL_STALE_NAN_BITS;
+}
+
+/* Whether v[0..n) holds a NaN (a stale marker is one): branch-free, with
+ * SSE2 four points in ~9 instructions, instead of the copy loop's ~15 a
+ * point when there is nothing to drop. */
+static bool any_nan(const double *v, size_t n)
+{
+    bool nan = false;
+    size_t k = 0;
+#if defined(__SSE2__)
+    __m128d acc = _mm_setzero_pd();
+    for (; k + 4 <= n; k += 4) {
+        __m128d a = _mm_loadu_pd(v + k), b = _mm_loadu_pd(v + k + 2);
+        acc = _mm_or_pd(acc, _mm_or_pd(_mm_cmpunord_pd(a, a), _mm_cmpunord_pd(b, b)));
+    }
+    nan = _mm_movemask_pd(acc) != 0;
+#endif
+    for (; k < n; k++)
+        nan |= v[k] != v[k];
+    return nan;
 }
 
 struct scry_labels pql__labels_dup(struct ev_ctx *c, const struct scry_labels *ls)
@@ -120,7 +144,7 @@ int pql__read_series(struct scry_sample_iter *it, int64_t mint, int64_t maxt, bo
                 size_t got = ops->next_batch(it, tt + n, vv + n, want);
                 size_t end = n + got, w = n;
                 bool past = false;
-                if (keep_stale && got && tt[end - 1] <= maxt) {
+                if (got && tt[end - 1] <= maxt && (keep_stale || !any_nan(vv + n, got))) {
                     n = end; /* the common case: nothing to drop */
                     if (got < want)
                         break;

@@ -116,6 +116,7 @@ int tsdb_chunk_appender_cut(struct tsdb_chunk_appender *app, uint8_t *out, size_
 struct tsdb__iseq_dec {
     uint8_t order, nb, use_for, flat, w[4];
     uint8_t tcl[8], tw[8];       /* by the next 3 bits: prefix length, width */
+    uint8_t tsh[8];              /* 63 - width (when the width is < 64) */
     uint8_t zs;                  /* residual = ((u >> zs) ^ -(u & zs)) + add */
     uint64_t add, m1, m2;        /* m1, m2: all ones when order >= 1, == 2 */
     uint64_t flat_r;             /* the residual when flat */

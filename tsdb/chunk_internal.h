@@ -189,7 +189,7 @@ static inline uint64_t tsdb__load_be64(const uint8_t *p)
 }
 
 /* Tops cnt up to 56..63, or to what the stream has left. */
-static inline void tsdb__br_fill(struct tsdb__br *r)
+static inline __attribute__((always_inline)) void tsdb__br_fill(struct tsdb__br *r)
 {
     assert(r->cnt <= 63);
     if (r->end - r->p >= 8) {
@@ -236,6 +236,21 @@ static inline int tsdb__br_get(struct tsdb__br *r, unsigned n, uint64_t *out)
     return 0;
 }
 
+/* tsdb__br_get through a copy of *r: for the rare paths of a decode loop,
+ * so that the loop's reader never has its address passed to a function
+ * that is not inlined, which would keep it in memory (a store of buf and
+ * cnt per field) instead of in registers. */
+static inline __attribute__((always_inline)) int tsdb__br_get_cold(struct tsdb__br *r, unsigned n,
+                                                                    uint64_t *out)
+{
+    struct tsdb__br c = *r;
+    uint64_t x = 0;
+    int rc = tsdb__br_get(&c, n, &x);
+    *r = c;
+    *out = x;
+    return rc;
+}
+
 /* True when at most 7 zero bits (the last byte's padding) are left. */
 static inline bool tsdb__br_clean_end(const struct tsdb__br *r)
 {
@@ -272,11 +287,18 @@ int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **
 /* The next residual of d: a prefix code (0, 10, 110, 111) picks a bucket,
  * then the bucket's width in bits; one 3-bit peek indexes d->tcl/tw. */
 
-/* tsdb__iseq_read when the buffer holds fewer bits than the residual:
+/* The transform from a bucket's bits u to the residual. */
+static inline __attribute__((always_inline)) uint64_t tsdb__iseq_xform(const struct tsdb__iseq_dec *d,
+                                                                        uint64_t u)
+{
+    return (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+}
+
+/* tsdb__iseq_read_raw when the buffer holds fewer bits than the residual:
  * refill, and read a residual wider than one refill in two parts. Inline
  * too, so the reader of the batch loop stays in registers. */
-static inline __attribute__((always_inline)) int tsdb__iseq_read_slow(const struct tsdb__iseq_dec *d,
-                                                                       struct tsdb__br *r, uint64_t *res)
+static inline __attribute__((always_inline)) int tsdb__iseq_read_raw_slow(const struct tsdb__iseq_dec *d,
+                                                                           struct tsdb__br *r, uint64_t *out)
 {
     tsdb__br_fill(r);
     unsigned c = (unsigned)(r->buf >> 61);
@@ -290,26 +312,36 @@ static inline __attribute__((always_inline)) int tsdb__iseq_read_slow(const stru
         if (r->cnt < cl)
             return -1;
         tsdb__br_take(r, cl);
-        if (tsdb__br_get(r, w, &u))
+        if (tsdb__br_get_cold(r, w, &u))
             return -1;
     }
-    *res = (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+    *out = u;
+    return 0;
+}
+
+/* The bucket bits of the next residual, before tsdb__iseq_xform. */
+static inline __attribute__((always_inline)) int tsdb__iseq_read_raw(const struct tsdb__iseq_dec *d,
+                                                                      struct tsdb__br *r, uint64_t *out)
+{
+    unsigned c = (unsigned)(r->buf >> 61);
+    unsigned cl = d->tcl[c], tot = cl + d->tw[c];
+    /* The peeked bits past cnt may not be loaded yet; when cnt >= tot, the
+     * cl bits that chose the bucket are real (the code is prefix-free). */
+    if (__builtin_expect(r->cnt < tot, 0))
+        return tsdb__iseq_read_raw_slow(d, r, out);
+    *out = (r->buf << cl) >> d->tsh[c] >> 1;
+    r->buf <<= tot;
+    r->cnt -= tot;
     return 0;
 }
 
 static inline __attribute__((always_inline)) int tsdb__iseq_read(const struct tsdb__iseq_dec *d,
                                                                   struct tsdb__br *r, uint64_t *res)
 {
-    unsigned c = (unsigned)(r->buf >> 61);
-    unsigned cl = d->tcl[c], w = d->tw[c], tot = cl + w;
-    /* The peeked bits past cnt may not be loaded yet; when cnt >= tot, the
-     * cl bits that chose the bucket are real (the code is prefix-free). */
-    if (__builtin_expect(r->cnt < tot, 0))
-        return tsdb__iseq_read_slow(d, r, res);
-    uint64_t u = (r->buf << cl) >> (63 - w) >> 1;
-    r->buf <<= tot;
-    r->cnt -= tot;
-    *res = (((u >> d->zs) ^ (0 - (u & d->zs))) + d->add) * d->g;
+    uint64_t u;
+    if (tsdb__iseq_read_raw(d, r, &u))
+        return -1;
+    *res = tsdb__iseq_xform(d, u);
     return 0;
 }
 

@@ -368,8 +368,10 @@ int tsdb__iseq_get_header(struct tsdb__iseq_dec *d, uint32_t n, const uint8_t **
     /* The decode table: for each value c of the next 3 bits, the length
      * of the prefix code and the width of the bucket it picks. */
     memcpy(d->tcl, code_len_of[d->nb - 1], 8);
-    for (unsigned c = 0; c < 8; c++)
+    for (unsigned c = 0; c < 8; c++) {
         d->tw[c] = d->w[bucket_of[d->nb - 1][c]];
+        d->tsh[c] = (uint8_t)((63 - d->tw[c]) & 63);
+    }
     d->zs = d->use_for ? 0 : 1;
     d->add = d->use_for ? (uint64_t)d->min : 0;
     d->m1 = d->order >= 1 ? ~(uint64_t)0 : 0;

@@ -7,7 +7,8 @@
  * rest, so the series sets are the merged querier's over mmap'd block
  * chunks and locked head chunks. Counters with resets, gauges, histogram
  * buckets and stale markers; ~1000 series, enough for the helper to take
- * over and for many batches. */
+ * over and for many batches. The same store read one sample at a time
+ * (a wrapper without next_batch) must also give the same results. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <math.h>
@@ -116,8 +117,8 @@ static int setup(void **state)
     o.storage.wal_fsync = SCRY_WAL_FSYNC_NEVER;
     struct scry_err err = { 0 };
     assert_int_equal(tsdb_open(&g_db, &o, &err), 0);
-    enum { N_CTR = 600, N_GAUGE = 200, N_BKT = 200 };
-    static struct gen g[N_CTR + N_GAUGE + N_BKT];
+    enum { N_CTR = 600, N_GAUGE = 200, N_BKT = 200, N_OLD = 60 };
+    static struct gen g[N_CTR + N_GAUGE + N_BKT + N_OLD];
     static const char *const les[] = { "0.1", "0.5", "1", "5", "+Inf" };
     size_t n = 0;
     for (int i = 0; i < N_CTR; i++) {
@@ -140,10 +141,21 @@ static int setup(void **state)
         snprintf(inst, sizeof inst, "host-%d", i / 5);
         set(&g[n++], "lat_bucket", "instance", inst, "le", les[i % 5], 2);
     }
+    /* series only in the block (their reads take the block's batch path,
+     * where a series in block and head goes through the merge), a stale
+     * marker in most */
+    size_t n_both = n;
+    for (int i = 0; i < N_OLD; i++) {
+        char inst[32], code[32];
+        snprintf(inst, sizeof inst, "old-%d", i / 3);
+        snprintf(code, sizeof code, "%d", 200 + (i % 3) * 150);
+        set(&g[n], "http_requests_total", "code", code, "instance", inst, 0);
+        g[n++].stale_at = i % 4 ? (int)(rnd() * (double)(2 * 3600 * 1000 / STEP_MS)) : -1;
+    }
     /* two hours into a block, the last hour in the head */
     append_range(g, n, 0, 2 * 3600 * 1000);
     assert_int_equal(tsdb_flush(g_db, &err), 0);
-    append_range(g, n, 2 * 3600 * 1000, T_END);
+    append_range(g, n_both, 2 * 3600 * 1000, T_END);
     return 0;
 }
 
@@ -180,16 +192,125 @@ struct res {
     struct pql_result r;
 };
 
-static void eval(struct pql_pool *pool, struct scry_arena *a, const char *q, int64_t step,
-                 uint64_t max_samples, struct res *out)
+/* ---- the same store without next_batch ----
+ * A wrapper whose sample iterators forward next/seek/at/err and have no
+ * next_batch, so the engine reads one sample at a time (the per-sample
+ * decoder, and its own stale-marker filter) instead of the batch paths
+ * (tsdb_chunk_iter_next_n, the NaN scan of pql__read_series). */
+struct one_it {
+    struct scry_sample_iter it;
+    struct scry_sample_iter *in;
+};
+struct one_set {
+    struct scry_series_set ss;
+    struct scry_series_set *in;
+    struct one_it it;
+};
+struct one_q {
+    struct scry_querier q;
+    struct scry_querier *in;
+};
+
+static bool oi_next(struct scry_sample_iter *it) { return ((struct one_it *)it)->in->ops->next(((struct one_it *)it)->in); }
+static bool oi_seek(struct scry_sample_iter *it, int64_t t)
+{
+    struct scry_sample_iter *in = ((struct one_it *)it)->in;
+    return in->ops->seek(in, t);
+}
+static void oi_at(const struct scry_sample_iter *it, int64_t *t, double *v)
+{
+    const struct scry_sample_iter *in = ((const struct one_it *)it)->in;
+    in->ops->at(in, t, v);
+}
+static int oi_err(const struct scry_sample_iter *it, struct scry_err *err)
+{
+    const struct scry_sample_iter *in = ((const struct one_it *)it)->in;
+    return in->ops->err(in, err);
+}
+static const struct scry_sample_iter_ops one_it_ops = { oi_next, oi_seek, oi_at, oi_err, NULL };
+
+static bool os_next(struct scry_series_set *ss) { return ((struct one_set *)ss)->in->ops->next(((struct one_set *)ss)->in); }
+static const struct scry_labels *os_labels(const struct scry_series_set *ss)
+{
+    const struct scry_series_set *in = ((const struct one_set *)ss)->in;
+    return in->ops->labels(in);
+}
+static struct scry_sample_iter *os_samples(struct scry_series_set *ss)
+{
+    struct one_set *s = (struct one_set *)ss;
+    s->it = (struct one_it){ { &one_it_ops }, s->in->ops->samples(s->in) };
+    return &s->it.it;
+}
+static int os_err(const struct scry_series_set *ss, struct scry_err *err)
+{
+    const struct scry_series_set *in = ((const struct one_set *)ss)->in;
+    return in->ops->err(in, err);
+}
+static void os_close(struct scry_series_set *ss)
+{
+    struct one_set *s = (struct one_set *)ss;
+    s->in->ops->close(s->in);
+    free(s);
+}
+static const struct scry_series_set_ops one_set_ops = { os_next, os_labels, os_samples, os_err, os_close };
+
+static int oq_select(struct scry_querier *q, const struct scry_matcher *ms, size_t n_ms,
+                     const struct scry_select_hints *h, struct scry_series_set **out,
+                     struct scry_err *err)
+{
+    struct scry_querier *in = ((struct one_q *)q)->in;
+    struct scry_series_set *ss;
+    int rc = in->ops->select_series(in, ms, n_ms, h, &ss, err);
+    if (rc != 0)
+        return rc;
+    struct one_set *s = calloc(1, sizeof *s);
+    assert_non_null(s);
+    s->ss.ops = &one_set_ops;
+    s->in = ss;
+    *out = &s->ss;
+    return 0;
+}
+static void oq_close(struct scry_querier *q)
+{
+    struct one_q *o = (struct one_q *)q;
+    o->in->ops->close(o->in);
+    free(o);
+}
+static const struct scry_querier_ops one_q_ops = { .select_series = oq_select, .close = oq_close };
+
+static int one_querier(struct scry_queryable *store, const char *tenant, int64_t mint, int64_t maxt,
+                       struct scry_querier **out, struct scry_err *err)
+{
+    (void)store;
+    struct scry_queryable *in = tsdb_queryable(g_db);
+    struct scry_querier *q;
+    int rc = in->querier(in, tenant, mint, maxt, &q, err);
+    if (rc != 0)
+        return rc;
+    struct one_q *o = calloc(1, sizeof *o);
+    assert_non_null(o);
+    o->q.ops = &one_q_ops;
+    o->in = q;
+    *out = &o->q;
+    return 0;
+}
+static struct scry_queryable g_one_store = { one_querier };
+
+static void eval_on(struct scry_queryable *store, struct pql_pool *pool, struct scry_arena *a,
+                    const char *q, int64_t step, uint64_t max_samples, struct res *out)
 {
     struct pql_expr *e;
     memset(out, 0, sizeof *out);
     assert_int_equal(pql_parse(a, q, strlen(q), &e, &out->err), 0);
     struct pql_engine_opts o = { .pool = pool, .max_samples = max_samples };
-    out->rc = pql_eval_range(&o, tsdb_queryable(g_db), e, 600000, T_END, step, a, &out->r,
-                             &out->err);
+    out->rc = pql_eval_range(&o, store, e, 600000, T_END, step, a, &out->r, &out->err);
     pql_expr_fini(e);
+}
+
+static void eval(struct pql_pool *pool, struct scry_arena *a, const char *q, int64_t step,
+                 uint64_t max_samples, struct res *out)
+{
+    eval_on(tsdb_queryable(g_db), pool, a, q, step, max_samples, out);
 }
 
 static void assert_same(const char *q, const struct res *x, const struct res *y)
@@ -243,6 +364,31 @@ static void test_promql_parallel_same_results(void **state)
     scry_arena_destroy(a1);
     scry_arena_destroy(a2);
     pql_pool_destroy(pool);
+}
+
+/* The batch read paths (the block's tsdb_chunk_iter_next_n, the NaN scan
+ * that lets a batch without stale markers through whole) against one
+ * sample at a time, on data with stale markers and counter resets. */
+static void test_promql_batch_vs_per_sample(void **state)
+{
+    (void)state;
+    struct scry_arena *a1 = scry_arena_create(0), *a2 = scry_arena_create(0);
+    size_t n_nonempty = 0;
+    for (size_t i = 0; i < sizeof queries / sizeof *queries; i++) {
+        static const int64_t steps[] = { 15000, 60000 };
+        for (size_t k = 0; k < 2; k++) {
+            struct res x, y;
+            eval(NULL, a1, queries[i], steps[k], 0, &x);
+            eval_on(&g_one_store, NULL, a2, queries[i], steps[k], 0, &y);
+            assert_same(queries[i], &x, &y);
+            n_nonempty += x.rc == 0 && x.r.n_series > 0;
+            scry_arena_reset(a1);
+            scry_arena_reset(a2);
+        }
+    }
+    assert_true(n_nonempty >= 26);
+    scry_arena_destroy(a1);
+    scry_arena_destroy(a2);
 }
 
 /* max_samples trips partway through the series, where the helper has
@@ -342,6 +488,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_promql_parallel_same_results),
         cmocka_unit_test(test_promql_parallel_same_errors),
+        cmocka_unit_test(test_promql_batch_vs_per_sample),
         cmocka_unit_test(test_promql_parallel_concurrent_queries),
         cmocka_unit_test(test_promql_parallel_pool_sizes),
     };

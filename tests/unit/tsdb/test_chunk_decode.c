@@ -7,6 +7,7 @@
  * must return the same samples, bit for bit, and the same error. The open
  * chunk's iterator (tsdb/chunk_open.c) gets the same treatment. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,8 +81,9 @@ static double special(void)
 /* Values of one of several shapes. */
 static void gen_values(double *v, size_t n)
 {
-    unsigned shape = (unsigned)(rnd() % 8);
+    unsigned shape = (unsigned)(rnd() % 9);
     unsigned k = (unsigned)(rnd() % 7);
+    bool up = rnd() % 2;
     static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
     int64_t c = (int64_t)(rnd() % 100000000);
     double x = bits_d(rnd() >> 2);
@@ -114,6 +116,10 @@ static void gen_values(double *v, size_t n)
             if (c > (1ll << 50) || c < -(1ll << 50))
                 c = 0;
             v[i] = (double)c / p10[k];
+            break;
+        case 8: /* pages of 4096 (a gcd): a counter, or a gauge up and down */
+            c += 4096 * (up ? (int64_t)(rnd() % 100) : (int64_t)(rnd() % 201) - 100);
+            v[i] = rnd() % 60 == 0 ? special() : (double)c;
             break;
         default: /* mixed */
             v[i] = rnd() % 3 == 0 ? special() : rnd() % 2 ? (double)(int64_t)(rnd() % 100) : bits_d(rnd());
