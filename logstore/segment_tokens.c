@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <zstd.h>
 
 #include "core/crc32c.h"
@@ -15,6 +16,41 @@
 #include "logstore/ls_internal.h"
 #include "logstore/segment_tokens.h"
 #include "logstore/tokenize.h"
+
+/* ---- big arrays ---- */
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void ls__advise_huge(void *p, size_t len)
+{
+    uintptr_t a = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+    uintptr_t e = ((uintptr_t)p + len) & ~(uintptr_t)(HUGE_PAGE - 1);
+    if (e > a)
+        (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+}
+
+void *ls__big_alloc(size_t len)
+{
+    if (len < 2 * HUGE_PAGE)
+        return scry_malloc(len);
+    size_t n = (len + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+    void *p = NULL;
+    SCRY_ASSERT(posix_memalign(&p, HUGE_PAGE, n) == 0); /* out of memory: as scry_malloc */
+    ls__advise_huge(p, n);
+    return p;
+}
+
+/* realloc for the arrays that grow to MiBs (old_len bytes of p are kept). */
+static void *big_grow(void *p, size_t old_len, size_t len)
+{
+    if (len < 2 * HUGE_PAGE)
+        return scry_realloc(p, len);
+    void *q = ls__big_alloc(len);
+    if (p)
+        memcpy(q, p, old_len);
+    free(p);
+    return q;
+}
 
 /* ---- tokens: dictionary words → chunk ids; ids and values → maps and keys ---- */
 
@@ -82,7 +118,8 @@ struct ls_tokmap {
 static void tokmap_grow(struct ls_tokmap *m)
 {
     size_t ns = m->n_slots ? m->n_slots * 2 : 1024;
-    struct mslot *sl = scry_calloc(ns, sizeof *sl);
+    struct mslot *sl = ls__big_alloc(ns * sizeof *sl);
+    memset(sl, 0, ns * sizeof *sl);
     for (size_t i = 0; i < m->n_slots; i++) {
         if (!m->slots[i].tok1)
             continue;
@@ -215,8 +252,9 @@ static void tokmap_end_chunk(struct ls_tokmap *m)
         if (!e->lenoff)
             continue;
         if (m->pn == m->pcap) {
-            m->pcap = m->pcap ? m->pcap * 2 : 4096;
-            m->pv = scry_realloc(m->pv, m->pcap * sizeof *m->pv);
+            size_t nc = m->pcap ? m->pcap * 2 : 4096;
+            m->pv = big_grow(m->pv, m->pn * sizeof *m->pv, nc * sizeof *m->pv);
+            m->pcap = nc;
         }
         m->pv[m->pn++] = (struct post){ e->tok, m->chunk, e->cnt };
         m->np[e->tok]++;
@@ -263,9 +301,10 @@ static void tokmap_add(struct ls_tokmap *m, const char *p, size_t len)
         }
     }
     if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 1024;
-        m->v = scry_realloc(m->v, m->cap * sizeof *m->v);
-        m->np = scry_realloc(m->np, m->cap * sizeof *m->np);
+        size_t nc = m->cap ? m->cap * 2 : 1024;
+        m->v = big_grow(m->v, m->n * sizeof *m->v, nc * sizeof *m->v);
+        m->np = big_grow(m->np, m->n * sizeof *m->np, nc * sizeof *m->np);
+        m->cap = nc;
     }
     struct tok *t = &m->v[m->n];
     t->len = (uint8_t)len;
@@ -451,7 +490,7 @@ int ls__tokmap_write(struct ls_tokmap *tm, struct scry_buf *f, uint32_t n_chunks
                      ZSTD_CCtx *cc, struct ls_segment_stats *st, struct scry_err *err)
 {
     /* Keys are sorted, not the 90-byte tokens: moving those was most of the sort. */
-    struct tkey *ord = scry_malloc((tm->n + 1) * sizeof *ord);
+    struct tkey *ord = ls__big_alloc((tm->n + 1) * sizeof *ord);
     for (size_t i = 0; i < tm->n; i++) {
         const struct tok *t = &tm->v[i];
         uint64_t k = 0;
@@ -462,9 +501,9 @@ int ls__tokmap_write(struct ls_tokmap *tm, struct scry_buf *f, uint32_t n_chunks
     qsort(ord, tm->n, sizeof *ord, tkey_cmp);
     /* The postings grouped by word (stable: chunk order kept), from the
      * word's offset off[i]. */
-    uint32_t *off = scry_malloc((tm->n + 1) * sizeof *off);
-    uint32_t *ids = scry_malloc((tm->pn + 1) * sizeof *ids);
-    uint32_t *cnts = scry_malloc((tm->pn + 1) * sizeof *cnts);
+    uint32_t *off = ls__big_alloc((tm->n + 1) * sizeof *off);
+    uint32_t *ids = ls__big_alloc((tm->pn + 1) * sizeof *ids);
+    uint32_t *cnts = ls__big_alloc((tm->pn + 1) * sizeof *cnts);
     uint32_t sum = 0;
     for (size_t i = 0; i < tm->n; i++) {
         off[i] = sum;
