@@ -12,6 +12,15 @@
 #include "core/buf.h"
 
 struct ls_tokmap;
+
+/* The flush's big arrays (the word map, the words, the postings, the file
+ * being built): allocations of >= 4 MiB are 2 MiB-aligned and advised to
+ * use transparent huge pages, so they fault in 2 MiB at a time (a page
+ * fault costs tens of microseconds on a KVM guest) and miss the TLB less.
+ * Freed with free(). ls__advise_huge advises the whole 2 MiB pages inside
+ * p[0..len) (only advice: errors are ignored). */
+void *ls__big_alloc(size_t len);
+void ls__advise_huge(void *p, size_t len);
 struct ls_segment_stats;
 struct scry_err;
 

@@ -269,6 +269,7 @@ int ls__segment_write(const char *dir, struct ls_stream **ss, size_t n, int leve
      * a fifth up front saves the copies of growing a buffer of tens of MB. */
     struct scry_buf f = { 0 };
     scry_buf_reserve(&f, raw / 5 + (64u << 10));
+    ls__advise_huge(f.p, f.cap);
     struct ls_tokmap *tm = ls__tokmap_create(values);
     size_t *per_stream = scry_calloc(n + 1, sizeof *per_stream);
     struct cw w = { .f = &f, .level = level, .tm = tm, .st = st, .cc = ZSTD_createCCtx(),
