@@ -5,8 +5,9 @@
  * decoded from gzip/deflate/snappy by Content-Encoding (decoded size limited
  * too), query string and form parameters merged the way Go's r.Form does
  * (body first, repeated keys kept: match[]), one arena per request, and the
- * Prometheus-style error envelope. Handlers run on libmicrohttpd's threads,
- * may block, and fill a buffered response.
+ * Prometheus-style error envelope. Handlers run on worker threads (one per
+ * request in flight, kept between requests), may block, and fill a buffered
+ * or streamed response.
  *
  * Lifecycle: create (binds the socket, so "port in use" surfaces here and
  * port 0 is resolved), add routes, start, ..., stop (stops accepting and

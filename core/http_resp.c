@@ -111,6 +111,10 @@ static bool accepts_gzip(const char *ae)
 struct stream {
     scry_http_stream_fn fn;
     void *ud;
+    struct scry__http_workers *w; /* refills run there; NULL: on MHD's thread */
+    struct MHD_Connection *conn;
+    bool piece_ready;  /* a worker refilled out (or failed: refill_failed) */
+    bool refill_failed;
     bool produced_all; /* fn returned true */
     bool finished;     /* out holds the last bytes of the body */
     bool gz;
@@ -182,8 +186,20 @@ static bool refill(struct stream *s)
     return deflate_raw(s);
 }
 
-/* MHD's content reader: called on the connection's thread whenever its
- * write buffer has room; pos is the count of bytes it got so far. */
+/* A worker's refill: the connection stays suspended until it is done. */
+static void refill_job(void *arg)
+{
+    struct stream *s = arg;
+    s->refill_failed = !refill(s);
+    s->piece_ready = true;
+    MHD_resume_connection(s->conn);
+}
+
+/* MHD's content reader: called on MHD's thread whenever the connection's
+ * write buffer has room; pos is the count of bytes it got so far. The next
+ * piece is produced on a worker (the producer may take a while: JSON of a
+ * large matrix), with the connection suspended and 0 returned meanwhile;
+ * MHD calls again once the worker resumes it. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *s = cls;
@@ -191,8 +207,20 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
     while (s->off == s->out.len) {
         if (s->finished)
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (s->piece_ready) {
+            s->piece_ready = false;
+            if (s->refill_failed)
+                return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD drops the connection */
+            continue;
+        }
+        if (s->w) {
+            MHD_suspend_connection(s->conn);
+            if (!scry__http_workers_submit(s->w, refill_job, s))
+                refill_job(s); /* the server is stopping: no workers left */
+            return 0;
+        }
         if (!refill(s))
-            return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD drops the connection */
+            return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     size_t n = s->out.len - s->off;
     if (n > max)
@@ -225,11 +253,11 @@ static bool has_header(const struct scry_http_resp *resp, const char *name)
     return false;
 }
 
-static enum MHD_Result queue(struct http_request *r, struct MHD_Connection *conn,
-                             struct MHD_Response *mr, const struct scry_http_resp *resp,
-                             bool compressible, bool gz)
+static struct MHD_Response *with_headers(struct http_request *r, struct MHD_Response *mr,
+                                         const struct scry_http_resp *resp, bool compressible,
+                                         bool gz)
 {
-    int status = resp->status >= 100 && resp->status <= 999 ? resp->status : 500;
+    r->status = resp->status >= 100 && resp->status <= 999 ? resp->status : 500;
     MHD_add_response_header(mr, "Content-Type",
                             resp->content_type ? resp->content_type : "application/json");
     for (size_t i = 0; i < resp->n_hdr; i++)
@@ -238,21 +266,30 @@ static enum MHD_Result queue(struct http_request *r, struct MHD_Connection *conn
         MHD_add_response_header(mr, "Vary", "Accept-Encoding");
     if (gz)
         MHD_add_response_header(mr, "Content-Encoding", "gzip");
-    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)status, mr);
+    return mr;
+}
+
+enum MHD_Result scry__http_queue(struct http_request *r, struct MHD_Connection *conn,
+                                 struct MHD_Response *mr)
+{
+    if (!mr)
+        return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     r->responded = true;
-    r->status = status;
     return ret;
 }
 
 /* resp.body holds the first SCRY_HTTP_STREAM_CHUNK_BYTES or more; the
  * stream takes them over with the producer. */
-static enum MHD_Result send_stream(struct http_request *r, struct MHD_Connection *conn,
-                                   struct scry_http_resp *resp)
+static struct MHD_Response *make_stream(struct http_request *r, struct MHD_Connection *conn,
+                                        struct scry_http_resp *resp)
 {
     struct stream *s = scry_calloc(1, sizeof *s);
     s->fn = resp->stream;
     s->ud = resp->stream_ud;
+    s->w = r->srv ? r->srv->workers : NULL;
+    s->conn = conn;
     bool compressible = !has_header(resp, "Content-Encoding");
     if (compressible &&
         accepts_gzip(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept-Encoding")))
@@ -270,22 +307,28 @@ static enum MHD_Result send_stream(struct http_request *r, struct MHD_Connection
                                           stream_read, s, stream_free);
     if (!mr) {
         stream_free(s);
-        return MHD_NO;
+        return NULL;
     }
-    return queue(r, conn, mr, resp, compressible, s->gz);
+    return with_headers(r, mr, resp, compressible, s->gz);
 }
 
 enum MHD_Result scry__http_send_resp(struct http_request *r, struct MHD_Connection *conn,
                                      struct scry_http_resp *resp)
 {
+    return scry__http_queue(r, conn, scry__http_make_resp(r, conn, resp));
+}
+
+struct MHD_Response *scry__http_make_resp(struct http_request *r, struct MHD_Connection *conn,
+                                          struct scry_http_resp *resp)
+{
     assert(!r->responded);
     if (resp->upgrade)
-        return scry__http_send_upgrade(r, conn, resp);
+        return scry__http_make_upgrade(r, resp);
     if (resp->stream) {
         bool head = strcmp(r->req.method, "HEAD") == 0;
         if (!produce(resp->stream, resp->stream_ud, &resp->body,
                      head ? SIZE_MAX : SCRY_HTTP_STREAM_CHUNK_BYTES))
-            return send_stream(r, conn, resp);
+            return make_stream(r, conn, resp);
         resp->stream = NULL; /* ended early: answered as a buffered body */
     }
     bool gz = false;
@@ -308,7 +351,7 @@ enum MHD_Result scry__http_send_resp(struct http_request *r, struct MHD_Connecti
     struct MHD_Response *mr = MHD_create_response_from_buffer_with_free_callback(len, p, free);
     if (!mr) {
         free(p);
-        return MHD_NO;
+        return NULL;
     }
-    return queue(r, conn, mr, resp, compressible, gz);
+    return with_headers(r, mr, resp, compressible, gz);
 }
