@@ -64,7 +64,9 @@ typedef void (*scry_http_upgrade_fn)(struct scry_http_upgraded *u, void *ud);
 /* A streamed body's producer: appends the next bytes of the body to out and
  * returns true once it has appended the last ones. Each call should add
  * about SCRY_HTTP_STREAM_CHUNK_BYTES or more (any amount is correct; fewer
- * bytes only mean more calls), and must add at least one byte or finish. */
+ * bytes only mean more calls), and must add at least one byte or finish.
+ * It is only called while out holds fewer than SCRY_HTTP_STREAM_CHUNK_BYTES,
+ * so a producer may count its chunk by out->len. */
 typedef bool (*scry_http_stream_fn)(void *ud, struct scry_buf *out);
 #define SCRY_HTTP_STREAM_CHUNK_BYTES (64u << 10)
 

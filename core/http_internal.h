@@ -17,6 +17,9 @@
 /* Response bodies up to this size go out whole; larger ones are gzipped
  * when the client accepts it (http_resp.c). */
 #define SCRY__HTTP_GZIP_MIN_BYTES 1024u
+/* A streamed body is produced on a worker in pieces of about this size
+ * (http_resp.c). */
+#define SCRY__HTTP_STREAM_PIECE_BYTES (1u << 20)
 
 /* ---- the worker threads (http_workers.c) ---- */
 
