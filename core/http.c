@@ -1,15 +1,15 @@
 /* http.c — the server: listening socket, routing, request lifecycle.
  *
- * Threading. libmicrohttpd runs with MHD_USE_INTERNAL_POLLING_THREAD |
- * MHD_USE_THREAD_PER_CONNECTION: one thread accepts, and every connection
- * gets its own thread that runs our handlers. Query handlers block for
- * seconds (a range query over a week of data, a Loki search over cold
- * segments); with a thread pool each pool thread multiplexes many
- * connections, so one slow query would stall every other connection on the
- * same thread, including the health check and /metrics scrapes. A thread per
- * connection isolates them, and the connection limit (default 1024) bounds
- * the threads; a thread's 8 MiB stack is virtual, only touched pages count.
- * Polling is MHD_USE_AUTO (poll(2) here), since select(2) breaks past fd 1024.
+ * Threading. libmicrohttpd's one polling thread (epoll) reads requests and
+ * writes answers; once a request is complete its connection is suspended and
+ * the rest (body decoding, the handler, gzip, the pieces of a streamed body,
+ * an upgraded session) runs on a worker of http_workers.c, which resumes the
+ * connection with the answer ready. A query handler may block for seconds (a
+ * range query over a week, a Loki search over cold segments); a job never
+ * waits behind another, since a busy pool grows, so a slow query stalls
+ * neither the health check nor /metrics. The workers are kept between
+ * requests: MHD's thread per connection cost ~0.3 ms of CPU per connection
+ * to create and end (http_workers.c).
  *
  * Request lifecycle (MHD calls the access handler several times):
  *   1st call   headers are in. Create the request state and its arena, match
@@ -24,10 +24,12 @@
  *              mid-upload; MHD cannot queue a response then, so we stop
  *              storing, drain what still comes (past 4 MiB more we drop the
  *              connection) and answer 413 at the end.
- *   last call  (upload_data_size 0) decode the body by Content-Encoding,
- *              parse parameters, run the handler, queue its response
- *              (http_resp.c: buffered, streamed, or a 101 upgrade whose
- *              session runs in http_upgrade.c).
+ *   last call  (upload_data_size 0) suspend the connection and hand the
+ *              request to a worker, which decodes the body by
+ *              Content-Encoding, parses parameters, runs the handler, builds
+ *              its response (http_resp.c: buffered, streamed, or a 101
+ *              upgrade whose session runs in http_upgrade.c) and resumes.
+ *   resumed    MHD calls once more: queue the worker's response.
  *   completed  MHD_OPTION_NOTIFY_COMPLETED: observe callback, free the body,
  *              destroy the arena, decrement the in-flight count.
  *
@@ -39,10 +41,12 @@
  *
  * Shutdown: MHD_quiesce_daemon stops accepting (it needs MHD_USE_ITC), we
  * wait on a condition variable until the in-flight count drops to 0 or the
- * shutdown timeout passes, then MHD_stop_daemon closes idle connections and
- * joins the connection threads. A handler still running after the timeout
- * is still joined: a thread cannot be cancelled safely in the middle of a
- * query, so the bound holds only for handlers that finish. */
+ * shutdown timeout passes, then let the workers finish their jobs (MHD must
+ * not stop with a connection suspended; a request arriving meanwhile on a
+ * kept-alive connection runs on MHD's thread) and MHD_stop_daemon closes the
+ * idle connections. A handler still running after the timeout is waited
+ * for: a thread cannot be cancelled safely in the middle of a query, so the
+ * bound holds only for handlers that finish. */
 #include "core/http.h"
 #include "core/http_internal.h"
 #include "core/mem.h"
@@ -272,8 +276,9 @@ int scry_http_server_start(struct scry_http_server *srv, struct scry_err *err)
 {
     if (!srv || srv->fd < 0 || srv->daemon)
         return scry_err_set(err, SCRY_EINVAL, "http server: not startable");
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                     MHD_USE_ITC | MHD_USE_AUTO | MHD_ALLOW_UPGRADE;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE;
+    srv->workers = scry__http_workers_new();
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)srv->fd,
@@ -288,8 +293,11 @@ int scry_http_server_start(struct scry_http_server *srv, struct scry_err *err)
          * request, which cost 0.6 ms of CPU per query here. */
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
         MHD_OPTION_END);
-    if (!srv->daemon)
+    if (!srv->daemon) {
+        scry__http_workers_free(srv->workers);
+        srv->workers = NULL;
         return scry_err_set(err, SCRY_EIO, "http server: MHD_start_daemon failed");
+    }
     return 0;
 }
 
@@ -314,8 +322,11 @@ void scry_http_server_stop(struct scry_http_server *srv)
         if (pthread_cond_timedwait(&srv->idle, &srv->mu, &deadline) == ETIMEDOUT)
             break;
     pthread_mutex_unlock(&srv->mu);
+    scry__http_workers_drain(srv->workers);
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    scry__http_workers_free(srv->workers);
+    srv->workers = NULL;
     /* After a successful quiesce the socket is ours to close; otherwise
      * MHD_stop_daemon closed it. */
     if (s != MHD_INVALID_SOCKET)
@@ -345,6 +356,35 @@ void scry_http_server_destroy(struct scry_http_server *srv)
 }
 
 /* The error envelope as the whole response; for errors found by this layer. */
+static struct MHD_Response *make_error_v(struct http_request *r, struct MHD_Connection *conn,
+                                         int status, const char *error_type, const char *allow,
+                                         const char *fmt, va_list ap)
+{
+    struct scry_http_resp resp = { .status = status };
+    char msg[SCRY_ERR_MSG_MAX + 128];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    scry_http_error(&resp, status, error_type, "%s", msg);
+    if (allow)
+        scry_http_resp_header(&resp, "Allow", allow);
+    return scry__http_make_resp(r, conn, &resp);
+}
+
+/* On a worker: the response, queued once MHD resumes the connection. */
+static struct MHD_Response *make_error(struct http_request *r, struct MHD_Connection *conn,
+                                       int status, const char *error_type, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static struct MHD_Response *make_error(struct http_request *r, struct MHD_Connection *conn,
+                                       int status, const char *error_type, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    struct MHD_Response *mr = make_error_v(r, conn, status, error_type, NULL, fmt, ap);
+    va_end(ap);
+    return mr;
+}
+
+/* On MHD's thread, before any handler ran: queued at once. */
 static enum MHD_Result send_error(struct http_request *r, struct MHD_Connection *conn, int status,
                                   const char *error_type, const char *allow, const char *fmt,
                                   ...) __attribute__((format(printf, 6, 7)));
@@ -353,16 +393,11 @@ static enum MHD_Result send_error(struct http_request *r, struct MHD_Connection 
                                   const char *error_type, const char *allow, const char *fmt,
                                   ...)
 {
-    struct scry_http_resp resp = { .status = status };
-    char msg[SCRY_ERR_MSG_MAX + 128];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    struct MHD_Response *mr = make_error_v(r, conn, status, error_type, allow, fmt, ap);
     va_end(ap);
-    scry_http_error(&resp, status, error_type, "%s", msg);
-    if (allow)
-        scry_http_resp_header(&resp, "Allow", allow);
-    return scry__http_send_resp(r, conn, &resp);
+    return scry__http_queue(r, conn, mr);
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -553,14 +588,13 @@ static bool is_form(const char *ct)
     return c == 0 || c == ';' || c == ' ' || c == '\t';
 }
 
-/* The body is complete: decode it, collect parameters, run the handler. */
-static enum MHD_Result finish(struct http_request *r, struct MHD_Connection *conn)
+/* The body is complete: decode it, collect parameters, run the handler.
+ * Runs on a worker, with the connection suspended; NULL when MHD could not
+ * make a response (the connection is dropped). */
+static struct MHD_Response *respond(struct http_request *r, struct MHD_Connection *conn)
 {
     struct scry_http_req *req = &r->req;
     struct scry_err err = { 0 };
-    if (r->too_large)
-        return send_error(r, conn, 413, "bad_data", NULL,
-                          "request body exceeds the limit of %zu bytes", r->limit);
     const char *enc = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding");
     if (!enc || !*enc || strcasecmp(enc, "identity") == 0) {
         req->body = r->raw.p ? r->raw.p : ""; /* freed at completion, no copy */
@@ -570,14 +604,14 @@ static enum MHD_Result finish(struct http_request *r, struct MHD_Connection *con
                                        &req->body, &req->body_len, &err);
         scry_buf_fini(&r->raw);
         if (rc == SCRY_ELIMIT)
-            return send_error(r, conn, 413, "bad_data", NULL, "%s", err.msg);
+            return make_error(r, conn, 413, "bad_data", "%s", err.msg);
         if (rc == SCRY_EINVAL && r->route->own_unknown_encoding) {
             req->body = "";
             req->body_len = 0;
         } else if (rc == SCRY_EINVAL) {
-            return send_error(r, conn, 415, "bad_data", NULL, "%s", err.msg);
+            return make_error(r, conn, 415, "bad_data", "%s", err.msg);
         } else if (rc != 0) {
-            return send_error(r, conn, 400, "bad_data", NULL, "%s", err.msg);
+            return make_error(r, conn, 400, "bad_data", "%s", err.msg);
         }
     }
     struct args_ctx ac = { .r = r, .err = &err };
@@ -585,23 +619,47 @@ static enum MHD_Result finish(struct http_request *r, struct MHD_Connection *con
         struct scry_http_param *v = NULL;
         if (scry_http_form_parse(req->arena, req->body, req->body_len, &v, &req->n_params,
                                  &ac.cap, &err) != 0)
-            return send_error(r, conn, 400, "bad_data", NULL, "invalid form body: %s",
+            return make_error(r, conn, 400, "bad_data", "invalid form body: %s",
                               err.msg);
         req->params = v;
     }
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &ac);
     if (ac.rc != 0)
-        return send_error(r, conn, 400, "bad_data", NULL, "invalid query string: %s", err.msg);
+        return make_error(r, conn, 400, "bad_data", "invalid query string: %s", err.msg);
     req->path_params = r->pp;
     req->n_path_params = r->n_pp;
     req->conn = conn;
 
     struct scry_http_resp resp = { .status = 200 };
     r->route->fn(req, &resp, r->route->ud);
-    enum MHD_Result ret = scry__http_send_resp(r, conn, &resp);
-    scry_buf_fini(&resp.body); /* empty unless scry__http_send_resp failed early */
-    return ret;
+    struct MHD_Response *mr = scry__http_make_resp(r, conn, &resp);
+    scry_buf_fini(&resp.body); /* empty unless scry__http_make_resp failed early */
+    return mr;
 }
+
+static void respond_job(void *arg)
+{
+    struct http_request *r = arg;
+    r->ready = respond(r, r->conn);
+    MHD_resume_connection(r->conn);
+}
+
+/* The request is complete: hand it to a worker (answered in on_access once
+ * MHD resumes the connection). */
+static enum MHD_Result dispatch(struct http_request *r, struct MHD_Connection *conn)
+{
+    if (r->too_large)
+        return send_error(r, conn, 413, "bad_data", NULL,
+                          "request body exceeds the limit of %zu bytes", r->limit);
+    r->dispatched = true;
+    r->conn = conn;
+    MHD_suspend_connection(conn);
+    if (!scry__http_workers_submit(r->srv->workers, respond_job, r))
+        respond_job(r); /* stopping: the workers are gone */
+    return MHD_YES;
+}
+
+
 
 static struct http_request *request_new(struct scry_http_server *srv, struct MHD_Connection *conn,
                                    const char *method)
@@ -638,7 +696,12 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->responded) /* answered early (404, 413 by Content-Length, ...) */
         return MHD_YES;
-    return finish(r, conn);
+    if (r->dispatched) { /* resumed: the worker's answer is ready */
+        struct MHD_Response *mr = r->ready;
+        r->ready = NULL;
+        return scry__http_queue(r, conn, mr);
+    }
+    return dispatch(r, conn);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,

@@ -5,8 +5,9 @@
  * decoded from gzip/deflate/snappy by Content-Encoding (decoded size limited
  * too), query string and form parameters merged the way Go's r.Form does
  * (body first, repeated keys kept: match[]), one arena per request, and the
- * Prometheus-style error envelope. Handlers run on libmicrohttpd's threads,
- * may block, and fill a buffered response.
+ * Prometheus-style error envelope. Handlers run on worker threads (one per
+ * request in flight, kept between requests), may block, and fill a buffered
+ * or streamed response.
  *
  * Lifecycle: create (binds the socket, so "port in use" surfaces here and
  * port 0 is resolved), add routes, start, ..., stop (stops accepting and
@@ -63,7 +64,9 @@ typedef void (*scry_http_upgrade_fn)(struct scry_http_upgraded *u, void *ud);
 /* A streamed body's producer: appends the next bytes of the body to out and
  * returns true once it has appended the last ones. Each call should add
  * about SCRY_HTTP_STREAM_CHUNK_BYTES or more (any amount is correct; fewer
- * bytes only mean more calls), and must add at least one byte or finish. */
+ * bytes only mean more calls), and must add at least one byte or finish.
+ * It is only called while out holds fewer than SCRY_HTTP_STREAM_CHUNK_BYTES,
+ * so a producer may count its chunk by out->len. */
 typedef bool (*scry_http_stream_fn)(void *ud, struct scry_buf *out);
 #define SCRY_HTTP_STREAM_CHUNK_BYTES (64u << 10)
 

@@ -2,27 +2,28 @@
  *
  * A handler that sets scry_http_resp.upgrade gets a 101 and then the raw
  * socket, through the scry_http_upgraded_* calls. MHD hands the socket over
- * after the 101 went out; in thread-per-connection mode its upgrade handler
- * runs on the connection's own thread and may block, so the session runs
- * right there. Moved out of http.c unchanged: the request lifecycle there
- * does not need to know how a session reads and writes. */
+ * after the 101 went out, and the session runs on a worker thread. Apart
+ * from http.c: the request lifecycle there does not need to know how a
+ * session reads and writes. */
 #include "core/http.h"
 #include "core/http_internal.h"
+#include "core/mem.h"
 
 #include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <microhttpd.h>
 
-/* MHD hands over the socket after the 101 went out. In thread-per-connection
- * mode this runs on the connection's thread and may block (MHD's contract
- * for MHD_UpgradeHandler), so the session runs right here: no thread of our
- * own, and the request, counted in flight, lives until the session ends,
- * which is how server stop finds and waits for sessions. */
+/* MHD hands over the socket after the 101 went out, on its polling
+ * thread, which must not block: the session runs on a worker
+ * (http_workers.c). The request, counted in flight, lives until the session
+ * ends and MHD closes the connection, which is how server stop finds and
+ * waits for sessions. */
 struct scry_http_upgraded {
     struct scry_http_server *srv;
     int fd;
@@ -30,34 +31,54 @@ struct scry_http_upgraded {
     size_t extra_len;
 };
 
+struct session {
+    struct http_request *r;
+    struct MHD_UpgradeResponseHandle *urh;
+    int fd;
+    size_t extra_len;
+    char extra[]; /* bytes MHD read past the request: a copy, MHD's may go */
+};
+
+static void run_session(void *arg)
+{
+    struct session *ss = arg;
+    struct http_request *r = ss->r;
+    struct scry_http_upgraded u = { r->srv, ss->fd, ss->extra, ss->extra_len };
+    assert(r->up_fn);
+    r->up_fn(&u, r->up_ud);
+    MHD_upgrade_action(ss->urh, MHD_UPGRADE_ACTION_CLOSE);
+    free(ss);
+}
+
 static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
                        const char *extra_in, size_t extra_in_size, MHD_socket sock,
                        struct MHD_UpgradeResponseHandle *urh)
 {
     (void)conn;
     (void)con_cls;
-    struct http_request *r = cls;
-    struct scry_http_upgraded u = { r->srv, (int)sock, extra_in, extra_in_size };
-    assert(r->up_fn);
-    r->up_fn(&u, r->up_ud);
-    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    struct session *ss = scry_malloc(sizeof *ss + extra_in_size + 1);
+    ss->r = cls;
+    ss->urh = urh;
+    ss->fd = (int)sock;
+    ss->extra_len = extra_in_size;
+    if (extra_in_size)
+        memcpy(ss->extra, extra_in, extra_in_size);
+    if (!ss->r->srv->workers || !scry__http_workers_submit(ss->r->srv->workers, run_session, ss))
+        run_session(ss); /* stopping: the session sees it and ends at once */
 }
 
-enum MHD_Result scry__http_send_upgrade(struct http_request *r, struct MHD_Connection *conn,
-                                        struct scry_http_resp *resp)
+struct MHD_Response *scry__http_make_upgrade(struct http_request *r,
+                                             struct scry_http_resp *resp)
 {
     r->up_fn = resp->upgrade;
     r->up_ud = resp->upgrade_ud;
     struct MHD_Response *mr = MHD_create_response_for_upgrade(on_upgrade, r);
     if (!mr)
-        return MHD_NO;
+        return NULL;
     for (size_t i = 0; i < resp->n_hdr; i++)
         MHD_add_response_header(mr, resp->hdr_name[i], resp->hdr_value[i]);
-    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_SWITCHING_PROTOCOLS, mr);
-    MHD_destroy_response(mr);
-    r->responded = true;
     r->status = MHD_HTTP_SWITCHING_PROTOCOLS;
-    return ret;
+    return mr;
 }
 
 ssize_t scry_http_upgraded_read(struct scry_http_upgraded *u, void *p, size_t cap,

@@ -647,6 +647,41 @@ static void test_http_stop_waits_for_in_flight(void **state)
     scry_http_server_stop(f->srv); /* twice is fine */
 }
 
+/* Handlers run on workers, and a busy pool grows: slow requests in flight
+ * hold up neither new connections nor one another. */
+static void test_http_slow_handlers_block_no_one(void **state)
+{
+    struct fixture *f = *state;
+    struct slow_call c[3];
+    pthread_t t[3];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 3; i++) {
+        c[i] = (struct slow_call){ .port = f->port };
+        pthread_create(&t[i], NULL, slow_thread, &c[i]);
+    }
+    struct timespec ts = { 0, 100 * 1000000L };
+    nanosleep(&ts, NULL);
+    for (int i = 0; i < 5; i++) { /* answered while the three sleep */
+        struct reply r = get(f->port, "/echo");
+        assert_int_equal(r.status, 200);
+        reply_fini(&r);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double echo_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(echo_ms < 380);
+    for (int i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double all_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(all_ms < 1000); /* the three slept side by side, not one after another */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(c[i].r.status, 200);
+        assert_string_equal(c[i].r.body.p, "slow done");
+        reply_fini(&c[i].r);
+    }
+}
+
 static void test_http_survives_garbage(void **state)
 {
     struct fixture *f = *state;
@@ -857,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_http_listen_address_forms),
         cmocka_unit_test_setup_teardown(test_http_stop_waits_for_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_upgrade_hands_over_the_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_slow_handlers_block_no_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_survives_garbage, setup, teardown),
         cmocka_unit_test(test_http_form_parse_rules),
         cmocka_unit_test(test_http_body_decode_limits),

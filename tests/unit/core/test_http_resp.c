@@ -55,6 +55,8 @@ static bool gen_fill(void *ud, struct scry_buf *out)
 {
     static const size_t sizes[] = { 1, 777, 70000, 200000, 4096 };
     struct gen *g = ud;
+    /* core's promise (http.h): producers may count their chunk by out->len */
+    assert_true(out->len < SCRY_HTTP_STREAM_CHUNK_BYTES);
     size_t k = sizes[g->call++ % 5];
     if (k > g->n - g->pos)
         k = g->n - g->pos;
