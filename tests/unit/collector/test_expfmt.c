@@ -14,6 +14,7 @@
 
 #include "collector/expfmt.h"
 #include "collector/expfmt_internal.h"
+#include "tests/unit/xorshift.h"
 
 #define TEXT COL_EXPFMT_TEXT
 #define OM COL_EXPFMT_OPENMETRICS
@@ -439,9 +440,7 @@ static void test_expfmt_float_fast_path_is_exact(void **state)
 {
     uint64_t x = 88172645463325252ULL;
     for (int i = 0; i < 200000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        test_xorshift(&x);
         char s[64];
         int digits = 1 + (int)(x % 19);
         uint64_t m = x >> 8;

@@ -16,6 +16,7 @@
 #include "core/json_read.h"
 #include "json_read_fixture.h"
 #include "tests/unit/otlp_contract.h"
+#include "tests/unit/xorshift.h"
 
 /* ---------------------------------------------------------------- access */
 
@@ -235,13 +236,7 @@ struct gen {
     size_t n, cap;
 };
 
-static uint64_t rnd(struct gen *g)
-{
-    g->rng ^= g->rng << 13;
-    g->rng ^= g->rng >> 7;
-    g->rng ^= g->rng << 17;
-    return g->rng;
-}
+static uint64_t rnd(struct gen *g) { return test_xorshift(&g->rng); }
 
 static struct leaf *add_leaf(struct gen *g, enum scry_jtype t)
 {

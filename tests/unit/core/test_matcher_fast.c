@@ -13,16 +13,11 @@
 #include <cmocka.h>
 
 #include "core/matcher.h"
+#include "tests/unit/xorshift.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
-static uint32_t rnd(uint32_t n)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng % n);
-}
+static uint32_t rnd(uint32_t n) { return (uint32_t)(test_xorshift(&rng) % n); }
 
 /* Balanced pieces only, so that "(?:" p ")" means the same as p. */
 static const char *const pieces[] = {

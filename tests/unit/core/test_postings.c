@@ -11,15 +11,10 @@
 
 #include "core/arena.h"
 #include "core/postings.h"
+#include "tests/unit/xorshift.h"
 
 static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return test_xorshift(&rng_state); }
 
 #define UNIVERSE 600
 

@@ -18,17 +18,12 @@
 #include "core/arena.h"
 #include "core/timeparse.h"
 #include "logstore/format.h"
+#include "tests/unit/xorshift.h"
 
 #define T0 1796083200000000000LL /* 2026-12-01T00:00:00Z, day 20788 */
 
 static uint64_t rng = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return test_xorshift(&rng); }
 
 /* A line for t: sometimes stating t (ms or µs, or minutes off), sometimes newlines. */
 static size_t make_line(char *buf, int64_t t)

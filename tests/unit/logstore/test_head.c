@@ -16,18 +16,13 @@
 
 #include "core/arena.h"
 #include "logstore/ls_internal.h"
+#include "tests/unit/xorshift.h"
 
 #define N_STREAMS 3
 #define N_ENTRIES 40000
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
+static uint64_t rnd(void) { return test_xorshift(&rng); }
 
 struct want {
     int64_t t;

@@ -27,6 +27,7 @@
 #include "query/engine.h"
 #include "query/promql.h"
 #include "tsdb/tsdb.h"
+#include "tests/unit/xorshift.h"
 
 #define STEP_MS 15000
 #define HOURS 3
@@ -47,13 +48,7 @@ static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw
 
 /* xorshift: the same data on every run */
 static uint64_t rng = 88172645463325252ULL;
-static double rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (double)(rng >> 11) / 9007199254740992.0;
-}
+static double rnd(void) { return (double)(test_xorshift(&rng) >> 11) / 9007199254740992.0; }
 
 struct gen {
     struct scry_label lab[5];

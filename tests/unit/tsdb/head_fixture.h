@@ -14,15 +14,10 @@
 #include "core/arena.h"
 #include "core/matcher.h"
 #include "tsdb/head.h"
+#include "tests/unit/xorshift.h"
 
 static uint64_t rng_state __attribute__((unused));
-static inline uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static inline uint64_t rnd(void) { return test_xorshift(&rng_state); }
 
 static inline int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {

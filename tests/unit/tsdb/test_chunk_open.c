@@ -11,15 +11,10 @@
 #include <cmocka.h>
 
 #include "tsdb/head_internal.h"
+#include "tests/unit/xorshift.h"
 
 static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
-}
+static uint64_t rnd(void) { return test_xorshift(&rng_state); }
 
 static double special(unsigned k)
 {
