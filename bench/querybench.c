@@ -3,7 +3,9 @@
  *
  *   querybench load RWFILE DIR
  *       RWFILE from `rwgen gen`; appends every sample to a tsdb in DIR
- *       (which must not exist) and flushes the head into a block.
+ *       (which must not exist) and flushes the head into a block. With
+ *       QUERYBENCH_HEAD_TAIL=MIN the last MIN minutes are appended after
+ *       the flush and stay in the head (WAL), as on a running server.
  *   querybench run DIR QUERIES [ID [STEP_S [REPS]]]
  *       QUERIES is shared/bench/peers/queries.txt ("ID  PromQL" lines).
  *       Every query (or only ID) runs as a range query over the data set's
@@ -47,6 +49,33 @@ static struct tsdb *open_db(const char *dir, int64_t *clock_ms, struct scry_cloc
     return db;
 }
 
+/* Appends the samples with lo < t <= hi, time-major, in batches, as the
+ * remote_write sender delivers them. */
+static void append_range(struct tsdb *db, const struct dataset *d, uint64_t *refs,
+                         struct scry_label (*labs)[32], const size_t *n_labs, int64_t lo,
+                         int64_t hi)
+{
+    struct scry_err err;
+    size_t max_n = 0;
+    for (size_t i = 0; i < d->n_series; i++)
+        if (d->s[i].n > max_n)
+            max_n = d->s[i].n;
+    for (size_t j = 0; j < max_n; j += 10) {
+        struct scry_appender *app;
+        if (scry_appender_begin(tsdb_appendable(db), NULL, &app, &err))
+            die(err.msg);
+        for (size_t i = 0; i < d->n_series; i++) {
+            struct scry_labels ls = {labs[i], n_labs[i]};
+            for (size_t k = j; k < j + 10 && k < d->s[i].n; k++)
+                if (d->s[i].t[k] > lo && d->s[i].t[k] <= hi &&
+                    scry_append_sample(app, &refs[i], &ls, d->s[i].t[k], d->s[i].v[k], &err))
+                    die(err.msg);
+        }
+        if (scry_appender_commit(app, &err))
+            die(err.msg);
+    }
+}
+
 static int cmd_load(const char *file, const char *dir)
 {
     struct dataset d = {0};
@@ -63,32 +92,28 @@ static int cmd_load(const char *file, const char *dir)
     struct tsdb *db = open_db(dir, &clock_ms, &clk, false);
     struct scry_err err;
     double t0 = now_s();
-    /* time-major, in batches, as the remote_write sender delivers them */
-    size_t max_n = 0;
-    for (size_t i = 0; i < d.n_series; i++)
-        if (d.s[i].n > max_n)
-            max_n = d.s[i].n;
     uint64_t *refs = scry_calloc(d.n_series, sizeof *refs);
     struct scry_label (*labs)[32] = scry_calloc(d.n_series, sizeof *labs);
     size_t *n_labs = scry_calloc(d.n_series, sizeof *n_labs);
     for (size_t i = 0; i < d.n_series; i++)
         n_labs[i] = parse_labels(&d.s[i], labs[i], 32);
-    for (size_t j = 0; j < max_n; j += 10) {
-        struct scry_appender *app;
-        if (scry_appender_begin(tsdb_appendable(db), NULL, &app, &err))
-            die(err.msg);
-        for (size_t i = 0; i < d.n_series; i++) {
-            struct scry_labels ls = {labs[i], n_labs[i]};
-            for (size_t k = j; k < j + 10 && k < d.s[i].n; k++)
-                if (scry_append_sample(app, &refs[i], &ls, d.s[i].t[k], d.s[i].v[k], &err))
-                    die(err.msg);
-        }
-        if (scry_appender_commit(app, &err))
-            die(err.msg);
-    }
+    /* QUERYBENCH_HEAD_TAIL=MIN: the last MIN minutes stay in the head (and
+     * its WAL) instead of the block, as on a running server, so every
+     * series is read from both (tsdb/querier_merge.c). */
+    const char *tail = getenv("QUERYBENCH_HEAD_TAIL");
+    int64_t cut = tail ? maxt - atoll(tail) * 60000 : maxt;
+    append_range(db, &d, refs, labs, n_labs, INT64_MIN, cut);
     double t1 = now_s();
     if (tsdb_flush(db, &err))
         die(err.msg);
+    double t2 = now_s();
+    if (cut < maxt) {
+        memset(refs, 0, d.n_series * sizeof *refs); /* the flush may drop them */
+        append_range(db, &d, refs, labs, n_labs, cut, maxt);
+    }
+    free(refs);
+    free(labs);
+    free(n_labs);
     tsdb_close(db);
     char path[4096];
     snprintf(path, sizeof path, "%s/querybench.range", dir);
@@ -99,7 +124,7 @@ static int cmd_load(const char *file, const char *dir)
     fclose(f);
     printf("loaded %zu series, %" PRIu64 " samples in %.2f s, flushed in %.2f s; range %" PRId64
            "..%" PRId64 "\n",
-           d.n_series, d.n_samples, t1 - t0, now_s() - t1, mint, maxt);
+           d.n_series, d.n_samples, t1 - t0, t2 - t1, mint, maxt);
     return 0;
 }
 

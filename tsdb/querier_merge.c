@@ -6,8 +6,10 @@
  * merge scans the parts linearly instead of keeping a heap: fewer branches
  * and no bookkeeping for the common case of a single part holding the
  * series. A series found in exactly one part hands out that part's own
- * sample iterator, so the merge costs nothing per sample unless parts
- * really overlap. */
+ * sample iterator, so the merge costs nothing per sample then; a series in
+ * several parts (every series of a running server once older data is in a
+ * block) is read in runs through next_batch, which costs little per sample
+ * unless parts interleave sample by sample. */
 #include "tsdb/querier_merge.h"
 
 #include <assert.h>
@@ -19,21 +21,52 @@
 
 /* ---- samples ------------------------------------------------------------ */
 
+/* Each part keeps its current sample (t, v) and, after it, the samples it
+ * read ahead (buf[pos..len)): next_batch reads a part in runs and keeps
+ * what it read past the run's end. next, seek and next_batch all move a
+ * part through part_next and part_seek, which take the read-ahead first. */
+
 static void iter_pick(struct tsdb_merge_iter *it)
 {
     size_t best = it->n;
     for (size_t i = 0; i < it->n; i++)
-        if (it->have[i] && (best == it->n || it->t[i] < it->t[best]))
+        if (it->parts[i].have && (best == it->n || it->parts[i].t < it->parts[best].t))
             best = i;
     it->cur = best;
     it->state = best == it->n ? 2 : 1;
 }
 
-static void iter_load(struct tsdb_merge_iter *it, size_t i, bool ok)
+static void part_load(struct tsdb_merge_part *p, bool ok)
 {
-    it->have[i] = ok;
+    p->have = ok;
     if (ok)
-        it->its[i]->ops->at(it->its[i], &it->t[i], &it->v[i]);
+        p->it->ops->at(p->it, &p->t, &p->v);
+    else
+        p->done = true;
+}
+
+static void part_next(struct tsdb_merge_part *p)
+{
+    if (p->pos < p->len) {
+        p->t = p->buf_t[p->pos];
+        p->v = p->buf_v[p->pos++];
+    } else if (p->done) {
+        p->have = false;
+    } else {
+        part_load(p, p->it->ops->next(p->it));
+    }
+}
+
+static void part_seek(struct tsdb_merge_part *p, int64_t t_ms)
+{
+    while (p->pos < p->len && p->buf_t[p->pos] < t_ms)
+        p->pos++;
+    if (p->pos < p->len)
+        part_next(p);
+    else if (p->done)
+        p->have = false;
+    else /* the part's own position is the last sample read ahead, < t_ms */
+        part_load(p, p->it->ops->seek(p->it, t_ms));
 }
 
 static bool iter_next(struct scry_sample_iter *base)
@@ -43,14 +76,14 @@ static bool iter_next(struct scry_sample_iter *base)
         return false;
     if (it->state == 0) {
         for (size_t i = 0; i < it->n; i++)
-            iter_load(it, i, it->its[i]->ops->next(it->its[i]));
+            part_next(&it->parts[i]);
     } else {
         /* Advance every part positioned at the current timestamp: that is
          * the deduplication of equal timestamps. */
-        int64_t t = it->t[it->cur];
+        int64_t t = it->parts[it->cur].t;
         for (size_t i = 0; i < it->n; i++)
-            if (it->have[i] && it->t[i] == t)
-                iter_load(it, i, it->its[i]->ops->next(it->its[i]));
+            if (it->parts[i].have && it->parts[i].t == t)
+                part_next(&it->parts[i]);
     }
     iter_pick(it);
     return it->state == 1;
@@ -61,32 +94,123 @@ static bool iter_seek(struct scry_sample_iter *base, int64_t t_ms)
     struct tsdb_merge_iter *it = (struct tsdb_merge_iter *)base;
     if (it->state == 2)
         return false;
-    if (it->state == 1 && it->t[it->cur] >= t_ms)
+    if (it->state == 1 && it->parts[it->cur].t >= t_ms)
         return true; /* never backwards */
     for (size_t i = 0; i < it->n; i++) {
-        if (it->state == 1 && it->have[i] && it->t[i] >= t_ms)
+        struct tsdb_merge_part *p = &it->parts[i];
+        if (it->state == 1 && p->have && p->t >= t_ms)
             continue;
-        if (it->state == 1 && !it->have[i])
+        if (it->state == 1 && !p->have)
             continue; /* that part is exhausted */
-        iter_load(it, i, it->its[i]->ops->seek(it->its[i], t_ms));
+        part_seek(p, t_ms);
     }
     iter_pick(it);
     return it->state == 1;
+}
+
+/* Hands out up to room samples of part p after its current one that are
+ * below bound (all of them when !bounded), into t[], v[]; the first sample
+ * read at or past bound is kept in the read-ahead. Afterwards the part's
+ * current sample is the last one handed out, as if next() had been called
+ * for each, so iter_next continues from there. */
+static size_t part_run(struct tsdb_merge_part *p, bool bounded, int64_t bound, int64_t *t,
+                       double *v, size_t room)
+{
+    size_t n = 0;
+    while (n < room && p->pos < p->len && (!bounded || p->buf_t[p->pos] < bound)) {
+        t[n] = p->buf_t[p->pos];
+        v[n++] = p->buf_v[p->pos++];
+    }
+    const struct scry_sample_iter_ops *ops = p->it->ops;
+    if (p->pos < p->len || p->done) {
+        /* stopped at the bound, or nothing more to read */
+    } else if (ops->next_batch) {
+        p->pos = p->len = 0;
+        while (n < room) {
+            /* Bounded reads are at most a read-ahead long, so what passes
+             * the bound always fits there. */
+            size_t want = room - n;
+            if (bounded && want > TSDB_MERGE_AHEAD)
+                want = TSDB_MERGE_AHEAD;
+            size_t got = ops->next_batch(p->it, t + n, v + n, want);
+            size_t k = got;
+            if (bounded && got && t[n + got - 1] >= bound) {
+                k = 0; /* timestamps increase: the first at or past bound */
+                while (t[n + k] < bound)
+                    k++;
+                memcpy(p->buf_t, t + n + k, (got - k) * sizeof *t);
+                memcpy(p->buf_v, v + n + k, (got - k) * sizeof *v);
+                p->len = (unsigned)(got - k);
+            }
+            n += k;
+            if (got < want)
+                p->done = true; /* its end (or an error, which err() reports) */
+            if (k < got || got < want)
+                break;
+        }
+    } else {
+        while (n < room) {
+            if (!ops->next(p->it)) {
+                p->done = true;
+                break;
+            }
+            ops->at(p->it, &t[n], &v[n]);
+            if (bounded && t[n] >= bound) {
+                p->buf_t[0] = t[n];
+                p->buf_v[0] = v[n];
+                p->pos = 0;
+                p->len = 1;
+                break;
+            }
+            n++;
+        }
+    }
+    if (n) {
+        p->t = t[n - 1];
+        p->v = v[n - 1];
+    }
+    return n;
+}
+
+/* next() and at() up to cap times: one merge step for the part with the
+ * smallest timestamp (equal timestamps deduplicate there), then that part's
+ * run up to the smallest timestamp of the others, read in bulk. */
+static size_t iter_next_batch(struct scry_sample_iter *base, int64_t *t, double *v, size_t cap)
+{
+    struct tsdb_merge_iter *it = (struct tsdb_merge_iter *)base;
+    size_t n = 0;
+    while (n < cap && iter_next(base)) {
+        struct tsdb_merge_part *c = &it->parts[it->cur];
+        t[n] = c->t;
+        v[n++] = c->v;
+        bool bounded = false;
+        int64_t bound = 0;
+        for (size_t i = 0; i < it->n; i++) {
+            const struct tsdb_merge_part *p = &it->parts[i];
+            if (p != c && p->have && (!bounded || p->t < bound)) {
+                bound = p->t;
+                bounded = true;
+            }
+        }
+        n += part_run(c, bounded, bound, t + n, v + n, cap - n);
+    }
+    return n;
 }
 
 static void iter_at(const struct scry_sample_iter *base, int64_t *t_ms, double *v)
 {
     const struct tsdb_merge_iter *it = (const struct tsdb_merge_iter *)base;
     assert(it->state == 1);
-    *t_ms = it->t[it->cur];
-    *v = it->v[it->cur];
+    *t_ms = it->parts[it->cur].t;
+    *v = it->parts[it->cur].v;
 }
 
 static int iter_err(const struct scry_sample_iter *base, struct scry_err *err)
 {
     const struct tsdb_merge_iter *it = (const struct tsdb_merge_iter *)base;
     for (size_t i = 0; i < it->n; i++) {
-        int rc = it->its[i]->ops->err(it->its[i], err);
+        struct scry_sample_iter *sub = it->parts[i].it;
+        int rc = sub->ops->err(sub, err);
         if (rc)
             return rc;
     }
@@ -98,6 +222,7 @@ static const struct scry_sample_iter_ops merge_iter_ops = {
     .seek = iter_seek,
     .at = iter_at,
     .err = iter_err,
+    .next_batch = iter_next_batch,
 };
 
 void tsdb_merge_iter_init(struct tsdb_merge_iter *it)
@@ -110,14 +235,15 @@ void tsdb_merge_iter_reset(struct tsdb_merge_iter *it, struct scry_sample_iter *
                            size_t n)
 {
     if (n > it->cap) {
-        it->its = scry_realloc(it->its, n * sizeof *it->its);
-        it->t = scry_realloc(it->t, n * sizeof *it->t);
-        it->v = scry_realloc(it->v, n * sizeof *it->v);
-        it->have = scry_realloc(it->have, n * sizeof *it->have);
+        it->parts = scry_realloc(it->parts, n * sizeof *it->parts);
         it->cap = n;
     }
-    memcpy(it->its, its, n * sizeof *its);
-    memset(it->have, 0, n);
+    for (size_t i = 0; i < n; i++) {
+        struct tsdb_merge_part *p = &it->parts[i];
+        p->it = its[i];
+        p->have = p->done = false;
+        p->pos = p->len = 0;
+    }
     it->n = n;
     it->cur = 0;
     it->state = 0;
@@ -125,10 +251,7 @@ void tsdb_merge_iter_reset(struct tsdb_merge_iter *it, struct scry_sample_iter *
 
 void tsdb_merge_iter_fini(struct tsdb_merge_iter *it)
 {
-    free(it->its);
-    free(it->t);
-    free(it->v);
-    free(it->have);
+    free(it->parts);
     memset(it, 0, sizeof *it);
 }
 

@@ -11,7 +11,9 @@
 #ifndef SCRY_TSDB_QUERIER_MERGE_H
 #define SCRY_TSDB_QUERIER_MERGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "core/querier.h"
@@ -26,13 +28,27 @@ int tsdb_merge_querier(struct scry_querier **subs, size_t n, struct scry_querier
  * timestamps deduplicated (the lowest index wins). Caller-owned: init once,
  * reset for each series (the sub-iterators are borrowed and must outlive
  * that use), fini at the end. Grows its arrays on reset; never allocates
- * while iterating. */
+ * while iterating.
+ *
+ * It has next_batch: the part with the smallest timestamp hands out its run
+ * of samples below every other part's current timestamp by its own
+ * next_batch (or next/at when it has none), so a series held by a block and
+ * the head costs about what a single part costs. The samples such a read
+ * brings past that bound wait in the part's read-ahead buffer. */
+#define TSDB_MERGE_AHEAD 128
+struct tsdb_merge_part {
+    struct scry_sample_iter *it;
+    int64_t t; /* the part's current sample, when have */
+    double v;
+    bool have;
+    bool done;         /* it reported its end; only the read-ahead is left */
+    unsigned pos, len; /* read ahead, after t: buf_t/buf_v[pos..len) */
+    int64_t buf_t[TSDB_MERGE_AHEAD];
+    double buf_v[TSDB_MERGE_AHEAD];
+};
 struct tsdb_merge_iter {
     struct scry_sample_iter base;
-    struct scry_sample_iter **its;
-    int64_t *t;
-    double *v;
-    unsigned char *have;
+    struct tsdb_merge_part *parts;
     size_t n, cap, cur;
     int state; /* 0 before the first call, 1 positioned, 2 exhausted */
 };

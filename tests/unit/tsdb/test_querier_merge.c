@@ -1,6 +1,7 @@
 /* Tests tsdb/querier_merge.c against small array-backed queriers: series
  * order, series present in several parts, sample merge with deduplication,
- * seek, label names and values. */
+ * seek, label names and values, and (a property test over random parts)
+ * next_batch mixed with seek against next/at. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -292,6 +293,205 @@ static void test_querier_merge_single_part_is_unwrapped(void **state)
     none->ops->close(none);
 }
 
+/* ---- property: next_batch and seek against next/at, sample for sample ---- */
+
+/* A part over arrays, with or without next_batch; seek after its end says
+ * false (as the stores do). */
+struct riter {
+    struct scry_sample_iter base;
+    const int64_t *t;
+    const double *v;
+    size_t n, i; /* i: index of the current sample + 1 */
+    bool ended;
+};
+
+static bool ri_next(struct scry_sample_iter *b)
+{
+    struct riter *it = (struct riter *)b;
+    if (it->i >= it->n)
+        return !(it->ended = true);
+    it->i++;
+    return true;
+}
+
+static bool ri_seek(struct scry_sample_iter *b, int64_t t)
+{
+    struct riter *it = (struct riter *)b;
+    if (it->ended)
+        return false;
+    if (it->i > 0 && it->t[it->i - 1] >= t)
+        return true;
+    while (it->i < it->n)
+        if (it->t[it->i++] >= t)
+            return true;
+    return !(it->ended = true);
+}
+
+static void ri_at(const struct scry_sample_iter *b, int64_t *t, double *v)
+{
+    const struct riter *it = (const struct riter *)b;
+    assert_true(it->i > 0 && !it->ended);
+    *t = it->t[it->i - 1];
+    *v = it->v[it->i - 1];
+}
+
+static size_t ri_next_batch(struct scry_sample_iter *b, int64_t *t, double *v, size_t cap)
+{
+    size_t n = 0;
+    while (n < cap && ri_next(b)) {
+        ri_at(b, &t[n], &v[n]);
+        n++;
+    }
+    return n;
+}
+
+static const struct scry_sample_iter_ops ri_ops = { ri_next, ri_seek, ri_at, ai_err, NULL };
+static const struct scry_sample_iter_ops ri_batch_ops = { ri_next, ri_seek, ri_at, ai_err,
+                                                          ri_next_batch };
+
+#define RP_MAX_PARTS 5
+#define RP_MAX_N 700
+
+static uint64_t rp_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rp_rand(void)
+{
+    rp_state ^= rp_state << 13;
+    rp_state ^= rp_state >> 7;
+    rp_state ^= rp_state << 17;
+    return rp_state;
+}
+
+struct rparts {
+    size_t n;
+    int64_t t[RP_MAX_PARTS][RP_MAX_N];
+    double v[RP_MAX_PARTS][RP_MAX_N];
+    size_t len[RP_MAX_PARTS];
+    bool batch[RP_MAX_PARTS];
+    struct riter it[RP_MAX_PARTS];
+    struct scry_sample_iter *its[RP_MAX_PARTS];
+};
+
+/* Random parts: empty, dense or sparse, over a shared range (equal
+ * timestamps across parts) or their own (no overlap); values are random
+ * bits, so which part's value is handed out shows. */
+static void rp_make(struct rparts *p)
+{
+    p->n = 1 + rp_rand() % RP_MAX_PARTS;
+    for (size_t k = 0; k < p->n; k++) {
+        size_t want = rp_rand() % 4 == 0 ? 0 : rp_rand() % RP_MAX_N;
+        int64_t t = rp_rand() % 2 ? 0 : (int64_t)(k * 100000), gap = 1 + rp_rand() % 20;
+        size_t n = 0;
+        while (n < want) {
+            t += 1 + (int64_t)(rp_rand() % (uint64_t)gap);
+            p->t[k][n] = t;
+            uint64_t bits = rp_rand();
+            memcpy(&p->v[k][n], &bits, sizeof bits);
+            n++;
+        }
+        p->len[k] = n;
+        p->batch[k] = rp_rand() % 4 != 0;
+    }
+}
+
+static void rp_reset(struct rparts *p, struct tsdb_merge_iter *m)
+{
+    for (size_t k = 0; k < p->n; k++) {
+        p->it[k] = (struct riter){ { p->batch[k] ? &ri_batch_ops : &ri_ops }, p->t[k], p->v[k],
+                                   p->len[k], 0, false };
+        p->its[k] = &p->it[k].base;
+    }
+    tsdb_merge_iter_reset(m, p->its, p->n);
+}
+
+static void assert_same_sample(int64_t ta, double va, int64_t tb, double vb)
+{
+    assert_int_equal(ta, tb);
+    assert_memory_equal(&va, &vb, sizeof va);
+}
+
+static void test_querier_merge_batch_matches_next(void **state)
+{
+    static struct rparts pa, pb; /* the same parts, read twice */
+    struct tsdb_merge_iter a, b;
+    tsdb_merge_iter_init(&a);
+    tsdb_merge_iter_init(&b);
+    static const size_t caps[] = { 1, 2, 7, 4096 };
+    static int64_t bt[4096], wt[4096];
+    static double bv[4096], wv[4096];
+    for (int round = 0; round < 3000; round++) {
+        rp_make(&pa);
+        pb = pa;
+        rp_reset(&pa, &a);
+        rp_reset(&pb, &b);
+
+        /* next/at against the model: ascending, each timestamp once, the
+         * lowest part holding it giving the value */
+        size_t idx[RP_MAX_PARTS] = { 0 }, total = 0;
+        int64_t t;
+        double v;
+        while (a.base.ops->next(&a.base)) {
+            a.base.ops->at(&a.base, &t, &v);
+            size_t best = pa.n;
+            for (size_t k = 0; k < pa.n; k++)
+                if (idx[k] < pa.len[k] && (best == pa.n || pa.t[k][idx[k]] < pa.t[best][idx[best]]))
+                    best = k;
+            assert_true(best < pa.n);
+            int64_t mt = pa.t[best][idx[best]];
+            assert_same_sample(t, v, mt, pa.v[best][idx[best]]);
+            for (size_t k = 0; k < pa.n; k++)
+                if (idx[k] < pa.len[k] && pa.t[k][idx[k]] == mt)
+                    idx[k]++;
+            total++;
+        }
+        for (size_t k = 0; k < pa.n; k++)
+            assert_int_equal(idx[k], pa.len[k]);
+
+        /* next_batch with random caps, seeks between, against next/at */
+        rp_reset(&pa, &a);
+        int64_t hi = 0;
+        for (size_t k = 0; k < pa.n; k++)
+            if (pa.len[k] && pa.t[k][pa.len[k] - 1] > hi)
+                hi = pa.t[k][pa.len[k] - 1];
+        size_t seen = 0;
+        for (bool more = true; more;) {
+            if (rp_rand() % 4 == 0) {
+                int64_t to = (int64_t)(rp_rand() % (uint64_t)(hi + 10));
+                bool ra = a.base.ops->seek(&a.base, to), rb = b.base.ops->seek(&b.base, to);
+                assert_int_equal(ra, rb);
+                if (!ra)
+                    break;
+                a.base.ops->at(&a.base, &t, &v);
+                int64_t t2;
+                double v2;
+                b.base.ops->at(&b.base, &t2, &v2);
+                assert_same_sample(t, v, t2, v2);
+                assert_true(t >= to);
+                continue;
+            }
+            size_t cap = caps[rp_rand() % 4];
+            size_t got = b.base.ops->next_batch(&b.base, bt, bv, cap), want = 0;
+            while (want < cap && a.base.ops->next(&a.base)) {
+                a.base.ops->at(&a.base, &wt[want], &wv[want]);
+                want++;
+            }
+            assert_int_equal(got, want);
+            for (size_t i = 0; i < got; i++)
+                assert_same_sample(bt[i], bv[i], wt[i], wv[i]);
+            if (got && got == cap) { /* at() is the last sample handed out */
+                b.base.ops->at(&b.base, &t, &v);
+                assert_same_sample(t, v, bt[got - 1], bv[got - 1]);
+            }
+            seen += got;
+            more = got == cap;
+        }
+        assert_true(seen <= total);
+        assert_false(b.base.ops->next(&b.base));
+        assert_int_equal(b.base.ops->next_batch(&b.base, bt, bv, 7), 0);
+    }
+    tsdb_merge_iter_fini(&a);
+    tsdb_merge_iter_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -299,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_querier_merge_seek_never_goes_back),
         cmocka_unit_test(test_querier_merge_matchers_and_labels),
         cmocka_unit_test(test_querier_merge_single_part_is_unwrapped),
+        cmocka_unit_test(test_querier_merge_batch_matches_next),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
