@@ -47,9 +47,18 @@ char *scry_strdup(const char *s) { return scry_strndup(s, strlen(s)); }
  * ceiling for this knob) come from the heaps, and a heap keeps up to
  * 64 MiB of free top. Peak RSS is unchanged (a request's peak is its own);
  * RSS between requests stays at the largest recent working set, as in a
- * garbage-collected server. */
+ * garbage-collected server.
+ *
+ * That holds for one heap. glibc gives threads their own heaps ("arenas",
+ * up to 8 per core), and each keeps what it freed, so a request whose
+ * memory passes through two threads (read on libmicrohttpd's, answered on
+ * a worker, core/http_workers.c) held its peak twice: the 10k-series peer
+ * benchmark's query phase peaked at 167 MiB instead of 75. One arena for
+ * the process: our hot paths allocate from per-request arenas in large
+ * blocks, so the lock is rarely contended. */
 void scry_mem_keep_freed(void)
 {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_ARENA_MAX, 1);
 }
