@@ -8,8 +8,8 @@
  * range query over a week, a Loki search over cold segments); a job never
  * waits behind another, since a busy pool grows, so a slow query stalls
  * neither the health check nor /metrics. The workers are kept between
- * requests: MHD's thread per connection cost ~0.3 ms of CPU per connection
- * to create and end (http_workers.c).
+ * requests: MHD's thread per connection cost up to ~0.3 ms of CPU per
+ * connection to create and end on a busy machine (http_workers.c).
  *
  * Request lifecycle (MHD calls the access handler several times):
  *   1st call   headers are in. Create the request state and its arena, match

@@ -6,9 +6,10 @@
  * holds suspended meanwhile (http.c, http_resp.c).
  *
  * Why not MHD's thread per connection: creating and ending a thread costs
- * ~0.3 ms of CPU here (clone, the first touches of a fresh stack, and glibc's
- * madvise of the stack at exit with its TLB shootdown), as much as a whole
- * small PromQL query. Why not MHD's thread pool running handlers inline: a
+ * up to ~0.3 ms of CPU here when the machine is busy (clone, the first
+ * touches of a fresh stack, and glibc's madvise of the stack at exit with its
+ * TLB shootdown), as much as a whole small PromQL query (bench/README.md
+ * "reqcpu"; on an idle machine the gain is within noise). Why not MHD's thread pool running handlers inline: a
  * pool thread multiplexes many connections, so one slow query would stall
  * the others on its thread. These workers are kept: a job goes to an idle
  * worker, or to a new one when all are busy, so no job waits behind another
