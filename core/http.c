@@ -659,8 +659,6 @@ static enum MHD_Result dispatch(struct http_request *r, struct MHD_Connection *c
     return MHD_YES;
 }
 
-
-
 static struct http_request *request_new(struct scry_http_server *srv, struct MHD_Connection *conn,
                                    const char *method)
 {

@@ -112,15 +112,14 @@ static bool accepts_gzip(const char *ae)
 struct stream {
     scry_http_stream_fn fn;
     void *ud;
-    struct scry__http_workers *w; /* refills run there; NULL: on MHD's thread */
+    struct scry__http_workers *w; /* refills run there */
     struct MHD_Connection *conn;
-    bool piece_ready;  /* a worker refilled out (or failed: refill_failed) */
-    bool refill_failed;
+    bool refill_failed; /* zlib failed: what out holds is the last we send */
     bool produced_all; /* fn returned true */
     bool finished;     /* out holds the last bytes of the body */
     bool gz;
     bool raw_ready;    /* raw holds produced bytes not yet deflated or sent */
-    struct scry_buf raw; /* gzip only: produced, not yet compressed */
+    struct scry_buf raw; /* produced, not yet deflated or copied to out */
     struct scry_buf out; /* ready to send */
     size_t off;          /* bytes of out already handed to MHD */
     uint64_t sent;       /* bytes handed to MHD in all */
@@ -199,7 +198,6 @@ static void refill_job(void *arg)
     while (ok && !s->finished && s->out.len < SCRY__HTTP_STREAM_PIECE_BYTES)
         ok = refill(s);
     s->refill_failed = !ok;
-    s->piece_ready = true;
     MHD_resume_connection(s->conn);
 }
 
@@ -212,25 +210,16 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct stream *s = cls;
     assert(pos == s->sent); /* MHD reads the body strictly in order */
-    while (s->off == s->out.len) {
+    if (s->off == s->out.len) {
+        if (s->refill_failed)
+            return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD drops the connection */
         if (s->finished)
             return MHD_CONTENT_READER_END_OF_STREAM;
-        if (s->piece_ready) {
-            s->piece_ready = false;
-            if (s->refill_failed)
-                return MHD_CONTENT_READER_END_WITH_ERROR; /* MHD drops the connection */
-            continue;
-        }
-        if (s->w) {
-            MHD_suspend_connection(s->conn);
-            if (!scry__http_workers_submit(s->w, refill_job, s))
-                refill_job(s); /* the server is stopping: no workers left */
-            return 0;
-        }
-        scry_buf_reset(&s->out);
-        s->off = 0;
-        if (!refill(s))
-            return MHD_CONTENT_READER_END_WITH_ERROR;
+        /* A piece is never empty unless it ends the body (refill_job). */
+        MHD_suspend_connection(s->conn);
+        if (!scry__http_workers_submit(s->w, refill_job, s))
+            refill_job(s); /* the server is stopping: no workers left */
+        return 0;
     }
     size_t n = s->out.len - s->off;
     if (n > max)
@@ -298,7 +287,7 @@ static struct MHD_Response *make_stream(struct http_request *r, struct MHD_Conne
     struct stream *s = scry_calloc(1, sizeof *s);
     s->fn = resp->stream;
     s->ud = resp->stream_ud;
-    s->w = r->srv ? r->srv->workers : NULL;
+    s->w = r->srv->workers;
     s->conn = conn;
     bool compressible = !has_header(resp, "Content-Encoding");
     if (compressible &&

@@ -63,7 +63,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls,
     ss->extra_len = extra_in_size;
     if (extra_in_size)
         memcpy(ss->extra, extra_in, extra_in_size);
-    if (!ss->r->srv->workers || !scry__http_workers_submit(ss->r->srv->workers, run_session, ss))
+    if (!scry__http_workers_submit(ss->r->srv->workers, run_session, ss))
         run_session(ss); /* stopping: the session sees it and ends at once */
 }
 
