@@ -193,11 +193,18 @@ static inline uint32_t ls__dict_entry_at(const struct ls_segment *s, uint32_t po
     }
     return lo;
 }
-/* The first tok[0..len) in h[0..n), by memchr on tok[r] (the byte
- * ls__dict_rarest picks from a sample of h) then a compare: the
- * dictionary walks of token lookup and line counting. */
-const char *ls__dict_find(const char *h, size_t n, const char *tok, size_t len, size_t r);
-size_t ls__dict_rarest(const char *sample, size_t n, const char *tok, size_t len);
+/* Every dictionary token that contains tok[0..len), once each, in
+ * dictionary order: the walk of token lookup and of line counting
+ * (segment_read.c). */
+struct ls_dict_walk {
+    const char *q, *end, *tok;
+    size_t len, rare; /* rare: the index in tok of its rarest byte */
+    uint32_t last;
+};
+void ls__dict_walk_init(struct ls_dict_walk *w, const struct ls_segment *s, const char *tok,
+                        size_t len);
+/* The next such token's index, or UINT32_MAX when there is none left. */
+uint32_t ls__dict_walk_next(struct ls_dict_walk *w, const struct ls_segment *s);
 /* The chunk ids every line containing all of toks can be in (README.md "Tokens"). */
 int ls__segment_token_chunks(struct ls_segment *s, const struct scry_str *toks, size_t n,
                              struct scry_arena *a, uint64_t **out, size_t *n_out,

@@ -640,7 +640,7 @@ int ls__segment_value_chunks(struct ls_segment *s, const char *value, size_t len
  * token's rarest byte in a sample of the dictionary, then a compare. A
  * rare word in a large dictionary is found several times faster than by
  * memmem, and this walk is most of a rare needle's lookup. */
-const char *ls__dict_find(const char *h, size_t n, const char *tok, size_t len, size_t r)
+static const char *dict_find(const char *h, size_t n, const char *tok, size_t len, size_t r)
 {
     if (len > n)
         return NULL;
@@ -656,7 +656,7 @@ const char *ls__dict_find(const char *h, size_t n, const char *tok, size_t len, 
     return NULL;
 }
 
-size_t ls__dict_rarest(const char *sample, size_t n, const char *tok, size_t len)
+static size_t rarest(const char *sample, size_t n, const char *tok, size_t len)
 {
     uint32_t freq[256] = { 0 };
     for (size_t i = 0; i < n; i++)
@@ -668,27 +668,43 @@ size_t ls__dict_rarest(const char *sample, size_t n, const char *tok, size_t len
     return r;
 }
 
+void ls__dict_walk_init(struct ls_dict_walk *w, const struct ls_segment *s, const char *tok,
+                        size_t len)
+{
+    size_t blob_len = s->tok_off[s->n_dict];
+    *w = (struct ls_dict_walk){ s->blob, s->blob + blob_len, tok, len,
+                                rarest(s->blob, blob_len < 8192 ? blob_len : 8192, tok, len),
+                                UINT32_MAX };
+}
+
+uint32_t ls__dict_walk_next(struct ls_dict_walk *w, const struct ls_segment *s)
+{
+    while (w->q < w->end &&
+           (w->q = dict_find(w->q, (size_t)(w->end - w->q), w->tok, w->len, w->rare)) != NULL) {
+        uint32_t pos = (uint32_t)(w->q - s->blob), i = ls__dict_entry_at(s, pos);
+        w->q++;
+        if (pos + w->len > s->tok_off[i + 1] || i == w->last)
+            continue; /* across two tokens, or this token seen */
+        return w->last = i;
+    }
+    w->q = w->end;
+    return UINT32_MAX;
+}
+
 /* The union of the postings of every dictionary token containing tok, and
  * of the hex ids that may contain it. */
 static struct scry_postings_iter *token_postings(struct ls_segment *s, const char *tok,
                                                  size_t len, struct scry_arena *a)
 {
-    size_t blob_len = s->tok_off[s->n_dict];
     struct scry_postings_iter **its = NULL;
     size_t n_its = 0, cap = 0;
-    const char *q = s->blob, *end = s->blob + blob_len;
-    uint32_t last = UINT32_MAX;
+    struct ls_dict_walk w;
+    ls__dict_walk_init(&w, s, tok, len);
     bool id_classes = true;
-    size_t rare = ls__dict_rarest(s->blob, blob_len < 8192 ? blob_len : 8192, tok, len);
     for (;;) {
         struct scry_postings_iter *it = NULL;
-        if (q && q < end && (q = ls__dict_find(q, (size_t)(end - q), tok, len, rare)) != NULL) {
-            uint32_t pos = (uint32_t)(q - s->blob);
-            uint32_t lo = ls__dict_entry_at(s, pos);
-            q++;
-            if (pos + len > s->tok_off[lo + 1] || lo == last)
-                continue;
-            last = lo;
+        uint32_t lo = ls__dict_walk_next(&w, s);
+        if (lo != UINT32_MAX) {
             struct ls_rd r = { s->dict + s->post_off[lo], s->dict + s->post_off[lo + 1], false };
             uint64_t *ids;
             size_t n;
@@ -696,7 +712,6 @@ static struct scry_postings_iter *token_postings(struct ls_segment *s, const cha
             it = scry_postings_list(a, ids, n);
         } else if (id_classes) {
             id_classes = false;
-            q = NULL;
             if ((it = id_postings(s, tok, len, a)) == NULL)
                 continue;
         } else {
